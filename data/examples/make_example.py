@@ -1,0 +1,184 @@
+"""Make the bundled example round: real agencies, SYNTHETIC answers.
+
+    python data/examples/make_example.py     # writes rounds/2026/<機關代碼>.csv + dataset.yaml
+
+Every number here is invented by a seeded random model; rerunning the script
+gives byte-identical files.  The model: each agency has a maturity level, each
+principle a government-wide difficulty (open first and encouraging digital use
+are weakest, as expected), each agency × principle a deviation; each respondent
+leans optimistic or pessimistic; answers come from thresholds on the sum plus
+noise.  Some items are not applicable (with a reason), some unanswered, some
+answered with a note.
+
+Each agency's answers are one file, as agencies send them in: most in UTF-8
+with a BOM (Excel's 「CSV UTF-8」), every fifth in CP950 (Excel's plain 「CSV」 on
+zh-TW Windows).  The folder is marked synthetic in ``dataset.yaml``; reports
+built from it say so on their first screen.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import random
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT))
+
+from guidekit.framework import load_framework  # noqa: E402
+
+SEED = 20261129
+ROUND = "2026"
+
+#: Government-wide difficulty per principle (positive = harder).
+PRINCIPLE_DIFFICULTY = {
+    "P01": -0.1, "P02": 0.1, "P03": -0.3, "P04": 0.35, "P05": 0.2, "P06": 0.0, "P07": -0.4,
+    "P08": 0.6, "P09": 0.45, "P10": 0.0, "P11": 0.1, "P12": 0.5, "P13": 0.3,
+}
+
+ROLES = ["資訊單位承辦人", "業務單位科長", "研考單位專員", "第一線服務人員", "資訊單位主管"]
+
+SERVICES = ["線上申辦服務", "民眾陳情案件線上服務", "補助申請網站", "行動應用程式", "預約服務系統"]
+PLANS = ["數位服務精進計畫", "資訊系統整合計畫", "智慧服務推動計畫"]
+
+NOTES = {
+    "Y": [
+        "已於年度計畫中辦理並有紀錄。",
+        "有會議紀錄及成果報告可佐證。",
+        "已納入標準作業程序，每季檢視。",
+        "委外契約已明定此要求。",
+    ],
+    "P": [
+        "部分業務已辦理，尚未全面推動。",
+        "已有初步規劃，細節仍在討論中。",
+        "僅在主要服務辦理，其他服務待後續擴充。",
+        "有做但沒有留下完整紀錄。",
+    ],
+    "N": [
+        "目前人力不足，尚未辦理。",
+        "預計下一年度編列經費後辦理。",
+        "尚未規劃，需要外部協助。",
+    ],
+    "NA": [
+        "本服務無臨櫃管道。",
+        "本案為內部行政系統，不直接對外提供服務。",
+        "本服務不蒐集個人資料。",
+        "本計畫不涉及系統開發，僅為資料整合。",
+    ],
+}
+
+LABELS = {
+    "plan": {"Y": "已規劃", "P": "部分規劃", "N": "未規劃", "NA": "不適用"},
+    "service": {"Y": "符合", "P": "部分符合", "N": "不符合", "NA": "不適用"},
+}
+
+HEADER = ["評估回合", "機關代碼", "機關名稱", "服務名稱", "自評表", "填答者", "題號", "答案", "說明", "填答時間"]
+
+
+def agencies() -> list[dict[str, str]]:
+    with (ROOT / "data" / "agencies" / "agencies.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return [r for r in rows if r["kind"] != "cabinet"]
+
+
+def answer_for(latent: float) -> str:
+    if latent > 0.55:
+        return "Y"
+    if latent > -0.55:
+        return "P"
+    return "N"
+
+
+def make_round(rng: random.Random, round_id: str, workshop_month: int) -> dict[str, list[list[str]]]:
+    fw = load_framework(ROOT / "data" / "frameworks" / "tw-dsg")
+    files: dict[str, list[list[str]]] = {}
+    for agency in agencies():
+        rows = files.setdefault(agency["agency_id"], [])
+        maturity = rng.gauss(0.6 if agency["level"] == "central" else 0.4, 0.5)
+        instrument = "plan" if rng.random() < 0.3 else "service"
+        service = rng.choice(PLANS if instrument == "plan" else SERVICES)
+        n_resp = rng.randint(2, 5)
+        respondents = rng.sample(ROLES, n_resp)
+        bias = {r: rng.gauss(0, 0.25) for r in respondents}
+        deviation = {p.id: rng.gauss(0, 0.45) for p in fw.principles}
+        # a few agencies have one principle far below their own level
+        if rng.random() < 0.3:
+            deviation[rng.choice(list(deviation))] -= 1.2
+        day = dt.datetime(int(round_id[:4]), workshop_month, rng.randint(1, 28), 9, 30)
+        na_items = {i.id for i in fw.items[instrument] if rng.random() < 0.035}
+        for minute, item in enumerate(fw.items[instrument]):
+            item_difficulty = rng.gauss(0, 0.35) + (0.25 if item.major else 0)
+            for k, respondent in enumerate(respondents):
+                at = day + dt.timedelta(minutes=minute + 2 * k)
+                if item.id in na_items and rng.random() < 0.85:
+                    code = "NA"
+                elif rng.random() < 0.015:
+                    code = ""  # left unanswered
+                else:
+                    latent = (
+                        maturity - PRINCIPLE_DIFFICULTY[item.principle] + deviation[item.principle]
+                        - item_difficulty + bias[respondent] + rng.gauss(0, 0.45)
+                    )
+                    code = answer_for(latent)
+                note = ""
+                if code == "NA":
+                    note = rng.choice(NOTES["NA"])
+                elif code and rng.random() < 0.2:
+                    note = rng.choice(NOTES[code])
+                rows.append(
+                    [
+                        round_id,
+                        agency["agency_id"],
+                        agency["name_zh"],
+                        service,
+                        instrument,
+                        respondent,
+                        item.id,
+                        LABELS[instrument][code] if code else "",
+                        note,
+                        at.isoformat() + "+08:00",
+                    ]
+                )
+    return files
+
+
+def write(files: dict[str, list[list[str]]], round_id: str) -> Path:
+    folder = HERE / "rounds" / round_id
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.csv"):
+        old.unlink()
+    for n, (agency_id, rows) in enumerate(files.items()):
+        # UTF-8 with BOM is Excel's 「CSV UTF-8」; CP950 is its plain 「CSV」 on zh-TW Windows.
+        encoding = "cp950" if n % 5 == 4 else "utf-8-sig"
+        with (folder / f"{agency_id}.csv").open("w", encoding=encoding, newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\r\n")
+            writer.writerow(HEADER)
+            writer.writerows(rows)
+    meta = folder / "dataset.yaml"
+    meta.write_text(
+        "# Metadata of the bundled example round (read by guidekit).\n"
+        "synthetic: true\n"
+        f"title: 政府數位服務指引自評示範資料（{round_id}年度評估回合，合成資料）\n"
+        "description: >-\n"
+        "  Real agency names and codes (data/agencies/agencies.csv) with SYNTHETIC answers made by\n"
+        f"  data/examples/make_example.py (seed {SEED}). Not any agency's real self-assessment.\n"
+        f"generated_by: data/examples/make_example.py\n"
+        f"seed: {SEED}\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    files = make_round(rng, ROUND, 10)
+    folder = write(files, ROUND)
+    n_rows = sum(len(rows) for rows in files.values())
+    print(f"wrote {folder.relative_to(ROOT)}/: {n_rows} answers from {len(files)} agencies")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""guidekit — an assessment workbook for Taiwan's 政府數位服務指引.
+
+The public API in one place::
+
+    import guidekit as gk
+    fw = gk.load_framework()                      # the guideline as data
+    responses = gk.read_responses("answers/")     # validated canonical answers
+    scores = gk.score(responses)                  # item → principle → dimension → overall
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .framework import Framework, load_framework  # noqa: E402
+from .problems import DataError, FrameworkError, GuidekitError, Problem, ResponsesError  # noqa: E402
+from .responses import Responses, read_responses, validate_responses  # noqa: E402
+from .scoring import Scores, score  # noqa: E402
+
+__all__ = [
+    "DataError",
+    "Framework",
+    "FrameworkError",
+    "GuidekitError",
+    "Problem",
+    "Responses",
+    "ResponsesError",
+    "Scores",
+    "__version__",
+    "load_framework",
+    "read_responses",
+    "score",
+    "validate_responses",
+]

@@ -1,0 +1,283 @@
+"""The ``guidekit`` command.
+
+    guidekit validate PATH...            check answer files; exit 1 on errors
+    guidekit score PATH... [--format]    scores as CSV or JSON
+    guidekit reports [...]               one HTML report per agency + index
+    guidekit framework [DIR]             check a framework folder
+
+Messages are in Traditional Chinese unless ``--lang en`` (or ``GUIDEKIT_LANG=en``)
+is given.  Data problems are printed as a list (file, row, column, value,
+expected) and exit with status 1; other failures exit with status 2; nothing
+prints a bare traceback at a user.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import i18n
+from .problems import DataError, GuidekitError
+
+LANG_OPTION = click.option(
+    "--lang",
+    default=None,
+    envvar="GUIDEKIT_LANG",
+    help="Language of messages and reports: zh-TW (default) or en. 訊息與報告語言。",
+)
+
+
+def _lang(ctx: click.Context, lang: str | None) -> str:
+    chosen = lang or (ctx.obj or {}).get("lang")
+    try:
+        return i18n.normalise_lang(chosen)
+    except GuidekitError as exc:
+        raise click.BadParameter(str(exc), param_hint="--lang") from None
+
+
+def _say(lang: str, zh: str, en: str, err: bool = False) -> None:
+    click.echo(zh if lang == "zh-TW" else en, err=err)
+
+
+def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn guidekit errors into readable messages and exit codes (1 data, 2 other)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        lang = _lang(ctx, kwargs.get("lang"))
+        try:
+            return func(*args, **kwargs)
+        except DataError as exc:
+            click.echo(exc.format(lang), err=True)
+            ctx.exit(1)
+        except GuidekitError as exc:
+            _say(lang, f"錯誤：{exc}", f"error: {exc}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            _say(lang, "已中斷。", "interrupted.", err=True)
+            ctx.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="guidekit")
+@LANG_OPTION
+@click.pass_context
+def main(ctx: click.Context, lang: str | None) -> None:
+    """guidekit：政府數位服務指引自評工具 · Self-assessment workbook for Taiwan's
+    Government Digital Service Guidelines."""
+    ctx.ensure_object(dict)
+    ctx.obj["lang"] = lang
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@LANG_OPTION
+@_handle_errors
+def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: str | None) -> None:
+    """Check answer files (CSV/xlsx) and list every problem. 檢查填答檔案。
+
+    Exit status 0 when there are no errors (warnings are printed), 1 otherwise.
+    """
+    from .responses import validate_responses
+
+    lang = _lang(click.get_current_context(), lang)
+    report = validate_responses(list(paths), framework)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "sources": [
+                        {"file": s.file, "encoding": s.encoding, "rows": s.rows} for s in report.sources
+                    ],
+                    "problems": [p.to_dict(lang) for p in report.problems],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        for source in report.sources:
+            _say(
+                lang,
+                f"已讀取 {source.file}：{source.rows} 列，編碼 {source.encoding}",
+                f"read {source.file}: {source.rows} rows, encoding {source.encoding}",
+            )
+        for problem in report.problems:
+            click.echo(problem.format(lang))
+        n_err, n_warn = len(report.errors), len(report.problems) - len(report.errors)
+        if report.responses is not None:
+            frame = report.responses.frame
+            _say(
+                lang,
+                f"通過：{len(frame)} 筆答案，{frame['agency_id'].nunique()} 個機關；提醒 {n_warn} 項。",
+                f"OK: {len(frame)} answers from {frame['agency_id'].nunique()} agencies; {n_warn} warnings.",
+            )
+        else:
+            _say(lang, f"未通過：錯誤 {n_err} 項、提醒 {n_warn} 項。",
+                 f"Not valid: {n_err} errors, {n_warn} warnings.")
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option(
+    "--level",
+    type=click.Choice(["overall", "dimension", "principle", "item"]),
+    default="principle",
+    show_default=True,
+    help="Which table to print.",
+)
+@click.option("--round", "round_", help="Only this round (default: every round).")
+@click.option("--weight", "weights", multiple=True, metavar="ID=W",
+              help="Override a weight, e.g. --weight P08=2 (repeatable).")
+@click.option("--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file (UTF-8).")
+@LANG_OPTION
+@_handle_errors
+def score(
+    paths: tuple[Path, ...], fmt: str, level: str, round_: str | None, weights: tuple[str, ...],
+    framework: Path | None, output: Path | None, lang: str | None,
+) -> None:
+    """Score answers: item → principle → dimension → overall (0–100). 計算指標分數。"""
+    from . import scoring
+    from .responses import read_responses
+
+    parsed: dict[str, float] = {}
+    for entry in weights:
+        key, sep, value = entry.partition("=")
+        try:
+            parsed[key.strip()] = float(value)
+        except ValueError:
+            raise GuidekitError(f"--weight {entry!r}: expected ID=number, e.g. P08=2") from None
+        if not sep:
+            raise GuidekitError(f"--weight {entry!r}: expected ID=number, e.g. P08=2")
+    responses = read_responses(list(paths), framework)
+    if round_ is not None:
+        frame = responses.frame[responses.frame["round"] == round_].reset_index(drop=True)
+        if frame.empty:
+            raise GuidekitError(f"round {round_!r} is not in the answers")
+        import dataclasses
+
+        responses = dataclasses.replace(responses, frame=frame)
+    result = scoring.score(responses, parsed or None)
+    table = {
+        "overall": result.overall,
+        "dimension": result.dimensions,
+        "principle": result.principles,
+        "item": result.items,
+    }[level]
+    if fmt == "csv":
+        text = table.to_csv(index=False)
+    else:
+        text = table.to_json(orient="records", force_ascii=False, indent=2) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="")
+        lang = _lang(click.get_current_context(), lang)
+        _say(lang, f"已寫入 {output}", f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.option("--responses", "responses", multiple=True, type=click.Path(path_type=Path),
+              help="Answer files or folders (repeatable). Default: the bundled example round.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports/example"), show_default=True,
+              help="Output folder.")
+@click.option("--agency", "agencies", multiple=True, metavar="ID",
+              help="Only these agency codes (repeatable). Default: every agency.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes (default: up to 2).")
+@click.option("--round", "round_", help="Round (default: the latest in the answers).")
+@click.option("--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg).")
+@click.option("--timeout", type=click.IntRange(1), default=600, show_default=True,
+              help="Seconds a notebook cell may run.")
+@click.option("--keep-notebooks", is_flag=True, help="Keep every executed notebook in OUT/_notebooks.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@LANG_OPTION
+@_handle_errors
+def reports(
+    responses: tuple[Path, ...], out: Path, agencies: tuple[str, ...], workers: int | None,
+    round_: str | None, framework: Path | None, timeout: int, keep_notebooks: bool,
+    progress: bool | None, lang: str | None,
+) -> None:
+    """One self-contained HTML report per agency, plus index.html, summary.csv and
+    manifest.json. 產製各機關報告。"""
+    from .batch import run_reports
+
+    lang = _lang(click.get_current_context(), lang)
+    result = run_reports(
+        responses=list(responses) or None,
+        out=out,
+        agencies=list(agencies) or None,
+        workers=workers,
+        lang=lang,
+        framework=framework,
+        round=round_,
+        timeout=timeout,
+        keep_notebooks=keep_notebooks,
+        progress=progress,
+    )
+    ok = len(result.results) - len(result.failed)
+    for failed in result.failed:
+        _say(lang, f"失敗：{failed.agency_id} {failed.agency_name}：{failed.error}",
+             f"failed: {failed.agency_id} {failed.agency_name}: {failed.error}", err=True)
+    _say(
+        lang,
+        f"評估回合 {result.round}：完成 {ok} 份報告、失敗 {len(result.failed)} 份，用時 {result.duration_s:.1f} 秒。",
+        f"Round {result.round}: {ok} reports written, {len(result.failed)} failed, in {result.duration_s:.1f} s.",
+    )
+    _say(lang, f"索引：{result.index.resolve()}", f"Index: {result.index.resolve()}")
+    _warn_fonts(lang)
+    sys.exit(0 if result.ok else 1)
+
+
+def _warn_fonts(lang: str) -> None:
+    """Say so when this machine has no CJK font (reports would show boxes in its browser)."""
+    from .fonts import has_cjk_font
+
+    if has_cjk_font() is False:
+        _say(
+            lang,
+            "提醒：本機找不到中文字型，瀏覽器可能以方框顯示中文。Debian/Ubuntu 請安裝 fonts-noto-cjk。",
+            "note: no CJK font found on this machine; a browser here may show boxes for Chinese. "
+            "On Debian/Ubuntu install fonts-noto-cjk.",
+            err=True,
+        )
+
+
+@main.command(name="framework")
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@LANG_OPTION
+@_handle_errors
+def framework_cmd(folder: Path | None, lang: str | None) -> None:
+    """Check a framework folder and summarise it. 檢查題庫資料夾。"""
+    from .framework import load_framework
+
+    lang = _lang(click.get_current_context(), lang)
+    fw = load_framework(folder)
+    _say(lang, f"{fw.meta.title_zh}（{fw.id}）題庫版本 {fw.version}",
+         f"{fw.meta.title_en} ({fw.id}) version {fw.version}")
+    _say(lang, f"原則 {len(fw.principles)} 項；構面 {len(fw.dimensions)} 個；配套措施 {len(fw.measures)} 項",
+         f"{len(fw.principles)} principles; {len(fw.dimensions)} dimensions; {len(fw.measures)} measures")
+    for inst in fw.instruments:
+        n = len(fw.items[inst.id])
+        majors = sum(i.major for i in fw.items[inst.id])
+        _say(lang, f"  {inst.id}：{inst.title_zh}，{n} 個檢核項目（大項 {majors}）",
+             f"  {inst.id}: {inst.title_en}, {n} check items ({majors} major)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,62 @@
+"""HTML rendering: one Jinja2 environment with autoescaping for every template.
+
+Free text (agency names, notes, evidence) only ever reaches HTML through these
+templates, so it is always escaped; nothing builds HTML by concatenating user
+text.  Templates live in ``guidekit/templates``.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from . import i18n
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+@functools.cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES), encoding="utf-8"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        t=i18n.t,
+        fmt_score=i18n.format_score,
+        fmt_pct=i18n.format_pct,
+    )
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    """Render ``guidekit/templates/<template>`` with autoescaping."""
+    return environment().get_template(template).render(**context)
+
+
+def stylesheet() -> str:
+    """The report / index CSS (inlined into every page: no external resource)."""
+    return (TEMPLATES / "report.css").read_text(encoding="utf-8")
+
+
+class HTML:
+    """A piece of HTML that Jupyter displays as ``text/html`` (and prints as text)."""
+
+    def __init__(self, html: str, text: str = "") -> None:
+        self.html = html
+        self.text = text or "[HTML]"
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __str__(self) -> str:
+        return self.html

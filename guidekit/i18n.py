@@ -1,0 +1,99 @@
+"""User-facing text in Traditional Chinese (default) and English, and date formats.
+
+Messages live in ``guidekit/locales/messages.yaml`` (one entry per key with a
+``zh-TW`` and an ``en`` text); :func:`t` looks one up and fills its
+placeholders.  Dates are shown with both the 民國 (Republic of China) year and
+the Gregorian date, as Taiwanese government documents do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from .problems import GuidekitError
+
+LANGS = ("zh-TW", "en")
+DEFAULT_LANG = "zh-TW"
+#: The Republic of China calendar counts years from 1912 (民國元年).
+ROC_OFFSET = 1911
+
+# English month names spelled out here: strftime would follow the user's locale.
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)
+
+_MESSAGES = Path(__file__).with_name("locales") / "messages.yaml"
+
+
+def normalise_lang(lang: str | None) -> str:
+    """``"zh-TW"`` or ``"en"`` from what a user typed (``zh``, ``zh_tw``, ``en-GB`` …).
+
+    Raises
+    ------
+    GuidekitError
+        For any other language.
+    """
+    if lang is None:
+        return DEFAULT_LANG
+    key = lang.strip().replace("_", "-").casefold()
+    if key in {"zh", "zh-tw", "zh-hant", "zh-hant-tw", "tw"}:
+        return "zh-TW"
+    if key == "en" or key.startswith("en-"):
+        return "en"
+    raise GuidekitError(f"unsupported language {lang!r}: use zh-TW or en")
+
+
+@functools.cache
+def messages() -> dict[str, dict[str, str]]:
+    """All messages: key → {"zh-TW": text, "en": text}."""
+    data = YAML(typ="safe").load(_MESSAGES.read_text(encoding="utf-8"))
+    return {str(k): {str(lang): str(text) for lang, text in v.items()} for k, v in data.items()}
+
+
+def t(key: str, lang: str = DEFAULT_LANG, /, **values: Any) -> str:
+    """The message ``key`` in ``lang`` with ``{placeholders}`` filled.
+
+    Raises
+    ------
+    KeyError
+        If the key is unknown (a programming error, caught by the tests).
+    """
+    text = messages()[key][normalise_lang(lang)]
+    return text.format(**values) if values else text
+
+
+def roc_year(year: int) -> int:
+    """民國 year of a Gregorian year (2026 → 115)."""
+    return year - ROC_OFFSET
+
+
+def format_date(date: dt.date, lang: str = DEFAULT_LANG) -> str:
+    """A date with both calendars.
+
+    zh-TW: ``民國115年11月29日（2026-11-29）``; en: ``29 November 2026 (ROC year 115)``.
+    """
+    roc = roc_year(date.year)
+    if normalise_lang(lang) == "zh-TW":
+        return f"民國{roc}年{date.month}月{date.day}日（{date.isoformat()}）"
+    return f"{date.day} {_MONTHS[date.month - 1]} {date.year} (ROC year {roc})"
+
+
+def format_score(value: float | None, lang: str = DEFAULT_LANG) -> str:
+    """A score 0–100 with one decimal, or an em dash with a word for no score."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.1f}"
+
+
+def format_pct(value: float | None) -> str:
+    """A share 0–1 as a whole percentage (``0.857`` → ``86%``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value * 100:.0f}%"

@@ -1,0 +1,13 @@
+"""Per-agency report: the helpers behind ``notebooks/report.ipynb``.
+
+The notebook holds no rules: it builds an :class:`AgencyReport` and displays
+its sections, each a piece of static, escaped HTML (tables and SVG charts).
+:func:`guidekit.report.export.notebook_to_html` then turns the executed
+notebook into a self-contained HTML page.
+"""
+
+from __future__ import annotations
+
+from .context import AgencyReport, RoundData, latest_round, load_round
+
+__all__ = ["AgencyReport", "RoundData", "latest_round", "load_round"]

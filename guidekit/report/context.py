@@ -1,0 +1,618 @@
+"""What one agency's report shows, computed from the round's scores.
+
+Nothing here decides a score: numbers come from :mod:`guidekit.scoring`,
+recommended measures from :mod:`guidekit.recommend`; this module selects and
+formats them, and renders each report section through an autoescaping template.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import charts, i18n
+from ..framework import Framework, load_framework
+from ..html import HTML, render
+from ..problems import GuidekitError
+from ..recommend import recommend
+from ..responses import Responses, read_responses
+from ..scoring import KEY, Scores, score
+
+_NUMBER_PARTS = re.compile(r"(\d+)")
+
+
+def _natural(text: str) -> list[Any]:
+    return [int(p) if p.isdigit() else p for p in _NUMBER_PARTS.split(text)]
+
+
+def latest_round(rounds: pd.Series | list[str]) -> str:
+    """The latest round id in natural order (``"2026-10"`` after ``"2026-9"``)."""
+    values = sorted(set(rounds), key=_natural)
+    if not values:
+        raise GuidekitError("no rounds in the answers")
+    return values[-1]
+
+
+@dataclasses.dataclass
+class RoundData:
+    """Answers and scores of one round, computed once and shared by every report.
+
+    Attributes
+    ----------
+    round : str
+    responses : Responses
+        Only this round's rows.
+    scores : Scores
+        Scores of every assessment of the round (peers need them all).
+    """
+
+    round: str
+    responses: Responses
+    scores: Scores
+
+    def save(self, path: str | Path) -> Path:
+        """Pickle to ``path`` (a cache for the report notebooks of one batch)."""
+        path = Path(path)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+        return path
+
+    @staticmethod
+    def load(path: str | Path) -> RoundData:
+        with Path(path).open("rb") as fh:
+            data = pickle.load(fh)
+        if not isinstance(data, RoundData):
+            raise GuidekitError(f"{path} is not a guidekit round cache")
+        return data
+
+
+def load_round(
+    responses: str | Path | list[str | Path] | Responses | None = None,
+    framework: Framework | str | Path | None = None,
+    round: str | None = None,
+    weights: dict[str, float] | None = None,
+) -> RoundData:
+    """Read answers, keep one round (default: the latest), and score it.
+
+    ``responses`` defaults to the bundled example round.
+
+    Raises
+    ------
+    ResponsesError
+        If the answers are invalid.
+    GuidekitError
+        If the round is not in the answers.
+    """
+    from ..paths import examples_dir
+
+    if isinstance(responses, Responses):
+        data = responses
+    else:
+        fw = framework if isinstance(framework, Framework) else load_framework(framework)
+        source = responses if responses is not None else default_responses(examples_dir())
+        data = read_responses(source, fw)
+    if data.frame.empty:
+        raise GuidekitError("the answer files hold no answers")
+    chosen = round if round is not None else latest_round(data.frame["round"].tolist())
+    frame = data.frame[data.frame["round"] == chosen].reset_index(drop=True)
+    if frame.empty:
+        have = ", ".join(sorted(set(data.frame["round"]), key=_natural))
+        raise GuidekitError(f"round {chosen!r} is not in the answers (rounds: {have})")
+    subset = dataclasses.replace(data, frame=frame)
+    return RoundData(chosen, subset, score(subset, weights))
+
+
+def default_responses(folder: Path) -> Path:
+    """The bundled example's latest round folder (``data/examples/rounds/<round>/``)."""
+    rounds = sorted((p for p in (folder / "rounds").glob("*") if p.is_dir()), key=lambda p: _natural(p.name))
+    if not rounds:
+        raise GuidekitError(f"no bundled example answers in {folder / 'rounds'}")
+    return rounds[-1]
+
+
+@dataclasses.dataclass
+class _Assessment:
+    key: dict[str, str]
+    overall: dict[str, Any]
+    principles: pd.DataFrame
+    dimensions: pd.DataFrame
+    items: pd.DataFrame
+    answers: pd.DataFrame  # canonical rows of this assessment
+
+
+class AgencyReport:
+    """One agency's report for one round.
+
+    Build it with :meth:`build`; each section method returns an :class:`~guidekit.html.HTML`
+    that Jupyter displays.  All text is in ``lang`` (``"zh-TW"`` or ``"en"``).
+
+    Attributes
+    ----------
+    agency_id, agency_name, round, lang : str
+    framework : Framework
+    data : RoundData
+    assessments : list
+        One per (service, instrument) this agency answered in the round.
+    """
+
+    def __init__(self, data: RoundData, agency_id: str, lang: str = "zh-TW",
+                 today: dt.date | None = None) -> None:
+        self.data = data
+        self.framework = data.scores.framework
+        self.lang = i18n.normalise_lang(lang)
+        self.agency_id = agency_id
+        self.round = data.round
+        self.today = today or dt.date.today()
+        mine = data.scores.assessment(agency_id)
+        if mine.overall.empty:
+            raise GuidekitError(i18n.t("report.not_found", "en", agency_id=agency_id, round=self.round))
+        self.agency_name = str(mine.overall["agency_name"].iloc[0])
+        frame = data.responses.frame
+        own = frame[frame["agency_id"] == agency_id]
+        self.assessments: list[_Assessment] = []
+        for _, row in mine.overall.iterrows():
+            key = {k: str(row[k]) for k in KEY}
+
+            def pick(df: pd.DataFrame, key: dict[str, str] = key) -> pd.DataFrame:
+                mask = pd.Series(True, index=df.index)
+                for k, v in key.items():
+                    mask &= df[k] == v
+                return df[mask].reset_index(drop=True)
+
+            self.assessments.append(
+                _Assessment(
+                    key=key,
+                    overall=row.to_dict(),
+                    principles=pick(mine.principles),
+                    dimensions=pick(mine.dimensions),
+                    items=pick(mine.items),
+                    answers=pick(own),
+                )
+            )
+
+    @classmethod
+    def build(
+        cls,
+        agency_id: str,
+        responses: str | Path | list[str | Path] | None = None,
+        framework: str | Path | None = None,
+        round: str | None = None,
+        lang: str = "zh-TW",
+        cache: str | Path | None = None,
+        today: str | dt.date | None = None,
+    ) -> AgencyReport:
+        """Build the report of ``agency_id``.
+
+        Parameters
+        ----------
+        agency_id : str
+            機關代碼, exactly as in the answers.
+        responses : path(s), optional
+            Answer files; default the bundled example.
+        framework : path, optional
+            Framework folder; default the bundled 政府數位服務指引.
+        round : str, optional
+            Default: the latest round in the answers.
+        lang : {"zh-TW", "en"}
+        cache : path, optional
+            A :class:`RoundData` pickle written by the batch (skips reading and scoring).
+        today : date or ISO string, optional
+            The report date (default: today).
+
+        Raises
+        ------
+        GuidekitError
+            If the agency has no answers in the round.
+        """
+        data = RoundData.load(cache) if cache else load_round(responses, framework, round)
+        day = dt.date.fromisoformat(today) if isinstance(today, str) else today
+        return cls(data, str(agency_id), lang, day)
+
+    # -- helpers -------------------------------------------------------------------
+    def t(self, key: str, **values: Any) -> str:
+        return i18n.t(key, self.lang, **values)
+
+    def _text(self, record: Any, field: str) -> str:
+        return record.text(field, self.lang)
+
+    def _principle_label(self, principle_id: str) -> str:
+        p = self.framework.principle(principle_id)
+        if self.lang == "zh-TW":
+            return f"{p.numeral_zh or p.number}、{p.title_zh}"
+        return f"{p.number}. {p.title_en}"
+
+    def _assessment_label(self, a: _Assessment) -> str:
+        inst = self.framework.instrument(a.key["instrument"])
+        service = a.key["service"]
+        suffix = f"：{service}" if self.lang == "zh-TW" else f": {service}"
+        return self.t("report.assessment", instrument=self._text(inst, "title"), service=suffix if service else "")
+
+    def _band_label(self, code: Any) -> str:
+        if not isinstance(code, str):
+            return "—"
+        for band in self.framework.bands:
+            if band.code == code:
+                return band.text("label", self.lang)
+        return code
+
+    def _position(self, quartile: Any, peer_n: int) -> str:
+        minimum = self.framework.scoring.min_peer_group
+        if isinstance(quartile, str):
+            return self.t(f"position.{quartile}")
+        if peer_n < minimum:
+            return self.t("position.suppressed", minimum=minimum)
+        return self.t("position.none")
+
+    def _answer_label(self, instrument: str, code: Any) -> str:
+        if not isinstance(code, str):
+            return self.t("label.no_answer")
+        scale = self.framework.scale(instrument)
+        try:
+            return scale.option(code).text("label", self.lang)
+        except KeyError:
+            return code
+
+    def _median(self, instrument: str, level: str, level_id: str) -> float:
+        peers = self.data.scores.peers
+        row = peers[
+            (peers["round"] == self.round)
+            & (peers["instrument"] == instrument)
+            & (peers["level"] == level)
+            & (peers["level_id"] == level_id)
+        ]
+        return float(row["median"].iloc[0]) if not row.empty else math.nan
+
+    def _item_rows(self, a: _Assessment, items: pd.DataFrame) -> list[dict[str, Any]]:
+        rows = []
+        for _, item in items.iterrows():
+            spec = self.framework.item(item["item_id"])
+            answers = a.answers[a.answers["item_id"] == item["item_id"]].sort_values("respondent")
+            rows.append(
+                {
+                    "id": item["item_id"],
+                    "text": self._text(spec, "text"),
+                    "major": bool(item["major"]),
+                    "status": item["status"],
+                    "status_label": self.t(f"status.{item['status']}"),
+                    "spread": item["spread"],
+                    "principle": self._principle_label(item["principle_id"]),
+                    "answers": [
+                        {"respondent": r.respondent, "answer": self._answer_label(r.instrument, r.answer)}
+                        for r in answers.itertuples()
+                    ],
+                    "notes": [
+                        {"respondent": r.respondent, "note": r.note}
+                        for r in answers.itertuples()
+                        if isinstance(r.note, str) and r.note.strip()
+                    ],
+                    "na_reasons": [
+                        {"respondent": r.respondent, "note": r.note}
+                        for r in answers.itertuples()
+                        if r.answer is not pd.NA
+                        and isinstance(r.answer, str)
+                        and self.framework.scale(r.instrument).option(r.answer).na
+                        and isinstance(r.note, str) and r.note.strip()
+                    ],
+                }
+            )
+        return rows
+
+    def _section(self, template: str, key: str, **context: Any) -> HTML:
+        html = render(
+            template,
+            t=self.t,
+            lang=self.lang,
+            heading=self.t(key),
+            section_id=key.replace(".", "-"),
+            multi=len(self.assessments) > 1,
+            **context,
+        )
+        return HTML(html, text=self.t(key))
+
+    # -- sections ------------------------------------------------------------------
+    def header(self) -> HTML:
+        """Title, agency, round, dates (民國 and Gregorian), synthetic-data notice."""
+        fw = self.framework
+        answered = [
+            v for a in self.assessments for v in a.answers["answered_at"].tolist()
+            if isinstance(v, str) and v.strip()
+        ]
+        last = None
+        if answered:
+            try:
+                last = i18n.format_date(dt.datetime.fromisoformat(max(answered)).date(), self.lang)
+            except ValueError:
+                last = max(answered)
+        assessments = [
+            {
+                "label": self._assessment_label(a),
+                "instrument": self._text(fw.instrument(a.key["instrument"]), "title"),
+                "annex": fw.instrument(a.key["instrument"]).annex,
+                "service": a.key["service"],
+                "respondents": int(a.overall["n_respondents"]),
+                "version": a.overall["framework_version"],
+            }
+            for a in self.assessments
+        ]
+        html = render(
+            "report_header.html.j2",
+            t=self.t,
+            title=self.t("report.title", agency=self.agency_name),
+            subtitle=self.t("report.subtitle", framework=self._text(fw.meta, "title"), version=fw.version),
+            agency_name=self.agency_name,
+            agency_id=self.agency_id,
+            round=self.round,
+            generated=i18n.format_date(self.today, self.lang),
+            last_answer=last,
+            synthetic=self.data.responses.synthetic,
+            assessments=assessments,
+            notice=self._text(fw.meta, "notice"),
+        )
+        return HTML(html, text=self.t("report.title", agency=self.agency_name))
+
+    def overview(self) -> HTML:
+        """Overall score, band, coverage, position among the round's agencies, counts."""
+        blocks = []
+        for a in self.assessments:
+            o = a.overall
+            blocks.append(
+                {
+                    "label": self._assessment_label(a),
+                    "score": i18n.format_score(o["score"]),
+                    "score_text": self.t("overview.score_of", score=i18n.format_score(o["score"])),
+                    "band": self._band_label(o["band"]),
+                    "coverage": i18n.format_pct(o["coverage"]),
+                    "position": self._position(o["quartile"], int(o["peer_n"])),
+                    "counts": self.t(
+                        "overview.counts", n_items=int(o["n_items"]), n_scored=int(o["n_scored"]),
+                        n_na=int(o["n_na"]), n_unanswered=int(o["n_unanswered"]),
+                    ),
+                    "flags": self.t(
+                        "overview.flags", n_major=int(o["n_major_not_met"]),
+                        n_disagree=int(o["n_disagreements"]),
+                    ),
+                }
+            )
+        return self._section("section_overview.html.j2", "section.overview", blocks=blocks)
+
+    def principle_chart(self, a: _Assessment) -> charts.Chart:
+        """The 13-axis radar chart of one assessment against the round's median."""
+        labels = [self._principle_label(pid) for pid in a.principles["principle_id"]]
+        values = a.principles["score"].tolist()
+        medians = [self._median(a.key["instrument"], "principle", pid) for pid in a.principles["principle_id"]]
+        show_median = any(not math.isnan(m) for m in medians)
+        finite = [(v, lbl) for v, lbl in zip(values, labels, strict=True) if not math.isnan(v)]
+        description = (
+            self.t("chart.radar.desc", agency=self.agency_name)
+            if show_median
+            else self.t("chart.radar.desc_nomedian", agency=self.agency_name,
+                        minimum=self.framework.scoring.min_peer_group)
+        )
+        if finite:
+            best, worst = max(finite), min(finite)
+            description += " " + self.t(
+                "chart.radar.summary", best=best[1], best_score=i18n.format_score(best[0]),
+                worst=worst[1], worst_score=i18n.format_score(worst[0]),
+            )
+        return charts.radar(
+            labels, values, medians if show_median else None,
+            title=self.t("chart.radar.title"), description=description,
+            legend=(self.t("chart.legend.agency"), self.t("chart.legend.median")),
+            no_score=self.t("chart.no_score"),
+            columns=(self.t("col.principle"), self.t("col.score"), self.t("col.median")),
+        )
+
+    def principles(self) -> HTML:
+        """Radar chart against the round's median, and the table of principle scores."""
+        blocks = []
+        low = self.t("label.low_coverage")
+        for a in self.assessments:
+            chart = self.principle_chart(a)
+            rows = []
+            for _, p in a.principles.iterrows():
+                rows.append(
+                    {
+                        "label": self._principle_label(p["principle_id"]),
+                        "dimension": p["dimension_id"],
+                        "score": i18n.format_score(p["score"]),
+                        "median": i18n.format_score(
+                            self._median(a.key["instrument"], "principle", p["principle_id"])
+                        ),
+                        "band": self._band_label(p["band"]),
+                        "coverage": i18n.format_pct(p["coverage"]),
+                        "low_coverage": low if p["low_coverage"] else "",
+                        "answered": int(p["n_scored"]),
+                        "na": int(p["n_na"]),
+                        "unanswered": int(p["n_unanswered"]),
+                        "position": self._position(p["quartile"], int(p["peer_n"])),
+                    }
+                )
+            blocks.append({"label": self._assessment_label(a), "chart": chart, "rows": rows})
+        return self._section("section_principles.html.j2", "section.principles", blocks=blocks)
+
+    def dimensions(self) -> HTML:
+        """Bar chart and table per dimension (構面)."""
+        blocks = []
+        for a in self.assessments:
+            labels, values, medians, rows = [], [], [], []
+            for _, d in a.dimensions.iterrows():
+                dim = self.framework.dimension(d["dimension_id"])
+                label = f"{dim.id} {self._text(dim, 'title')}"
+                median = self._median(a.key["instrument"], "dimension", d["dimension_id"])
+                labels.append(label)
+                values.append(d["score"])
+                medians.append(median)
+                rows.append(
+                    {
+                        "label": label,
+                        "principles": "、".join(
+                            self._principle_label(p.id) for p in self.framework.principles_of(dim.id)
+                        ) if self.lang == "zh-TW" else "; ".join(
+                            self._principle_label(p.id) for p in self.framework.principles_of(dim.id)
+                        ),
+                        "score": i18n.format_score(d["score"]),
+                        "median": i18n.format_score(median),
+                        "band": self._band_label(d["band"]),
+                        "coverage": i18n.format_pct(d["coverage"]),
+                    }
+                )
+            show_median = any(not math.isnan(m) for m in medians)
+            chart = charts.bars(
+                labels, values,
+                title=self.t("chart.bars.title"),
+                description=self.t("chart.bars.desc", agency=self.agency_name),
+                no_score=self.t("chart.no_score"),
+                reference=medians if show_median else None,
+                reference_label=self.t("chart.legend.median"),
+                legend_agency=self.t("chart.legend.agency"),
+                columns=(self.t("col.dimension"), self.t("col.score"), self.t("col.median")),
+            )
+            blocks.append({"label": self._assessment_label(a), "chart": chart, "rows": rows})
+        return self._section("section_dimensions.html.j2", "section.dimensions", blocks=blocks)
+
+    def gaps(self) -> HTML:
+        """Items not met or partly met, grouped by principle, with respondents' notes."""
+        blocks = []
+        for a in self.assessments:
+            gaps = a.items[a.items["status"].isin(["not_met", "partial"])]
+            gaps = gaps.assign(_o=gaps["status"].map({"not_met": 0, "partial": 1}))
+            groups = []
+            for pid in [p.id for p in self.framework.principles]:
+                part = gaps[gaps["principle_id"] == pid].sort_values(["_o"], kind="stable")
+                if not part.empty:
+                    groups.append({"principle": self._principle_label(pid), "items": self._item_rows(a, part)})
+            blocks.append({"label": self._assessment_label(a), "groups": groups})
+        return self._section("section_gaps.html.j2", "section.gaps", blocks=blocks)
+
+    def major_items(self) -> HTML:
+        """Major items (大項) not met or unanswered, whatever the averages say."""
+        blocks = []
+        for a in self.assessments:
+            rows = a.items[a.items["major"] & a.items["status"].isin(["not_met", "unanswered"])]
+            blocks.append({"label": self._assessment_label(a), "items": self._item_rows(a, rows)})
+        return self._section("section_major.html.j2", "section.major", blocks=blocks)
+
+    def disagreements(self) -> HTML:
+        """Items where respondents disagree (discussion prompts)."""
+        blocks = []
+        for a in self.assessments:
+            rows = a.items[a.items["disagreement"]]
+            blocks.append(
+                {
+                    "label": self._assessment_label(a),
+                    "single": int(a.overall["n_respondents"]) < 2,
+                    "items": self._item_rows(a, rows),
+                }
+            )
+        return self._section("section_disagreements.html.j2", "section.disagreements", blocks=blocks)
+
+    def measures(self) -> HTML:
+        """Supporting measures recommended for these answers, with the reasons."""
+        blocks = []
+        for a in self.assessments:
+            chosen = recommend(a.items, a.principles, self.framework)
+            measures = {m.id: m for m in self.framework.measures}
+            rows = []
+            for _, rec in chosen.iterrows():
+                m = measures[rec["measure_id"]]
+                reasons = []
+                for r in rec["reasons"]:
+                    if r["kind"] == "item":
+                        reasons.append(self.t("measures.item_reason", item=r["item_id"],
+                                              status=self.t(f"status.{r['status']}")))
+                    else:
+                        reasons.append(self.t(
+                            "measures.score_reason", principle=self._principle_label(r["principle_id"]),
+                            score=i18n.format_score(r["score"]), threshold=f"{r['threshold']:g}",
+                        ))
+                rows.append(
+                    {
+                        "id": m.id,
+                        "title": self._text(m, "title"),
+                        "description": self._text(m, "description"),
+                        "stage": self._text(self.framework.stage(m.stage), "title"),
+                        "principles": [self._principle_label(p) for p in m.principles],
+                        "reasons": reasons,
+                    }
+                )
+            blocks.append({"label": self._assessment_label(a), "measures": rows})
+        return self._section("section_measures.html.j2", "section.measures", blocks=blocks)
+
+    def not_applicable(self) -> HTML:
+        """Items judged not applicable, with the reasons respondents gave."""
+        blocks = []
+        for a in self.assessments:
+            rows = a.items[a.items["status"] == "na"]
+            blocks.append({"label": self._assessment_label(a), "items": self._item_rows(a, rows)})
+        return self._section("section_na.html.j2", "section.na", blocks=blocks)
+
+    def method(self) -> HTML:
+        """What the score means and does not mean."""
+        fw = self.framework
+        scales = []
+        for inst in fw.instruments:
+            scale = fw.scale(inst.id)
+            parts = [
+                f"{o.text('label', self.lang)} {((o.value - scale.low) / (scale.high - scale.low) * 100):.0f}"
+                for o in scale.options
+                if o.value is not None
+            ]
+            scales.append("、".join(parts) if self.lang == "zh-TW" else ", ".join(parts))
+        unique_scales = list(dict.fromkeys(scales))
+        bands = sorted(fw.bands, key=lambda b: b.min)
+        band_text = ("、" if self.lang == "zh-TW" else ", ").join(
+            f"{b.text('label', self.lang)} ≥ {b.min:g}" for b in bands
+        )
+        body = self.t(
+            "method.body",
+            scale=("；" if self.lang == "zh-TW" else "; ").join(unique_scales),
+            overall_from=self.t(f"method.{fw.scoring.overall_from}"),
+            bands=band_text,
+            minimum=fw.scoring.min_peer_group,
+        )
+        extra = [
+            self.t("method.low_coverage", pct=i18n.format_pct(fw.scoring.low_coverage_below)),
+            self.t("method.version", version=fw.version),
+        ]
+        return self._section("section_method.html.j2", "section.method", body=body, extra=extra,
+                             notice=self._text(fw.meta, "notice"))
+
+    def sections(self) -> list[HTML]:
+        """Every section in report order."""
+        return [
+            self.header(), self.overview(), self.principles(), self.dimensions(), self.gaps(),
+            self.major_items(), self.disagreements(), self.measures(), self.not_applicable(),
+            self.method(),
+        ]
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One plain record per assessment for the batch's ``summary.csv`` (JSON-safe)."""
+        out = []
+        for a in self.assessments:
+            o = a.overall
+            out.append(
+                {
+                    "round": self.round,
+                    "agency_id": self.agency_id,
+                    "agency_name": self.agency_name,
+                    "service": a.key["service"],
+                    "instrument": a.key["instrument"],
+                    "n_respondents": int(o["n_respondents"]),
+                    "score": None if math.isnan(o["score"]) else round(float(o["score"]), 2),
+                    "band": o["band"] if isinstance(o["band"], str) else None,
+                    "coverage": round(float(o["coverage"]), 4),
+                    "quartile": o["quartile"] if isinstance(o["quartile"], str) else None,
+                    "n_major_not_met": int(o["n_major_not_met"]),
+                    "n_disagreements": int(o["n_disagreements"]),
+                }
+            )
+        return out

@@ -1,0 +1,583 @@
+"""Answers: the canonical long table, and reading it from files agencies send in.
+
+The canonical table has one row per (round, agency, service, respondent, item):
+
+==================  =========  =====================================================
+column              dtype      meaning
+==================  =========  =====================================================
+round               string     評估回合, e.g. ``"2026"``
+agency_id           string     機關代碼 exactly as given (leading zeros kept)
+agency_name         string     機關名稱
+service             string     服務／計畫名稱; ``""`` when the file has no such column
+instrument          string     自評表 id (``plan`` / ``service``)
+respondent          string     填答者 (a name or a pseudonym)
+item_id             string     檢核項目 id
+answer              string     the scale option's code (``"Y"``, ``"NA"`` …) or a
+                               number as text on a continuous scale; <NA> = unanswered
+note                string     說明／佐證說明, exactly as written
+answered_at         string     ISO timestamp if known, else ""
+framework_version   string     question-bank version the answer was given against
+source_file         string     where the row came from
+source_row          Int64      its spreadsheet row (header = 1)
+==================  =========  =====================================================
+
+Headers may be the English names above or zh-TW aliases (機關代碼, 機關名稱,
+填答者, 題號, 答案, 說明 …), see :data:`HEADER_ALIASES`.  Reading never drops or
+changes a value silently: every clean-up is reported as a warning, every
+unusable value as an error, all at once (:class:`~guidekit.problems.ResponsesError`).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from ruamel.yaml import YAML
+
+from .framework import Framework, ScaleOption, load_framework
+from .problems import Problem, ResponsesError, Severity, sort_problems
+from .tabular import SUFFIXES, Table, read_table
+from .text import INVISIBLE, clean, clean_key
+
+#: The canonical columns, in order.
+COLUMNS = (
+    "round",
+    "agency_id",
+    "agency_name",
+    "service",
+    "instrument",
+    "respondent",
+    "item_id",
+    "answer",
+    "note",
+    "answered_at",
+    "framework_version",
+    "source_file",
+    "source_row",
+)
+
+#: Columns a file must have (``instrument`` is derived from the item id when absent).
+REQUIRED = ("round", "agency_id", "agency_name", "respondent", "item_id", "answer")
+OPTIONAL = ("service", "instrument", "note", "answered_at", "framework_version")
+
+#: Header aliases (matched after NFKC, trimming, case folding, and treating
+#: spaces / hyphens as underscores).
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "round": ("round", "評估回合", "回合", "評估期別", "期別"),
+    "agency_id": ("agency_id", "agency_code", "機關代碼", "機關代號"),
+    "agency_name": ("agency_name", "agency", "機關名稱", "機關"),
+    "service": ("service", "service_name", "服務名稱", "計畫名稱", "服務／計畫名稱", "服務/計畫名稱"),
+    "instrument": ("instrument", "form", "自評表", "表單"),
+    "respondent": ("respondent", "填答者", "填答人", "填表人"),
+    "item_id": ("item_id", "item", "題號", "檢核項目編號", "項目編號"),
+    "answer": ("answer", "答案", "填答", "自評結果"),
+    "note": ("note", "notes", "evidence", "說明", "備註", "佐證說明", "佐證"),
+    "answered_at": ("answered_at", "填答時間"),
+    "framework_version": ("framework_version", "題庫版本"),
+}
+
+
+
+def _header_key(text: str) -> str:
+    return re.sub(r"[\s\-]+", "_", clean_key(text))
+
+
+_ALIAS_TO_COLUMN = {_header_key(a): col for col, aliases in HEADER_ALIASES.items() for a in aliases}
+
+
+@dataclasses.dataclass
+class SourceInfo:
+    """What was read from one file: its path, detected encoding and row count."""
+
+    file: str
+    encoding: str
+    rows: int
+    columns: dict[str, str]  # canonical column -> header as written
+
+
+@dataclasses.dataclass
+class Responses:
+    """Answers in canonical form, with what was noticed while reading them.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        The canonical long table (see module docstring for columns).
+    framework : Framework
+        The framework the answers were validated against.
+    problems : list of Problem
+        Warnings (reading succeeded; errors raise instead).
+    sources : list of SourceInfo
+    metadata : dict
+        Merged sidecar metadata (``<file>.meta.yaml``), e.g. ``{"synthetic": True}``.
+    """
+
+    frame: pd.DataFrame
+    framework: Framework
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+    sources: list[SourceInfo] = dataclasses.field(default_factory=list)
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def synthetic(self) -> bool:
+        """True when the data is marked synthetic (example data) in its metadata."""
+        return bool(self.metadata.get("synthetic"))
+
+    def agencies(self) -> pd.DataFrame:
+        """One row per (round, agency_id, agency_name, service, instrument), with ``n_respondents``."""
+        keys = ["round", "agency_id", "agency_name", "service", "instrument"]
+        return (
+            self.frame.groupby(keys, sort=True, dropna=False)["respondent"]
+            .nunique()
+            .rename("n_respondents")
+            .reset_index()
+        )
+
+
+@dataclasses.dataclass
+class ValidationReport:
+    """Result of :func:`validate_responses`: every problem, and what was read."""
+
+    problems: list[Problem]
+    sources: list[SourceInfo]
+    responses: Responses | None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def empty_frame() -> pd.DataFrame:
+    """A canonical table with no rows (right columns and dtypes)."""
+    frame = pd.DataFrame({c: pd.Series(dtype="string") for c in COLUMNS})
+    frame["source_row"] = frame["source_row"].astype("Int64")
+    return frame
+
+
+def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Files to read: each path, or the answer files (CSV/TSV/xlsx) directly in a folder."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out += sorted(
+                p for p in path.iterdir()
+                if p.suffix.lower() in SUFFIXES and not p.name.startswith((".", "~$"))
+            )
+        else:
+            out.append(path)
+    return out
+
+
+def read_responses(
+    paths: str | Path | Iterable[str | Path],
+    framework: Framework | str | Path | None = None,
+) -> Responses:
+    """Read and validate answer files into the canonical table.
+
+    Parameters
+    ----------
+    paths : path or iterable of paths
+        CSV (UTF-8, UTF-8 with BOM, CP950), TSV or .xlsx files, or folders of them.
+    framework : Framework or path, optional
+        Default: the bundled 政府數位服務指引.
+
+    Returns
+    -------
+    Responses
+
+    Raises
+    ------
+    ResponsesError
+        If any file has an error; lists every problem of every file.
+    FileNotFoundError
+        Never: a missing file is reported as a problem in the ResponsesError.
+    """
+    report = validate_responses(paths, framework)
+    if report.errors:
+        raise ResponsesError(report.problems, summary="the answers cannot be used")
+    assert report.responses is not None
+    return report.responses
+
+
+def validate_responses(
+    paths: str | Path | Iterable[str | Path],
+    framework: Framework | str | Path | None = None,
+) -> ValidationReport:
+    """Check answer files and return every problem without raising.
+
+    See :func:`read_responses` for the accepted inputs.  ``report.responses`` is
+    set when there are no errors.
+    """
+    fw = framework if isinstance(framework, Framework) else load_framework(framework)
+    files = expand_paths(paths)
+    problems: list[Problem] = []
+    sources: list[SourceInfo] = []
+    parts: list[dict[str, list[Any]]] = []
+    metadata: dict[str, Any] = {}
+    suffixes = ", ".join(SUFFIXES)
+    if not files:
+        problems.append(Problem(_describe(paths), None, None, None, "no-files", {"suffixes": suffixes}))
+    for path in files:
+        if not path.is_file():
+            problems.append(
+                Problem(str(path), None, None, None, "missing-file",
+                        {"what": "存在的填答檔案", "what_en": "an existing answer file"})
+            )
+            continue
+        try:
+            table = read_table(path)
+        except ValueError:
+            problems.append(Problem(str(path), None, None, path.suffix, "file-type", {"suffixes": suffixes}))
+            continue
+        except Exception as exc:  # a corrupt workbook: report, keep going with other files
+            problems.append(
+                Problem(str(path), None, None, None, "unreadable", {"detail": f"{type(exc).__name__}: {exc}"})
+            )
+            continue
+        reader = _FileReader(table, fw)
+        columns = reader.read()
+        problems += reader.problems
+        sources.append(SourceInfo(str(path), table.encoding, len(table.rows), columns))
+        parts.append(reader.out)
+        metadata.update(_sidecar(path, problems))
+
+    frame = _concat(parts)
+    problems += _check_across(frame, fw)
+    problems = sort_problems(problems)
+    responses = None
+    if not any(p.is_error for p in problems):
+        responses = Responses(
+            frame=frame, framework=fw, problems=[p for p in problems if not p.is_error],
+            sources=sources, metadata=metadata,
+        )
+    return ValidationReport(problems, sources, responses)
+
+
+#: Metadata of a whole folder of answer files (e.g. ``synthetic: true``).
+FOLDER_METADATA = "dataset.yaml"
+
+
+def _sidecar(path: Path, problems: list[Problem]) -> dict[str, Any]:
+    """Metadata of an answer file: ``<folder>/dataset.yaml``, then ``<file>.meta.yaml``."""
+    data: dict[str, Any] = {}
+    for meta in (path.parent / FOLDER_METADATA, path.with_name(path.stem + ".meta.yaml")):
+        if meta.is_file():
+            data.update(_read_metadata(meta, problems))
+    return data
+
+
+def _read_metadata(meta: Path, problems: list[Problem]) -> dict[str, Any]:
+    params = {"expected_zh": "YAML 對應表（key: value）", "expected_en": "a YAML mapping"}
+    try:
+        data = YAML(typ="safe").load(meta.read_text(encoding="utf-8"))
+    except Exception as exc:
+        problems.append(Problem(str(meta), None, None, None, "yaml", {**params, "detail": str(exc)}))
+        return {}
+    if not isinstance(data, dict):
+        problems.append(Problem(str(meta), None, None, None, "yaml", {**params, "detail": "not a mapping"}))
+        return {}
+    return data
+
+
+def _concat(parts: Sequence[dict[str, list[Any]]]) -> pd.DataFrame:
+    if not parts:
+        return empty_frame()
+    data = {c: [v for part in parts for v in part[c]] for c in COLUMNS}
+    frame = pd.DataFrame(data, columns=list(COLUMNS))
+    for column in COLUMNS:
+        frame[column] = frame[column].astype("Int64" if column == "source_row" else "string")
+    return frame
+
+
+class _FileReader:
+    """Maps one :class:`Table` onto the canonical columns and checks every value."""
+
+    def __init__(self, table: Table, framework: Framework) -> None:
+        self.table = table
+        self.fw = framework
+        self.file = table.file
+        self.problems: list[Problem] = list(table.problems)
+        self.out: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+        # repeated warnings are grouped: key -> (first problem, other rows)
+        self._grouped: dict[tuple[str, ...], tuple[Problem, list[int]]] = {}
+
+    def error(self, row: int | None, column: str | None, value: str | None, code: str, **params: Any) -> None:
+        self.problems.append(Problem(self.file, row, column, value, code, params))
+
+    def warn_grouped(self, row: int, column: str, value: str, code: str, **params: Any) -> None:
+        key = (code, column, value)
+        if key not in self._grouped:
+            self._grouped[key] = (Problem(self.file, row, column, value, code, params, Severity.WARNING), [])
+        else:
+            self._grouped[key][1].append(row)
+
+    def _flush_grouped(self) -> None:
+        for first, rows in self._grouped.values():
+            self.problems.append(dataclasses.replace(first, also_rows=tuple(rows)))
+
+    def map_header(self) -> dict[str, int]:
+        mapping: dict[str, int] = {}
+        seen_clean: dict[str, int] = {}
+        for index, raw in enumerate(self.table.header):
+            cleaned = clean(raw)
+            if not cleaned:
+                if any(index < len(cells) and cells[index].text.strip() for _, cells in self.table.rows):
+                    self.error(1, None, raw, "header-blank", index=index + 1)
+                continue
+            if cleaned in seen_clean:
+                self.error(1, raw, raw, "duplicate-column", index=seen_clean[cleaned] + 1)
+                continue
+            seen_clean[cleaned] = index
+            column = _ALIAS_TO_COLUMN.get(_header_key(cleaned))
+            if column is None:
+                self.problems.append(
+                    Problem(self.file, 1, raw, raw, "unknown-column", {"columns": ", ".join(COLUMNS[:11])},
+                            Severity.WARNING)
+                )
+                continue
+            if column in mapping:
+                first = self.table.header[mapping[column]]
+                self.error(1, raw, raw, "duplicate-alias", header=raw, other=first, column=column)
+                continue
+            mapping[column] = index
+        for column in REQUIRED:
+            if column not in mapping:
+                self.error(1, column, None, "missing-column", aliases=" / ".join(HEADER_ALIASES[column][:4]))
+        return mapping
+
+    def read(self) -> dict[str, str]:
+        if not self.table.header and not self.table.rows:
+            if not self.problems:
+                self.error(None, None, None, "empty", expected_zh="標題列與填答", expected_en="a header row and answers")
+            return {}
+        mapping = self.map_header()
+        columns = {c: self.table.header[i] for c, i in mapping.items()}
+        if any(column not in mapping for column in REQUIRED):
+            return columns  # rows cannot be read without their required columns
+        width = len(self.table.header)
+        for number, cells in self.table.rows:
+            if len(cells) > width and any(c.text.strip() for c in cells[width:]):
+                self.error(number, None, None, "fields", found=len(cells), width=width)
+                continue
+            self.read_row(number, cells, mapping, columns)
+        self._flush_grouped()
+        return columns
+
+    def cell(self, cells: list[Any], mapping: dict[str, int], column: str) -> Any:
+        index = mapping.get(column)
+        if index is None or index >= len(cells):
+            return None
+        return cells[index]
+
+    def read_row(self, number: int, cells: list[Any], mapping: dict[str, int], columns: dict[str, str]) -> None:
+        values: dict[str, str] = {}
+        ok = True
+        for column in ("round", "agency_id", "respondent", "item_id", "service", "answered_at",
+                       "framework_version"):
+            cell = self.cell(cells, mapping, column)
+            raw = cell.text if cell is not None else ""
+            header = columns.get(column, column)
+            if cell is not None and cell.converted_from == "number" and column in (
+                "agency_id", "item_id", "respondent", "round"
+            ):
+                self.warn_grouped(number, header, raw, "excel-number")
+            value = clean(raw)
+            if value != raw and raw.strip() != value:
+                self.warn_grouped(number, header, raw, "cleaned", cleaned=value)
+            if not value and column in REQUIRED:
+                self.error(number, header, raw, "blank", what_zh=_WHAT[column][0], what_en=_WHAT[column][1])
+                ok = False
+            values[column] = value
+
+        name_cell = self.cell(cells, mapping, "agency_name")
+        raw_name = name_cell.text if name_cell is not None else ""
+        name = _clean_name(raw_name)
+        if name != raw_name.strip():
+            self.warn_grouped(number, columns.get("agency_name", "agency_name"), raw_name, "cleaned", cleaned=name)
+        if not name:
+            self.error(number, columns.get("agency_name", "agency_name"), raw_name, "blank",
+                       what_zh=_WHAT["agency_name"][0], what_en=_WHAT["agency_name"][1])
+            ok = False
+        values["agency_name"] = name
+
+        note_cell = self.cell(cells, mapping, "note")
+        values["note"] = note_cell.text if note_cell is not None else ""
+
+        item = None
+        if values["item_id"]:
+            item = self.fw.find_item(values["item_id"])
+            header = columns.get("item_id", "item_id")
+            if item is None:
+                self.error(number, header, self.cell(cells, mapping, "item_id").text, "unknown-item",
+                           framework=self.fw.id, version=self.fw.version,
+                           examples=_suggest_item(self.fw, values["item_id"]))
+                ok = False
+            elif item.id != values["item_id"]:
+                self.warn_grouped(number, header, values["item_id"], "item-case", item=item.id)
+
+        instrument = None
+        inst_cell = self.cell(cells, mapping, "instrument")
+        if inst_cell is not None and clean(inst_cell.text):
+            instrument = _match_instrument(self.fw, inst_cell.text)
+            header = columns["instrument"]
+            if instrument is None:
+                self.error(number, header, inst_cell.text, "unknown-instrument",
+                           instruments=", ".join(f"{i.id}（{i.title_zh}）" for i in self.fw.instruments))
+                ok = False
+            elif item is not None and item.instrument != instrument:
+                self.error(number, header, inst_cell.text, "instrument-mismatch",
+                           item=item.id, instrument=item.instrument)
+                ok = False
+        elif item is not None:
+            instrument = item.instrument
+
+        answer: str | None = None
+        answer_cell = self.cell(cells, mapping, "answer")
+        raw_answer = answer_cell.text if answer_cell is not None else ""
+        if item is not None and clean(raw_answer):
+            scale = self.fw.scale(item.instrument)
+            matched = scale.match(raw_answer)
+            if matched is None:
+                self.error(number, columns["answer"], raw_answer, "unknown-answer",
+                           choices_zh=scale.expected("zh-TW"), choices_en=scale.expected("en"))
+                ok = False
+            elif isinstance(matched, ScaleOption):
+                answer = matched.code
+                if matched.na and not values["note"].strip():
+                    self.warn_grouped(number, columns.get("note", "note"), "", "na-without-reason")
+            else:
+                answer = repr(float(matched)) if not float(matched).is_integer() else str(int(matched))
+
+        if not ok:
+            return
+        out = self.out
+        out["round"].append(values["round"])
+        out["agency_id"].append(values["agency_id"])
+        out["agency_name"].append(values["agency_name"])
+        out["service"].append(values["service"])
+        out["instrument"].append(instrument)
+        out["respondent"].append(values["respondent"])
+        out["item_id"].append(item.id if item else values["item_id"])
+        out["answer"].append(answer)
+        out["note"].append(values["note"])
+        out["answered_at"].append(values["answered_at"])
+        out["framework_version"].append(values["framework_version"] or self.fw.version)
+        out["source_file"].append(self.file)
+        out["source_row"].append(number)
+
+
+_NAME_SPACE_RE = re.compile(r"[\s\u3000]+")
+_INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
+
+
+def _clean_name(raw: str) -> str:
+    """Agency names: remove invisible characters and fold/trim white space, keep full-width forms."""
+    return _NAME_SPACE_RE.sub(" ", _INVISIBLE_RE.sub("", raw)).strip()
+
+
+def name_key(name: str) -> str:
+    """A key under which agency names that look alike compare equal (NFKC, 台→臺, no spaces)."""
+    return re.sub(r"\s+", "", clean_key(name)).replace("台", "臺")
+
+
+def _match_instrument(fw: Framework, raw: str) -> str | None:
+    key = clean_key(raw)
+    for inst in fw.instruments:
+        names = {inst.id, inst.annex, inst.title_zh, inst.title_en}
+        if key in {clean_key(n) for n in names if n}:
+            return inst.id
+    return None
+
+
+def _suggest_item(fw: Framework, raw: str) -> str:
+    """Item ids close to ``raw`` (or the first ids of the bank), for the error message."""
+    import difflib
+
+    ids = [i.id for bank in fw.items.values() for i in bank]
+    close = difflib.get_close_matches(raw.upper(), ids, n=3, cutoff=0.6)
+    return " / ".join(close or ids[:2])
+
+
+def _describe(paths: Any) -> str:
+    if isinstance(paths, str | Path):
+        return str(paths)
+    return ", ".join(str(p) for p in paths) or "(none)"
+
+
+#: Blank-value messages per column: (zh-TW, en).
+_WHAT = {
+    "round": ("評估回合", "a round"),
+    "agency_id": ("機關代碼", "an agency code"),
+    "agency_name": ("機關名稱", "an agency name"),
+    "respondent": ("填答者（可用代號，如 R1）", "a respondent (a pseudonym such as R1 is fine)"),
+    "item_id": ("題號", "an item id"),
+    "answer": ("答案", "an answer"),
+}
+
+
+def _check_across(frame: pd.DataFrame, fw: Framework) -> list[Problem]:
+    """Checks that need every row: duplicates, agency names per code."""
+    problems: list[Problem] = []
+    if frame.empty:
+        return problems
+    key = ["round", "agency_id", "service", "respondent", "item_id"]
+    dup = frame[frame.duplicated(key, keep=False)]
+    for _, group in dup.groupby(key, sort=False):
+        first = group.iloc[0]
+        where = ", ".join(f"{r.source_file}:{r.source_row}" for r in group.itertuples())
+        for row in group.iloc[1:].itertuples():
+            problems.append(
+                Problem(
+                    row.source_file, int(row.source_row), "item_id", row.item_id, "duplicate-answer",
+                    {"respondent": first.respondent, "where": where},
+                )
+            )
+
+    for (rnd, agency_id), group in frame.groupby(["round", "agency_id"], sort=True):
+        names = collections.Counter(group["agency_name"])
+        if len(names) > 1:
+            rows = {
+                n: ", ".join(
+                    f"{r.source_file}:{r.source_row}"
+                    for r in group[group["agency_name"] == n].head(3).itertuples()
+                )
+                for n in names
+            }
+            for name in list(names)[1:]:
+                first = group[group["agency_name"] == name].iloc[0]
+                problems.append(
+                    Problem(
+                        first.source_file, int(first.source_row), "agency_name", name, "agency-name-conflict",
+                        {"agency_id": agency_id, "round": rnd, "n": len(names), "other": list(names)[0],
+                         "where": rows[list(names)[0]]},
+                    )
+                )
+
+    names = frame.drop_duplicates(["agency_id", "agency_name"])
+    by_key: dict[str, list[Any]] = collections.defaultdict(list)
+    for row in names.itertuples():
+        by_key[name_key(row.agency_name)].append(row)
+    for rows in by_key.values():
+        ids = sorted({r.agency_id for r in rows})
+        if len(ids) > 1:
+            row = rows[0]
+            problems.append(
+                Problem(
+                    row.source_file, int(row.source_row), "agency_id", row.agency_id, "agency-name-lookalike",
+                    {"agencies": ", ".join(f"{r.agency_id}（{r.agency_name}）" for r in rows)},
+                    severity=Severity.WARNING,
+                )
+            )
+    return problems

@@ -1,0 +1,541 @@
+"""Scoring: the one home of every rule that turns answers into indicative scores.
+
+Rules (each tested against hand-computed values in ``tests/test_scoring.py``):
+
+1. **Unit.** An *assessment* is one (round, agency, service, instrument); its
+   answers come from one or more respondents (填答者).
+2. **Respondents → item** (framework ``scoring.respondents: median``). Per item,
+   the respondents' substantive answers are combined by their median on the
+   scale (the mean of the two middle values when their number is even).  不適用
+   answers are counted apart: the item is N/A for the agency only when N/A
+   answers outnumber substantive ones.  An item nobody answered is
+   *unanswered*; unanswered is never an answer and never a zero.
+3. **Disagreement.** Respondents disagree on an item when their substantive
+   answers span at least the scale's ``disagreement_spread`` points, or when
+   some said N/A and others gave a substantive answer.
+4. **Item score** = (value − scale low) / (scale high − scale low) × 100, then
+   normalised across the assessments of a round and instrument when the
+   framework asks for ``minmax`` or ``zscore`` (OECD/JRC *Handbook on
+   Constructing Composite Indicators*, 2008, §5).
+5. **Status** of an item from the scale thresholds: ``met`` (≥ met_value),
+   ``not_met`` (< not_met_below), else ``partial``; plus ``na`` / ``unanswered``.
+   A **major item (大項) not met** is flagged whatever the averages say.
+6. **Aggregation** item → principle → dimension and principle (or dimension) →
+   overall: weighted arithmetic (or geometric) means over the parts that have a
+   score; N/A and unanswered parts are left out of the denominator and counted.
+7. **Coverage** = (items answered + items N/A) / items in the bank, per level.
+8. **Bands** come from the framework data (``bands``).
+9. **Position against peers**: among the assessments of the same round and
+   instrument, the quartile band of a score (``Q4`` = top quarter, score ≥ Q3;
+   ``Q1`` = bottom quarter, score < Q1), quartiles by linear interpolation
+   (numpy's default, Hyndman & Fan type 7).  Suppressed (NA) when fewer than
+   ``min_peer_group`` assessments have a score.
+
+Scores are floats 0–100 (z-score normalisation gives standard-deviation units
+instead); NaN only where there are no applicable answers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .framework import Framework, Scale
+from .problems import GuidekitError
+from .responses import Responses
+
+#: Columns identifying an assessment.
+KEY = ["round", "agency_id", "service", "instrument"]
+
+#: Quartile band labels, from the bottom quarter to the top quarter.
+QUARTILES = ("Q1", "Q2", "Q3", "Q4")
+
+
+@dataclasses.dataclass
+class Scores:
+    """Scores of every assessment in a set of responses.
+
+    Every table has the assessment key ``round, agency_id, service, instrument``
+    and ``agency_name`` (strings).  Scores are float 0–100 (NaN = no applicable
+    answers), counts are int, flags bool.
+
+    Attributes
+    ----------
+    items : DataFrame
+        One row per assessment × item of its instrument: key, ``agency_name,
+        item_id, principle_id, dimension_id, major, weight, n_respondents,
+        n_answered, n_na, n_unanswered, value`` (median on the scale), ``low,
+        high`` (lowest / highest answer), ``spread``, ``score``, ``status``
+        (met / partial / not_met / na / unanswered), ``disagreement``,
+        ``major_not_met``.
+    principles : DataFrame
+        One row per assessment × principle: key, ``agency_name, principle_id,
+        dimension_id, weight, score, band, n_items, n_scored, n_na,
+        n_unanswered, coverage, low_coverage, n_major_not_met,
+        n_disagreements, quartile, peer_n``.
+    dimensions : DataFrame
+        One row per assessment × dimension: key, ``agency_name, dimension_id,
+        weight, score, band, n_items, n_scored, n_na, n_unanswered, coverage``.
+    overall : DataFrame
+        One row per assessment: key, ``agency_name, n_respondents, score, band,
+        n_items, n_scored, n_na, n_unanswered, coverage, n_major_not_met,
+        n_disagreements, quartile, peer_n, framework_version``.
+    peers : DataFrame
+        One row per (round, instrument, level, level_id): ``n`` (assessments with
+        a score), ``q1, median, q3`` (NaN when suppressed), ``suppressed``.
+        ``level`` is ``principle``, ``dimension`` or ``overall`` (level_id ``""``).
+    framework : Framework
+    weights : dict
+        The weights used (principle, dimension and item ids → weight).
+    """
+
+    items: pd.DataFrame
+    principles: pd.DataFrame
+    dimensions: pd.DataFrame
+    overall: pd.DataFrame
+    peers: pd.DataFrame
+    framework: Framework
+    weights: dict[str, float]
+
+    def assessment(self, agency_id: str, round: str | None = None,
+                   instrument: str | None = None, service: str | None = None) -> Scores:
+        """Scores of one agency only (optionally one round / instrument / service).
+
+        Peer statistics are kept whole (they describe the round).
+        """
+
+        def pick(df: pd.DataFrame) -> pd.DataFrame:
+            mask = df["agency_id"] == agency_id
+            if round is not None:
+                mask &= df["round"] == round
+            if instrument is not None:
+                mask &= df["instrument"] == instrument
+            if service is not None:
+                mask &= df["service"] == service
+            return df[mask].reset_index(drop=True)
+
+        return dataclasses.replace(
+            self,
+            items=pick(self.items),
+            principles=pick(self.principles),
+            dimensions=pick(self.dimensions),
+            overall=pick(self.overall),
+        )
+
+    def wide(self, level: str = "principle") -> pd.DataFrame:
+        """Scores as a wide table: one row per assessment, one column per principle
+        (or dimension) id, plus ``overall``."""
+        table = self.principles if level == "principle" else self.dimensions
+        column = "principle_id" if level == "principle" else "dimension_id"
+        wide = table.pivot_table(
+            index=[*KEY, "agency_name"], columns=column, values="score", dropna=False, sort=False
+        )
+        wide.columns.name = None
+        overall = self.overall.set_index([*KEY, "agency_name"])["score"].rename("overall")
+        return wide.join(overall).reset_index()
+
+
+def score(
+    responses: Responses,
+    weights: Mapping[str, float] | None = None,
+) -> Scores:
+    """Score every assessment in ``responses``.
+
+    Parameters
+    ----------
+    responses : Responses
+        As returned by :func:`guidekit.read_responses`.
+    weights : mapping of id to float, optional
+        Overrides of the framework's weights, keyed by principle id (``"P01"``),
+        dimension id (``"A"``) or item id.  Weights must be > 0.  Default: the
+        weights in the framework data (equal by default).
+
+    Returns
+    -------
+    Scores
+
+    Raises
+    ------
+    GuidekitError
+        If a weight names an unknown id or is not a positive number.
+    """
+    fw = responses.framework
+    used = _weights(fw, weights)
+    items = _item_table(responses.frame, fw, used)
+    principles = _principle_table(items, fw, used)
+    dimensions = _dimension_table(items, principles, fw, used)
+    overall = _overall_table(responses.frame, items, principles, dimensions, fw, used)
+    peers = _peers(principles, dimensions, overall, fw)
+    principles = _attach_quartiles(principles, peers, "principle", "principle_id")
+    overall = _attach_quartiles(overall, peers, "overall", None)
+    return Scores(items, principles, dimensions, overall, peers, fw, used)
+
+
+# -- weights ----------------------------------------------------------------------
+
+
+def _weights(fw: Framework, overrides: Mapping[str, float] | None) -> dict[str, float]:
+    weights: dict[str, float] = {p.id: p.weight for p in fw.principles}
+    weights.update({d.id: d.weight for d in fw.dimensions})
+    weights.update({i.id: i.weight for bank in fw.items.values() for i in bank})
+    for key, value in (overrides or {}).items():
+        if key not in weights:
+            raise GuidekitError(f"weight for unknown id {key!r} (expected a principle, dimension or item id)")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise GuidekitError(f"weight of {key!r} is {value!r}; expected a positive number") from None
+        if not math.isfinite(number) or number <= 0:
+            raise GuidekitError(f"weight of {key!r} is {value!r}; expected a positive number")
+        weights[key] = number
+    return weights
+
+
+# -- items --------------------------------------------------------------------------
+
+
+def answer_values(frame: pd.DataFrame, fw: Framework) -> pd.DataFrame:
+    """The canonical table with each answer's place on its scale.
+
+    Adds ``is_na`` (bool, 不適用), ``is_answered`` (bool, a substantive answer)
+    and ``value`` (float on the instrument's scale; NaN for N/A and unanswered).
+    """
+    out = frame.copy()
+    values = np.full(len(out), np.nan)
+    is_na = np.zeros(len(out), dtype=bool)
+    answers = out["answer"].to_numpy(dtype=object, na_value=None)
+    instruments = out["instrument"].to_numpy(dtype=object, na_value=None)
+    lookup: dict[str, tuple[Scale, dict[str, tuple[float | None, bool]]]] = {}
+    for inst in fw.instruments:
+        scale = fw.scale(inst.id)
+        lookup[inst.id] = (scale, {o.code: (o.value, o.na) for o in scale.options})
+    for n, (answer, inst) in enumerate(zip(answers, instruments, strict=True)):
+        if answer is None or inst not in lookup:
+            continue
+        scale, codes = lookup[inst]
+        if answer in codes:
+            value, na = codes[answer]
+            if na:
+                is_na[n] = True
+            else:
+                values[n] = float(value)  # type: ignore[arg-type]
+        else:
+            values[n] = float(answer)
+    out["is_na"] = is_na
+    out["value"] = values
+    out["is_answered"] = ~np.isnan(values)
+    return out
+
+
+def _assessments(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per assessment: key, agency_name, n_respondents."""
+    if frame.empty:
+        return pd.DataFrame(columns=[*KEY, "agency_name", "n_respondents"])
+    grouped = frame.groupby(KEY, sort=True, dropna=False)
+    return grouped.agg(agency_name=("agency_name", "first"), n_respondents=("respondent", "nunique")).reset_index()
+
+
+def _item_table(frame: pd.DataFrame, fw: Framework, weights: Mapping[str, float]) -> pd.DataFrame:
+    valued = answer_values(frame, fw)
+    assessments = _assessments(frame)
+    bank = fw.items_frame()[["item_id", "instrument", "principle_id", "dimension_id", "major", "order"]]
+    grid = assessments.merge(bank, on="instrument", how="inner")
+    grid["weight"] = grid["item_id"].map(weights).astype(float)
+
+    ikey = [*KEY, "item_id"]
+    subst = valued[valued["is_answered"]]
+    agg = subst.groupby(ikey, sort=False, dropna=False)["value"].agg(
+        value="median", low="min", high="max", n_answered="count"
+    )
+    n_na = valued[valued["is_na"]].groupby(ikey, sort=False, dropna=False).size().rename("n_na")
+    table = grid.merge(agg.reset_index(), on=ikey, how="left").merge(n_na.reset_index(), on=ikey, how="left")
+    table["n_answered"] = table["n_answered"].fillna(0).astype(int)
+    table["n_na"] = table["n_na"].fillna(0).astype(int)
+    table["n_unanswered"] = (table["n_respondents"] - table["n_answered"] - table["n_na"]).astype(int)
+    table["spread"] = table["high"] - table["low"]
+
+    # N/A for the agency only when N/A answers outnumber substantive ones.
+    na_item = table["n_na"] > table["n_answered"]
+    table.loc[na_item, ["value"]] = np.nan
+
+    scores = np.full(len(table), np.nan)
+    statuses = np.empty(len(table), dtype=object)
+    disagreement = np.zeros(len(table), dtype=bool)
+    for inst in fw.instruments:
+        scale = fw.scale(inst.id)
+        mask = (table["instrument"] == inst.id).to_numpy()
+        if not mask.any():
+            continue
+        value = table.loc[mask, "value"].to_numpy(dtype=float)
+        scores[mask] = (value - scale.low) / (scale.high - scale.low) * 100
+        met = scale.met_value if scale.met_value is not None else scale.high
+        below = scale.not_met_below if scale.not_met_below is not None else scale.low
+        status = np.where(value >= met, "met", np.where(value < below, "not_met", "partial")).astype(object)
+        n_ans = table.loc[mask, "n_answered"].to_numpy()
+        n_na_m = table.loc[mask, "n_na"].to_numpy()
+        status[na_item.to_numpy()[mask]] = "na"
+        status[(n_ans == 0) & (n_na_m == 0)] = "unanswered"
+        statuses[mask] = status
+        spread_limit = scale.disagreement_spread
+        spread = table.loc[mask, "spread"].to_numpy(dtype=float)
+        mixed = (n_ans > 0) & (n_na_m > 0)
+        wide = (spread >= spread_limit) if spread_limit is not None else np.zeros(mask.sum(), bool)
+        disagreement[mask] = np.nan_to_num(wide, nan=0).astype(bool) | mixed
+    table["score"] = scores
+    table["status"] = statuses
+    table["disagreement"] = disagreement
+    table["major_not_met"] = table["major"].astype(bool) & (table["status"] == "not_met")
+    table["score"] = _normalise(table, fw.scoring.normalisation)
+
+    columns = [
+        *KEY, "agency_name", "item_id", "principle_id", "dimension_id", "major", "weight",
+        "n_respondents", "n_answered", "n_na", "n_unanswered", "value", "low", "high", "spread",
+        "score", "status", "disagreement", "major_not_met",
+    ]
+    table = table.sort_values([*KEY, "instrument", "order"], kind="stable")
+    return table[columns].reset_index(drop=True)
+
+
+def _normalise(table: pd.DataFrame, method: str) -> pd.Series:
+    """Normalise item scores across the assessments of a round and instrument (per item)."""
+    if method == "none":
+        return table["score"]
+    groups = table.groupby(["round", "instrument", "item_id"], sort=False)["score"]
+    if method == "minmax":
+        low, high = groups.transform("min"), groups.transform("max")
+        span = (high - low).replace(0, np.nan)
+        # every agency equal on an item: no information, all at 100
+        return ((table["score"] - low) / span * 100).where(span.notna(), 100.0).where(table["score"].notna())
+    if method == "zscore":
+        mean, std = groups.transform("mean"), groups.transform("std", ddof=1)
+        return ((table["score"] - mean) / std.replace(0, np.nan)).fillna(0).where(table["score"].notna())
+    raise GuidekitError(f"unknown normalisation {method!r}")
+
+
+# -- aggregation --------------------------------------------------------------------
+
+
+def weighted_mean(values: pd.Series, weights: pd.Series, method: str = "arithmetic") -> float:
+    """Weighted mean of the non-NaN values (NaN if none).
+
+    ``geometric``: exp(Σ wᵢ ln xᵢ / Σ wᵢ), which is 0 if any xᵢ is 0 (and
+    undefined for negative values, e.g. z-scores: raises GuidekitError).
+    """
+    mask = values.notna()
+    if not mask.any():
+        return math.nan
+    v = values[mask].to_numpy(dtype=float)
+    w = weights[mask].to_numpy(dtype=float)
+    if method == "arithmetic":
+        return float(np.sum(v * w) / np.sum(w))
+    if method == "geometric":
+        if (v < 0).any():
+            raise GuidekitError("geometric aggregation needs non-negative scores (not z-scores)")
+        if (v == 0).any():
+            return 0.0
+        return float(np.exp(np.sum(w * np.log(v)) / np.sum(w)))
+    raise GuidekitError(f"unknown aggregation {method!r}")
+
+
+def _counts(items: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    status = items["status"]
+    counts = items.assign(
+        _scored=status.isin(["met", "partial", "not_met"]),
+        _na=status.eq("na"),
+        _un=status.eq("unanswered"),
+    ).groupby(by, sort=False, dropna=False)
+    out = counts.agg(
+        agency_name=("agency_name", "first"),
+        n_items=("item_id", "size"),
+        n_scored=("_scored", "sum"),
+        n_na=("_na", "sum"),
+        n_unanswered=("_un", "sum"),
+        n_major_not_met=("major_not_met", "sum"),
+        n_disagreements=("disagreement", "sum"),
+    ).reset_index()
+    out["coverage"] = (out["n_scored"] + out["n_na"]) / out["n_items"]
+    return out
+
+
+def _principle_table(items: pd.DataFrame, fw: Framework, weights: Mapping[str, float]) -> pd.DataFrame:
+    by = [*KEY, "principle_id"]
+    method = fw.scoring.aggregation
+    table = _counts(items, by)
+    scores = items.groupby(by, sort=False, dropna=False).apply(
+        lambda g: weighted_mean(g["score"], g["weight"], method), include_groups=False
+    )
+    table = table.merge(scores.rename("score").reset_index(), on=by, how="left")
+    table["dimension_id"] = table["principle_id"].map({p.id: p.dimension for p in fw.principles})
+    table["weight"] = table["principle_id"].map(weights).astype(float)
+    table["band"] = table["score"].map(lambda s: _band(fw, s))
+    table["low_coverage"] = table["coverage"] < fw.scoring.low_coverage_below
+    order = {p.id: n for n, p in enumerate(fw.principles)}
+    table = table.sort_values([*KEY], kind="stable")
+    table = table.assign(_o=table["principle_id"].map(order)).sort_values([*KEY, "_o"]).drop(columns="_o")
+    columns = [
+        *KEY, "agency_name", "principle_id", "dimension_id", "weight", "score", "band", "n_items",
+        "n_scored", "n_na", "n_unanswered", "coverage", "low_coverage", "n_major_not_met",
+        "n_disagreements",
+    ]
+    return table[columns].reset_index(drop=True)
+
+
+def _dimension_table(
+    items: pd.DataFrame, principles: pd.DataFrame, fw: Framework, weights: Mapping[str, float]
+) -> pd.DataFrame:
+    by = [*KEY, "dimension_id"]
+    method = fw.scoring.aggregation
+    table = _counts(items, by)
+    scores = principles.groupby(by, sort=False, dropna=False).apply(
+        lambda g: weighted_mean(g["score"], g["weight"], method), include_groups=False
+    )
+    table = table.merge(scores.rename("score").reset_index(), on=by, how="left")
+    table["weight"] = table["dimension_id"].map(weights).astype(float)
+    table["band"] = table["score"].map(lambda s: _band(fw, s))
+    order = {d.id: n for n, d in enumerate(fw.dimensions)}
+    table = table.assign(_o=table["dimension_id"].map(order)).sort_values([*KEY, "_o"]).drop(columns="_o")
+    columns = [
+        *KEY, "agency_name", "dimension_id", "weight", "score", "band", "n_items", "n_scored",
+        "n_na", "n_unanswered", "coverage",
+    ]
+    return table[columns].reset_index(drop=True)
+
+
+def _overall_table(
+    frame: pd.DataFrame, items: pd.DataFrame, principles: pd.DataFrame, dimensions: pd.DataFrame,
+    fw: Framework, weights: Mapping[str, float],
+) -> pd.DataFrame:
+    method = fw.scoring.aggregation
+    table = _counts(items, KEY)
+    parts = principles if fw.scoring.overall_from == "principles" else dimensions
+    scores = parts.groupby(KEY, sort=False, dropna=False).apply(
+        lambda g: weighted_mean(g["score"], g["weight"], method), include_groups=False
+    )
+    table = table.merge(scores.rename("score").reset_index(), on=KEY, how="left")
+    assessments = _assessments(frame)[[*KEY, "n_respondents"]]
+    table = table.merge(assessments, on=KEY, how="left")
+    versions = frame.groupby(KEY, sort=False, dropna=False)["framework_version"].agg(
+        lambda s: ", ".join(sorted(set(s)))
+    )
+    table = table.merge(versions.rename("framework_version").reset_index(), on=KEY, how="left")
+    table["band"] = table["score"].map(lambda s: _band(fw, s))
+    columns = [
+        *KEY, "agency_name", "n_respondents", "score", "band", "n_items", "n_scored", "n_na",
+        "n_unanswered", "coverage", "n_major_not_met", "n_disagreements", "framework_version",
+    ]
+    return table.sort_values(KEY, kind="stable")[columns].reset_index(drop=True)
+
+
+def _band(fw: Framework, score: float) -> str | None:
+    band = fw.band(score)
+    return band.code if band else None
+
+
+# -- peers -------------------------------------------------------------------------
+
+
+def _peer_rows(table: pd.DataFrame, level: str, column: str | None, minimum: int) -> list[dict]:
+    rows = []
+    by = ["round", "instrument"] + ([column] if column else [])
+    for key, group in table.groupby(by, sort=True, dropna=False):
+        values = group["score"].dropna().to_numpy(dtype=float)
+        n = len(values)
+        suppressed = n < minimum
+        q1, med, q3 = (np.nan, np.nan, np.nan)
+        if not suppressed:
+            q1, med, q3 = (float(x) for x in np.percentile(values, [25, 50, 75]))
+        rows.append(
+            {
+                "round": key[0],
+                "instrument": key[1],
+                "level": level,
+                "level_id": key[2] if column else "",
+                "n": n,
+                "q1": q1,
+                "median": med,
+                "q3": q3,
+                "suppressed": suppressed,
+            }
+        )
+    return rows
+
+
+def _peers(principles: pd.DataFrame, dimensions: pd.DataFrame, overall: pd.DataFrame,
+           fw: Framework) -> pd.DataFrame:
+    minimum = fw.scoring.min_peer_group
+    rows = (
+        _peer_rows(principles, "principle", "principle_id", minimum)
+        + _peer_rows(dimensions, "dimension", "dimension_id", minimum)
+        + _peer_rows(overall, "overall", None, minimum)
+    )
+    columns = ["round", "instrument", "level", "level_id", "n", "q1", "median", "q3", "suppressed"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def quartile_band(score: float, q1: float, median: float, q3: float) -> str | None:
+    """``Q4`` if score ≥ q3, ``Q3`` if ≥ median, ``Q2`` if ≥ q1, else ``Q1``; None for NaN."""
+    if any(math.isnan(x) for x in (score, q1, median, q3)):
+        return None
+    if score >= q3:
+        return "Q4"
+    if score >= median:
+        return "Q3"
+    if score >= q1:
+        return "Q2"
+    return "Q1"
+
+
+def _attach_quartiles(table: pd.DataFrame, peers: pd.DataFrame, level: str, column: str | None) -> pd.DataFrame:
+    stats = peers[peers["level"] == level].drop(columns="level")
+    left_on = ["round", "instrument"] + ([column] if column else [])
+    if column:
+        stats = stats.rename(columns={"level_id": column})
+    else:
+        stats = stats.drop(columns="level_id")
+    merged = table.merge(stats, on=left_on, how="left")
+    merged["quartile"] = [
+        quartile_band(s, a, b, c)
+        for s, a, b, c in zip(merged["score"], merged["q1"], merged["median"], merged["q3"], strict=True)
+    ]
+    merged["peer_n"] = merged["n"].astype(int)
+    return merged.drop(columns=["n", "q1", "median", "q3", "suppressed"])
+
+
+def respondent_scores(responses: Responses) -> pd.DataFrame:
+    """Principle scores of each respondent on their own (for live charts and agreement).
+
+    Returns
+    -------
+    DataFrame
+        One row per respondent × principle: key, ``respondent, principle_id,
+        score`` (0–100, NaN when the respondent has no substantive answer
+        there), ``n_scored``, ``n_na``.  Items are averaged with the
+        framework's item weights, the same aggregation as :func:`score`.
+    """
+    fw = responses.framework
+    valued = answer_values(responses.frame, fw)
+    bank = fw.items_frame()[["item_id", "principle_id", "weight"]]
+    valued = valued.merge(bank, on="item_id", how="left")
+    lows = {i.id: fw.scale(i.id).low for i in fw.instruments}
+    highs = {i.id: fw.scale(i.id).high for i in fw.instruments}
+    low = valued["instrument"].map(lows).astype(float)
+    high = valued["instrument"].map(highs).astype(float)
+    valued["score"] = (valued["value"] - low) / (high - low) * 100
+    by = [*KEY, "respondent", "principle_id"]
+    method = fw.scoring.aggregation
+    grouped = valued.groupby(by, sort=True, dropna=False)
+    out = grouped.apply(
+        lambda g: pd.Series(
+            {
+                "score": weighted_mean(g["score"], g["weight"], method),
+                "n_scored": int(g["is_answered"].sum()),
+                "n_na": int(g["is_na"].sum()),
+            }
+        ),
+        include_groups=False,
+    ).reset_index()
+    return out

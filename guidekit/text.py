@@ -1,0 +1,44 @@
+"""Text clean-up shared by every reader.
+
+Agency staff type in Excel on Windows with a zh-TW input method: headers and
+values arrive with full-width digits and letters, U+3000 ideographic spaces,
+byte-order marks and zero-width characters.  :func:`clean` folds those the
+same way everywhere, so "the same text" means the same thing in every module.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+#: Characters that are invisible and never meaningful in a header or value:
+#: BOM / zero-width no-break space, zero-width space/joiners, word joiner,
+#: soft hyphen, left-to-right / right-to-left marks.
+INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u00ad\u200e\u200f"
+_INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
+_SPACE_RE = re.compile(r"\s+")
+
+
+def clean(value: str) -> str:
+    """Return ``value`` NFKC-normalised, without invisible characters, trimmed.
+
+    NFKC turns full-width ASCII (``０１２`` → ``012``) and U+3000 into their
+    plain forms; inner runs of white space are kept as they are (a note keeps
+    its line breaks), but leading and trailing white space is removed.
+    """
+    text = unicodedata.normalize("NFKC", value)
+    text = _INVISIBLE_RE.sub("", text)
+    return text.strip()
+
+
+def clean_key(value: str) -> str:
+    """Return ``value`` cleaned for matching: :func:`clean`, inner spaces folded, casefolded.
+
+    Used to match headers and answer labels (``" N/A "`` → ``"n/a"``).
+    """
+    return _SPACE_RE.sub(" ", clean(value)).casefold()
+
+
+def has_invisible(value: str) -> bool:
+    """True if ``value`` contains a character of :data:`INVISIBLE`."""
+    return bool(_INVISIBLE_RE.search(value))
