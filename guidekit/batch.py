@@ -316,7 +316,7 @@ def run_reports(
                 results.append(
                     AgencyResult(
                         agency_id, "", files[agency_id], status="failed",
-                        error=f"no answers for agency code {agency_id!r} in round {data.round}",
+                        error=i18n.t("report.not_found", lang, agency_id=agency_id, round=data.round),
                     )
                 )
                 continue
@@ -468,6 +468,8 @@ def _write_index(out: Path, data: RoundData, results: list[AgencyResult], lang: 
                 "instrument": fw.instrument(instrument).text("title", lang)
                 if isinstance(instrument, str) and fw.has_instrument(instrument) else "",
                 "score": i18n.format_score(record.get("score")),
+                "coverage": i18n.format_pct(record.get("coverage")),
+                "major": "" if pd.isna(record.get("n_major_not_met")) else int(record["n_major_not_met"]),
                 "band": _band_label(fw, record.get("band"), lang),
                 "file": result.file if result.status == "ok" else "",
                 "status": result.status,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import textwrap
+import unicodedata
 from collections.abc import Sequence
 
 import pandas as pd
@@ -50,12 +52,15 @@ class Chart:
 
 
 def _wrap(text: str, width: int) -> list[str]:
-    """Split a label into at most two balanced lines of at most about ``width`` characters.
+    """Split a label into at most two lines.
 
-    Prefers a break after "、" or at a space near the middle; a second line
-    longer than ``width`` is shortened with an ellipsis (the full text is in the
-    data table and the description).
+    Latin text is wrapped at word boundaries (``textwrap``) to about twice
+    ``width`` characters, CJK text is split into two balanced lines of at most
+    about ``width`` characters, preferring a break after "、".  What does not fit
+    ends with an ellipsis (the full text is in the data table and the description).
     """
+    if not any(unicodedata.east_asian_width(ch) in "WF" for ch in text):
+        return textwrap.wrap(text, width=width * 2, max_lines=2, placeholder="…") or [text]
     if len(text) <= width:
         return [text]
     middle = math.ceil(len(text) / 2)

@@ -598,6 +598,7 @@ class _Loader:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.problems: list[Problem] = []
+        self.principles_ok = True
 
     # -- problem helpers --
     def problem(
@@ -692,7 +693,11 @@ class _Loader:
         if meta is None:
             raise FrameworkError(self.problems, summary=f"cannot load framework {self.folder}")
 
+        n_before = len(self.problems)
         principles = self.load_principles(meta)
+        # When principles.yaml itself is broken, items cannot be checked against it:
+        # say so once instead of flagging every item's principle.
+        self.principles_ok = len(self.problems) == n_before
         items = {inst.id: self.load_items(meta, inst, principles) for inst in meta.instruments}
         measures = self.load_measures(meta, principles, items) if meta.measures else ()
         self.check_meta(meta, meta_path, raw)
@@ -797,7 +802,9 @@ class _Loader:
                 )
             seen[clean_key(item.id)] = row
             principle = by_id.get(item.principle)
-            if principle is None:
+            if principle is None and not self.principles_ok:
+                pass
+            elif principle is None:
                 self.problem(
                     path, row, "principle", item.principle, "unknown-ref",
                     what_zh="原則", what_en="principle", allowed=", ".join(sorted(by_id)),
@@ -854,7 +861,7 @@ class _Loader:
                     what_zh="階段", what_en="stage", allowed=", ".join(sorted(stage_ids)),
                 )
             for k, pid in enumerate(measure.principles):
-                if pid not in principle_ids:
+                if pid not in principle_ids and self.principles_ok:
                     self.problem(
                         path, _yaml_line(raw, [n, "principles", k]), "principles", pid, "unknown-ref",
                         what_zh="原則", what_en="principle", allowed=principles_allowed,
@@ -867,7 +874,7 @@ class _Loader:
                             "unknown-ref", what_zh="檢核項目", what_en="item",
                             allowed="the item ids of items-*.csv",
                         )
-                if cond.principle is not None and cond.principle not in principle_ids:
+                if cond.principle is not None and cond.principle not in principle_ids and self.principles_ok:
                     self.problem(
                         path, _yaml_line(raw, [n, "when", c, "principle"]), "when.principle",
                         cond.principle, "unknown-ref", what_zh="原則", what_en="principle",

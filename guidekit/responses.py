@@ -254,7 +254,7 @@ def validate_responses(
         metadata.update(_sidecar(path, problems))
 
     frame = _concat(parts)
-    problems += _check_across(frame, fw)
+    problems += _check_across(frame, {s.file: s.columns for s in sources})
     problems = sort_problems(problems)
     responses = None
     if not any(p.is_error for p in problems):
@@ -349,7 +349,7 @@ class _FileReader:
                 continue
             if column in mapping:
                 first = self.table.header[mapping[column]]
-                self.error(1, raw, raw, "duplicate-alias", header=raw, other=first, column=column)
+                self.error(1, raw, raw, "duplicate-alias", header=raw, other=first, meaning=column)
                 continue
             mapping[column] = index
         for column in REQUIRED:
@@ -527,11 +527,19 @@ _WHAT = {
 }
 
 
-def _check_across(frame: pd.DataFrame, fw: Framework) -> list[Problem]:
-    """Checks that need every row: duplicates, agency names per code."""
+def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> list[Problem]:
+    """Checks that need every row: duplicates, agency names per code.
+
+    ``headers`` maps each file to its canonical column → header as written, so
+    problems name the column the way the user wrote it.
+    """
     problems: list[Problem] = []
     if frame.empty:
         return problems
+
+    def header(file: str, column: str) -> str:
+        return headers.get(file, {}).get(column, column)
+
     key = ["round", "agency_id", "service", "respondent", "item_id"]
     dup = frame[frame.duplicated(key, keep=False)]
     for _, group in dup.groupby(key, sort=False):
@@ -540,7 +548,8 @@ def _check_across(frame: pd.DataFrame, fw: Framework) -> list[Problem]:
         for row in group.iloc[1:].itertuples():
             problems.append(
                 Problem(
-                    row.source_file, int(row.source_row), "item_id", row.item_id, "duplicate-answer",
+                    row.source_file, int(row.source_row), header(row.source_file, "item_id"), row.item_id,
+                    "duplicate-answer",
                     {"respondent": first.respondent, "where": where},
                 )
             )
@@ -559,7 +568,8 @@ def _check_across(frame: pd.DataFrame, fw: Framework) -> list[Problem]:
                 first = group[group["agency_name"] == name].iloc[0]
                 problems.append(
                     Problem(
-                        first.source_file, int(first.source_row), "agency_name", name, "agency-name-conflict",
+                        first.source_file, int(first.source_row), header(first.source_file, "agency_name"),
+                        name, "agency-name-conflict",
                         {"agency_id": agency_id, "round": rnd, "n": len(names), "other": list(names)[0],
                          "where": rows[list(names)[0]]},
                     )
@@ -575,7 +585,8 @@ def _check_across(frame: pd.DataFrame, fw: Framework) -> list[Problem]:
             row = rows[0]
             problems.append(
                 Problem(
-                    row.source_file, int(row.source_row), "agency_id", row.agency_id, "agency-name-lookalike",
+                    row.source_file, int(row.source_row), header(row.source_file, "agency_id"),
+                    row.agency_id, "agency-name-lookalike",
                     {"agencies": ", ".join(f"{r.agency_id}（{r.agency_name}）" for r in rows)},
                     severity=Severity.WARNING,
                 )

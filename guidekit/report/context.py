@@ -332,14 +332,18 @@ class AgencyReport:
                 last = i18n.format_date(dt.datetime.fromisoformat(max(answered)).date(), self.lang)
             except ValueError:
                 last = max(answered)
+        sep = "：" if self.lang == "zh-TW" else ": "
         assessments = [
             {
                 "label": self._assessment_label(a),
-                "instrument": self._text(fw.instrument(a.key["instrument"]), "title"),
-                "annex": fw.instrument(a.key["instrument"]).annex,
-                "service": a.key["service"],
-                "respondents": int(a.overall["n_respondents"]),
-                "version": a.overall["framework_version"],
+                "text": self.t(
+                    "report.meta.assessment",
+                    instrument=self._text(fw.instrument(a.key["instrument"]), "title"),
+                    annex=fw.instrument(a.key["instrument"]).annex,
+                    service=f"{sep}{a.key['service']}" if a.key["service"] else "",
+                    respondents=int(a.overall["n_respondents"]),
+                    version=a.overall["framework_version"],
+                ),
             }
             for a in self.assessments
         ]

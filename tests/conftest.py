@@ -1,0 +1,70 @@
+"""Shared fixtures: the bundled framework, a tiny framework, and answer-file writers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from guidekit.framework import Framework, load_framework
+from guidekit.paths import data_dir, examples_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: The guideline text as published (PDF text extraction), kept with the framework as its source.
+GUIDELINE_TEXT = data_dir() / "frameworks" / "tw-dsg" / "source" / "guideline.txt"
+
+#: Canonical zh-TW header of an answer file as agency staff make it.
+ZH_HEADER = ["評估回合", "機關代碼", "機關名稱", "填答者", "題號", "答案", "說明"]
+
+
+@pytest.fixture(scope="session")
+def fw() -> Framework:
+    """The bundled 政府數位服務指引 framework."""
+    return load_framework()
+
+
+@pytest.fixture(scope="session")
+def mini() -> Framework:
+    """A tiny framework (3 principles, 6 service items) for hand-computed scoring."""
+    return load_framework(FIXTURES / "mini")
+
+
+@pytest.fixture(scope="session")
+def example_round() -> Path:
+    return examples_dir() / "rounds" / "2026"
+
+
+@pytest.fixture(scope="session")
+def agencies_csv() -> Path:
+    return data_dir() / "agencies" / "agencies.csv"
+
+
+WriteCsv = Callable[..., Path]
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> WriteCsv:
+    """Write rows as a CSV file in a given encoding; returns the path.
+
+    ``write_csv(rows, header=ZH_HEADER, name="a.csv", encoding="utf-8-sig")``
+    """
+
+    def write(
+        rows: Sequence[Sequence[str]],
+        header: Sequence[str] = ZH_HEADER,
+        name: str = "answers.csv",
+        encoding: str = "utf-8-sig",
+    ) -> Path:
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        path = tmp_path / name
+        path.write_bytes(buffer.getvalue().encode(encoding))
+        return path
+
+    return write

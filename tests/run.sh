@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install everything the tests need, then run the whole suite.
+#   sh tests/run.sh            (from the repository root; extra arguments go to pytest)
+# Debian packages: Chromium (browser tests) and Noto CJK fonts (Chinese in charts),
+# installed with apt-get when missing and when we are root (or have sudo).
+set -eu
+cd "$(dirname "$0")/.."
+
+need=""
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh-tw family | grep -q . || need="$need fonts-noto-cjk"
+if [ -n "$need" ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    echo "installing Debian packages:$need"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need fontconfig >/dev/null
+  else
+    echo "warning: cannot install$need (no apt-get); browser and font tests will be skipped" >&2
+  fi
+fi
+
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+exec python3 -m pytest -n 2 "$@"
