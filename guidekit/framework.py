@@ -366,6 +366,9 @@ class FrameworkMeta(_Record):
     instruments: tuple[Instrument, ...] = Field(min_length=1)
     scoring: Scoring = Scoring()
     bands: tuple[Band, ...] = Field(min_length=1)
+    #: Optional question-bank history (``changes.yaml``: which items changed between
+    #: versions), read by :mod:`guidekit.history`.
+    changes: str | None = None
 
     @field_validator("version", mode="before")
     @classmethod
@@ -405,6 +408,8 @@ class Framework:
         self.principles = principles
         self.items = items
         self.measures = measures
+        #: Set for a lens framework (:class:`guidekit.lens.Lens`): whose items it reads.
+        self.lens: Any = None
         self._principles = {p.id: p for p in principles}
         self._dimensions = {d.id: d for d in meta.dimensions}
         self._instruments = {i.id: i for i in meta.instruments}
@@ -684,6 +689,11 @@ class _Loader:
     def load(self) -> Framework:
         meta_path = self.folder / "framework.yaml"
         data, raw = self.read_yaml("framework.yaml")
+        if isinstance(data, dict) and "lens" in data:
+            # A lens reads another framework's items through a crosswalk (guidekit.lens).
+            from .lens import load_lens
+
+            return load_lens(self, data, raw)
         meta: FrameworkMeta | None = None
         if data is not None:
             try:

@@ -221,6 +221,11 @@ def validate_responses(
     set when there are no errors.
     """
     fw = framework if isinstance(framework, Framework) else load_framework(framework)
+    if fw.lens is not None:
+        # A lens reads its source framework's answer files (guidekit.lens).
+        from .lens import validate_through_lens
+
+        return validate_through_lens(validate_responses(paths, fw.lens.source), fw)
     files = expand_paths(paths)
     problems: list[Problem] = []
     sources: list[SourceInfo] = []

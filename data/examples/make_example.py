@@ -14,6 +14,14 @@ Each agency's answers are one file, as agencies send them in: most in UTF-8
 with a BOM (Excel's 「CSV UTF-8」), every fifth in CP950 (Excel's plain 「CSV」 on
 zh-TW Windows).  The folder is marked synthetic in ``dataset.yaml``; reports
 built from it say so on their first screen.
+
+A second, EARLIER round (``rounds/2025/``) is made from the same agencies: each
+agency's 2026 profile (form, service, respondents, principle deviations) is
+carried back with a lower maturity (most agencies improved by 2026, a few got
+worse).  The 2025 answers were given against question bank "2025.10", in which
+SV-P11-02 was worded more leniently (see data/frameworks/tw-dsg/changes.yaml),
+so that item was easier to meet in 2025; the files carry a 題庫版本 column.
+The 2025 round uses its own seeded generator, so the 2026 files do not change.
 """
 
 from __future__ import annotations
@@ -32,6 +40,12 @@ from guidekit.framework import load_framework  # noqa: E402
 
 SEED = 20261129
 ROUND = "2026"
+#: The earlier round, its own seed, and the question-bank version its answers used.
+EARLIER_ROUND = "2025"
+EARLIER_SEED = 20251031
+EARLIER_VERSION = "2025.10"
+#: Items worded differently in the earlier bank, with how much easier they were then.
+EARLIER_EASIER = {"SV-P11-02": 0.9}
 
 #: Government-wide difficulty per principle (positive = harder).
 PRINCIPLE_DIFFICULTY = {
@@ -92,60 +106,117 @@ def answer_for(latent: float) -> str:
     return "N"
 
 
-def make_round(rng: random.Random, round_id: str, workshop_month: int) -> dict[str, list[list[str]]]:
+def draw_profile(rng: random.Random, agency: dict[str, str], fw, round_id: str,
+                 workshop_month: int) -> dict:
+    """An agency's situation in a round: maturity, form, service, respondents, leanings."""
+    maturity = rng.gauss(0.6 if agency["level"] == "central" else 0.4, 0.5)
+    instrument = "plan" if rng.random() < 0.3 else "service"
+    service = rng.choice(PLANS if instrument == "plan" else SERVICES)
+    n_resp = rng.randint(2, 5)
+    respondents = rng.sample(ROLES, n_resp)
+    bias = {r: rng.gauss(0, 0.25) for r in respondents}
+    deviation = {p.id: rng.gauss(0, 0.45) for p in fw.principles}
+    # a few agencies have one principle far below their own level
+    if rng.random() < 0.3:
+        deviation[rng.choice(list(deviation))] -= 1.2
+    day = dt.datetime(int(round_id[:4]), workshop_month, rng.randint(1, 28), 9, 30)
+    na_items = {i.id for i in fw.items[instrument] if rng.random() < 0.035}
+    return {
+        "maturity": maturity, "instrument": instrument, "service": service,
+        "respondents": respondents, "bias": bias, "deviation": deviation, "day": day,
+        "na_items": na_items,
+    }
+
+
+def earlier_profile(rng: random.Random, later: dict, fw, round_id: str, workshop_month: int) -> dict:
+    """The same agency one round earlier: mostly less mature, same form and service."""
+    respondents = list(later["respondents"])
+    if rng.random() < 0.4:  # one respondent was someone else then
+        others = [r for r in ROLES if r not in respondents]
+        if others:
+            respondents[rng.randrange(len(respondents))] = rng.choice(others)
+    bias = {r: later["bias"].get(r, rng.gauss(0, 0.25)) for r in respondents}
+    deviation = {pid: d + rng.gauss(0, 0.2) for pid, d in later["deviation"].items()}
+    day = dt.datetime(int(round_id[:4]), workshop_month, rng.randint(1, 28), 9, 30)
+    na_items = {i.id for i in fw.items[later["instrument"]] if rng.random() < 0.035}
+    return {
+        "maturity": later["maturity"] - rng.gauss(0.3, 0.25),
+        "instrument": later["instrument"], "service": later["service"],
+        "respondents": respondents, "bias": bias, "deviation": deviation, "day": day,
+        "na_items": na_items,
+    }
+
+
+def answer_rows(rng: random.Random, agency: dict[str, str], profile: dict, fw, round_id: str,
+                easier: dict[str, float] | None = None) -> list[list[str]]:
+    """One row per respondent × item of the agency's form."""
+    rows: list[list[str]] = []
+    instrument = profile["instrument"]
+    for minute, item in enumerate(fw.items[instrument]):
+        item_difficulty = rng.gauss(0, 0.35) + (0.25 if item.major else 0)
+        item_difficulty -= (easier or {}).get(item.id, 0.0)
+        for k, respondent in enumerate(profile["respondents"]):
+            at = profile["day"] + dt.timedelta(minutes=minute + 2 * k)
+            if item.id in profile["na_items"] and rng.random() < 0.85:
+                code = "NA"
+            elif rng.random() < 0.015:
+                code = ""  # left unanswered
+            else:
+                latent = (
+                    profile["maturity"] - PRINCIPLE_DIFFICULTY[item.principle]
+                    + profile["deviation"][item.principle]
+                    - item_difficulty + profile["bias"][respondent] + rng.gauss(0, 0.45)
+                )
+                code = answer_for(latent)
+            note = ""
+            if code == "NA":
+                note = rng.choice(NOTES["NA"])
+            elif code and rng.random() < 0.2:
+                note = rng.choice(NOTES[code])
+            rows.append(
+                [
+                    round_id,
+                    agency["agency_id"],
+                    agency["name_zh"],
+                    profile["service"],
+                    instrument,
+                    respondent,
+                    item.id,
+                    LABELS[instrument][code] if code else "",
+                    note,
+                    at.isoformat() + "+08:00",
+                ]
+            )
+    return rows
+
+
+def make_round(rng: random.Random, round_id: str, workshop_month: int
+               ) -> tuple[dict[str, list[list[str]]], dict[str, dict]]:
+    """The latest round: answers per agency, and each agency's profile."""
+    fw = load_framework(ROOT / "data" / "frameworks" / "tw-dsg")
+    files: dict[str, list[list[str]]] = {}
+    profiles: dict[str, dict] = {}
+    for agency in agencies():
+        profile = draw_profile(rng, agency, fw, round_id, workshop_month)
+        profiles[agency["agency_id"]] = profile
+        files[agency["agency_id"]] = answer_rows(rng, agency, profile, fw, round_id)
+    return files, profiles
+
+
+def make_earlier_round(rng: random.Random, later: dict[str, dict], round_id: str, version: str,
+                       workshop_month: int) -> dict[str, list[list[str]]]:
+    """The earlier round from the later profiles; each row ends with the bank version."""
     fw = load_framework(ROOT / "data" / "frameworks" / "tw-dsg")
     files: dict[str, list[list[str]]] = {}
     for agency in agencies():
-        rows = files.setdefault(agency["agency_id"], [])
-        maturity = rng.gauss(0.6 if agency["level"] == "central" else 0.4, 0.5)
-        instrument = "plan" if rng.random() < 0.3 else "service"
-        service = rng.choice(PLANS if instrument == "plan" else SERVICES)
-        n_resp = rng.randint(2, 5)
-        respondents = rng.sample(ROLES, n_resp)
-        bias = {r: rng.gauss(0, 0.25) for r in respondents}
-        deviation = {p.id: rng.gauss(0, 0.45) for p in fw.principles}
-        # a few agencies have one principle far below their own level
-        if rng.random() < 0.3:
-            deviation[rng.choice(list(deviation))] -= 1.2
-        day = dt.datetime(int(round_id[:4]), workshop_month, rng.randint(1, 28), 9, 30)
-        na_items = {i.id for i in fw.items[instrument] if rng.random() < 0.035}
-        for minute, item in enumerate(fw.items[instrument]):
-            item_difficulty = rng.gauss(0, 0.35) + (0.25 if item.major else 0)
-            for k, respondent in enumerate(respondents):
-                at = day + dt.timedelta(minutes=minute + 2 * k)
-                if item.id in na_items and rng.random() < 0.85:
-                    code = "NA"
-                elif rng.random() < 0.015:
-                    code = ""  # left unanswered
-                else:
-                    latent = (
-                        maturity - PRINCIPLE_DIFFICULTY[item.principle] + deviation[item.principle]
-                        - item_difficulty + bias[respondent] + rng.gauss(0, 0.45)
-                    )
-                    code = answer_for(latent)
-                note = ""
-                if code == "NA":
-                    note = rng.choice(NOTES["NA"])
-                elif code and rng.random() < 0.2:
-                    note = rng.choice(NOTES[code])
-                rows.append(
-                    [
-                        round_id,
-                        agency["agency_id"],
-                        agency["name_zh"],
-                        service,
-                        instrument,
-                        respondent,
-                        item.id,
-                        LABELS[instrument][code] if code else "",
-                        note,
-                        at.isoformat() + "+08:00",
-                    ]
-                )
+        profile = earlier_profile(rng, later[agency["agency_id"]], fw, round_id, workshop_month)
+        rows = answer_rows(rng, agency, profile, fw, round_id, easier=EARLIER_EASIER)
+        files[agency["agency_id"]] = [[*row, version] for row in rows]
     return files
 
 
-def write(files: dict[str, list[list[str]]], round_id: str) -> Path:
+def write(files: dict[str, list[list[str]]], round_id: str, header: list[str] = HEADER,
+          note: str = "") -> Path:
     folder = HERE / "rounds" / round_id
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.csv"):
@@ -155,7 +226,7 @@ def write(files: dict[str, list[list[str]]], round_id: str) -> Path:
         encoding = "cp950" if n % 5 == 4 else "utf-8-sig"
         with (folder / f"{agency_id}.csv").open("w", encoding=encoding, newline="") as fh:
             writer = csv.writer(fh, lineterminator="\r\n")
-            writer.writerow(HEADER)
+            writer.writerow(header)
             writer.writerows(rows)
     meta = folder / "dataset.yaml"
     meta.write_text(
@@ -166,7 +237,7 @@ def write(files: dict[str, list[list[str]]], round_id: str) -> Path:
         "  Real agency names and codes (data/agencies/agencies.csv) with SYNTHETIC answers made by\n"
         f"  data/examples/make_example.py (seed {SEED}). Not any agency's real self-assessment.\n"
         f"generated_by: data/examples/make_example.py\n"
-        f"seed: {SEED}\n",
+        f"seed: {SEED}\n" + note,
         encoding="utf-8",
     )
     return folder
@@ -174,10 +245,20 @@ def write(files: dict[str, list[list[str]]], round_id: str) -> Path:
 
 def main() -> None:
     rng = random.Random(SEED)
-    files = make_round(rng, ROUND, 10)
+    files, profiles = make_round(rng, ROUND, 10)
     folder = write(files, ROUND)
     n_rows = sum(len(rows) for rows in files.values())
     print(f"wrote {folder.relative_to(ROOT)}/: {n_rows} answers from {len(files)} agencies")
+
+    earlier = make_earlier_round(random.Random(EARLIER_SEED), profiles, EARLIER_ROUND,
+                                 EARLIER_VERSION, 10)
+    folder = write(
+        earlier, EARLIER_ROUND, header=[*HEADER, "題庫版本"],
+        note=(f"earlier_round_seed: {EARLIER_SEED}\n"
+              f"question_bank_version: \"{EARLIER_VERSION}\"\n"),
+    )
+    n_rows = sum(len(rows) for rows in earlier.values())
+    print(f"wrote {folder.relative_to(ROOT)}/: {n_rows} answers from {len(earlier)} agencies")
 
 
 if __name__ == "__main__":
