@@ -49,13 +49,27 @@ from .report import RoundData, load_round
 DEFAULT_TIMEOUT = 600
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(1, 10)} | {
-    f"lpt{i}" for i in range(1, 10)
-}
+_WINDOWS_RESERVED = (
+    {"con", "prn", "aux", "nul"}
+    | {f"com{i}" for i in range(1, 10)}
+    | {f"lpt{i}" for i in range(1, 10)}
+)
 
 SUMMARY_COLUMNS = [
-    "round", "agency_id", "agency_name", "service", "instrument", "n_respondents", "score", "band",
-    "coverage", "quartile", "n_major_not_met", "n_disagreements", "framework_version", "report",
+    "round",
+    "agency_id",
+    "agency_name",
+    "service",
+    "instrument",
+    "n_respondents",
+    "score",
+    "band",
+    "coverage",
+    "quartile",
+    "n_major_not_met",
+    "n_disagreements",
+    "framework_version",
+    "report",
     "status",
 ]
 
@@ -300,7 +314,9 @@ def run_reports(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = (
-        data.scores.overall.drop_duplicates("agency_id").set_index("agency_id")["agency_name"].to_dict()
+        data.scores.overall.drop_duplicates("agency_id")
+        .set_index("agency_id")["agency_name"]
+        .to_dict()
     )
     wanted = list(dict.fromkeys(agencies)) if agencies else sorted(names, key=_natural)
     files = report_filenames(wanted)
@@ -315,8 +331,13 @@ def run_reports(
             if agency_id not in names:
                 results.append(
                     AgencyResult(
-                        agency_id, "", files[agency_id], status="failed",
-                        error=i18n.t("report.not_found", lang, agency_id=agency_id, round=data.round),
+                        agency_id,
+                        "",
+                        files[agency_id],
+                        status="failed",
+                        error=i18n.t(
+                            "report.not_found", lang, agency_id=agency_id, round=data.round
+                        ),
                     )
                 )
                 continue
@@ -364,15 +385,21 @@ def _natural(text: str) -> list[Any]:
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
 
 
-def _execute(tasks: list[dict[str, Any]], workers: int | None, progress: bool | None) -> list[AgencyResult]:
+def _execute(
+    tasks: list[dict[str, Any]], workers: int | None, progress: bool | None
+) -> list[AgencyResult]:
     from tqdm.auto import tqdm
 
     if not tasks:
         return []
     workers = workers or min(2, os.cpu_count() or 1)
     workers = max(1, min(workers, len(tasks)))
-    bar = tqdm(total=len(tasks), unit="report", desc="guidekit reports", disable=None if progress is None
-               else not progress)
+    bar = tqdm(
+        total=len(tasks),
+        unit="report",
+        desc="guidekit reports",
+        disable=None if progress is None else not progress,
+    )
     results: list[AgencyResult] = []
     try:
         if workers == 1:
@@ -391,8 +418,11 @@ def _execute(tasks: list[dict[str, Any]], workers: int | None, progress: bool | 
                     except Exception as exc:  # the worker process itself died
                         results.append(
                             AgencyResult(
-                                task["agency_id"], task["agency_name"], Path(task["html"]).name,
-                                status="failed", error=f"worker failed: {type(exc).__name__}: {exc}",
+                                task["agency_id"],
+                                task["agency_name"],
+                                Path(task["html"]).name,
+                                status="failed",
+                                error=f"worker failed: {type(exc).__name__}: {exc}",
                             )
                         )
                     bar.update()
@@ -405,13 +435,18 @@ def _summary_frame(data: RoundData, results: list[AgencyResult]) -> pd.DataFrame
     by_id = {r.agency_id: r for r in results}
     overall = data.scores.overall
     overall = overall[overall["agency_id"].isin(by_id)].copy()
-    overall["report"] = overall["agency_id"].map(lambda a: by_id[a].file if by_id[a].status == "ok" else "")
+    overall["report"] = overall["agency_id"].map(
+        lambda a: by_id[a].file if by_id[a].status == "ok" else ""
+    )
     overall["status"] = overall["agency_id"].map(lambda a: by_id[a].status)
     overall["score"] = overall["score"].round(2)
     overall["coverage"] = overall["coverage"].round(4)
     missing = [r for r in results if r.agency_id not in set(overall["agency_id"])]
     extra = pd.DataFrame(
-        [{"round": data.round, "agency_id": r.agency_id, "status": r.status, "report": ""} for r in missing]
+        [
+            {"round": data.round, "agency_id": r.agency_id, "status": r.status, "report": ""}
+            for r in missing
+        ]
     )
     frame = pd.concat([overall, extra], ignore_index=True) if missing else overall
     return frame.reindex(columns=SUMMARY_COLUMNS)
@@ -424,8 +459,14 @@ def _write_summary(out: Path, data: RoundData, results: list[AgencyResult]) -> P
     return path
 
 
-def _write_manifest(out: Path, data: RoundData, results: list[AgencyResult], lang: str,
-                    duration: float, today: dt.date) -> Path:
+def _write_manifest(
+    out: Path,
+    data: RoundData,
+    results: list[AgencyResult],
+    lang: str,
+    duration: float,
+    today: dt.date,
+) -> Path:
     fw = data.scores.framework
     manifest = {
         "guidekit": __version__,
@@ -452,8 +493,9 @@ def _write_manifest(out: Path, data: RoundData, results: list[AgencyResult], lan
     return path
 
 
-def _write_index(out: Path, data: RoundData, results: list[AgencyResult], lang: str,
-                 today: dt.date) -> Path:
+def _write_index(
+    out: Path, data: RoundData, results: list[AgencyResult], lang: str, today: dt.date
+) -> Path:
     fw = data.scores.framework
     summary = _summary_frame(data, results)
     rows = []
@@ -466,10 +508,13 @@ def _write_index(out: Path, data: RoundData, results: list[AgencyResult], lang: 
                 "agency_id": record["agency_id"],
                 "agency_name": result.agency_name or record.get("agency_name") or "",
                 "instrument": fw.instrument(instrument).text("title", lang)
-                if isinstance(instrument, str) and fw.has_instrument(instrument) else "",
+                if isinstance(instrument, str) and fw.has_instrument(instrument)
+                else "",
                 "score": i18n.format_score(record.get("score")),
                 "coverage": i18n.format_pct(record.get("coverage")),
-                "major": "" if pd.isna(record.get("n_major_not_met")) else int(record["n_major_not_met"]),
+                "major": ""
+                if pd.isna(record.get("n_major_not_met"))
+                else int(record["n_major_not_met"]),
                 "band": _band_label(fw, record.get("band"), lang),
                 "file": result.file if result.status == "ok" else "",
                 "status": result.status,
@@ -483,8 +528,12 @@ def _write_index(out: Path, data: RoundData, results: list[AgencyResult], lang: 
         css=stylesheet(),
         title=i18n.t("index.title", lang),
         intro=i18n.t(
-            "index.intro", lang, rounds=data.round, n=len(results),
-            ok=sum(r.status == "ok" for r in results), failed=sum(r.status != "ok" for r in results),
+            "index.intro",
+            lang,
+            rounds=data.round,
+            n=len(results),
+            ok=sum(r.status == "ok" for r in results),
+            failed=sum(r.status != "ok" for r in results),
             date=i18n.format_date(today, lang),
         ),
         synthetic=data.responses.synthetic,

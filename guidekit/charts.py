@@ -27,7 +27,6 @@ MEDIAN_COLOUR = "#8a4600"
 GRID_COLOUR = "#6b6b6b"
 
 
-
 @dataclasses.dataclass
 class Chart:
     """An SVG chart and the data behind it.
@@ -153,7 +152,8 @@ def radar(
         }
 
     rings = [
-        {"r": radius * k / 5, "label": str(k * 20), "y": round(cy - radius * k / 5 - 3, 1)} for k in range(1, 6)
+        {"r": radius * k / 5, "label": str(k * 20), "y": round(cy - radius * k / 5 - 3, 1)}
+        for k in range(1, 6)
     ]
     ring_polys = []
     for ring in rings:

@@ -36,7 +36,11 @@ def has_cjk_font() -> bool | None:
         return None
     try:
         out = subprocess.run(
-            [fc_list, ":lang=zh-tw", "family"], capture_output=True, text=True, timeout=20, check=False
+            [fc_list, ":lang=zh-tw", "family"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None

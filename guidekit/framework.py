@@ -97,7 +97,9 @@ class Principle(_Record):
 
     def clause(self, name: str) -> str:
         """Official text of a clause: ``"requirement"`` or ``"explanation"``."""
-        return {"requirement": self.requirement_zh, "explanation": self.explanation_zh}.get(name, "")
+        return {"requirement": self.requirement_zh, "explanation": self.explanation_zh}.get(
+            name, ""
+        )
 
 
 class ScaleOption(_Record):
@@ -222,9 +224,16 @@ class Scale(_Record):
     def expected(self, lang: str = "zh-TW") -> str:
         """The accepted answers in words, for error messages (without "or blank")."""
         zh = not lang.startswith("en")
-        labels = [f"{o.label_zh}（{o.code}）" if zh else f"{o.code} ({o.label_en})" for o in self.options]
+        labels = [
+            f"{o.label_zh}（{o.code}）" if zh else f"{o.code} ({o.label_en})" for o in self.options
+        ]
         if self.kind == "continuous":
-            labels.insert(0, f"{self.low:g} 至 {self.high:g} 的數字" if zh else f"a number from {self.low:g} to {self.high:g}")
+            labels.insert(
+                0,
+                f"{self.low:g} 至 {self.high:g} 的數字"
+                if zh
+                else f"a number from {self.low:g} to {self.high:g}",
+            )
         return ("、".join(labels) + " 之一") if zh else "one of " + ", ".join(labels)
 
 
@@ -295,9 +304,7 @@ class Condition(_Record):
         by_items = bool(self.items) and bool(self.status)
         by_score = self.principle is not None and self.score_below is not None
         if by_items == by_score:
-            raise ValueError(
-                "a condition is either {items, status} or {principle, score_below}"
-            )
+            raise ValueError("a condition is either {items, status} or {principle, score_below}")
         return self
 
 
@@ -375,7 +382,7 @@ class FrameworkMeta(_Record):
     def _version_text(cls, value: Any) -> Any:
         # ``version: 2026.11`` unquoted would be a float and lose a trailing zero.
         if not isinstance(value, str):
-            raise ValueError("write the version as a quoted string, e.g. \"2026.10\"")
+            raise ValueError('write the version as a quoted string, e.g. "2026.10"')
         return value
 
 
@@ -510,8 +517,19 @@ class Framework:
                 row["order"] = order
                 rows.append(row)
         columns = [
-            "item_id", "instrument", "principle_id", "dimension_id", "major", "weight",
-            "text_zh", "text_en", "help_zh", "help_en", "source", "source_quote", "form_ref",
+            "item_id",
+            "instrument",
+            "principle_id",
+            "dimension_id",
+            "major",
+            "weight",
+            "text_zh",
+            "text_en",
+            "help_zh",
+            "help_en",
+            "source",
+            "source_quote",
+            "form_ref",
             "order",
         ]
         return pd.DataFrame(rows, columns=columns)
@@ -562,7 +580,9 @@ def load_framework(path: str | Path | None = None) -> Framework:
     """
     folder = _resolve(path)
     stamp = tuple(
-        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*")) if p.is_file()
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size)
+        for p in sorted(folder.glob("*"))
+        if p.is_file()
     )
     return _load_cached(str(folder), stamp)
 
@@ -607,8 +627,14 @@ class _Loader:
 
     # -- problem helpers --
     def problem(
-        self, file: Path | str, row: int | None, column: str | None, value: Any, code: str,
-        severity: Severity = Severity.ERROR, **params: Any,
+        self,
+        file: Path | str,
+        row: int | None,
+        column: str | None,
+        value: Any,
+        code: str,
+        severity: Severity = Severity.ERROR,
+        **params: Any,
     ) -> None:
         self.problems.append(
             Problem(
@@ -630,8 +656,13 @@ class _Loader:
             if isinstance(value, dict | list):
                 value = None
             self.problem(
-                file, row_of(loc), field or None, value, "schema",
-                detail=error["msg"], expected_en=_expected(error),
+                file,
+                row_of(loc),
+                field or None,
+                value,
+                "schema",
+                detail=error["msg"],
+                expected_en=_expected(error),
             )
 
     # -- readers --
@@ -643,15 +674,31 @@ class _Loader:
             self.problem(path, None, None, None, "missing-file", what=_WHAT_ZH, what_en=_WHAT_EN)
             return None, None
         except UnicodeDecodeError:
-            self.problem(path, None, None, None, "encoding", expected_zh="UTF-8 文字", expected_en="UTF-8 text")
+            self.problem(
+                path,
+                None,
+                None,
+                None,
+                "encoding",
+                expected_zh="UTF-8 文字",
+                expected_en="UTF-8 text",
+            )
             return None, None
         yaml = YAML(typ="rt")
         try:
             data = yaml.load(io.StringIO(text))
         except MarkedYAMLError as exc:
             line = exc.problem_mark.line + 1 if exc.problem_mark else None
-            self.problem(path, line, None, None, "yaml", detail=str(exc.problem),
-                         expected_zh="正確的 YAML", expected_en="valid YAML")
+            self.problem(
+                path,
+                line,
+                None,
+                None,
+                "yaml",
+                detail=str(exc.problem),
+                expected_zh="正確的 YAML",
+                expected_en="valid YAML",
+            )
             return None, None
         return _plain(data), data
 
@@ -663,13 +710,29 @@ class _Loader:
             self.problem(path, None, None, None, "missing-file", what=_WHAT_ZH, what_en=_WHAT_EN)
             return []
         except UnicodeDecodeError:
-            self.problem(path, None, None, None, "encoding", expected_zh="UTF-8 文字", expected_en="UTF-8 text")
+            self.problem(
+                path,
+                None,
+                None,
+                None,
+                "encoding",
+                expected_zh="UTF-8 文字",
+                expected_en="UTF-8 text",
+            )
             return []
         text = text.removeprefix("\ufeff")
         reader = csv.reader(io.StringIO(text, newline=""))
         rows = list(reader)
         if not rows:
-            self.problem(path, None, None, None, "empty", expected_zh="標題列與資料", expected_en="a header row and rows")
+            self.problem(
+                path,
+                None,
+                None,
+                None,
+                "empty",
+                expected_zh="標題列與資料",
+                expected_en="a header row and rows",
+            )
             return []
         header = [clean(h) for h in rows[0]]
         for n, h in enumerate(header):
@@ -720,8 +783,13 @@ class _Loader:
         for n, inst in enumerate(meta.instruments):
             if inst.scale not in scale_ids:
                 self.problem(
-                    path, _yaml_line(raw, ["instruments", n, "scale"]), f"instruments.{n}.scale",
-                    inst.scale, "unknown-ref", what_zh="答案量表", what_en="scale",
+                    path,
+                    _yaml_line(raw, ["instruments", n, "scale"]),
+                    f"instruments.{n}.scale",
+                    inst.scale,
+                    "unknown-ref",
+                    what_zh="答案量表",
+                    what_en="scale",
                     allowed=", ".join(sorted(scale_ids)),
                 )
         for name, values in (
@@ -744,8 +812,12 @@ class _Loader:
                     k = clean_key(key)
                     if k in seen and seen[k] != option.code:
                         self.problem(
-                            path, _yaml_line(raw, ["scales", s_n, "options", o_n]),
-                            f"scales.{s_n}.options.{o_n}", key, "ambiguous-answer", other=seen[k],
+                            path,
+                            _yaml_line(raw, ["scales", s_n, "options", o_n]),
+                            f"scales.{s_n}.options.{o_n}",
+                            key,
+                            "ambiguous-answer",
+                            other=seen[k],
                         )
                     seen[k] = option.code
 
@@ -755,7 +827,15 @@ class _Loader:
         if data is None:
             return ()
         if not isinstance(data, list):
-            self.problem(path, 1, None, None, "schema", detail="not a list", expected_en="a list of principles")
+            self.problem(
+                path,
+                1,
+                None,
+                None,
+                "schema",
+                detail="not a list",
+                expected_en="a list of principles",
+            )
             return ()
         dims = {d.id for d in meta.dimensions}
         out: list[Principle] = []
@@ -768,8 +848,14 @@ class _Loader:
                 continue
             if principle.dimension not in dims:
                 self.problem(
-                    path, _yaml_line(raw, [n, "dimension"]), "dimension", principle.dimension,
-                    "unknown-ref", what_zh="構面", what_en="dimension", allowed=", ".join(sorted(dims)),
+                    path,
+                    _yaml_line(raw, [n, "dimension"]),
+                    "dimension",
+                    principle.dimension,
+                    "unknown-ref",
+                    what_zh="構面",
+                    what_en="dimension",
+                    allowed=", ".join(sorted(dims)),
                 )
             if any(p.id == principle.id for p in out):
                 self.problem(path, line, "id", principle.id, "duplicate-id")
@@ -787,8 +873,14 @@ class _Loader:
             record = {k: v for k, v in record.items()}
             if "instrument" in record and record["instrument"] and record["instrument"] != inst.id:
                 self.problem(
-                    path, row, "instrument", record["instrument"], "unknown-ref",
-                    what_zh="自評表", what_en="instrument", allowed=inst.id,
+                    path,
+                    row,
+                    "instrument",
+                    record["instrument"],
+                    "unknown-ref",
+                    what_zh="自評表",
+                    what_en="instrument",
+                    allowed=inst.id,
                 )
             record["instrument"] = inst.id
             for optional in ("weight",):
@@ -800,15 +892,25 @@ class _Loader:
                 for error in exc.errors():
                     field = ".".join(str(x) for x in error["loc"])
                     self.problem(
-                        path, row, field, record.get(field, error.get("input")), "schema",
-                        detail=error["msg"], expected_en=_expected(error),
+                        path,
+                        row,
+                        field,
+                        record.get(field, error.get("input")),
+                        "schema",
+                        detail=error["msg"],
+                        expected_en=_expected(error),
                     )
                 continue
             if clean_key(item.id) in seen:
                 first = seen[clean_key(item.id)]
                 self.problem(
-                    path, row, "id", item.id, "duplicate-id",
-                    first_zh=f"（已用於第 {first} 列）", first_en=f" (already used in row {first})",
+                    path,
+                    row,
+                    "id",
+                    item.id,
+                    "duplicate-id",
+                    first_zh=f"（已用於第 {first} 列）",
+                    first_en=f" (already used in row {first})",
                 )
             seen[clean_key(item.id)] = row
             principle = by_id.get(item.principle)
@@ -816,19 +918,38 @@ class _Loader:
                 pass
             elif principle is None:
                 self.problem(
-                    path, row, "principle", item.principle, "unknown-ref",
-                    what_zh="原則", what_en="principle", allowed=", ".join(sorted(by_id)),
+                    path,
+                    row,
+                    "principle",
+                    item.principle,
+                    "unknown-ref",
+                    what_zh="原則",
+                    what_en="principle",
+                    allowed=", ".join(sorted(by_id)),
                 )
             else:
                 if item.dimension != principle.dimension:
                     self.problem(
-                        path, row, "dimension", item.dimension, "dimension-mismatch",
-                        principle=principle.id, dimension=principle.dimension,
+                        path,
+                        row,
+                        "dimension",
+                        item.dimension,
+                        "dimension-mismatch",
+                        principle=principle.id,
+                        dimension=principle.dimension,
                     )
                 self.check_source(path, row, item, principle)
             out.append(item)
         if not out and not any(p.file == str(path) for p in self.problems):
-            self.problem(path, None, None, None, "empty", expected_zh="至少一個檢核項目", expected_en="at least one item")
+            self.problem(
+                path,
+                None,
+                None,
+                None,
+                "empty",
+                expected_zh="至少一個檢核項目",
+                expected_en="at least one item",
+            )
         return tuple(out)
 
     def check_source(self, path: Path, row: int, item: Item, principle: Principle) -> None:
@@ -841,10 +962,15 @@ class _Loader:
         if item.source_quote:
             clause = _squash(principle.clause(match["clause"]))
             if _squash(item.source_quote) not in clause:
-                self.problem(path, row, "source_quote", item.source_quote, "source-quote", source=item.source)
+                self.problem(
+                    path, row, "source_quote", item.source_quote, "source-quote", source=item.source
+                )
 
     def load_measures(
-        self, meta: FrameworkMeta, principles: tuple[Principle, ...], items: dict[str, tuple[Item, ...]]
+        self,
+        meta: FrameworkMeta,
+        principles: tuple[Principle, ...],
+        items: dict[str, tuple[Item, ...]],
     ) -> tuple[Measure, ...]:
         assert meta.measures
         path = self.folder / meta.measures
@@ -852,7 +978,9 @@ class _Loader:
         if data is None:
             return ()
         if not isinstance(data, list):
-            self.problem(path, 1, None, None, "schema", detail="not a list", expected_en="a list of measures")
+            self.problem(
+                path, 1, None, None, "schema", detail="not a list", expected_en="a list of measures"
+            )
             return ()
         item_ids = {i.id for bank in items.values() for i in bank}
         principle_ids = {p.id for p in principles}
@@ -867,27 +995,53 @@ class _Loader:
             principles_allowed = ", ".join(sorted(principle_ids))
             if measure.stage not in stage_ids:
                 self.problem(
-                    path, _yaml_line(raw, [n, "stage"]), "stage", measure.stage, "unknown-ref",
-                    what_zh="階段", what_en="stage", allowed=", ".join(sorted(stage_ids)),
+                    path,
+                    _yaml_line(raw, [n, "stage"]),
+                    "stage",
+                    measure.stage,
+                    "unknown-ref",
+                    what_zh="階段",
+                    what_en="stage",
+                    allowed=", ".join(sorted(stage_ids)),
                 )
             for k, pid in enumerate(measure.principles):
                 if pid not in principle_ids and self.principles_ok:
                     self.problem(
-                        path, _yaml_line(raw, [n, "principles", k]), "principles", pid, "unknown-ref",
-                        what_zh="原則", what_en="principle", allowed=principles_allowed,
+                        path,
+                        _yaml_line(raw, [n, "principles", k]),
+                        "principles",
+                        pid,
+                        "unknown-ref",
+                        what_zh="原則",
+                        what_en="principle",
+                        allowed=principles_allowed,
                     )
             for c, cond in enumerate(measure.when):
                 for k, iid in enumerate(cond.items):
                     if iid not in item_ids:
                         self.problem(
-                            path, _yaml_line(raw, [n, "when", c, "items", k]), "when.items", iid,
-                            "unknown-ref", what_zh="檢核項目", what_en="item",
+                            path,
+                            _yaml_line(raw, [n, "when", c, "items", k]),
+                            "when.items",
+                            iid,
+                            "unknown-ref",
+                            what_zh="檢核項目",
+                            what_en="item",
                             allowed="the item ids of items-*.csv",
                         )
-                if cond.principle is not None and cond.principle not in principle_ids and self.principles_ok:
+                if (
+                    cond.principle is not None
+                    and cond.principle not in principle_ids
+                    and self.principles_ok
+                ):
                     self.problem(
-                        path, _yaml_line(raw, [n, "when", c, "principle"]), "when.principle",
-                        cond.principle, "unknown-ref", what_zh="原則", what_en="principle",
+                        path,
+                        _yaml_line(raw, [n, "when", c, "principle"]),
+                        "when.principle",
+                        cond.principle,
+                        "unknown-ref",
+                        what_zh="原則",
+                        what_en="principle",
                         allowed=principles_allowed,
                     )
             if any(m.id == measure.id for m in out):

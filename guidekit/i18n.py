@@ -25,8 +25,18 @@ ROC_OFFSET = 1911
 
 # English month names spelled out here: strftime would follow the user's locale.
 _MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 
 _MESSAGES = Path(__file__).with_name("locales") / "messages.yaml"

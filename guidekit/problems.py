@@ -25,7 +25,7 @@ from ruamel.yaml import YAML
 _CATALOG = Path(__file__).with_name("locales") / "problems.yaml"
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """How bad a problem is.
 
     ``error`` stops the data from being used; ``warning`` means the data was
@@ -118,7 +118,9 @@ class Problem:
     def format(self, lang: str = "zh-TW") -> str:
         """One readable line: location, severity, message, value and what was expected."""
         zh = _lang(lang) == "zh-TW"
-        severity = {"error": "錯誤", "warning": "提醒"}[self.severity.value] if zh else self.severity.value
+        severity = (
+            {"error": "錯誤", "warning": "提醒"}[self.severity.value] if zh else self.severity.value
+        )
         value = "" if self.value is None else (f"：{self.value!r}" if zh else f": {self.value!r}")
         expected = self.expected(lang)
         hint = (f"（應為：{expected}）" if zh else f" (expected: {expected})") if expected else ""
@@ -202,7 +204,12 @@ class ReportError(GuidekitError):
     """
 
     def __init__(
-        self, agency_id: str, message: str, cell: int | None = None, ename: str = "", evalue: str = ""
+        self,
+        agency_id: str,
+        message: str,
+        cell: int | None = None,
+        ename: str = "",
+        evalue: str = "",
     ) -> None:
         self.agency_id = agency_id
         self.cell = cell

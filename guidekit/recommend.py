@@ -43,7 +43,9 @@ def recommend(items: pd.DataFrame, principles: pd.DataFrame, framework: Framewor
             if cond.items:
                 for item_id in cond.items:
                     if item_id in status and status[item_id] in cond.status:
-                        reasons.append({"kind": "item", "item_id": item_id, "status": status[item_id]})
+                        reasons.append(
+                            {"kind": "item", "item_id": item_id, "status": status[item_id]}
+                        )
             elif cond.principle is not None and cond.score_below is not None:
                 value = scores.get(cond.principle)
                 if value is not None and not math.isnan(value) and value < cond.score_below:

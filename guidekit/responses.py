@@ -71,7 +71,14 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "round": ("round", "評估回合", "回合", "評估期別", "期別"),
     "agency_id": ("agency_id", "agency_code", "機關代碼", "機關代號"),
     "agency_name": ("agency_name", "agency", "機關名稱", "機關"),
-    "service": ("service", "service_name", "服務名稱", "計畫名稱", "服務／計畫名稱", "服務/計畫名稱"),
+    "service": (
+        "service",
+        "service_name",
+        "服務名稱",
+        "計畫名稱",
+        "服務／計畫名稱",
+        "服務/計畫名稱",
+    ),
     "instrument": ("instrument", "form", "自評表", "表單"),
     "respondent": ("respondent", "填答者", "填答人", "填表人"),
     "item_id": ("item_id", "item", "題號", "檢核項目編號", "項目編號"),
@@ -80,7 +87,6 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "answered_at": ("answered_at", "填答時間"),
     "framework_version": ("framework_version", "題庫版本"),
 }
-
 
 
 def _header_key(text: str) -> str:
@@ -172,7 +178,8 @@ def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
         path = Path(raw)
         if path.is_dir():
             out += sorted(
-                p for p in path.iterdir()
+                p
+                for p in path.iterdir()
                 if p.suffix.lower() in SUFFIXES and not p.name.startswith((".", "~$"))
             )
         else:
@@ -233,22 +240,39 @@ def validate_responses(
     metadata: dict[str, Any] = {}
     suffixes = ", ".join(SUFFIXES)
     if not files:
-        problems.append(Problem(_describe(paths), None, None, None, "no-files", {"suffixes": suffixes}))
+        problems.append(
+            Problem(_describe(paths), None, None, None, "no-files", {"suffixes": suffixes})
+        )
     for path in files:
         if not path.is_file():
             problems.append(
-                Problem(str(path), None, None, None, "missing-file",
-                        {"what": "存在的填答檔案", "what_en": "an existing answer file"})
+                Problem(
+                    str(path),
+                    None,
+                    None,
+                    None,
+                    "missing-file",
+                    {"what": "存在的填答檔案", "what_en": "an existing answer file"},
+                )
             )
             continue
         try:
             table = read_table(path)
         except ValueError:
-            problems.append(Problem(str(path), None, None, path.suffix, "file-type", {"suffixes": suffixes}))
+            problems.append(
+                Problem(str(path), None, None, path.suffix, "file-type", {"suffixes": suffixes})
+            )
             continue
         except Exception as exc:  # a corrupt workbook: report, keep going with other files
             problems.append(
-                Problem(str(path), None, None, None, "unreadable", {"detail": f"{type(exc).__name__}: {exc}"})
+                Problem(
+                    str(path),
+                    None,
+                    None,
+                    None,
+                    "unreadable",
+                    {"detail": f"{type(exc).__name__}: {exc}"},
+                )
             )
             continue
         reader = _FileReader(table, fw)
@@ -264,8 +288,11 @@ def validate_responses(
     responses = None
     if not any(p.is_error for p in problems):
         responses = Responses(
-            frame=frame, framework=fw, problems=[p for p in problems if not p.is_error],
-            sources=sources, metadata=metadata,
+            frame=frame,
+            framework=fw,
+            problems=[p for p in problems if not p.is_error],
+            sources=sources,
+            metadata=metadata,
         )
     return ValidationReport(problems, sources, responses)
 
@@ -288,10 +315,14 @@ def _read_metadata(meta: Path, problems: list[Problem]) -> dict[str, Any]:
     try:
         data = YAML(typ="safe").load(meta.read_text(encoding="utf-8"))
     except Exception as exc:
-        problems.append(Problem(str(meta), None, None, None, "yaml", {**params, "detail": str(exc)}))
+        problems.append(
+            Problem(str(meta), None, None, None, "yaml", {**params, "detail": str(exc)})
+        )
         return {}
     if not isinstance(data, dict):
-        problems.append(Problem(str(meta), None, None, None, "yaml", {**params, "detail": "not a mapping"}))
+        problems.append(
+            Problem(str(meta), None, None, None, "yaml", {**params, "detail": "not a mapping"})
+        )
         return {}
     return data
 
@@ -318,13 +349,18 @@ class _FileReader:
         # repeated warnings are grouped: key -> (first problem, other rows)
         self._grouped: dict[tuple[str, ...], tuple[Problem, list[int]]] = {}
 
-    def error(self, row: int | None, column: str | None, value: str | None, code: str, **params: Any) -> None:
+    def error(
+        self, row: int | None, column: str | None, value: str | None, code: str, **params: Any
+    ) -> None:
         self.problems.append(Problem(self.file, row, column, value, code, params))
 
     def warn_grouped(self, row: int, column: str, value: str, code: str, **params: Any) -> None:
         key = (code, column, value)
         if key not in self._grouped:
-            self._grouped[key] = (Problem(self.file, row, column, value, code, params, Severity.WARNING), [])
+            self._grouped[key] = (
+                Problem(self.file, row, column, value, code, params, Severity.WARNING),
+                [],
+            )
         else:
             self._grouped[key][1].append(row)
 
@@ -338,7 +374,9 @@ class _FileReader:
         for index, raw in enumerate(self.table.header):
             cleaned = clean(raw)
             if not cleaned:
-                if any(index < len(cells) and cells[index].text.strip() for _, cells in self.table.rows):
+                if any(
+                    index < len(cells) and cells[index].text.strip() for _, cells in self.table.rows
+                ):
                     self.error(1, None, raw, "header-blank", index=index + 1)
                 continue
             if cleaned in seen_clean:
@@ -348,8 +386,15 @@ class _FileReader:
             column = _ALIAS_TO_COLUMN.get(_header_key(cleaned))
             if column is None:
                 self.problems.append(
-                    Problem(self.file, 1, raw, raw, "unknown-column", {"columns": ", ".join(COLUMNS[:11])},
-                            Severity.WARNING)
+                    Problem(
+                        self.file,
+                        1,
+                        raw,
+                        raw,
+                        "unknown-column",
+                        {"columns": ", ".join(COLUMNS[:11])},
+                        Severity.WARNING,
+                    )
                 )
                 continue
             if column in mapping:
@@ -359,13 +404,26 @@ class _FileReader:
             mapping[column] = index
         for column in REQUIRED:
             if column not in mapping:
-                self.error(1, column, None, "missing-column", aliases=" / ".join(HEADER_ALIASES[column][:4]))
+                self.error(
+                    1,
+                    column,
+                    None,
+                    "missing-column",
+                    aliases=" / ".join(HEADER_ALIASES[column][:4]),
+                )
         return mapping
 
     def read(self) -> dict[str, str]:
         if not self.table.header and not self.table.rows:
             if not self.problems:
-                self.error(None, None, None, "empty", expected_zh="標題列與填答", expected_en="a header row and answers")
+                self.error(
+                    None,
+                    None,
+                    None,
+                    "empty",
+                    expected_zh="標題列與填答",
+                    expected_en="a header row and answers",
+                )
             return {}
         mapping = self.map_header()
         columns = {c: self.table.header[i] for c, i in mapping.items()}
@@ -386,23 +444,36 @@ class _FileReader:
             return None
         return cells[index]
 
-    def read_row(self, number: int, cells: list[Any], mapping: dict[str, int], columns: dict[str, str]) -> None:
+    def read_row(
+        self, number: int, cells: list[Any], mapping: dict[str, int], columns: dict[str, str]
+    ) -> None:
         values: dict[str, str] = {}
         ok = True
-        for column in ("round", "agency_id", "respondent", "item_id", "service", "answered_at",
-                       "framework_version"):
+        for column in (
+            "round",
+            "agency_id",
+            "respondent",
+            "item_id",
+            "service",
+            "answered_at",
+            "framework_version",
+        ):
             cell = self.cell(cells, mapping, column)
             raw = cell.text if cell is not None else ""
             header = columns.get(column, column)
-            if cell is not None and cell.converted_from == "number" and column in (
-                "agency_id", "item_id", "respondent", "round"
+            if (
+                cell is not None
+                and cell.converted_from == "number"
+                and column in ("agency_id", "item_id", "respondent", "round")
             ):
                 self.warn_grouped(number, header, raw, "excel-number")
             value = clean(raw)
             if value != raw and raw.strip() != value:
                 self.warn_grouped(number, header, raw, "cleaned", cleaned=value)
             if not value and column in REQUIRED:
-                self.error(number, header, raw, "blank", what_zh=_WHAT[column][0], what_en=_WHAT[column][1])
+                self.error(
+                    number, header, raw, "blank", what_zh=_WHAT[column][0], what_en=_WHAT[column][1]
+                )
                 ok = False
             values[column] = value
 
@@ -410,10 +481,18 @@ class _FileReader:
         raw_name = name_cell.text if name_cell is not None else ""
         name = _clean_name(raw_name)
         if name != raw_name.strip():
-            self.warn_grouped(number, columns.get("agency_name", "agency_name"), raw_name, "cleaned", cleaned=name)
+            self.warn_grouped(
+                number, columns.get("agency_name", "agency_name"), raw_name, "cleaned", cleaned=name
+            )
         if not name:
-            self.error(number, columns.get("agency_name", "agency_name"), raw_name, "blank",
-                       what_zh=_WHAT["agency_name"][0], what_en=_WHAT["agency_name"][1])
+            self.error(
+                number,
+                columns.get("agency_name", "agency_name"),
+                raw_name,
+                "blank",
+                what_zh=_WHAT["agency_name"][0],
+                what_en=_WHAT["agency_name"][1],
+            )
             ok = False
         values["agency_name"] = name
 
@@ -425,9 +504,15 @@ class _FileReader:
             item = self.fw.find_item(values["item_id"])
             header = columns.get("item_id", "item_id")
             if item is None:
-                self.error(number, header, self.cell(cells, mapping, "item_id").text, "unknown-item",
-                           framework=self.fw.id, version=self.fw.version,
-                           examples=_suggest_item(self.fw, values["item_id"]))
+                self.error(
+                    number,
+                    header,
+                    self.cell(cells, mapping, "item_id").text,
+                    "unknown-item",
+                    framework=self.fw.id,
+                    version=self.fw.version,
+                    examples=_suggest_item(self.fw, values["item_id"]),
+                )
                 ok = False
             elif item.id != values["item_id"]:
                 self.warn_grouped(number, header, values["item_id"], "item-case", item=item.id)
@@ -438,12 +523,23 @@ class _FileReader:
             instrument = _match_instrument(self.fw, inst_cell.text)
             header = columns["instrument"]
             if instrument is None:
-                self.error(number, header, inst_cell.text, "unknown-instrument",
-                           instruments=", ".join(f"{i.id}（{i.title_zh}）" for i in self.fw.instruments))
+                self.error(
+                    number,
+                    header,
+                    inst_cell.text,
+                    "unknown-instrument",
+                    instruments=", ".join(f"{i.id}（{i.title_zh}）" for i in self.fw.instruments),
+                )
                 ok = False
             elif item is not None and item.instrument != instrument:
-                self.error(number, header, inst_cell.text, "instrument-mismatch",
-                           item=item.id, instrument=item.instrument)
+                self.error(
+                    number,
+                    header,
+                    inst_cell.text,
+                    "instrument-mismatch",
+                    item=item.id,
+                    instrument=item.instrument,
+                )
                 ok = False
         elif item is not None:
             instrument = item.instrument
@@ -455,15 +551,23 @@ class _FileReader:
             scale = self.fw.scale(item.instrument)
             matched = scale.match(raw_answer)
             if matched is None:
-                self.error(number, columns["answer"], raw_answer, "unknown-answer",
-                           choices_zh=scale.expected("zh-TW"), choices_en=scale.expected("en"))
+                self.error(
+                    number,
+                    columns["answer"],
+                    raw_answer,
+                    "unknown-answer",
+                    choices_zh=scale.expected("zh-TW"),
+                    choices_en=scale.expected("en"),
+                )
                 ok = False
             elif isinstance(matched, ScaleOption):
                 answer = matched.code
                 if matched.na and not values["note"].strip():
                     self.warn_grouped(number, columns.get("note", "note"), "", "na-without-reason")
             else:
-                answer = repr(float(matched)) if not float(matched).is_integer() else str(int(matched))
+                answer = (
+                    repr(float(matched)) if not float(matched).is_integer() else str(int(matched))
+                )
 
         if not ok:
             return
@@ -553,7 +657,10 @@ def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> li
         for row in group.iloc[1:].itertuples():
             problems.append(
                 Problem(
-                    row.source_file, int(row.source_row), header(row.source_file, "item_id"), row.item_id,
+                    row.source_file,
+                    int(row.source_row),
+                    header(row.source_file, "item_id"),
+                    row.item_id,
                     "duplicate-answer",
                     {"respondent": first.respondent, "where": where},
                 )
@@ -569,14 +676,23 @@ def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> li
                 )
                 for n in names
             }
-            for name in list(names)[1:]:
+            main_name, *others = names
+            for name in others:
                 first = group[group["agency_name"] == name].iloc[0]
                 problems.append(
                     Problem(
-                        first.source_file, int(first.source_row), header(first.source_file, "agency_name"),
-                        name, "agency-name-conflict",
-                        {"agency_id": agency_id, "round": rnd, "n": len(names), "other": list(names)[0],
-                         "where": rows[list(names)[0]]},
+                        first.source_file,
+                        int(first.source_row),
+                        header(first.source_file, "agency_name"),
+                        name,
+                        "agency-name-conflict",
+                        {
+                            "agency_id": agency_id,
+                            "round": rnd,
+                            "n": len(names),
+                            "other": main_name,
+                            "where": rows[main_name],
+                        },
                     )
                 )
 
@@ -590,8 +706,11 @@ def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> li
             row = rows[0]
             problems.append(
                 Problem(
-                    row.source_file, int(row.source_row), header(row.source_file, "agency_id"),
-                    row.agency_id, "agency-name-lookalike",
+                    row.source_file,
+                    int(row.source_row),
+                    header(row.source_file, "agency_id"),
+                    row.agency_id,
+                    "agency-name-lookalike",
                     {"agencies": ", ".join(f"{r.agency_id}（{r.agency_name}）" for r in rows)},
                     severity=Severity.WARNING,
                 )

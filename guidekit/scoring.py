@@ -101,8 +101,13 @@ class Scores:
     framework: Framework
     weights: dict[str, float]
 
-    def assessment(self, agency_id: str, round: str | None = None,
-                   instrument: str | None = None, service: str | None = None) -> Scores:
+    def assessment(
+        self,
+        agency_id: str,
+        round: str | None = None,
+        instrument: str | None = None,
+        service: str | None = None,
+    ) -> Scores:
         """Scores of one agency only (optionally one round / instrument / service).
 
         Peer statistics are kept whole (they describe the round).
@@ -184,11 +189,15 @@ def _weights(fw: Framework, overrides: Mapping[str, float] | None) -> dict[str, 
     weights.update({i.id: i.weight for bank in fw.items.values() for i in bank})
     for key, value in (overrides or {}).items():
         if key not in weights:
-            raise GuidekitError(f"weight for unknown id {key!r} (expected a principle, dimension or item id)")
+            raise GuidekitError(
+                f"weight for unknown id {key!r} (expected a principle, dimension or item id)"
+            )
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise GuidekitError(f"weight of {key!r} is {value!r}; expected a positive number") from None
+            raise GuidekitError(
+                f"weight of {key!r} is {value!r}; expected a positive number"
+            ) from None
         if not math.isfinite(number) or number <= 0:
             raise GuidekitError(f"weight of {key!r} is {value!r}; expected a positive number")
         weights[key] = number
@@ -236,13 +245,17 @@ def _assessments(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=[*KEY, "agency_name", "n_respondents"])
     grouped = frame.groupby(KEY, sort=True, dropna=False)
-    return grouped.agg(agency_name=("agency_name", "first"), n_respondents=("respondent", "nunique")).reset_index()
+    return grouped.agg(
+        agency_name=("agency_name", "first"), n_respondents=("respondent", "nunique")
+    ).reset_index()
 
 
 def _item_table(frame: pd.DataFrame, fw: Framework, weights: Mapping[str, float]) -> pd.DataFrame:
     valued = answer_values(frame, fw)
     assessments = _assessments(frame)
-    bank = fw.items_frame()[["item_id", "instrument", "principle_id", "dimension_id", "major", "order"]]
+    bank = fw.items_frame()[
+        ["item_id", "instrument", "principle_id", "dimension_id", "major", "order"]
+    ]
     grid = assessments.merge(bank, on="instrument", how="inner")
     grid["weight"] = grid["item_id"].map(weights).astype(float)
 
@@ -252,10 +265,14 @@ def _item_table(frame: pd.DataFrame, fw: Framework, weights: Mapping[str, float]
         value="median", low="min", high="max", n_answered="count"
     )
     n_na = valued[valued["is_na"]].groupby(ikey, sort=False, dropna=False).size().rename("n_na")
-    table = grid.merge(agg.reset_index(), on=ikey, how="left").merge(n_na.reset_index(), on=ikey, how="left")
+    table = grid.merge(agg.reset_index(), on=ikey, how="left").merge(
+        n_na.reset_index(), on=ikey, how="left"
+    )
     table["n_answered"] = table["n_answered"].fillna(0).astype(int)
     table["n_na"] = table["n_na"].fillna(0).astype(int)
-    table["n_unanswered"] = (table["n_respondents"] - table["n_answered"] - table["n_na"]).astype(int)
+    table["n_unanswered"] = (table["n_respondents"] - table["n_answered"] - table["n_na"]).astype(
+        int
+    )
     table["spread"] = table["high"] - table["low"]
 
     # N/A for the agency only when N/A answers outnumber substantive ones.
@@ -274,7 +291,9 @@ def _item_table(frame: pd.DataFrame, fw: Framework, weights: Mapping[str, float]
         scores[mask] = (value - scale.low) / (scale.high - scale.low) * 100
         met = scale.met_value if scale.met_value is not None else scale.high
         below = scale.not_met_below if scale.not_met_below is not None else scale.low
-        status = np.where(value >= met, "met", np.where(value < below, "not_met", "partial")).astype(object)
+        status = np.where(
+            value >= met, "met", np.where(value < below, "not_met", "partial")
+        ).astype(object)
         n_ans = table.loc[mask, "n_answered"].to_numpy()
         n_na_m = table.loc[mask, "n_na"].to_numpy()
         status[na_item.to_numpy()[mask]] = "na"
@@ -292,9 +311,25 @@ def _item_table(frame: pd.DataFrame, fw: Framework, weights: Mapping[str, float]
     table["score"] = _normalise(table, fw.scoring.normalisation)
 
     columns = [
-        *KEY, "agency_name", "item_id", "principle_id", "dimension_id", "major", "weight",
-        "n_respondents", "n_answered", "n_na", "n_unanswered", "value", "low", "high", "spread",
-        "score", "status", "disagreement", "major_not_met",
+        *KEY,
+        "agency_name",
+        "item_id",
+        "principle_id",
+        "dimension_id",
+        "major",
+        "weight",
+        "n_respondents",
+        "n_answered",
+        "n_na",
+        "n_unanswered",
+        "value",
+        "low",
+        "high",
+        "spread",
+        "score",
+        "status",
+        "disagreement",
+        "major_not_met",
     ]
     table = table.sort_values([*KEY, "instrument", "order"], kind="stable")
     return table[columns].reset_index(drop=True)
@@ -309,10 +344,18 @@ def _normalise(table: pd.DataFrame, method: str) -> pd.Series:
         low, high = groups.transform("min"), groups.transform("max")
         span = (high - low).replace(0, np.nan)
         # every agency equal on an item: no information, all at 100
-        return ((table["score"] - low) / span * 100).where(span.notna(), 100.0).where(table["score"].notna())
+        return (
+            ((table["score"] - low) / span * 100)
+            .where(span.notna(), 100.0)
+            .where(table["score"].notna())
+        )
     if method == "zscore":
         mean, std = groups.transform("mean"), groups.transform("std", ddof=1)
-        return ((table["score"] - mean) / std.replace(0, np.nan)).fillna(0).where(table["score"].notna())
+        return (
+            ((table["score"] - mean) / std.replace(0, np.nan))
+            .fillna(0)
+            .where(table["score"].notna())
+        )
     raise GuidekitError(f"unknown normalisation {method!r}")
 
 
@@ -361,7 +404,9 @@ def _counts(items: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out
 
 
-def _principle_table(items: pd.DataFrame, fw: Framework, weights: Mapping[str, float]) -> pd.DataFrame:
+def _principle_table(
+    items: pd.DataFrame, fw: Framework, weights: Mapping[str, float]
+) -> pd.DataFrame:
     by = [*KEY, "principle_id"]
     method = fw.scoring.aggregation
     table = _counts(items, by)
@@ -375,10 +420,26 @@ def _principle_table(items: pd.DataFrame, fw: Framework, weights: Mapping[str, f
     table["low_coverage"] = table["coverage"] < fw.scoring.low_coverage_below
     order = {p.id: n for n, p in enumerate(fw.principles)}
     table = table.sort_values([*KEY], kind="stable")
-    table = table.assign(_o=table["principle_id"].map(order)).sort_values([*KEY, "_o"]).drop(columns="_o")
+    table = (
+        table.assign(_o=table["principle_id"].map(order))
+        .sort_values([*KEY, "_o"])
+        .drop(columns="_o")
+    )
     columns = [
-        *KEY, "agency_name", "principle_id", "dimension_id", "weight", "score", "band", "n_items",
-        "n_scored", "n_na", "n_unanswered", "coverage", "low_coverage", "n_major_not_met",
+        *KEY,
+        "agency_name",
+        "principle_id",
+        "dimension_id",
+        "weight",
+        "score",
+        "band",
+        "n_items",
+        "n_scored",
+        "n_na",
+        "n_unanswered",
+        "coverage",
+        "low_coverage",
+        "n_major_not_met",
         "n_disagreements",
     ]
     return table[columns].reset_index(drop=True)
@@ -397,17 +458,34 @@ def _dimension_table(
     table["weight"] = table["dimension_id"].map(weights).astype(float)
     table["band"] = table["score"].map(lambda s: _band(fw, s))
     order = {d.id: n for n, d in enumerate(fw.dimensions)}
-    table = table.assign(_o=table["dimension_id"].map(order)).sort_values([*KEY, "_o"]).drop(columns="_o")
+    table = (
+        table.assign(_o=table["dimension_id"].map(order))
+        .sort_values([*KEY, "_o"])
+        .drop(columns="_o")
+    )
     columns = [
-        *KEY, "agency_name", "dimension_id", "weight", "score", "band", "n_items", "n_scored",
-        "n_na", "n_unanswered", "coverage",
+        *KEY,
+        "agency_name",
+        "dimension_id",
+        "weight",
+        "score",
+        "band",
+        "n_items",
+        "n_scored",
+        "n_na",
+        "n_unanswered",
+        "coverage",
     ]
     return table[columns].reset_index(drop=True)
 
 
 def _overall_table(
-    frame: pd.DataFrame, items: pd.DataFrame, principles: pd.DataFrame, dimensions: pd.DataFrame,
-    fw: Framework, weights: Mapping[str, float],
+    frame: pd.DataFrame,
+    items: pd.DataFrame,
+    principles: pd.DataFrame,
+    dimensions: pd.DataFrame,
+    fw: Framework,
+    weights: Mapping[str, float],
 ) -> pd.DataFrame:
     method = fw.scoring.aggregation
     table = _counts(items, KEY)
@@ -424,8 +502,19 @@ def _overall_table(
     table = table.merge(versions.rename("framework_version").reset_index(), on=KEY, how="left")
     table["band"] = table["score"].map(lambda s: _band(fw, s))
     columns = [
-        *KEY, "agency_name", "n_respondents", "score", "band", "n_items", "n_scored", "n_na",
-        "n_unanswered", "coverage", "n_major_not_met", "n_disagreements", "framework_version",
+        *KEY,
+        "agency_name",
+        "n_respondents",
+        "score",
+        "band",
+        "n_items",
+        "n_scored",
+        "n_na",
+        "n_unanswered",
+        "coverage",
+        "n_major_not_met",
+        "n_disagreements",
+        "framework_version",
     ]
     return table.sort_values(KEY, kind="stable")[columns].reset_index(drop=True)
 
@@ -464,8 +553,9 @@ def _peer_rows(table: pd.DataFrame, level: str, column: str | None, minimum: int
     return rows
 
 
-def _peers(principles: pd.DataFrame, dimensions: pd.DataFrame, overall: pd.DataFrame,
-           fw: Framework) -> pd.DataFrame:
+def _peers(
+    principles: pd.DataFrame, dimensions: pd.DataFrame, overall: pd.DataFrame, fw: Framework
+) -> pd.DataFrame:
     minimum = fw.scoring.min_peer_group
     rows = (
         _peer_rows(principles, "principle", "principle_id", minimum)
@@ -489,7 +579,9 @@ def quartile_band(score: float, q1: float, median: float, q3: float) -> str | No
     return "Q1"
 
 
-def _attach_quartiles(table: pd.DataFrame, peers: pd.DataFrame, level: str, column: str | None) -> pd.DataFrame:
+def _attach_quartiles(
+    table: pd.DataFrame, peers: pd.DataFrame, level: str, column: str | None
+) -> pd.DataFrame:
     stats = peers[peers["level"] == level].drop(columns="level")
     left_on = ["round", "instrument"] + ([column] if column else [])
     if column:
@@ -499,7 +591,9 @@ def _attach_quartiles(table: pd.DataFrame, peers: pd.DataFrame, level: str, colu
     merged = table.merge(stats, on=left_on, how="left")
     merged["quartile"] = [
         quartile_band(s, a, b, c)
-        for s, a, b, c in zip(merged["score"], merged["q1"], merged["median"], merged["q3"], strict=True)
+        for s, a, b, c in zip(
+            merged["score"], merged["q1"], merged["median"], merged["q3"], strict=True
+        )
     ]
     merged["peer_n"] = merged["n"].astype(int)
     return merged.drop(columns=["n", "q1", "median", "q3", "suppressed"])

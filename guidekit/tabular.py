@@ -77,7 +77,9 @@ def read_table(path: str | Path) -> Table:
         return _read_xlsx(path)
     if suffix in CSV_SUFFIXES:
         return _read_csv(path, CSV_SUFFIXES[suffix])
-    raise ValueError(f"{path}: unsupported file type {suffix!r} (expected one of {', '.join(SUFFIXES)})")
+    raise ValueError(
+        f"{path}: unsupported file type {suffix!r} (expected one of {', '.join(SUFFIXES)})"
+    )
 
 
 def decode(data: bytes, file: str) -> tuple[str | None, str, list[Problem]]:
@@ -90,12 +92,20 @@ def decode(data: bytes, file: str) -> tuple[str | None, str, list[Problem]]:
         try:
             return data[3:].decode("utf-8"), "utf-8-sig", []
         except UnicodeDecodeError as exc:
-            return None, "utf-8-sig", [_decode_problem(file, data[3:], exc, "BOM 之後為 UTF-8", "UTF-8 after its BOM")]
+            return (
+                None,
+                "utf-8-sig",
+                [_decode_problem(file, data[3:], exc, "BOM 之後為 UTF-8", "UTF-8 after its BOM")],
+            )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16"), "utf-16", []
         except UnicodeDecodeError as exc:
-            return None, "utf-16", [_decode_problem(file, data, exc, "BOM 之後為 UTF-16", "UTF-16 after its BOM")]
+            return (
+                None,
+                "utf-16",
+                [_decode_problem(file, data, exc, "BOM 之後為 UTF-16", "UTF-16 after its BOM")],
+            )
     first_error: UnicodeDecodeError | None = None
     for encoding in CSV_ENCODINGS:
         try:
@@ -105,13 +115,16 @@ def decode(data: bytes, file: str) -> tuple[str | None, str, list[Problem]]:
     assert first_error is not None
     guess = _guess(data)
     problem = _decode_problem(
-        file, data, first_error, "UTF-8、含 BOM 的 UTF-8 或 CP950（Big5）",
+        file,
+        data,
+        first_error,
+        "UTF-8、含 BOM 的 UTF-8 或 CP950（Big5）",
         "UTF-8, UTF-8 with BOM or CP950 (Big5)",
     )
     if guess:
         params = dict(problem.params)
         params["guess_zh"] = f"（可能是 {guess}；請在 Excel 另存為「CSV UTF-8」）"
-        params["guess_en"] = f" (it may be {guess}; save it as \"CSV UTF-8\" in Excel)"
+        params["guess_en"] = f' (it may be {guess}; save it as "CSV UTF-8" in Excel)'
         problem = dataclasses.replace(problem, params=params)
     return None, "unknown", [problem]
 
@@ -123,8 +136,9 @@ def _guess(data: bytes) -> str | None:
     return best.encoding if best is not None else None
 
 
-def _decode_problem(file: str, data: bytes, exc: UnicodeDecodeError, expected_zh: str,
-                    expected_en: str) -> Problem:
+def _decode_problem(
+    file: str, data: bytes, exc: UnicodeDecodeError, expected_zh: str, expected_en: str
+) -> Problem:
     line = data[: exc.start].count(b"\n") + 1
     snippet = data[exc.start : exc.start + 4].hex(" ")
     return Problem(
@@ -159,7 +173,9 @@ def _read_csv(path: Path, delimiter: str) -> Table:
                 continue
             rows.append((number, [Cell(cell) for cell in record]))
     except csv.Error as exc:
-        problems.append(Problem(str(path), reader.line_num, None, None, "csv", {"detail": str(exc)}))
+        problems.append(
+            Problem(str(path), reader.line_num, None, None, "csv", {"detail": str(exc)})
+        )
     return Table(str(path), encoding, header, rows, problems)
 
 
@@ -185,7 +201,12 @@ def _read_xlsx(path: Path) -> Table:
             if other.max_row and other.max_row > 1:
                 problems.append(
                     Problem(
-                        str(path), None, None, other.title, "extra-sheet", {"sheet": other.title},
+                        str(path),
+                        None,
+                        None,
+                        other.title,
+                        "extra-sheet",
+                        {"sheet": other.title},
                         severity=Severity.WARNING,
                     )
                 )

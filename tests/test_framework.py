@@ -137,14 +137,18 @@ def test_dimension_mismatch_is_reported(broken):
     text = path.read_text(encoding="utf-8").replace("S6,P03,B,", "S6,P03,A,")
     path.write_text(text, encoding="utf-8")
     problems = _problems(broken)
-    assert [(p.row, p.column, p.code, p.value) for p in problems] == [(7, "dimension", "dimension-mismatch", "A")]
+    assert [(p.row, p.column, p.code, p.value) for p in problems] == [
+        (7, "dimension", "dimension-mismatch", "A")
+    ]
     assert "P03" in problems[0].message("en") and problems[0].expected("en") == "B"
 
 
 def test_source_quote_must_be_verbatim(broken):
     path = broken / "items-service.csv"
     path.write_text(
-        path.read_text(encoding="utf-8").replace("P01.requirement,使用者需求,", "P01.requirement,使用者想要,"),
+        path.read_text(encoding="utf-8").replace(
+            "P01.requirement,使用者需求,", "P01.requirement,使用者想要,"
+        ),
         encoding="utf-8",
     )
     problems = _problems(broken)
@@ -158,7 +162,11 @@ def test_yaml_syntax_error_names_the_line(broken):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     problems = _problems(broken)
     assert problems and all(p.code == "yaml" for p in problems)
-    assert problems[0].file.endswith("principles.yaml") and problems[0].row is not None and problems[0].row >= 4
+    assert (
+        problems[0].file.endswith("principles.yaml")
+        and problems[0].row is not None
+        and problems[0].row >= 4
+    )
 
 
 def test_principle_fields_are_located_by_line(broken):
@@ -174,7 +182,10 @@ def test_principle_fields_are_located_by_line(broken):
 
 def test_unquoted_version_is_refused(broken):
     path = broken / "framework.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace('version: "1.0"', "version: 1.10"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('version: "1.0"', "version: 1.10"),
+        encoding="utf-8",
+    )
     problems = _problems(broken)
     assert [(p.column, p.code) for p in problems] == [("version", "schema")]
     assert "quoted" in problems[0].message("en")
@@ -182,7 +193,10 @@ def test_unquoted_version_is_refused(broken):
 
 def test_measure_with_unknown_item(broken):
     path = broken / "measures.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("items: [S1]", "items: [S1, S99]"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("items: [S1]", "items: [S1, S99]"),
+        encoding="utf-8",
+    )
     problems = _problems(broken)
     assert [(p.column, p.value, p.code) for p in problems] == [("when.items", "S99", "unknown-ref")]
     assert problems[0].row == 7
@@ -196,7 +210,9 @@ def test_missing_folder():
 
 def test_messages_in_both_languages(broken):
     path = broken / "items-service.csv"
-    path.write_text(path.read_text(encoding="utf-8").replace("S6,P03,B,", "S6,P03,A,"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("S6,P03,B,", "S6,P03,A,"), encoding="utf-8"
+    )
     problem = _problems(broken)[0]
     assert "構面" in problem.format("zh-TW") and "錯誤" in problem.format("zh-TW")
     assert "dimension" in problem.format("en") and "error" in problem.format("en")

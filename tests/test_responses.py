@@ -16,7 +16,9 @@ from .conftest import ZH_HEADER
 
 def rows_for(agency_id="0012", name="測試機關", respondent="甲", answers=None):
     answers = answers or [("S1", "符合", ""), ("S2", "部分符合", ""), ("S3", "不符合", "")]
-    return [["2026", agency_id, name, respondent, item, answer, note] for item, answer, note in answers]
+    return [
+        ["2026", agency_id, name, respondent, item, answer, note] for item, answer, note in answers
+    ]
 
 
 def codes(report):
@@ -26,7 +28,9 @@ def codes(report):
 # -- encodings -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("encoding, reported", [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("cp950", "cp950")])
+@pytest.mark.parametrize(
+    "encoding, reported", [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("cp950", "cp950")]
+)
 def test_encodings_are_detected_and_reported(write_csv, mini, encoding, reported):
     note = "裏面的碁盤與「引號」"  # 裏 and 碁 exist in CP950 but not in strict Big5
     path = write_csv(rows_for(answers=[("S1", "符合", note)]), encoding=encoding)
@@ -45,7 +49,9 @@ def test_big5_strict_would_fail_but_cp950_reads():
 def test_unknown_encoding_names_the_line(tmp_path, mini):
     path = tmp_path / "gbk.csv"
     header = ",".join(ZH_HEADER) + "\r\n"
-    body = "2026,0012,测试机关,甲,S1,符合,\r\n"  # Simplified Chinese in GB18030: not UTF-8, not CP950
+    body = (
+        "2026,0012,测试机关,甲,S1,符合,\r\n"  # Simplified Chinese in GB18030: not UTF-8, not CP950
+    )
     path.write_bytes(header.encode("utf-8") + body.encode("gb18030") + b"\xff\xfe\xfd\r\n")
     report = validate_responses(path, mini)
     assert [(p.code, p.row) for p in report.errors] == [("encoding", 2)]
@@ -81,7 +87,9 @@ def test_duplicate_and_missing_headers_are_errors(write_csv, mini):
 def test_all_required_columns_missing_listed_at_once(write_csv, mini):
     report = validate_responses(write_csv([["x"]], header=["備註"]), mini)
     missing = sorted(p.column for p in report.errors if p.code == "missing-column")
-    assert missing == sorted(["round", "agency_id", "agency_name", "respondent", "item_id", "answer"])
+    assert missing == sorted(
+        ["round", "agency_id", "agency_name", "respondent", "item_id", "answer"]
+    )
 
 
 # -- ids and names ---------------------------------------------------------------------
@@ -99,7 +107,12 @@ def test_full_width_id_is_cleaned_with_a_warning(write_csv, mini):
     responses = read_responses(write_csv(rows), mini)
     assert set(responses.frame["agency_id"]) == {"0012"}
     [warning] = responses.problems
-    assert (warning.code, warning.row, warning.also_rows, warning.severity) == ("cleaned", 2, (3, 4), Severity.WARNING)
+    assert (warning.code, warning.row, warning.also_rows, warning.severity) == (
+        "cleaned",
+        2,
+        (3, 4),
+        Severity.WARNING,
+    )
     assert warning.value == "００１２"
 
 
@@ -120,16 +133,27 @@ def test_two_names_for_one_code_is_an_error(write_csv, mini):
     rows = rows_for(name="臺北市政府") + rows_for(name="台北市政府", respondent="乙")
     report = validate_responses(write_csv(rows), mini)
     [error] = report.errors
-    assert (error.code, error.row, error.column, error.value) == ("agency-name-conflict", 5, "機關名稱", "台北市政府")
+    assert (error.code, error.row, error.column, error.value) == (
+        "agency-name-conflict",
+        5,
+        "機關名稱",
+        "台北市政府",
+    )
     assert "臺北市政府" in error.expected("zh-TW")
 
 
 def test_lookalike_names_of_different_codes_are_kept_apart(write_csv, mini):
-    rows = rows_for(agency_id="A01", name="臺北市政府") + rows_for(agency_id="A02", name="台北市 政府")
+    rows = rows_for(agency_id="A01", name="臺北市政府") + rows_for(
+        agency_id="A02", name="台北市 政府"
+    )
     responses = read_responses(write_csv(rows), mini)
     assert set(responses.frame["agency_id"]) == {"A01", "A02"}
     [warning] = responses.problems
-    assert warning.code == "agency-name-lookalike" and "A01" in warning.message() and "A02" in warning.message()
+    assert (
+        warning.code == "agency-name-lookalike"
+        and "A01" in warning.message()
+        and "A02" in warning.message()
+    )
 
 
 # -- answers ---------------------------------------------------------------------------
@@ -137,8 +161,12 @@ def test_lookalike_names_of_different_codes_are_kept_apart(write_csv, mini):
 
 def test_answers_by_label_code_alias_and_full_width(write_csv, mini):
     answers = [
-        ("S1", "符合", ""), ("S2", "p", ""), ("S3", "０", ""), ("S4", "N/A", "無此業務"),
-        ("S5", " 不適用 ", "理由"), ("S6", "", ""),
+        ("S1", "符合", ""),
+        ("S2", "p", ""),
+        ("S3", "０", ""),
+        ("S4", "N/A", "無此業務"),
+        ("S5", " 不適用 ", "理由"),
+        ("S6", "", ""),
     ]
     frame = read_responses(write_csv(rows_for(answers=answers)), mini).frame
     got = dict(zip(frame["item_id"], frame["answer"], strict=True))
@@ -148,7 +176,9 @@ def test_answers_by_label_code_alias_and_full_width(write_csv, mini):
 
 
 def test_na_without_reason_is_a_warning(write_csv, mini):
-    responses = read_responses(write_csv(rows_for(answers=[("S1", "不適用", ""), ("S2", "N/A", "")])), mini)
+    responses = read_responses(
+        write_csv(rows_for(answers=[("S1", "不適用", ""), ("S2", "N/A", "")])), mini
+    )
     [warning] = responses.problems
     assert (warning.code, warning.row, warning.also_rows) == ("na-without-reason", 2, (3,))
 

@@ -55,10 +55,22 @@ def item(scores, item_id, agency="A"):
 def test_item_aggregation_by_hand(case):
     s1, s2, s3, s4, s5, s6 = (item(case, f"S{n}") for n in range(1, 7))
     # S1: 符合(2), 不符合(0) → median 1 → 50, partial; spread 2 → disagreement
-    assert (s1.value, s1.score, s1.status, s1.spread, bool(s1.disagreement)) == (1.0, 50.0, "partial", 2.0, True)
+    assert (s1.value, s1.score, s1.status, s1.spread, bool(s1.disagreement)) == (
+        1.0,
+        50.0,
+        "partial",
+        2.0,
+        True,
+    )
     assert not s1.major_not_met  # 1 is not below 1
     # S2: one 部分符合, one 不適用: N/A does not outnumber → value 1; mixed → disagreement
-    assert (s2.value, s2.n_answered, s2.n_na, s2.status, bool(s2.disagreement)) == (1.0, 1, 1, "partial", True)
+    assert (s2.value, s2.n_answered, s2.n_na, s2.status, bool(s2.disagreement)) == (
+        1.0,
+        1,
+        1,
+        "partial",
+        True,
+    )
     # S3: 2 and 1 → median of an even count is the mean of the middle two: 1.5 → 75
     assert (s3.value, s3.score, s3.status, bool(s3.disagreement)) == (1.5, 75.0, "partial", False)
     # S4: both 不適用 → N/A for the agency, no score
@@ -75,7 +87,11 @@ def test_principle_dimension_overall_by_hand(case):
     assert p.loc["P01", "band"] == "mid" and p.loc["P01", "coverage"] == 1.0
     # P02: S4 N/A (counted, out of the denominator), S5 unanswered → no score, coverage 1/2
     assert math.isnan(p.loc["P02", "score"]) and p.loc["P02", "coverage"] == 0.5
-    assert (p.loc["P02", "n_na"], p.loc["P02", "n_unanswered"], p.loc["P02", "n_scored"]) == (1, 1, 0)
+    assert (p.loc["P02", "n_na"], p.loc["P02", "n_unanswered"], p.loc["P02", "n_scored"]) == (
+        1,
+        1,
+        0,
+    )
     assert math.isnan(p.loc["P03", "score"]) and p.loc["P03", "coverage"] == 0.0
     assert bool(p.loc["P03", "low_coverage"]) and not bool(p.loc["P02", "low_coverage"])
     d = case.dimensions.set_index("dimension_id")
@@ -89,9 +105,15 @@ def test_principle_dimension_overall_by_hand(case):
 
 def test_na_majority_and_major_not_met(write_csv, mini):
     rows = [
-        ("A", "甲", "S4", "不適用", "x"), ("A", "乙", "S4", "不適用", "y"), ("A", "丙", "S4", "符合", ""),
-        ("A", "甲", "S1", "不符合", ""), ("A", "乙", "S1", "不符合", ""), ("A", "丙", "S1", "部分符合", ""),
-        ("A", "甲", "S2", "符合", ""), ("A", "甲", "S3", "符合", ""), ("A", "甲", "S5", "符合", ""),
+        ("A", "甲", "S4", "不適用", "x"),
+        ("A", "乙", "S4", "不適用", "y"),
+        ("A", "丙", "S4", "符合", ""),
+        ("A", "甲", "S1", "不符合", ""),
+        ("A", "乙", "S1", "不符合", ""),
+        ("A", "丙", "S1", "部分符合", ""),
+        ("A", "甲", "S2", "符合", ""),
+        ("A", "甲", "S3", "符合", ""),
+        ("A", "甲", "S5", "符合", ""),
         ("A", "甲", "S6", "符合", ""),
     ]
     scores = score(responses_of(write_csv, mini, rows))
@@ -117,22 +139,31 @@ ALL_MET = [("A", "甲", f"S{n}", "符合", "") for n in range(1, 7)]
 
 def test_weights_default_and_override(write_csv, mini):
     rows = [
-        ("A", "甲", "S1", "符合", ""), ("A", "甲", "S2", "不符合", ""), ("A", "甲", "S3", "部分符合", ""),
-        ("A", "甲", "S4", "符合", ""), ("A", "甲", "S6", "不符合", ""),
+        ("A", "甲", "S1", "符合", ""),
+        ("A", "甲", "S2", "不符合", ""),
+        ("A", "甲", "S3", "部分符合", ""),
+        ("A", "甲", "S4", "符合", ""),
+        ("A", "甲", "S6", "不符合", ""),
     ]
     responses = responses_of(write_csv, mini, rows)
     default = score(responses)
     # P01 = (100 + 0 + 50·2)/4 = 50; P02 = 100 (S5 unanswered); P03 = 0; overall = (50+100+0)/3 = 50
-    assert default.principles.set_index("principle_id")["score"].tolist() == pytest.approx([50, 100, 0])
+    assert default.principles.set_index("principle_id")["score"].tolist() == pytest.approx(
+        [50, 100, 0]
+    )
     assert default.overall["score"].iloc[0] == pytest.approx(50)
     weighted = score(responses, {"S3": 1, "P03": 2})
     # P01 = (100 + 0 + 50)/3 = 50; overall = (50 + 100 + 0·2)/4 = 37.5
-    assert weighted.principles.set_index("principle_id")["score"].tolist() == pytest.approx([50, 100, 0])
+    assert weighted.principles.set_index("principle_id")["score"].tolist() == pytest.approx(
+        [50, 100, 0]
+    )
     assert weighted.overall["score"].iloc[0] == pytest.approx(37.5)
     assert weighted.weights["P03"] == 2 and default.weights["P03"] == 1
 
 
-@pytest.mark.parametrize("bad", [{"P99": 1}, {"P01": 0}, {"P01": -1}, {"P01": "heavy"}, {"S1": float("nan")}])
+@pytest.mark.parametrize(
+    "bad", [{"P99": 1}, {"P01": 0}, {"P01": -1}, {"P01": "heavy"}, {"S1": float("nan")}]
+)
 def test_bad_weights_are_refused(write_csv, mini, bad):
     responses = responses_of(write_csv, mini, ALL_MET)
     with pytest.raises(GuidekitError):
@@ -151,26 +182,44 @@ def _variant(tmp_path, **scoring):
 
 def test_geometric_aggregation(tmp_path, write_csv):
     fw = _variant(tmp_path, aggregation="geometric")
-    rows = [("A", "甲", "S1", "部分符合", ""), ("A", "甲", "S2", "部分符合", ""), ("A", "甲", "S3", "符合", "")]
+    rows = [
+        ("A", "甲", "S1", "部分符合", ""),
+        ("A", "甲", "S2", "部分符合", ""),
+        ("A", "甲", "S3", "符合", ""),
+    ]
     scores = score(responses_of(write_csv, fw, rows))
     # weighted geometric mean of 50, 50, 100 with weights 1, 1, 2: (50·50·100²)^(1/4) = √(50·100)
     p01 = scores.principles.set_index("principle_id").loc["P01", "score"]
     assert p01 == pytest.approx(math.sqrt(50 * 100))
-    zero = score(responses_of(write_csv, fw, [("A", "甲", "S1", "不符合", ""), ("A", "甲", "S3", "符合", "")],
-                              name="zero.csv"))
+    zero = score(
+        responses_of(
+            write_csv,
+            fw,
+            [("A", "甲", "S1", "不符合", ""), ("A", "甲", "S3", "符合", "")],
+            name="zero.csv",
+        )
+    )
     assert zero.principles.set_index("principle_id").loc["P01", "score"] == 0.0
 
 
 def test_overall_from_dimensions(tmp_path, write_csv):
     fw = _variant(tmp_path, overall_from="dimensions")
-    rows = [("A", "甲", "S1", "符合", ""), ("A", "甲", "S4", "不符合", ""), ("A", "甲", "S6", "符合", "")]
+    rows = [
+        ("A", "甲", "S1", "符合", ""),
+        ("A", "甲", "S4", "不符合", ""),
+        ("A", "甲", "S6", "符合", ""),
+    ]
     scores = score(responses_of(write_csv, fw, rows))
     # P01 100, P02 0 → A = 50; P03 100 → B = 100; overall = (50 + 100)/2 = 75 (from principles: 66.7)
     assert scores.overall["score"].iloc[0] == pytest.approx(75)
 
 
 def _three_agencies(write_csv, fw):
-    rows = [("A", "甲", "S1", "部分符合", ""), ("B", "甲", "S1", "符合", ""), ("C", "甲", "S1", "符合", "")]
+    rows = [
+        ("A", "甲", "S1", "部分符合", ""),
+        ("B", "甲", "S1", "符合", ""),
+        ("C", "甲", "S1", "符合", ""),
+    ]
     return score(responses_of(write_csv, fw, rows))
 
 
@@ -186,7 +235,9 @@ def test_zscore_normalisation(tmp_path, write_csv):
     s1 = scores.items[scores.items["item_id"] == "S1"].set_index("agency_id")["score"]
     mean = (50 + 100 + 100) / 3
     sd = math.sqrt(((50 - mean) ** 2 + 2 * (100 - mean) ** 2) / 2)
-    assert s1.to_dict() == pytest.approx({"A": (50 - mean) / sd, "B": (100 - mean) / sd, "C": (100 - mean) / sd})
+    assert s1.to_dict() == pytest.approx(
+        {"A": (50 - mean) / sd, "B": (100 - mean) / sd, "C": (100 - mean) / sd}
+    )
 
 
 PEERS = {
@@ -210,10 +261,18 @@ def _peer_rows(agencies):
 def test_quartile_bands_among_five(write_csv, mini):
     scores = score(responses_of(write_csv, mini, _peer_rows("abcde")))
     overall = scores.overall.set_index("agency_id")
-    assert overall["score"].to_dict() == pytest.approx({"a": 100, "b": 75, "c": 50, "d": 37.5, "e": 0})
+    assert overall["score"].to_dict() == pytest.approx(
+        {"a": 100, "b": 75, "c": 50, "d": 37.5, "e": 0}
+    )
     # sorted 0, 37.5, 50, 75, 100: type-7 quartiles at positions 1, 2, 3 → 37.5, 50, 75
     peers = scores.peers[scores.peers["level"] == "overall"].iloc[0]
-    assert (peers["q1"], peers["median"], peers["q3"], peers["n"], bool(peers["suppressed"])) == (37.5, 50, 75, 5, False)
+    assert (peers["q1"], peers["median"], peers["q3"], peers["n"], bool(peers["suppressed"])) == (
+        37.5,
+        50,
+        75,
+        5,
+        False,
+    )
     assert np.percentile([0, 37.5, 50, 75, 100], [25, 50, 75]).tolist() == [37.5, 50, 75]
     assert overall["quartile"].to_dict() == {"a": "Q4", "b": "Q4", "c": "Q3", "d": "Q2", "e": "Q1"}
 

@@ -49,8 +49,19 @@ EARLIER_EASIER = {"SV-P11-02": 0.9}
 
 #: Government-wide difficulty per principle (positive = harder).
 PRINCIPLE_DIFFICULTY = {
-    "P01": -0.1, "P02": 0.1, "P03": -0.3, "P04": 0.35, "P05": 0.2, "P06": 0.0, "P07": -0.4,
-    "P08": 0.6, "P09": 0.45, "P10": 0.0, "P11": 0.1, "P12": 0.5, "P13": 0.3,
+    "P01": -0.1,
+    "P02": 0.1,
+    "P03": -0.3,
+    "P04": 0.35,
+    "P05": 0.2,
+    "P06": 0.0,
+    "P07": -0.4,
+    "P08": 0.6,
+    "P09": 0.45,
+    "P10": 0.0,
+    "P11": 0.1,
+    "P12": 0.5,
+    "P13": 0.3,
 }
 
 ROLES = ["資訊單位承辦人", "業務單位科長", "研考單位專員", "第一線服務人員", "資訊單位主管"]
@@ -89,7 +100,18 @@ LABELS = {
     "service": {"Y": "符合", "P": "部分符合", "N": "不符合", "NA": "不適用"},
 }
 
-HEADER = ["評估回合", "機關代碼", "機關名稱", "服務名稱", "自評表", "填答者", "題號", "答案", "說明", "填答時間"]
+HEADER = [
+    "評估回合",
+    "機關代碼",
+    "機關名稱",
+    "服務名稱",
+    "自評表",
+    "填答者",
+    "題號",
+    "答案",
+    "說明",
+    "填答時間",
+]
 
 
 def agencies() -> list[dict[str, str]]:
@@ -106,8 +128,9 @@ def answer_for(latent: float) -> str:
     return "N"
 
 
-def draw_profile(rng: random.Random, agency: dict[str, str], fw, round_id: str,
-                 workshop_month: int) -> dict:
+def draw_profile(
+    rng: random.Random, agency: dict[str, str], fw, round_id: str, workshop_month: int
+) -> dict:
     """An agency's situation in a round: maturity, form, service, respondents, leanings."""
     maturity = rng.gauss(0.6 if agency["level"] == "central" else 0.4, 0.5)
     instrument = "plan" if rng.random() < 0.3 else "service"
@@ -122,13 +145,20 @@ def draw_profile(rng: random.Random, agency: dict[str, str], fw, round_id: str,
     day = dt.datetime(int(round_id[:4]), workshop_month, rng.randint(1, 28), 9, 30)
     na_items = {i.id for i in fw.items[instrument] if rng.random() < 0.035}
     return {
-        "maturity": maturity, "instrument": instrument, "service": service,
-        "respondents": respondents, "bias": bias, "deviation": deviation, "day": day,
+        "maturity": maturity,
+        "instrument": instrument,
+        "service": service,
+        "respondents": respondents,
+        "bias": bias,
+        "deviation": deviation,
+        "day": day,
         "na_items": na_items,
     }
 
 
-def earlier_profile(rng: random.Random, later: dict, fw, round_id: str, workshop_month: int) -> dict:
+def earlier_profile(
+    rng: random.Random, later: dict, fw, round_id: str, workshop_month: int
+) -> dict:
     """The same agency one round earlier: mostly less mature, same form and service."""
     respondents = list(later["respondents"])
     if rng.random() < 0.4:  # one respondent was someone else then
@@ -141,14 +171,24 @@ def earlier_profile(rng: random.Random, later: dict, fw, round_id: str, workshop
     na_items = {i.id for i in fw.items[later["instrument"]] if rng.random() < 0.035}
     return {
         "maturity": later["maturity"] - rng.gauss(0.3, 0.25),
-        "instrument": later["instrument"], "service": later["service"],
-        "respondents": respondents, "bias": bias, "deviation": deviation, "day": day,
+        "instrument": later["instrument"],
+        "service": later["service"],
+        "respondents": respondents,
+        "bias": bias,
+        "deviation": deviation,
+        "day": day,
         "na_items": na_items,
     }
 
 
-def answer_rows(rng: random.Random, agency: dict[str, str], profile: dict, fw, round_id: str,
-                easier: dict[str, float] | None = None) -> list[list[str]]:
+def answer_rows(
+    rng: random.Random,
+    agency: dict[str, str],
+    profile: dict,
+    fw,
+    round_id: str,
+    easier: dict[str, float] | None = None,
+) -> list[list[str]]:
     """One row per respondent × item of the agency's form."""
     rows: list[list[str]] = []
     instrument = profile["instrument"]
@@ -163,9 +203,12 @@ def answer_rows(rng: random.Random, agency: dict[str, str], profile: dict, fw, r
                 code = ""  # left unanswered
             else:
                 latent = (
-                    profile["maturity"] - PRINCIPLE_DIFFICULTY[item.principle]
+                    profile["maturity"]
+                    - PRINCIPLE_DIFFICULTY[item.principle]
                     + profile["deviation"][item.principle]
-                    - item_difficulty + profile["bias"][respondent] + rng.gauss(0, 0.45)
+                    - item_difficulty
+                    + profile["bias"][respondent]
+                    + rng.gauss(0, 0.45)
                 )
                 code = answer_for(latent)
             note = ""
@@ -190,8 +233,9 @@ def answer_rows(rng: random.Random, agency: dict[str, str], profile: dict, fw, r
     return rows
 
 
-def make_round(rng: random.Random, round_id: str, workshop_month: int
-               ) -> tuple[dict[str, list[list[str]]], dict[str, dict]]:
+def make_round(
+    rng: random.Random, round_id: str, workshop_month: int
+) -> tuple[dict[str, list[list[str]]], dict[str, dict]]:
     """The latest round: answers per agency, and each agency's profile."""
     fw = load_framework(ROOT / "data" / "frameworks" / "tw-dsg")
     files: dict[str, list[list[str]]] = {}
@@ -203,8 +247,9 @@ def make_round(rng: random.Random, round_id: str, workshop_month: int
     return files, profiles
 
 
-def make_earlier_round(rng: random.Random, later: dict[str, dict], round_id: str, version: str,
-                       workshop_month: int) -> dict[str, list[list[str]]]:
+def make_earlier_round(
+    rng: random.Random, later: dict[str, dict], round_id: str, version: str, workshop_month: int
+) -> dict[str, list[list[str]]]:
     """The earlier round from the later profiles; each row ends with the bank version."""
     fw = load_framework(ROOT / "data" / "frameworks" / "tw-dsg")
     files: dict[str, list[list[str]]] = {}
@@ -215,8 +260,9 @@ def make_earlier_round(rng: random.Random, later: dict[str, dict], round_id: str
     return files
 
 
-def write(files: dict[str, list[list[str]]], round_id: str, header: list[str] = HEADER,
-          note: str = "") -> Path:
+def write(
+    files: dict[str, list[list[str]]], round_id: str, header: list[str] = HEADER, note: str = ""
+) -> Path:
     folder = HERE / "rounds" / round_id
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.csv"):
@@ -250,12 +296,14 @@ def main() -> None:
     n_rows = sum(len(rows) for rows in files.values())
     print(f"wrote {folder.relative_to(ROOT)}/: {n_rows} answers from {len(files)} agencies")
 
-    earlier = make_earlier_round(random.Random(EARLIER_SEED), profiles, EARLIER_ROUND,
-                                 EARLIER_VERSION, 10)
+    earlier = make_earlier_round(
+        random.Random(EARLIER_SEED), profiles, EARLIER_ROUND, EARLIER_VERSION, 10
+    )
     folder = write(
-        earlier, EARLIER_ROUND, header=[*HEADER, "題庫版本"],
-        note=(f"earlier_round_seed: {EARLIER_SEED}\n"
-              f"question_bank_version: \"{EARLIER_VERSION}\"\n"),
+        earlier,
+        EARLIER_ROUND,
+        header=[*HEADER, "題庫版本"],
+        note=(f'earlier_round_seed: {EARLIER_SEED}\nquestion_bank_version: "{EARLIER_VERSION}"\n'),
     )
     n_rows = sum(len(rows) for rows in earlier.values())
     print(f"wrote {folder.relative_to(ROOT)}/: {n_rows} answers from {len(earlier)} agencies")

@@ -113,7 +113,9 @@ def load_round(
 
 def default_responses(folder: Path) -> Path:
     """The bundled example's latest round folder (``data/examples/rounds/<round>/``)."""
-    rounds = sorted((p for p in (folder / "rounds").glob("*") if p.is_dir()), key=lambda p: _natural(p.name))
+    rounds = sorted(
+        (p for p in (folder / "rounds").glob("*") if p.is_dir()), key=lambda p: _natural(p.name)
+    )
     if not rounds:
         raise GuidekitError(f"no bundled example answers in {folder / 'rounds'}")
     return rounds[-1]
@@ -144,8 +146,9 @@ class AgencyReport:
         One per (service, instrument) this agency answered in the round.
     """
 
-    def __init__(self, data: RoundData, agency_id: str, lang: str = "zh-TW",
-                 today: dt.date | None = None) -> None:
+    def __init__(
+        self, data: RoundData, agency_id: str, lang: str = "zh-TW", today: dt.date | None = None
+    ) -> None:
         self.data = data
         self.framework = data.scores.framework
         self.lang = i18n.normalise_lang(lang)
@@ -154,7 +157,9 @@ class AgencyReport:
         self.today = today or dt.date.today()
         mine = data.scores.assessment(agency_id)
         if mine.overall.empty:
-            raise GuidekitError(i18n.t("report.not_found", "en", agency_id=agency_id, round=self.round))
+            raise GuidekitError(
+                i18n.t("report.not_found", "en", agency_id=agency_id, round=self.round)
+            )
         self.agency_name = str(mine.overall["agency_name"].iloc[0])
         frame = data.responses.frame
         own = frame[frame["agency_id"] == agency_id]
@@ -234,7 +239,11 @@ class AgencyReport:
         inst = self.framework.instrument(a.key["instrument"])
         service = a.key["service"]
         suffix = f"：{service}" if self.lang == "zh-TW" else f": {service}"
-        return self.t("report.assessment", instrument=self._text(inst, "title"), service=suffix if service else "")
+        return self.t(
+            "report.assessment",
+            instrument=self._text(inst, "title"),
+            service=suffix if service else "",
+        )
 
     def _band_label(self, code: Any) -> str:
         if not isinstance(code, str):
@@ -261,6 +270,14 @@ class AgencyReport:
         except KeyError:
             return code
 
+    def _is_na(self, instrument: str, code: Any) -> bool:
+        if not isinstance(code, str):
+            return False
+        try:
+            return self.framework.scale(instrument).option(code).na
+        except KeyError:  # a number on a continuous scale
+            return False
+
     def _median(self, instrument: str, level: str, level_id: str) -> float:
         peers = self.data.scores.peers
         row = peers[
@@ -286,7 +303,10 @@ class AgencyReport:
                     "spread": item["spread"],
                     "principle": self._principle_label(item["principle_id"]),
                     "answers": [
-                        {"respondent": r.respondent, "answer": self._answer_label(r.instrument, r.answer)}
+                        {
+                            "respondent": r.respondent,
+                            "answer": self._answer_label(r.instrument, r.answer),
+                        }
                         for r in answers.itertuples()
                     ],
                     "notes": [
@@ -297,10 +317,9 @@ class AgencyReport:
                     "na_reasons": [
                         {"respondent": r.respondent, "note": r.note}
                         for r in answers.itertuples()
-                        if r.answer is not pd.NA
-                        and isinstance(r.answer, str)
-                        and self.framework.scale(r.instrument).option(r.answer).na
-                        and isinstance(r.note, str) and r.note.strip()
+                        if self._is_na(r.instrument, r.answer)
+                        and isinstance(r.note, str)
+                        and r.note.strip()
                     ],
                 }
             )
@@ -323,7 +342,9 @@ class AgencyReport:
         """Title, agency, round, dates (民國 and Gregorian), synthetic-data notice."""
         fw = self.framework
         answered = [
-            v for a in self.assessments for v in a.answers["answered_at"].tolist()
+            v
+            for a in self.assessments
+            for v in a.answers["answered_at"].tolist()
             if isinstance(v, str) and v.strip()
         ]
         last = None
@@ -351,7 +372,9 @@ class AgencyReport:
             "report_header.html.j2",
             t=self.t,
             title=self.t("report.title", agency=self.agency_name),
-            subtitle=self.t("report.subtitle", framework=self._text(fw.meta, "title"), version=fw.version),
+            subtitle=self.t(
+                "report.subtitle", framework=self._text(fw.meta, "title"), version=fw.version
+            ),
             agency_name=self.agency_name,
             agency_id=self.agency_id,
             round=self.round,
@@ -377,11 +400,15 @@ class AgencyReport:
                     "coverage": i18n.format_pct(o["coverage"]),
                     "position": self._position(o["quartile"], int(o["peer_n"])),
                     "counts": self.t(
-                        "overview.counts", n_items=int(o["n_items"]), n_scored=int(o["n_scored"]),
-                        n_na=int(o["n_na"]), n_unanswered=int(o["n_unanswered"]),
+                        "overview.counts",
+                        n_items=int(o["n_items"]),
+                        n_scored=int(o["n_scored"]),
+                        n_na=int(o["n_na"]),
+                        n_unanswered=int(o["n_unanswered"]),
                     ),
                     "flags": self.t(
-                        "overview.flags", n_major=int(o["n_major_not_met"]),
+                        "overview.flags",
+                        n_major=int(o["n_major_not_met"]),
                         n_disagree=int(o["n_disagreements"]),
                     ),
                 }
@@ -392,24 +419,36 @@ class AgencyReport:
         """The 13-axis radar chart of one assessment against the round's median."""
         labels = [self._principle_label(pid) for pid in a.principles["principle_id"]]
         values = a.principles["score"].tolist()
-        medians = [self._median(a.key["instrument"], "principle", pid) for pid in a.principles["principle_id"]]
+        medians = [
+            self._median(a.key["instrument"], "principle", pid)
+            for pid in a.principles["principle_id"]
+        ]
         show_median = any(not math.isnan(m) for m in medians)
         finite = [(v, lbl) for v, lbl in zip(values, labels, strict=True) if not math.isnan(v)]
         description = (
             self.t("chart.radar.desc", agency=self.agency_name)
             if show_median
-            else self.t("chart.radar.desc_nomedian", agency=self.agency_name,
-                        minimum=self.framework.scoring.min_peer_group)
+            else self.t(
+                "chart.radar.desc_nomedian",
+                agency=self.agency_name,
+                minimum=self.framework.scoring.min_peer_group,
+            )
         )
         if finite:
             best, worst = max(finite), min(finite)
             description += " " + self.t(
-                "chart.radar.summary", best=best[1], best_score=i18n.format_score(best[0]),
-                worst=worst[1], worst_score=i18n.format_score(worst[0]),
+                "chart.radar.summary",
+                best=best[1],
+                best_score=i18n.format_score(best[0]),
+                worst=worst[1],
+                worst_score=i18n.format_score(worst[0]),
             )
         return charts.radar(
-            labels, values, medians if show_median else None,
-            title=self.t("chart.radar.title"), description=description,
+            labels,
+            values,
+            medians if show_median else None,
+            title=self.t("chart.radar.title"),
+            description=description,
             legend=(self.t("chart.legend.agency"), self.t("chart.legend.median")),
             no_score=self.t("chart.no_score"),
             columns=(self.t("col.principle"), self.t("col.score"), self.t("col.median")),
@@ -459,9 +498,13 @@ class AgencyReport:
                     {
                         "label": label,
                         "principles": "、".join(
-                            self._principle_label(p.id) for p in self.framework.principles_of(dim.id)
-                        ) if self.lang == "zh-TW" else "; ".join(
-                            self._principle_label(p.id) for p in self.framework.principles_of(dim.id)
+                            self._principle_label(p.id)
+                            for p in self.framework.principles_of(dim.id)
+                        )
+                        if self.lang == "zh-TW"
+                        else "; ".join(
+                            self._principle_label(p.id)
+                            for p in self.framework.principles_of(dim.id)
                         ),
                         "score": i18n.format_score(d["score"]),
                         "median": i18n.format_score(median),
@@ -471,7 +514,8 @@ class AgencyReport:
                 )
             show_median = any(not math.isnan(m) for m in medians)
             chart = charts.bars(
-                labels, values,
+                labels,
+                values,
                 title=self.t("chart.bars.title"),
                 description=self.t("chart.bars.desc", agency=self.agency_name),
                 no_score=self.t("chart.no_score"),
@@ -493,7 +537,9 @@ class AgencyReport:
             for pid in [p.id for p in self.framework.principles]:
                 part = gaps[gaps["principle_id"] == pid].sort_values(["_o"], kind="stable")
                 if not part.empty:
-                    groups.append({"principle": self._principle_label(pid), "items": self._item_rows(a, part)})
+                    groups.append(
+                        {"principle": self._principle_label(pid), "items": self._item_rows(a, part)}
+                    )
             blocks.append({"label": self._assessment_label(a), "groups": groups})
         return self._section("section_gaps.html.j2", "section.gaps", blocks=blocks)
 
@@ -517,7 +563,9 @@ class AgencyReport:
                     "items": self._item_rows(a, rows),
                 }
             )
-        return self._section("section_disagreements.html.j2", "section.disagreements", blocks=blocks)
+        return self._section(
+            "section_disagreements.html.j2", "section.disagreements", blocks=blocks
+        )
 
     def measures(self) -> HTML:
         """Supporting measures recommended for these answers, with the reasons."""
@@ -531,13 +579,22 @@ class AgencyReport:
                 reasons = []
                 for r in rec["reasons"]:
                     if r["kind"] == "item":
-                        reasons.append(self.t("measures.item_reason", item=r["item_id"],
-                                              status=self.t(f"status.{r['status']}")))
+                        reasons.append(
+                            self.t(
+                                "measures.item_reason",
+                                item=r["item_id"],
+                                status=self.t(f"status.{r['status']}"),
+                            )
+                        )
                     else:
-                        reasons.append(self.t(
-                            "measures.score_reason", principle=self._principle_label(r["principle_id"]),
-                            score=i18n.format_score(r["score"]), threshold=f"{r['threshold']:g}",
-                        ))
+                        reasons.append(
+                            self.t(
+                                "measures.score_reason",
+                                principle=self._principle_label(r["principle_id"]),
+                                score=i18n.format_score(r["score"]),
+                                threshold=f"{r['threshold']:g}",
+                            )
+                        )
                 rows.append(
                     {
                         "id": m.id,
@@ -587,14 +644,26 @@ class AgencyReport:
             self.t("method.low_coverage", pct=i18n.format_pct(fw.scoring.low_coverage_below)),
             self.t("method.version", version=fw.version),
         ]
-        return self._section("section_method.html.j2", "section.method", body=body, extra=extra,
-                             notice=self._text(fw.meta, "notice"))
+        return self._section(
+            "section_method.html.j2",
+            "section.method",
+            body=body,
+            extra=extra,
+            notice=self._text(fw.meta, "notice"),
+        )
 
     def sections(self) -> list[HTML]:
         """Every section in report order."""
         return [
-            self.header(), self.overview(), self.principles(), self.dimensions(), self.gaps(),
-            self.major_items(), self.disagreements(), self.measures(), self.not_applicable(),
+            self.header(),
+            self.overview(),
+            self.principles(),
+            self.dimensions(),
+            self.gaps(),
+            self.major_items(),
+            self.disagreements(),
+            self.measures(),
+            self.not_applicable(),
             self.method(),
         ]
 

@@ -53,6 +53,8 @@ def notebook_to_html(nb: nbformat.NotebookNode, *, lang: str, title: str) -> str
     title : str
         The page ``<title>`` (escaped by the template).
     """
-    resources = {"guidekit": {"lang": lang, "title": title, "css": stylesheet(), "version": __version__}}
+    resources = {
+        "guidekit": {"lang": lang, "title": title, "css": stylesheet(), "version": __version__}
+    }
     body, _ = exporter().from_notebook_node(nb, resources=resources)
     return body

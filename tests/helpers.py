@@ -1,0 +1,50 @@
+"""Test data made the way agency staff make it (and the way attackers would)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from guidekit.framework import Framework
+
+#: A note that must show as text in every report.
+HOSTILE_NOTE = '<script>alert("x")</script> & <b>粗體</b> "引號"'
+
+#: (agency code, agency name): markup and quotes, a slash, ids that need safe file names,
+#: ids differing only by case, names that look alike after clean-up.
+HOSTILE_AGENCIES: Sequence[tuple[str, str]] = (
+    ("0001", '研考會 <i>"測試"</i>'),
+    ("A/B 02", "交通部/觀光署"),
+    ("ab03", "臺北市政府"),
+    ("AB03", "台北市政府"),
+    ("..", "普通機關"),
+)
+
+ANSWERS = ("符合", "部分符合", "不符合", "不適用")
+
+
+def write_round(
+    folder: Path,
+    fw: Framework,
+    agencies: Sequence[tuple[str, str]] = HOSTILE_AGENCIES,
+    instrument: str = "service",
+    encoding: str = "utf-8-sig",
+) -> Path:
+    """One answer file with two respondents per agency; returns its path."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["評估回合", "機關代碼", "機關名稱", "填答者", "題號", "答案", "說明"])
+    for a, (agency_id, name) in enumerate(agencies):
+        for r, respondent in enumerate(("甲", "乙")):
+            for n, item in enumerate(fw.items[instrument]):
+                answer = ANSWERS[(n + a + r * (n % 3)) % 4]
+                note = (
+                    HOSTILE_NOTE if n % 5 == 0 else ("理由：不涉及" if answer == "不適用" else "")
+                )
+                writer.writerow(["2026", agency_id, name, respondent, item.id, answer, note])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "answers.csv"
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path

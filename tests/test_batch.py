@@ -1,0 +1,208 @@
+"""End to end: `guidekit reports` runs the report notebook per agency with papermill and
+exports self-contained HTML with nbconvert."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from guidekit.batch import report_filenames, run_reports
+from guidekit.paths import notebooks_dir
+from guidekit.responses import read_responses
+from guidekit.scoring import score
+
+from .helpers import HOSTILE_AGENCIES, HOSTILE_NOTE, write_round
+
+pytestmark = pytest.mark.slow
+
+CODE_MARKERS = (
+    "AgencyReport",
+    "import ",
+    "report.header()",
+    "agency_id =",
+    "In&nbsp;[",
+    'class="input',
+)
+EXTERNAL = re.compile(
+    r"<script|<link|<iframe|<img|<object|<embed|@import|url\(|\ssrc\s*=|"
+    r"href\s*=\s*[\"']?(?:https?:)?//",
+    re.IGNORECASE,
+)
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    return "".join(parser.parts)
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory, fw):
+    folder = tmp_path_factory.mktemp("batch")
+    answers = write_round(folder / "in", fw)
+    out = folder / "out"
+    args = [
+        sys.executable,
+        "-m",
+        "guidekit",
+        "reports",
+        "--responses",
+        str(answers),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+    ]
+    for agency_id, _ in HOSTILE_AGENCIES:
+        args += ["--agency", agency_id]
+    args += ["--agency", "9999"]  # no answers: recorded as failed, the batch goes on
+    run = subprocess.run(
+        args, capture_output=True, text=True, encoding="utf-8", timeout=600, check=False
+    )
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    scores = score(read_responses(answers, fw))
+    return run, out, manifest, scores
+
+
+def test_exit_code_and_outputs(batch):
+    run, out, manifest, _ = batch
+    assert run.returncode == 1, run.stderr  # one agency failed
+    assert "9999" in run.stderr and str((out / "index.html").resolve()) in run.stdout
+    statuses = {a["agency_id"]: a["status"] for a in manifest["agencies"]}
+    assert statuses == {**{a: "ok" for a, _ in HOSTILE_AGENCIES}, "9999": "failed"}
+    assert manifest["totals"] == {**manifest["totals"], "agencies": 6, "ok": 5, "failed": 1}
+    assert all(a["duration_s"] >= 0 for a in manifest["agencies"])
+    assert (
+        manifest["framework"]["id"] == "tw-dsg" and manifest["inputs"][0]["encoding"] == "utf-8-sig"
+    )
+
+
+def test_one_safe_distinct_file_per_agency(batch):
+    _, out, manifest, _ = batch
+    files = [a["file"] for a in manifest["agencies"]]
+    assert len(set(f.casefold() for f in files)) == len(files)
+    for name in files:
+        assert re.fullmatch(r"[A-Za-z0-9_-]+\.html", name), name
+    ok = [a for a in manifest["agencies"] if a["status"] == "ok"]
+    assert sorted(p.name for p in out.glob("*.html") if p.name != "index.html") == sorted(
+        a["file"] for a in ok
+    )
+
+
+def test_reports_show_principles_scores_and_escaped_text(batch, fw):
+    _, out, manifest, scores = batch
+    for entry in manifest["agencies"]:
+        if entry["status"] != "ok":
+            continue
+        html = (out / entry["file"]).read_text(encoding="utf-8")
+        assert html.startswith("<!DOCTYPE html>") and '<html lang="zh-TW">' in html
+        for p in fw.principles:
+            assert p.title_zh in html, (entry["agency_id"], p.id)
+        mine = scores.assessment(entry["agency_id"])
+        for value in mine.principles["score"].dropna():
+            assert f">{value:.1f}<" in html
+        assert f'<span class="gk-big">{mine.overall["score"].iloc[0]:.1f}</span>' in html
+        text = visible_text(html)
+        assert HOSTILE_NOTE in text  # the note shows as text, markup and all
+        for marker in CODE_MARKERS:
+            assert marker not in html, (entry["file"], marker)
+        assert EXTERNAL.search(html) is None, EXTERNAL.search(html)
+    first = next(a for a in manifest["agencies"] if a["agency_id"] == "0001")
+    html = (out / first["file"]).read_text(encoding="utf-8")
+    assert '研考會 <i>"測試"</i>' in visible_text(html) and "<i>" not in html
+
+
+def test_index_and_summary(batch):
+    _, out, manifest, scores = batch
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert EXTERNAL.search(index) is None
+    for entry in manifest["agencies"]:
+        assert entry["agency_id"] in index or entry["agency_id"] == ".."
+        if entry["status"] == "ok":
+            assert f'href="{entry["file"]}"' in index
+    assert "9999" in index and "失敗" in index
+    with (out / "summary.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = {r["agency_id"]: r for r in csv.DictReader(fh)}
+    overall = scores.overall.set_index("agency_id")["score"]
+    for agency_id, _ in HOSTILE_AGENCIES:
+        assert float(rows[agency_id]["score"]) == pytest.approx(overall[agency_id], abs=0.005)
+        assert rows[agency_id]["status"] == "ok"
+    assert rows["9999"]["status"] == "failed" and rows["9999"]["score"] == ""
+
+
+def test_a_failing_notebook_does_not_stop_the_batch(tmp_path, fw):
+    nb = nbformat.read(notebooks_dir() / "report.ipynb", as_version=4)
+    nb.cells.insert(
+        3, nbformat.v4.new_code_cell('if agency_id == "0002":\n    raise RuntimeError("boom")')
+    )
+    broken = tmp_path / "report.ipynb"
+    nbformat.write(nb, broken)
+    answers = write_round(
+        tmp_path / "in", fw, [("0001", "甲機關"), ("0002", "乙機關"), ("0003", "丙機關")]
+    )
+    result = run_reports(answers, tmp_path / "out", workers=1, notebook=broken, progress=False)
+    by_id = {r.agency_id: r for r in result.results}
+    assert [by_id[a].status for a in ("0001", "0002", "0003")] == ["ok", "failed", "ok"]
+    failed = by_id["0002"]
+    # cell 4 of the executed notebook: papermill inserts the injected-parameters cell after cell 1
+    assert (failed.ename, failed.evalue, failed.cell) == ("RuntimeError", "boom", 4)
+    assert (
+        failed.notebook and Path(failed.notebook).exists()
+    )  # the failed notebook is kept as the log
+    assert not (tmp_path / "out" / failed.file).exists()
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "RuntimeError: boom" in index
+    assert not result.ok
+
+
+def test_report_filenames_are_safe_and_injective():
+    ids = ["A01", "a01", "CON", "..", "a/b", "a b", "機關甲", "機關乙", "x" * 80, "ok-1_2"]
+    names = report_filenames(ids)
+    assert names["ok-1_2"] == "ok-1_2.html"
+    assert len({n.casefold() for n in names.values()}) == len(ids)
+    for name in names.values():
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*\.html", name) and len(name) < 80
+    assert names["CON"] != "CON.html" and names["A01"] != "A01.html"
+
+
+def test_report_notebook_runs_under_papermill(tmp_path):
+    import papermill as pm
+
+    output = tmp_path / "out.ipynb"
+    pm.execute_notebook(
+        str(notebooks_dir() / "report.ipynb"),
+        str(output),
+        kernel_name="python3",
+        progress_bar=False,
+        parameters={"lang": "en"},
+    )
+    nb = nbformat.read(output, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    html = "".join(o.data.get("text/html", "") for o in outputs if "data" in o)
+    assert "Scores by principle" in html and "Example data" in html
+
+
+def test_notebooks_are_committed_without_outputs():
+    for path in notebooks_dir().glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, path.name

@@ -1,0 +1,193 @@
+"""Report sections rendered in-process: content, numbers from the scoring API, escaping,
+accessibility, both languages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from guidekit import i18n
+from guidekit.charts import bars, radar
+from guidekit.recommend import recommend
+from guidekit.report import AgencyReport, load_round
+from guidekit.responses import read_responses
+
+from .helpers import write_round
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, fw):
+    """Three agencies answering the service form; notes and a name carry markup."""
+    agencies = [("0001", '研考會 <i>"測試"</i>'), ("0002", "交通部/觀光署"), ("0003", "普通機關")]
+    path = write_round(tmp_path_factory.mktemp("hostile"), fw, agencies)
+    return load_round(read_responses(path, fw))
+
+
+def build(data, agency_id, lang="zh-TW"):
+    return AgencyReport(data, agency_id, lang, today=dt.date(2026, 11, 29))
+
+
+def html_of(report):
+    return "\n".join(section.html for section in report.sections())
+
+
+class _Outline(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.headings: list[int] = []
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs.append((tag, dict(attrs)))
+        if re.fullmatch(r"h[1-6]", tag):
+            self.headings.append(int(tag[1]))
+
+
+def test_report_shows_every_principle_and_the_api_scores(hostile, fw):
+    report = build(hostile, "0003")
+    html = html_of(report)
+    for p in fw.principles:
+        assert p.title_zh in html
+    principles = hostile.scores.assessment("0003").principles
+    for value in principles["score"]:
+        assert f"{value:.1f}" in html
+    overall = hostile.scores.assessment("0003").overall["score"].iloc[0]
+    assert f'<span class="gk-big">{overall:.1f}</span>' in html
+
+
+def test_dates_in_roc_and_gregorian(hostile):
+    header = build(hostile, "0003").header().html
+    assert "民國115年11月29日（2026-11-29）" in header
+    assert "29 November 2026 (ROC year 115)" in build(hostile, "0003", "en").header().html
+
+
+def test_free_text_is_escaped(hostile):
+    html = html_of(build(hostile, "0001"))
+    assert "<script>" not in html and "<b>粗體</b>" not in html and "<i>" not in html
+    assert (
+        "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;粗體&lt;/b&gt; &#34;引號&#34;"
+        in html
+    )
+    assert "研考會 &lt;i&gt;&#34;測試&#34;&lt;/i&gt;" in html
+
+
+def test_headings_in_order_and_tables_have_headers(hostile):
+    outline = _Outline()
+    outline.feed(html_of(build(hostile, "0002")))
+    assert outline.headings[0] == 1 and outline.headings.count(1) == 1
+    for previous, current in zip(outline.headings, outline.headings[1:], strict=False):
+        assert current <= previous + 1  # never skip a level
+    assert (
+        outline.tags.count("table") == outline.tags.count("thead") == outline.tags.count("caption")
+    )
+    for tag, attrs in outline.attrs:
+        if tag == "th":
+            assert attrs.get("scope") in {"col", "row"}
+        if tag == "svg":
+            assert attrs["role"] == "img" and attrs["aria-labelledby"]
+
+
+def test_sections_follow_the_answers(hostile, fw):
+    report = build(hostile, "0002")
+    a = report.assessments[0]
+    gaps = report.gaps().html
+    for item_id in a.items.loc[a.items["status"].isin(["not_met", "partial"]), "item_id"]:
+        assert item_id in gaps
+    na = report.not_applicable().html
+    for item_id in a.items.loc[a.items["status"] == "na", "item_id"]:
+        assert item_id in na
+    assert "理由：不涉及" in na
+    disagree = report.disagreements().html
+    for item_id in a.items.loc[a.items["disagreement"], "item_id"]:
+        assert item_id in disagree
+    majors = report.major_items().html
+    for item_id in a.items.loc[a.items["major_not_met"], "item_id"]:
+        assert item_id in majors
+    measures = report.measures().html
+    chosen = recommend(a.items, a.principles, fw)
+    assert len(chosen) > 0
+    for measure_id in chosen["measure_id"]:
+        assert fw.measures[[m.id for m in fw.measures].index(measure_id)].title_zh in measures
+
+
+def test_position_is_suppressed_with_three_agencies(hostile):
+    html = build(hostile, "0003").overview().html
+    assert i18n.t("position.suppressed", "zh-TW", minimum=5) in html
+
+
+def test_english_report(hostile, fw):
+    html = html_of(build(hostile, "0003", "en"))
+    for p in fw.principles:
+        assert p.title_en in html
+    assert "Overall indicative score" in html and "About the method" in html
+
+
+def test_synthetic_banner_on_bundled_example():
+    data = load_round()
+    html = AgencyReport(data, data.scores.overall["agency_id"].iloc[0]).header().html
+    assert i18n.t("report.synthetic", "zh-TW") in html
+
+
+def test_unknown_agency_is_an_error(hostile):
+    from guidekit.problems import GuidekitError
+
+    with pytest.raises(GuidekitError, match="9999"):
+        build(hostile, "9999")
+
+
+# -- recommendations follow the answers ---------------------------------------------------
+
+
+def test_different_answers_give_different_recommendations(hostile, fw):
+    chosen = {}
+    for agency_id in ("0001", "0002", "0003"):
+        a = build(hostile, agency_id).assessments[0]
+        chosen[agency_id] = set(recommend(a.items, a.principles, fw)["measure_id"])
+    assert len({frozenset(v) for v in chosen.values()}) > 1
+    all_met = build(hostile, "0003").assessments[0]
+    items = all_met.items.assign(status="met")
+    principles = all_met.principles.assign(score=100.0)
+    assert recommend(items, principles, fw).empty
+
+
+def test_score_condition(mini):
+    import pandas as pd
+
+    items = pd.DataFrame({"item_id": ["S1"], "status": ["met"]})
+    low = pd.DataFrame({"principle_id": ["P03"], "score": [49.9]})
+    high = pd.DataFrame({"principle_id": ["P03"], "score": [50.0]})
+    assert recommend(items, low, mini)["measure_id"].tolist() == ["M2"]
+    assert recommend(items, high, mini).empty
+    partial = pd.DataFrame({"item_id": ["S1"], "status": ["partial"]})
+    [reason] = recommend(partial, high, mini)["reasons"].iloc[0]
+    assert reason == {"kind": "item", "item_id": "S1", "status": "partial"}
+
+
+# -- charts --------------------------------------------------------------------------------
+
+
+def test_radar_escapes_labels_and_skips_missing():
+    chart = radar(
+        ["<b>一</b>", "二", "三"],
+        [50.0, float("nan"), 100.0],
+        [40.0, 60.0, 80.0],
+        title="t<",
+        description="d&",
+        legend=("本機關", "中位數"),
+        no_score="無分數",
+    )
+    assert "<b>" not in chart.svg and "&lt;b&gt;一&lt;/b&gt;" in chart.svg
+    assert "<title" in chart.svg and "t&lt;" in chart.svg and "d&amp;" in chart.svg
+    assert chart.svg.count("<circle") == 2 + 1  # two agency points + legend marker
+    assert "二（無分數）" in chart.svg
+    assert chart.table["score"].isna().tolist() == [False, True, False]
+
+
+def test_bars_label_missing_scores_in_text():
+    chart = bars(["A", "B"], [75.0, float("nan")], title="t", description="d", no_score="無分數")
+    assert "無分數" in chart.svg and chart.svg.count("<rect") == 1
