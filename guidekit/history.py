@@ -39,7 +39,15 @@ ENCODING = "utf-8"
 
 #: Columns of :func:`history_frame`.
 HISTORY_COLUMNS = (
-    "version", "previous", "date", "item_id", "change", "before_zh", "before_en", "note_zh", "note_en",
+    "version",
+    "previous",
+    "date",
+    "item_id",
+    "change",
+    "before_zh",
+    "before_en",
+    "note_zh",
+    "note_en",
 )
 
 
@@ -95,18 +103,42 @@ def load_history(fw: Framework) -> tuple[Revision, ...]:
 
 
 @functools.lru_cache(maxsize=8)
-def _load(path_text: str, stamp: tuple[int, int] | None, item_ids: frozenset[str]) -> tuple[Revision, ...]:
+def _load(
+    path_text: str, stamp: tuple[int, int] | None, item_ids: frozenset[str]
+) -> tuple[Revision, ...]:
     path = Path(path_text)
     problems: list[Problem] = []
 
-    def problem(row: int | None, column: str | None, value: object, detail: str, expected_zh: str,
-                expected_en: str) -> None:
-        problems.append(Problem(str(path), row, column, None if value is None else str(value), "bank-change",
-                                {"detail": detail, "expected_zh": expected_zh, "expected_en": expected_en}))
+    def problem(
+        row: int | None,
+        column: str | None,
+        value: object,
+        detail: str,
+        expected_zh: str,
+        expected_en: str,
+    ) -> None:
+        problems.append(
+            Problem(
+                str(path),
+                row,
+                column,
+                None if value is None else str(value),
+                "bank-change",
+                {"detail": detail, "expected_zh": expected_zh, "expected_en": expected_en},
+            )
+        )
 
     if stamp is None:
-        problems.append(Problem(str(path), None, None, None, "missing-file",
-                                {"what": "題庫版本紀錄檔", "what_en": "the question-bank history file"}))
+        problems.append(
+            Problem(
+                str(path),
+                None,
+                None,
+                None,
+                "missing-file",
+                {"what": "題庫版本紀錄檔", "what_en": "the question-bank history file"},
+            )
+        )
         raise FrameworkError(problems, summary=f"cannot read {path}")
     try:
         data = YAML(typ="safe").load(path.read_text(encoding=ENCODING))
@@ -123,14 +155,25 @@ def _load(path_text: str, stamp: tuple[int, int] | None, item_ids: frozenset[str
         except ValidationError as exc:
             for error in exc.errors():
                 field = ".".join(str(x) for x in error["loc"])
-                problem(None, f"[{n}].{field}", error.get("input") if not isinstance(
-                    error.get("input"), dict | list) else None, error["msg"], "見 guidekit.history 說明",
-                    "see guidekit.history")
+                problem(
+                    None,
+                    f"[{n}].{field}",
+                    error.get("input") if not isinstance(error.get("input"), dict | list) else None,
+                    error["msg"],
+                    "見 guidekit.history 說明",
+                    "see guidekit.history",
+                )
             continue
         for change in revision.items:
             if change.change != "removed" and change.id not in item_ids:
-                problem(None, f"[{n}].items.id", change.id, f"unknown item in version {revision.version}",
-                        "目前題庫中的檢核項目代碼", "an item id of the current bank")
+                problem(
+                    None,
+                    f"[{n}].items.id",
+                    change.id,
+                    f"unknown item in version {revision.version}",
+                    "目前題庫中的檢核項目代碼",
+                    "an item id of the current bank",
+                )
         revisions.append(revision)
     if problems:
         raise FrameworkError(problems, summary=f"cannot read {path}")
@@ -148,9 +191,15 @@ def history_frame(fw: Framework) -> pd.DataFrame:
     """
     rows = [
         {
-            "version": r.version, "previous": r.previous, "date": r.date, "item_id": c.id,
-            "change": c.change, "before_zh": c.before_zh, "before_en": c.before_en,
-            "note_zh": c.note_zh, "note_en": c.note_en,
+            "version": r.version,
+            "previous": r.previous,
+            "date": r.date,
+            "item_id": c.id,
+            "change": c.change,
+            "before_zh": c.before_zh,
+            "before_en": c.before_en,
+            "note_zh": c.note_zh,
+            "note_en": c.note_en,
         }
         for r in load_history(fw)
         for c in r.items

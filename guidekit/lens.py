@@ -71,7 +71,9 @@ CROSSWALK_COLUMNS = ("source", "principle", "note_zh", "note_en")
 class LensSpec(_Record):
     """The ``lens:`` block of a lens's ``framework.yaml``."""
 
-    source: str = Field(min_length=1, description="source framework id or folder (relative to the lens)")
+    source: str = Field(
+        min_length=1, description="source framework id or folder (relative to the lens)"
+    )
     crosswalk: str = Field(default="crosswalk.csv", min_length=1)
 
 
@@ -100,7 +102,7 @@ class LensMeta(_Record):
     @classmethod
     def _version_text(cls, value: Any) -> Any:
         if not isinstance(value, str):
-            raise ValueError("write the version as a quoted string, e.g. \"2026.1\"")
+            raise ValueError('write the version as a quoted string, e.g. "2026.1"')
         return value
 
 
@@ -153,8 +155,9 @@ def load_lens(loader: _Loader, data: dict[str, Any], raw: Any) -> Framework:
     if source is None or any(p.is_error for p in loader.problems):
         raise FrameworkError(loader.problems, summary=f"cannot load framework {folder}")
 
-    crosswalk = _resolve_crosswalk(loader, folder / lmeta.lens.crosswalk, rows, source,
-                                   {p.id for p in principles})
+    crosswalk = _resolve_crosswalk(
+        loader, folder / lmeta.lens.crosswalk, rows, source, {p.id for p in principles}
+    )
     by_principle = {p.id: p for p in principles}
     items: dict[str, tuple[Item, ...]] = {}
     mapping = dict(zip(crosswalk["item_id"], crosswalk["principle_id"], strict=True))
@@ -171,7 +174,9 @@ def load_lens(loader: _Loader, data: dict[str, Any], raw: Any) -> Framework:
                         "principle": principle.id,
                         "dimension": principle.dimension,
                         # provenance: the clause of the *source* framework
-                        "source": f"{source.id}:{item.source}" if item.source else f"{source.id}:{item.principle}",
+                        "source": f"{source.id}:{item.source}"
+                        if item.source
+                        else f"{source.id}:{item.principle}",
                     }
                 )
             )
@@ -180,8 +185,12 @@ def load_lens(loader: _Loader, data: dict[str, Any], raw: Any) -> Framework:
     for n, principle in enumerate(principles):
         if principle.id not in used:
             loader.problem(
-                folder / lmeta.principles, _principle_line(loader, lmeta, n), "id", principle.id,
-                "lens-principle-empty", crosswalk=lmeta.lens.crosswalk,
+                folder / lmeta.principles,
+                _principle_line(loader, lmeta, n),
+                "id",
+                principle.id,
+                "lens-principle-empty",
+                crosswalk=lmeta.lens.crosswalk,
             )
     if any(p.is_error for p in loader.problems):
         raise FrameworkError(loader.problems, summary=f"cannot load framework {folder}")
@@ -220,7 +229,7 @@ def _principle_line(loader: _Loader, lmeta: LensMeta, n: int) -> int | None:
 
 def _load_source(loader: _Loader, lmeta: LensMeta, meta_path: Path, raw: Any) -> Framework | None:
     spec = lmeta.lens.source
-    relative = (loader.folder / spec)
+    relative = loader.folder / spec
     target: str | Path = relative if (relative / "framework.yaml").is_file() else spec
     try:
         source = load_framework(target)
@@ -229,8 +238,13 @@ def _load_source(loader: _Loader, lmeta: LensMeta, meta_path: Path, raw: Any) ->
         return None
     if source.lens is not None:
         loader.problem(
-            meta_path, _yaml_line(raw, ["lens", "source"]), "lens.source", spec, "unknown-ref",
-            what_zh="來源框架（不可為另一個對照框架）", what_en="source framework (not another lens)",
+            meta_path,
+            _yaml_line(raw, ["lens", "source"]),
+            "lens.source",
+            spec,
+            "unknown-ref",
+            what_zh="來源框架（不可為另一個對照框架）",
+            what_en="source framework (not another lens)",
             allowed="a framework with its own items",
         )
         return None
@@ -238,7 +252,10 @@ def _load_source(loader: _Loader, lmeta: LensMeta, meta_path: Path, raw: Any) ->
 
 
 def _resolve_crosswalk(
-    loader: _Loader, path: Path, rows: list[tuple[int, dict[str, str]]], source: Framework,
+    loader: _Loader,
+    path: Path,
+    rows: list[tuple[int, dict[str, str]]],
+    source: Framework,
     lens_principles: set[str],
 ) -> pd.DataFrame:
     header_ok = True
@@ -260,22 +277,44 @@ def _resolve_crosswalk(
         target = record.get("principle", "") or None
         note = (record.get("note_zh", ""), record.get("note_en", ""))
         if key in seen:
-            loader.problem(path, row, "source", key, "duplicate-id",
-                           first_zh=f"（已用於第 {seen[key]} 列）", first_en=f" (already used in row {seen[key]})")
+            loader.problem(
+                path,
+                row,
+                "source",
+                key,
+                "duplicate-id",
+                first_zh=f"（已用於第 {seen[key]} 列）",
+                first_en=f" (already used in row {seen[key]})",
+            )
             continue
         seen[key] = row
         if target is not None and target not in lens_principles:
-            loader.problem(path, row, "principle", target, "unknown-ref",
-                           what_zh="對照框架的原則", what_en="principle of this lens", allowed=allowed_lens)
+            loader.problem(
+                path,
+                row,
+                "principle",
+                target,
+                "unknown-ref",
+                what_zh="對照框架的原則",
+                what_en="principle of this lens",
+                allowed=allowed_lens,
+            )
             continue
         if key in source_principles:
             by_principle[key] = (target, *note)
         elif key in source_items:
             by_item[key] = (target, *note)
         else:
-            loader.problem(path, row, "source", key, "unknown-ref",
-                           what_zh=f"{source.id} 的原則或檢核項目", what_en=f"principle or item of {source.id}",
-                           allowed=f"{source.id} principle ids (P01…) or item ids")
+            loader.problem(
+                path,
+                row,
+                "source",
+                key,
+                "unknown-ref",
+                what_zh=f"{source.id} 的原則或檢核項目",
+                what_en=f"principle or item of {source.id}",
+                allowed=f"{source.id} principle ids (P01…) or item ids",
+            )
     records = []
     unmapped: dict[str, list[str]] = {}
     for inst in source.instruments:
@@ -291,13 +330,24 @@ def _resolve_crosswalk(
                 continue
             records.append(
                 {
-                    "item_id": item.id, "instrument": inst.id, "source_principle_id": item.principle,
-                    "principle_id": target, "via": via, "note_zh": note_zh, "note_en": note_en,
+                    "item_id": item.id,
+                    "instrument": inst.id,
+                    "source_principle_id": item.principle,
+                    "principle_id": target,
+                    "via": via,
+                    "note_zh": note_zh,
+                    "note_en": note_en,
                 }
             )
     for principle_id, item_ids in unmapped.items():
-        loader.problem(path, None, "source", principle_id, "crosswalk-unmapped",
-                       items=", ".join(item_ids[:5]) + (" …" if len(item_ids) > 5 else ""))
+        loader.problem(
+            path,
+            None,
+            "source",
+            principle_id,
+            "crosswalk-unmapped",
+            items=", ".join(item_ids[:5]) + (" …" if len(item_ids) > 5 else ""),
+        )
     if not records:
         return _empty_crosswalk()
     frame = pd.DataFrame.from_records(records)
@@ -307,7 +357,15 @@ def _resolve_crosswalk(
 
 
 def _empty_crosswalk() -> pd.DataFrame:
-    columns = ["item_id", "instrument", "source_principle_id", "principle_id", "via", "note_zh", "note_en"]
+    columns = [
+        "item_id",
+        "instrument",
+        "source_principle_id",
+        "principle_id",
+        "via",
+        "note_zh",
+        "note_en",
+    ]
     return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
 
 
@@ -331,16 +389,25 @@ def validate_through_lens(report: ValidationReport, fw: Framework) -> Validation
         first = rows.iloc[0]
         problems.append(
             Problem(
-                str(first["source_file"]), int(first["source_row"]), "item_id", str(item_id),
+                str(first["source_file"]),
+                int(first["source_row"]),
+                "item_id",
+                str(item_id),
                 "lens-not-counted",
-                {"lens": fw.id, "n": len(rows), "note_zh": excluded.at[item_id, "note_zh"] or "",
-                 "note_en": excluded.at[item_id, "note_en"] or ""},
+                {
+                    "lens": fw.id,
+                    "n": len(rows),
+                    "note_zh": excluded.at[item_id, "note_zh"] or "",
+                    "note_en": excluded.at[item_id, "note_en"] or "",
+                },
                 Severity.WARNING,
             )
         )
     kept = frame[~dropped].reset_index(drop=True)
     responses = dataclasses.replace(
-        report.responses, frame=kept, framework=fw,
+        report.responses,
+        frame=kept,
+        framework=fw,
         problems=[p for p in problems if not p.is_error],
     )
     return ValidationReport(problems, report.sources, responses)

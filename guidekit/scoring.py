@@ -633,3 +633,85 @@ def respondent_scores(responses: Responses) -> pd.DataFrame:
         include_groups=False,
     ).reset_index()
     return out
+
+
+# -- re-aggregation under other weights (vectorised; used by guidekit.sensitivity) ----------
+
+
+def weighted_means(values: np.ndarray, weights: np.ndarray, method: str = "arithmetic") -> np.ndarray:
+    """:func:`weighted_mean` over the last axis of arrays, many at once.
+
+    ``values`` (``(..., n)``, NaN = no score) and ``weights`` (> 0), broadcast
+    against each other, give one mean per leading index; NaN where no value is present.
+    Same rules as :func:`weighted_mean` (geometric: 0 if any value is 0;
+    negative values raise GuidekitError).
+    """
+    values, weights = np.broadcast_arrays(np.asarray(values, dtype=float), np.asarray(weights, dtype=float))
+    present = ~np.isnan(values)
+    w = np.where(present, weights, 0.0)
+    total = w.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "arithmetic":
+            out = (np.where(present, values, 0.0) * w).sum(axis=-1) / total
+        elif method == "geometric":
+            if (values[present] < 0).any():
+                raise GuidekitError("geometric aggregation needs non-negative scores (not z-scores)")
+            zero = (np.where(present, values, 1.0) == 0).any(axis=-1)
+            logs = np.log(np.where(present & (values > 0), values, 1.0))
+            out = np.exp((logs * w).sum(axis=-1) / total)
+            out = np.where(zero, 0.0, out)
+        else:
+            raise GuidekitError(f"unknown aggregation {method!r}")
+    return np.where(total > 0, out, np.nan)
+
+
+def overall_from_principle_scores(
+    principle_scores: np.ndarray,
+    fw: Framework,
+    principle_weights: np.ndarray,
+    dimension_weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Overall scores from principle scores under other weights (rule 6, vectorised).
+
+    Principle scores do not depend on principle or dimension weights, so a
+    weighting scheme can be re-evaluated from them alone; this gives exactly
+    what :func:`score` gives with those weights (tested).
+
+    Parameters
+    ----------
+    principle_scores : ndarray, shape (A, P)
+        One row per assessment, one column per principle in ``fw.principles``
+        order (NaN = no score).
+    fw : Framework
+        For the principles' dimensions and the aggregation rules
+        (``aggregation``, ``overall_from``).
+    principle_weights : ndarray, shape (D, P) or (P,)
+        D weighting schemes (> 0).
+    dimension_weights : ndarray, shape (D, K) or (K,), optional
+        Dimension weights in ``fw.dimensions`` order; default the framework's.
+
+    Returns
+    -------
+    ndarray, shape (D, A)
+        Overall score of each assessment under each scheme.
+    """
+    method = fw.scoring.aggregation
+    scores = np.asarray(principle_scores, dtype=float)
+    pw = np.atleast_2d(np.asarray(principle_weights, dtype=float))
+    if fw.scoring.overall_from == "principles":
+        return weighted_means(scores[None, :, :], pw[:, None, :], method)
+    dims = [d.id for d in fw.dimensions]
+    member = np.array([[p.dimension == d for p in fw.principles] for d in dims])  # (K, P)
+    dw = np.atleast_2d(
+        np.asarray(dimension_weights if dimension_weights is not None else [d.weight for d in fw.dimensions],
+                   dtype=float)
+    )
+    per_dim = []
+    for k in range(len(dims)):
+        cols = member[k]
+        if not cols.any():
+            per_dim.append(np.full((pw.shape[0], scores.shape[0]), np.nan))
+            continue
+        per_dim.append(weighted_means(scores[None, :, cols], pw[:, None, cols], method))
+    dim_scores = np.stack(per_dim, axis=-1)  # (D, A, K)
+    return weighted_means(dim_scores, dw[:, None, :], method)
