@@ -638,7 +638,9 @@ def respondent_scores(responses: Responses) -> pd.DataFrame:
 # -- re-aggregation under other weights (vectorised; used by guidekit.sensitivity) ----------
 
 
-def weighted_means(values: np.ndarray, weights: np.ndarray, method: str = "arithmetic") -> np.ndarray:
+def weighted_means(
+    values: np.ndarray, weights: np.ndarray, method: str = "arithmetic"
+) -> np.ndarray:
     """:func:`weighted_mean` over the last axis of arrays, many at once.
 
     ``values`` (``(..., n)``, NaN = no score) and ``weights`` (> 0), broadcast
@@ -646,7 +648,9 @@ def weighted_means(values: np.ndarray, weights: np.ndarray, method: str = "arith
     Same rules as :func:`weighted_mean` (geometric: 0 if any value is 0;
     negative values raise GuidekitError).
     """
-    values, weights = np.broadcast_arrays(np.asarray(values, dtype=float), np.asarray(weights, dtype=float))
+    values, weights = np.broadcast_arrays(
+        np.asarray(values, dtype=float), np.asarray(weights, dtype=float)
+    )
     present = ~np.isnan(values)
     w = np.where(present, weights, 0.0)
     total = w.sum(axis=-1)
@@ -655,7 +659,9 @@ def weighted_means(values: np.ndarray, weights: np.ndarray, method: str = "arith
             out = (np.where(present, values, 0.0) * w).sum(axis=-1) / total
         elif method == "geometric":
             if (values[present] < 0).any():
-                raise GuidekitError("geometric aggregation needs non-negative scores (not z-scores)")
+                raise GuidekitError(
+                    "geometric aggregation needs non-negative scores (not z-scores)"
+                )
             zero = (np.where(present, values, 1.0) == 0).any(axis=-1)
             logs = np.log(np.where(present & (values > 0), values, 1.0))
             out = np.exp((logs * w).sum(axis=-1) / total)
@@ -703,8 +709,12 @@ def overall_from_principle_scores(
     dims = [d.id for d in fw.dimensions]
     member = np.array([[p.dimension == d for p in fw.principles] for d in dims])  # (K, P)
     dw = np.atleast_2d(
-        np.asarray(dimension_weights if dimension_weights is not None else [d.weight for d in fw.dimensions],
-                   dtype=float)
+        np.asarray(
+            dimension_weights
+            if dimension_weights is not None
+            else [d.weight for d in fw.dimensions],
+            dtype=float,
+        )
     )
     per_dim = []
     for k in range(len(dims)):
