@@ -68,7 +68,8 @@ class Scores:
     items : DataFrame
         One row per assessment × item of its instrument: key, ``agency_name,
         item_id, principle_id, dimension_id, major, weight, n_respondents,
-        n_answered, n_na, n_unanswered, value`` (median on the scale), ``low,
+        n_answered, n_na, na_reasons`` (the notes of the 不適用 answers, one
+        "respondent: note" per line), ``n_unanswered, value`` (median on the scale), ``low,
         high`` (lowest / highest answer), ``spread``, ``score``, ``status``
         (met / partial / not_met / na / unanswered), ``disagreement``,
         ``major_not_met``.
@@ -264,10 +265,22 @@ def _item_table(frame: pd.DataFrame, fw: Framework, weights: Mapping[str, float]
     agg = subst.groupby(ikey, sort=False, dropna=False)["value"].agg(
         value="median", low="min", high="max", n_answered="count"
     )
-    n_na = valued[valued["is_na"]].groupby(ikey, sort=False, dropna=False).size().rename("n_na")
-    table = grid.merge(agg.reset_index(), on=ikey, how="left").merge(
-        n_na.reset_index(), on=ikey, how="left"
+    na_rows = valued[valued["is_na"]]
+    n_na = na_rows.groupby(ikey, sort=False, dropna=False).size().rename("n_na")
+    # The reasons respondents gave for 不適用, "respondent: note" per line (notes kept verbatim).
+    reasons = (
+        na_rows[na_rows["note"].fillna("").str.strip() != ""]
+        .assign(_reason=lambda d: d["respondent"] + ": " + d["note"])
+        .groupby(ikey, sort=False, dropna=False)["_reason"]
+        .agg("\n".join)
+        .rename("na_reasons")
     )
+    table = (
+        grid.merge(agg.reset_index(), on=ikey, how="left")
+        .merge(n_na.reset_index(), on=ikey, how="left")
+        .merge(reasons.reset_index(), on=ikey, how="left")
+    )
+    table["na_reasons"] = table["na_reasons"].fillna("").astype("string")
     table["n_answered"] = table["n_answered"].fillna(0).astype(int)
     table["n_na"] = table["n_na"].fillna(0).astype(int)
     table["n_unanswered"] = (table["n_respondents"] - table["n_answered"] - table["n_na"]).astype(
@@ -321,6 +334,7 @@ def _item_table(frame: pd.DataFrame, fw: Framework, weights: Mapping[str, float]
         "n_respondents",
         "n_answered",
         "n_na",
+        "na_reasons",
         "n_unanswered",
         "value",
         "low",

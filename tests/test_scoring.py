@@ -75,6 +75,7 @@ def test_item_aggregation_by_hand(case):
     assert (s3.value, s3.score, s3.status, bool(s3.disagreement)) == (1.5, 75.0, "partial", False)
     # S4: both 不適用 → N/A for the agency, no score
     assert s4.status == "na" and math.isnan(s4.score) and s4.n_na == 2
+    assert s4.na_reasons == "甲: 理由一\n乙: 理由二" and s2.na_reasons == "乙: 無此業務"
     # S5: blank for 甲, no row for 乙 → unanswered, never a zero
     assert s5.status == "unanswered" and math.isnan(s5.score) and s5.n_unanswered == 2
     assert s6.status == "unanswered" and s6.n_respondents == 2
