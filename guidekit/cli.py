@@ -279,5 +279,46 @@ def framework_cmd(folder: Path | None, lang: str | None) -> None:
              f"  {inst.id}: {inst.title_en}, {n} check items ({majors} major)")
 
 
+@main.command(name="export")
+@click.option("--responses", "responses", multiple=True, type=click.Path(path_type=Path),
+              help="Answer files or folders (repeatable). Default: every bundled example round. "
+                   "填答檔案或資料夾。")
+@click.option("--round", "round_", help="Only this round (default: every round). 評估回合。")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Output folder for the data package. 輸出資料夾。")
+@click.option("--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg).")
+@click.option("--licence", default="OGDL-Taiwan-1.0", show_default=True,
+              type=click.Choice(["OGDL-Taiwan-1.0", "CC-BY-4.0", "CC0-1.0"]), help="Licence of the package.")
+@click.option("--min-group", type=click.IntRange(5), default=5, show_default=True,
+              help="Smallest respondent group whose answers are published (and smallest peer group).")
+@LANG_OPTION
+@_handle_errors
+def export_cmd(responses: tuple[Path, ...], round_: str | None, out: Path, framework: Path | None,
+               licence: str, min_group: int, lang: str | None) -> None:
+    """Write scores and pseudonymised answers as a Frictionless Data Package (open data).
+    匯出開放資料（Frictionless Data Package）。
+
+    Respondents become random labels; answers of assessments with fewer than
+    --min-group respondents, and all notes, are left out (see guidekit.opendata).
+    """
+    from .opendata import export_package
+    from .research import load
+
+    lang = _lang(click.get_current_context(), lang)
+    result = export_package(load(list(responses) or None, framework), out, round=round_,
+                            min_group=min_group, licence=licence)
+    rows = "、".join(f"{k} {v}" for k, v in result.resources.items())
+    _say(lang, f"已寫入 {result.descriptor}（{rows} 列）", f"wrote {result.descriptor} ({rows} rows)")
+    _say(lang, f"填答人數少於 {min_group} 的評估不公開個別答案：{result.suppressed_groups} 個；說明欄未匯出。",
+         f"assessments with fewer than {min_group} respondents (answers withheld): "
+         f"{result.suppressed_groups}; notes not exported.")
+    if not result.valid:
+        for error in result.errors:
+            click.echo(error, err=True)
+        _say(lang, "資料包未通過 frictionless 驗證。", "the package failed frictionless validation.", err=True)
+        sys.exit(1)
+    _say(lang, "frictionless 驗證通過。", "frictionless validation passed.")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

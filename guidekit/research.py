@@ -50,12 +50,14 @@ __all__ = [
     "example_rounds",
     "group_summary",
     "load",
+    "main_instrument",
     "principle_correlations",
     "round_changes",
     "rounds",
     "score",
     "score_table",
     "version_warning",
+    "warning_html",
     "weakest_principles",
 ]
 
@@ -765,3 +767,29 @@ def only_round(responses: Responses, round_ids: str | Sequence[str]) -> Response
             f"round {missing[0]!r} is not in the answers (rounds: {', '.join(rounds(responses))})"
         )
     return _replace(responses, responses.frame[responses.frame["round"].isin(wanted)])
+
+
+def main_instrument(scores: Scores, round: str | None = None) -> str:
+    """The self-assessment form most assessments of a round used (ties: framework order)."""
+    chosen = round if round is not None else rounds(scores)[-1]
+    counts = scores.overall.loc[scores.overall["round"] == chosen, "instrument"].value_counts()
+    if counts.empty:
+        raise GuidekitError(f"no assessments in round {chosen!r}")
+    order = [i.id for i in scores.framework.instruments]
+    return max(counts.index, key=lambda i: (counts[i], -order.index(i) if i in order else 0))
+
+
+def warning_html(text: str | None) -> Any:
+    """A visible warning box (escaped text) for notebooks; an empty string when ``text`` is None."""
+    import html as _html
+
+    from .html import HTML
+
+    if not text:
+        return HTML("", text="")
+    body = _html.escape(text).replace("\n", "<br>")
+    return HTML(
+        f'<div role="alert" style="border:2px solid #b3261e;background:#fdecea;padding:0.6em 0.9em;'
+        f'margin:0.5em 0;border-radius:4px">{body}</div>',
+        text=text,
+    )
