@@ -1,0 +1,1052 @@
+"""The response store: an append-only answer log, with current answers derived from it.
+
+Workshop answers are written here the moment they change, so nothing a page
+showed as saved is lost when a kernel dies or a browser closes, and several
+respondents (separate tabs, kernels or processes) can write at the same time.
+
+Model
+-----
+Every change is one row of the **answer log** (``answer_log``): who changed
+what, when (UTC, ISO 8601), in which session, and the old and new answer code
+and note.  Rows are never updated or deleted (database triggers refuse it).
+The **current answer** of a slot — one (kind, round, agency_id, service,
+instrument, respondent, item_id) — is the newest log row of that slot (highest
+``id``).  It is derived by a query (the ``current_answers`` view), never kept as
+a second, mutable copy.
+
+Each write is one transaction that reads the slot's current value, appends the
+row and commits (SQLite ``BEGIN IMMEDIATE``: writers queue, none is lost), so
+the ``old_*`` columns of a slot always chain: a row's old value is the previous
+row's new value.  A write that changes nothing appends nothing.
+
+The team's agreed answer
+------------------------
+A facilitator records the team's agreed answer for an item as a row of kind
+``"agreed"`` whose respondent is the reserved name :data:`AGREED_RESPONDENT`
+(「團隊共識」; no person may use it).  Reading the store for reports
+(:meth:`ResponseStore.responses` with ``agreed="team"``, the default, and the
+exports built from it) applies **one rule**: *where the team recorded an
+agreed answer, that answer is the agency's answer for the item* — the item
+carries one row, respondent 「團隊共識」, and the respondents' own answers to
+that item are left out; items without an agreed answer keep every
+respondent's answer (scored by their median, :mod:`guidekit.scoring`).  The
+individual answers stay in the store (``agreed="individual"``, :meth:`log`).
+Because the report button exports exactly these rows and runs
+:func:`guidekit.batch.run_reports` on the exported file, it makes the same
+report as ``guidekit reports --responses <export>``.
+
+Backends
+--------
+:class:`ResponseStore` holds everything that does not depend on the database
+(validation, canonical frames, exports); a backend implements four methods
+(:meth:`~ResponseStore._append`, :meth:`~ResponseStore._select_log`,
+:meth:`~ResponseStore._select_current`, :meth:`~ResponseStore.close`).
+:class:`SQLiteStore` is the default; the SQL is kept portable (window
+functions, no SQLite-only syntax in queries) so a PostgreSQL backend can
+follow without touching callers.  Open a store with :func:`open_store`.
+
+The SQLite file must be on a local disk (WAL mode does not work over network
+file systems).
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import csv
+import dataclasses
+import datetime as dt
+import io
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from .framework import Framework, load_framework
+from .problems import GuidekitError, Problem, ResponsesError
+from .responses import COLUMNS, HEADER_ALIASES, Responses, SourceInfo, _clean_name, empty_frame
+from .text import clean
+
+#: Schema version written into the store; a newer store is refused, not guessed at.
+SCHEMA_VERSION = 1
+
+#: The reserved respondent under which the team's agreed answers are kept and exported.
+AGREED_RESPONDENT = "團隊共識"
+
+#: Record kinds: a respondent's own answer, or the team's agreed answer.
+KINDS = ("answer", "agreed")
+
+#: Environment variable naming the store (a path); ``guidekit workshop --store`` sets it.
+STORE_ENV = "GUIDEKIT_STORE"
+
+#: File name of the default store in the user's data directory.
+DEFAULT_NAME = "workshop.sqlite"
+
+#: Columns of :meth:`ResponseStore.log` (one row per change), in order.
+LOG_COLUMNS = (
+    "log_id",
+    "at",
+    "who",
+    "session",
+    "kind",
+    "round",
+    "agency_id",
+    "agency_name",
+    "service",
+    "instrument",
+    "respondent",
+    "item_id",
+    "old_answer",
+    "new_answer",
+    "old_note",
+    "new_note",
+    "framework_id",
+    "framework_version",
+)
+
+#: Columns of :meth:`ResponseStore.current` (one row per slot), in order.
+CURRENT_COLUMNS = (
+    "log_id",
+    "at",
+    "who",
+    "session",
+    "kind",
+    "round",
+    "agency_id",
+    "agency_name",
+    "service",
+    "instrument",
+    "respondent",
+    "item_id",
+    "answer",
+    "note",
+    "framework_id",
+    "framework_version",
+)
+
+#: Columns that identify a slot (one answer of one respondent to one item).
+SLOT = ("kind", "round", "agency_id", "service", "instrument", "respondent", "item_id")
+
+#: Header of exported files: canonical names, or the zh-TW names people use (first zh alias).
+EXPORT_COLUMNS = COLUMNS[:11]
+ZH_HEADERS = {
+    "round": "評估回合",
+    "agency_id": "機關代碼",
+    "agency_name": "機關名稱",
+    "service": "服務名稱",
+    "instrument": "自評表",
+    "respondent": "填答者",
+    "item_id": "題號",
+    "answer": "答案",
+    "note": "說明",
+    "answered_at": "填答時間",
+    "framework_version": "題庫版本",
+}
+assert all(ZH_HEADERS[c] in HEADER_ALIASES[c] for c in EXPORT_COLUMNS)
+
+Agreed = Literal["team", "individual"]
+
+
+class StoreError(GuidekitError):
+    """A change the store refuses, or a store it cannot use.
+
+    ``code`` names the reason (a key ``store.error.<code>`` in
+    ``guidekit/locales/messages.yaml`` holds the text people read) and
+    ``params`` fills its placeholders.
+    """
+
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+    def text(self, lang: str = "zh-TW") -> str:
+        """The reason in ``lang`` (zh-TW or en)."""
+        from . import i18n
+
+        try:
+            return i18n.t(f"store.error.{self.code}", lang, **self.params)
+        except KeyError:
+            return str(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sheet:
+    """Where a set of answers belongs: one respondent's answers to one assessment.
+
+    An assessment is (round, agency_id, service, instrument); ``service`` is
+    ``""`` when the assessment is not about one named service.  For the team's
+    agreed answers use :meth:`agreed` (kind ``"agreed"``, respondent
+    :data:`AGREED_RESPONDENT`).
+    """
+
+    round: str
+    agency_id: str
+    agency_name: str
+    service: str
+    instrument: str
+    respondent: str
+    kind: str = "answer"
+
+    def agreed(self) -> Sheet:
+        """The team's agreed-answer sheet of the same assessment."""
+        return dataclasses.replace(self, respondent=AGREED_RESPONDENT, kind="agreed")
+
+    def filters(self) -> dict[str, str]:
+        """Keyword filters selecting this sheet in :meth:`ResponseStore.current`."""
+        return {
+            "round": self.round,
+            "agency_id": self.agency_id,
+            "service": self.service,
+            "instrument": self.instrument,
+            "respondent": self.respondent,
+            "kind": self.kind,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """A change to write: the new answer code (None = unanswered) and note of one item.
+
+    ``who`` is the person making the change (default: the sheet's respondent)
+    and ``session`` the client that sent it (a page / kernel).
+    """
+
+    sheet: Sheet
+    item_id: str
+    answer: str | None
+    note: str = ""
+    who: str = ""
+    session: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Saved:
+    """What a write did.
+
+    ``changed`` is False when the change equalled the current value (nothing
+    appended, ``log_id`` None).  ``at`` is the UTC ISO time of the write;
+    ``old_*`` the slot's value before it, ``answer`` / ``note`` after it.
+    """
+
+    log_id: int | None
+    at: str
+    changed: bool
+    old_answer: str | None
+    old_note: str
+    answer: str | None
+    note: str
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO 8601 with microseconds and ``+00:00``."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def default_store_path() -> Path:
+    """The store used when none is named: ``$GUIDEKIT_STORE``, else
+    ``workshop.sqlite`` in the user's data directory (platformdirs;
+    e.g. ``~/.local/share/guidekit`` on Linux, ``%LOCALAPPDATA%\\guidekit`` on Windows)."""
+    named = os.environ.get(STORE_ENV, "").strip()
+    if named:
+        return Path(named).expanduser()
+    import platformdirs
+
+    return platformdirs.user_data_path("guidekit", appauthor=False) / DEFAULT_NAME
+
+
+def open_store(
+    location: str | Path | None = None, framework: Framework | str | Path | None = None
+) -> ResponseStore:
+    """Open (and create if needed) a response store.
+
+    Parameters
+    ----------
+    location : str or Path, optional
+        A file path (SQLite).  Default :func:`default_store_path`.
+        ``postgresql://`` URLs are reserved for a later backend.
+    framework : Framework or path, optional
+        The framework changes are checked against (default: the bundled tw-dsg).
+
+    Raises
+    ------
+    StoreError
+        If the store cannot be opened or was written by a newer guidekit.
+    """
+    if isinstance(location, str) and location.startswith(("postgres://", "postgresql://")):
+        raise StoreError(
+            "backend",
+            f"no PostgreSQL backend yet: {location.split('@')[-1]}",
+            location=location.split("@")[-1],
+        )
+    return SQLiteStore(location if location is not None else default_store_path(), framework)
+
+
+class ResponseStore(abc.ABC):
+    """An answer store: append changes, read the log and the current answers.
+
+    Subclasses implement the storage (:meth:`_append`, :meth:`_select_log`,
+    :meth:`_select_current`, :meth:`close`); validation, canonical frames and
+    exports live here.  A store object is safe to use from several threads of
+    one process; open one store object per process.
+    """
+
+    #: Where the store is (a path or URL without credentials); used as ``source_file``.
+    location: str
+
+    def __init__(self, framework: Framework | str | Path | None = None) -> None:
+        self._framework = framework if isinstance(framework, Framework) else None
+        self._framework_path = None if isinstance(framework, Framework) else framework
+
+    @property
+    def framework(self) -> Framework:
+        """The framework changes are checked against."""
+        if self._framework is None:
+            self._framework = load_framework(self._framework_path)
+        return self._framework
+
+    # -- backend ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def _append(self, changes: Sequence[Change]) -> list[Saved]:
+        """In ONE transaction: take the time (:func:`utc_now`, inside the transaction so
+        log order and time order agree), for each change read its slot's current value,
+        append a log row when it differs, and commit; return one :class:`Saved` per change."""
+
+    @abc.abstractmethod
+    def _select_log(self, filters: dict[str, str]) -> list[tuple[Any, ...]]:
+        """Log rows (tuples in :data:`LOG_COLUMNS` order) matching ``filters``, by id."""
+
+    @abc.abstractmethod
+    def _select_current(self, filters: dict[str, str]) -> list[tuple[Any, ...]]:
+        """Newest log row per slot matching ``filters`` (tuples, :data:`CURRENT_COLUMNS` order)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection (further use raises)."""
+
+    def __enter__(self) -> ResponseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------
+    def check(self, change: Change) -> Change:
+        """Validate a change against the framework; returns it with defaults filled.
+
+        Raises
+        ------
+        StoreError
+            ``blank`` (a required field is blank), ``unclean`` (an id or name with
+            surrounding spaces, full-width letters or invisible characters),
+            ``reserved`` (a person used the reserved respondent name, or an agreed
+            answer another name),
+            ``kind``, ``instrument``, ``item`` (not in that instrument's bank),
+            ``answer`` (not a code of the scale), ``na-reason`` (不適用 without a note).
+        """
+        sheet = change.sheet
+        for field in ("round", "agency_id", "agency_name", "instrument", "respondent"):
+            value = getattr(sheet, field)
+            if not isinstance(value, str) or not value.strip():
+                raise StoreError("blank", f"{field} is blank", field=field)
+        if not isinstance(sheet.service, str):
+            raise StoreError("blank", "service must be text", field="service")
+        # Stored exactly as an answer file would be read back (guidekit.responses cleans
+        # these fields), so an export re-reads without a single change.
+        for field in ("round", "agency_id", "service", "instrument", "respondent"):
+            value = getattr(sheet, field)
+            if clean(value) != value:
+                raise StoreError(
+                    "unclean",
+                    f"{field} {value!r} is not clean text",
+                    field=field,
+                    value=value,
+                    cleaned=clean(value),
+                )
+        if _clean_name(sheet.agency_name) != sheet.agency_name:
+            raise StoreError(
+                "unclean",
+                f"agency_name {sheet.agency_name!r} is not clean text",
+                field="agency_name",
+                value=sheet.agency_name,
+                cleaned=_clean_name(sheet.agency_name),
+            )
+        if sheet.kind not in KINDS:
+            raise StoreError("kind", f"unknown record kind {sheet.kind!r}", kind=sheet.kind)
+        if (sheet.kind == "agreed") != (sheet.respondent == AGREED_RESPONDENT):
+            raise StoreError(
+                "reserved",
+                f"the respondent name {AGREED_RESPONDENT!r} is reserved for the "
+                "team's agreed answers",
+                name=AGREED_RESPONDENT,
+            )
+        fw = self.framework
+        if not fw.has_instrument(sheet.instrument):
+            raise StoreError(
+                "instrument",
+                f"unknown instrument {sheet.instrument!r}",
+                instrument=sheet.instrument,
+                allowed=", ".join(i.id for i in fw.instruments),
+            )
+        bank = {i.id for i in fw.items[sheet.instrument]}
+        if change.item_id not in bank:
+            raise StoreError(
+                "item",
+                f"item {change.item_id!r} is not in the {sheet.instrument} form",
+                item=change.item_id,
+                instrument=sheet.instrument,
+            )
+        note = change.note if isinstance(change.note, str) else ""
+        if change.answer is not None:
+            scale = fw.scale(sheet.instrument)
+            codes = {o.code: o for o in scale.options}
+            option = codes.get(change.answer)
+            if option is None:
+                matched = scale.match(change.answer) if scale.kind == "continuous" else None
+                if not isinstance(matched, float):
+                    raise StoreError(
+                        "answer",
+                        f"answer {change.answer!r} is not a code of the scale",
+                        answer=change.answer,
+                        allowed=", ".join(codes),
+                    )
+            elif option.na and not note.strip():
+                raise StoreError(
+                    "na-reason", "a not-applicable answer needs a reason", item=change.item_id
+                )
+        who = change.who or sheet.respondent
+        return dataclasses.replace(change, note=note, who=who)
+
+    def record(self, change: Change) -> Saved:
+        """Write one change (validated, one transaction); see :class:`Saved`.
+
+        Raises
+        ------
+        StoreError
+            If the change is invalid (:meth:`check`) or the store cannot be written.
+        """
+        return self.record_many([change])[0]
+
+    def record_many(self, changes: Iterable[Change]) -> list[Saved]:
+        """Write several changes in one transaction: all are appended or none.
+
+        Raises
+        ------
+        StoreError
+            If any change is invalid (nothing is written) or the store cannot be written.
+        """
+        checked = [self.check(c) for c in changes]
+        if not checked:
+            return []
+        return self._append(checked)
+
+    # -- reading ---------------------------------------------------------------------
+    @staticmethod
+    def _filters(values: dict[str, str | None]) -> dict[str, str]:
+        allowed = set(SLOT)
+        out = {}
+        for key, value in values.items():
+            if key not in allowed:
+                raise TypeError(f"unknown filter {key!r}")
+            if value is not None:
+                out[key] = str(value)
+        return out
+
+    def log(self, **filters: str | None) -> pd.DataFrame:
+        """Every change, oldest first.
+
+        Filters (keyword, exact match): any of ``kind, round, agency_id, service,
+        instrument, respondent, item_id``.
+
+        Returns
+        -------
+        DataFrame
+            Columns :data:`LOG_COLUMNS`; ``log_id`` int64, the rest string
+            (``old_answer`` / ``new_answer`` <NA> = unanswered).
+        """
+        rows = self._select_log(self._filters(filters))
+        return _frame(rows, LOG_COLUMNS)
+
+    def current(self, **filters: str | None) -> pd.DataFrame:
+        """The current value of every slot (its newest log row).
+
+        Filters as in :meth:`log`.
+
+        Returns
+        -------
+        DataFrame
+            Columns :data:`CURRENT_COLUMNS`; ``log_id`` int64, the rest string
+            (``answer`` <NA> = unanswered).  Ordered by ``log_id``.
+        """
+        rows = self._select_current(self._filters(filters))
+        return _frame(rows, CURRENT_COLUMNS)
+
+    def sheets(self, **filters: str | None) -> pd.DataFrame:
+        """The answer sheets in the store (for pickers).
+
+        Returns
+        -------
+        DataFrame
+            One row per (round, agency_id, service, instrument, respondent, kind):
+            those columns, ``agency_name`` (latest), ``n_answered`` (slots with an
+            answer, int) and ``last_at`` (UTC ISO of the latest change).
+        """
+        current = self.current(**filters)
+        keys = ["round", "agency_id", "service", "instrument", "respondent", "kind"]
+        columns = [*keys, "agency_name", "n_answered", "last_at"]
+        if current.empty:
+            return pd.DataFrame({c: pd.Series(dtype="string") for c in columns}).astype(
+                {"n_answered": "int64"}
+            )
+        grouped = current.groupby(keys, sort=True, dropna=False)
+        out = grouped.agg(
+            agency_name=("agency_name", "last"),
+            n_answered=("answer", "count"),
+            last_at=("at", "max"),
+        ).reset_index()
+        return out[columns]
+
+    def responses(
+        self,
+        framework: Framework | str | Path | None = None,
+        *,
+        agreed: Agreed = "team",
+        round: str | None = None,
+        agency_id: str | None = None,
+        service: str | None = None,
+        instrument: str | None = None,
+        respondent: str | None = None,
+    ) -> Responses:
+        """The current answers as canonical :class:`~guidekit.responses.Responses`.
+
+        Parameters
+        ----------
+        framework : Framework or path, optional
+            Default: the store's framework.
+        agreed : {"team", "individual"}
+            ``"team"`` (for reports): where the team recorded an agreed answer,
+            that answer (respondent :data:`AGREED_RESPONDENT`) replaces the
+            respondents' answers to the item — see the module docstring.
+            ``"individual"``: the respondents' own answers only.
+        round, agency_id, service, instrument, respondent : str, optional
+            Keep only matching answers.
+
+        Returns
+        -------
+        Responses
+            ``frame`` has the canonical columns (:data:`guidekit.responses.COLUMNS`):
+            ``answered_at`` is the UTC ISO time of the slot's latest change,
+            ``agency_name`` the latest name recorded for the agency in that round,
+            ``source_file`` the store location and ``source_row`` the log id.
+            A slot whose answer and note were both cleared is left out.
+
+        Raises
+        ------
+        ResponsesError
+            If a stored item is not in ``framework`` (e.g. a different question bank).
+        """
+        if agreed not in ("team", "individual"):
+            raise ValueError(f"agreed must be 'team' or 'individual', not {agreed!r}")
+        fw = (
+            framework
+            if isinstance(framework, Framework)
+            else (self.framework if framework is None else load_framework(framework))
+        )
+        current = self.current(
+            round=round, agency_id=agency_id, service=service, instrument=instrument
+        )
+        frame = _canonical(current, agreed, respondent, self.location)
+        problems = []
+        for row in frame.itertuples():
+            if not (
+                fw.has_instrument(row.instrument)
+                and row.item_id in {i.id for i in fw.items[row.instrument]}
+            ):
+                problems.append(
+                    Problem(
+                        self.location,
+                        int(row.source_row),
+                        "item_id",
+                        row.item_id,
+                        "unknown-item",
+                        {"framework": fw.id, "version": fw.version, "examples": row.item_id},
+                    )
+                )
+        if problems:
+            raise ResponsesError(
+                problems, summary=f"{self.location}: answers of another question bank"
+            )
+        if not frame.empty:
+            order = {i.id: n for bank in fw.items.values() for n, i in enumerate(bank)}
+            frame = (
+                frame.assign(_o=frame["item_id"].map(order))
+                .sort_values(
+                    ["round", "agency_id", "service", "instrument", "respondent", "_o"],
+                    kind="stable",
+                )
+                .drop(columns="_o")
+                .reset_index(drop=True)
+            )
+        source = SourceInfo(self.location, "sqlite", len(frame), {c: c for c in COLUMNS[:11]})
+        return Responses(frame=frame, framework=fw, problems=[], sources=[source], metadata={})
+
+    # -- export ----------------------------------------------------------------------
+    def export(
+        self,
+        path: str | Path,
+        framework: Framework | str | Path | None = None,
+        *,
+        headers: Literal["zh-TW", "canonical"] = "zh-TW",
+        agreed: Agreed = "team",
+        **filters: str | None,
+    ) -> Path:
+        """Write the current answers as an answer file ``guidekit validate`` reads.
+
+        Parameters
+        ----------
+        path : path
+            ``.csv`` (UTF-8 with BOM, so Excel shows Chinese) or ``.xlsx``
+            (every cell text, never a formula).  Written to a temporary file
+            and renamed: a crash leaves no half file.
+        headers : {"zh-TW", "canonical"}
+            ``"zh-TW"``: Chinese headers (評估回合, 機關代碼 …) and answers as the
+            scale's Chinese labels (符合 …); ``"canonical"``: the column names of
+            :mod:`guidekit.responses` and answer codes (Y, P, N, NA).
+        agreed : {"team", "individual"}
+            As in :meth:`responses`.
+        **filters
+            ``round, agency_id, service, instrument, respondent``.
+
+        Returns
+        -------
+        Path
+            The file written.  Columns: :data:`EXPORT_COLUMNS` (11; no source columns).
+
+        Notes
+        -----
+        Text is written exactly as entered.  A note beginning with ``=`` stays
+        text in the .xlsx; spreadsheet programs may treat it as a formula when
+        *opening the CSV*, so open the .xlsx in Excel.
+        """
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".csv", ".xlsx"):
+            raise StoreError(
+                "export-type", f"cannot export to {suffix!r}: use .csv or .xlsx", suffix=suffix
+            )
+        responses = self.responses(framework, agreed=agreed, **filters)
+        table = export_table(responses, headers)
+        if suffix == ".csv":
+            buffer = io.StringIO(newline="")
+            writer = csv.writer(buffer, lineterminator="\r\n")
+            writer.writerow(table.columns)
+            writer.writerows(table.itertuples(index=False, name=None))
+            _write_atomic(path, buffer.getvalue().encode("utf-8-sig"))
+        else:
+            _write_atomic(path, _xlsx_bytes(table))
+        return path
+
+
+def export_table(
+    responses: Responses, headers: Literal["zh-TW", "canonical"] = "zh-TW"
+) -> pd.DataFrame:
+    """The answer-file table of :meth:`ResponseStore.export` (all cells plain ``str``)."""
+    fw = responses.framework
+    frame = responses.frame.loc[:, list(EXPORT_COLUMNS)].copy()
+    if headers == "zh-TW":
+        labels = {
+            inst.id: {o.code: o.label_zh for o in fw.scale(inst.id).options}
+            for inst in fw.instruments
+        }
+        frame["answer"] = [
+            labels.get(inst, {}).get(code, code) if isinstance(code, str) else None
+            for inst, code in zip(frame["instrument"], frame["answer"], strict=True)
+        ]
+        frame = frame.rename(columns=ZH_HEADERS)
+    elif headers != "canonical":
+        raise ValueError(f"headers must be 'zh-TW' or 'canonical', not {headers!r}")
+    return frame.astype(object).where(frame.notna(), "").astype(str)
+
+
+def _xlsx_bytes(table: pd.DataFrame) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import TYPE_STRING
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "answers"
+    for c, name in enumerate(table.columns, start=1):
+        cell = sheet.cell(row=1, column=c, value=name)
+        cell.data_type = TYPE_STRING
+    for r, values in enumerate(table.itertuples(index=False, name=None), start=2):
+        for c, value in enumerate(values, start=1):
+            cell = sheet.cell(row=r, column=c)
+            cell.value = value
+            # Text, always: a note starting with "=" must not become a formula, and
+            # codes such as 0012 must keep their zeros when someone edits the file.
+            cell.data_type = TYPE_STRING
+            cell.number_format = "@"
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _frame(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(rows, columns=list(columns))
+    for column in columns:
+        frame[column] = frame[column].astype("int64" if column == "log_id" else "string")
+    return frame
+
+
+def _canonical(
+    current: pd.DataFrame, agreed: Agreed, respondent: str | None, location: str
+) -> pd.DataFrame:
+    """Current slots → canonical rows (the agreed-answer rule lives here)."""
+    if current.empty:
+        return empty_frame()
+    # The agency's name: the latest recorded for (round, agency_id), whichever sheet wrote it.
+    latest = current.sort_values("log_id").groupby(["round", "agency_id"])["agency_name"].last()
+    rows = current[~(current["answer"].isna() & current["note"].fillna("").eq(""))]
+    answers = rows[rows["kind"] == "answer"]
+    if agreed == "team":
+        team = rows[(rows["kind"] == "agreed") & rows["answer"].notna()]
+        item_key = ["round", "agency_id", "service", "instrument", "item_id"]
+        settled = pd.MultiIndex.from_frame(team[item_key])
+        mine = pd.MultiIndex.from_frame(answers[item_key])
+        answers = pd.concat([answers[~mine.isin(settled)], team])
+    if respondent is not None:
+        answers = answers[answers["respondent"] == respondent]
+    frame = pd.DataFrame(
+        {
+            "round": answers["round"],
+            "agency_id": answers["agency_id"],
+            "agency_name": [
+                latest[(r, a)] for r, a in zip(answers["round"], answers["agency_id"], strict=True)
+            ],
+            "service": answers["service"],
+            "instrument": answers["instrument"],
+            "respondent": answers["respondent"],
+            "item_id": answers["item_id"],
+            "answer": answers["answer"],
+            "note": answers["note"].fillna(""),
+            "answered_at": answers["at"],
+            "framework_version": answers["framework_version"],
+            "source_file": location,
+            "source_row": answers["log_id"],
+        },
+        columns=list(COLUMNS),
+    )
+    for column in COLUMNS:
+        frame[column] = frame[column].astype("Int64" if column == "source_row" else "string")
+    return frame.reset_index(drop=True)
+
+
+# -- SQLite -------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS store_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS answer_log (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    at                TEXT NOT NULL,              -- UTC, ISO 8601
+    who               TEXT NOT NULL,              -- the person who made the change
+    session           TEXT NOT NULL,              -- the page / kernel it came from
+    kind              TEXT NOT NULL CHECK (kind IN ('answer', 'agreed')),
+    round             TEXT NOT NULL,
+    agency_id         TEXT NOT NULL,
+    agency_name       TEXT NOT NULL,
+    service           TEXT NOT NULL,
+    instrument        TEXT NOT NULL,
+    respondent        TEXT NOT NULL,
+    item_id           TEXT NOT NULL,
+    old_answer        TEXT,                       -- NULL = unanswered
+    new_answer        TEXT,
+    old_note          TEXT NOT NULL,
+    new_note          TEXT NOT NULL,
+    framework_id      TEXT NOT NULL,
+    framework_version TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answer_log_slot
+    ON answer_log (round, agency_id, service, instrument, respondent, kind, item_id, id);
+CREATE TRIGGER IF NOT EXISTS answer_log_no_update BEFORE UPDATE ON answer_log
+    BEGIN SELECT RAISE(ABORT, 'answer_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS answer_log_no_delete BEFORE DELETE ON answer_log
+    BEGIN SELECT RAISE(ABORT, 'answer_log is append-only'); END;
+CREATE VIEW IF NOT EXISTS current_answers AS
+    SELECT id, at, who, session, kind, round, agency_id, agency_name, service, instrument,
+           respondent, item_id, new_answer AS answer, new_note AS note, framework_id,
+           framework_version
+    FROM (
+        SELECT answer_log.*,
+               ROW_NUMBER() OVER (
+                   PARTITION BY kind, round, agency_id, service, instrument, respondent, item_id
+                   ORDER BY id DESC
+               ) AS newest
+        FROM answer_log
+    ) AS ranked
+    WHERE newest = 1;
+"""
+
+_CURRENT_SELECT = """
+    SELECT id, at, who, session, kind, round, agency_id, agency_name, service, instrument,
+           respondent, item_id, new_answer, new_note, framework_id, framework_version
+    FROM (
+        SELECT answer_log.*,
+               ROW_NUMBER() OVER (
+                   PARTITION BY kind, round, agency_id, service, instrument, respondent, item_id
+                   ORDER BY id DESC
+               ) AS newest
+        FROM answer_log{where}
+    ) AS ranked
+    WHERE newest = 1
+    ORDER BY id
+"""
+
+_SLOT_SELECT = """
+    SELECT new_answer, new_note FROM answer_log
+    WHERE round = ? AND agency_id = ? AND service = ? AND instrument = ? AND respondent = ?
+      AND kind = ? AND item_id = ?
+    ORDER BY id DESC LIMIT 1
+"""
+
+_INSERT = """
+    INSERT INTO answer_log (at, who, session, kind, round, agency_id, agency_name, service,
+        instrument, respondent, item_id, old_answer, new_answer, old_note, new_note,
+        framework_id, framework_version)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_LOG_SELECT = (
+    "SELECT id, at, who, session, kind, round, agency_id, agency_name, service, instrument, "
+    "respondent, item_id, old_answer, new_answer, old_note, new_note, framework_id, "
+    "framework_version FROM answer_log"
+)
+
+
+class SQLiteStore(ResponseStore):
+    """The response store in one SQLite file (stdlib :mod:`sqlite3`).
+
+    WAL journal (readers never block the writer), ``synchronous=FULL`` (a
+    committed change survives a killed process and a power cut), a 30 s busy
+    timeout, and every write one ``BEGIN IMMEDIATE`` transaction.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (created with its folder if missing).
+    framework : Framework or path, optional
+        What changes are checked against (default: the bundled tw-dsg).
+
+    Raises
+    ------
+    StoreError
+        ``open`` if the file cannot be opened or is not a store, ``schema`` if a
+        newer guidekit wrote it.
+    """
+
+    #: Seconds a writer waits for another writer's transaction before giving up.
+    BUSY_TIMEOUT_S = 30.0
+
+    def __init__(self, path: str | Path, framework: Framework | str | Path | None = None) -> None:
+        super().__init__(framework)
+        self.path = Path(path).expanduser().resolve()
+        self.location = str(self.path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db: sqlite3.Connection | None = sqlite3.connect(
+                self.path,
+                timeout=self.BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            self._db.execute(f"PRAGMA busy_timeout = {int(self.BUSY_TIMEOUT_S * 1000)}")
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(
+                    "open",
+                    f"{self.path}: cannot use WAL journal (got {mode})",
+                    path=str(self.path),
+                    detail=f"journal_mode={mode}",
+                )
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._create()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                "open",
+                f"cannot open the store {self.path}: {exc}",
+                path=str(self.path),
+                detail=str(exc),
+            ) from exc
+
+    def _create(self) -> None:
+        with self._transaction() as db:
+            for statement in _statements(_SCHEMA):
+                db.execute(statement)
+            row = db.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO store_meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+                db.execute(
+                    "INSERT INTO store_meta (key, value) VALUES ('created_at', ?)", (utc_now(),)
+                )
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(
+                    "schema",
+                    f"{self.path} was written by a newer guidekit "
+                    f"(schema {row[0]} > {SCHEMA_VERSION})",
+                    path=str(self.path),
+                    found=row[0],
+                    supported=SCHEMA_VERSION,
+                )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._db is None:
+                raise StoreError("closed", f"the store {self.path} is closed", path=str(self.path))
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    def _append(self, changes: Sequence[Change]) -> list[Saved]:
+        fw = self.framework
+        out: list[Saved] = []
+        try:
+            with self._transaction() as db:
+                at = utc_now()
+                for change in changes:
+                    s = change.sheet
+                    row = db.execute(
+                        _SLOT_SELECT,
+                        (
+                            s.round,
+                            s.agency_id,
+                            s.service,
+                            s.instrument,
+                            s.respondent,
+                            s.kind,
+                            change.item_id,
+                        ),
+                    ).fetchone()
+                    old_answer, old_note = (row[0], row[1]) if row else (None, "")
+                    if row is not None and old_answer == change.answer and old_note == change.note:
+                        out.append(
+                            Saved(None, at, False, old_answer, old_note, change.answer, change.note)
+                        )
+                        continue
+                    cursor = db.execute(
+                        _INSERT,
+                        (
+                            at,
+                            change.who,
+                            change.session,
+                            s.kind,
+                            s.round,
+                            s.agency_id,
+                            s.agency_name,
+                            s.service,
+                            s.instrument,
+                            s.respondent,
+                            change.item_id,
+                            old_answer,
+                            change.answer,
+                            old_note,
+                            change.note,
+                            fw.id,
+                            fw.version,
+                        ),
+                    )
+                    out.append(
+                        Saved(
+                            cursor.lastrowid,
+                            at,
+                            True,
+                            old_answer,
+                            old_note,
+                            change.answer,
+                            change.note,
+                        )
+                    )
+        except sqlite3.OperationalError as exc:
+            raise StoreError(
+                "write",
+                f"could not save to {self.path}: {exc}",
+                path=str(self.path),
+                detail=str(exc),
+            ) from exc
+        return out
+
+    @staticmethod
+    def _where(filters: dict[str, str]) -> tuple[str, list[str]]:
+        if not filters:
+            return "", []
+        # keys come from SLOT only (checked by ResponseStore._filters): safe as column names
+        return " WHERE " + " AND ".join(f"{k} = ?" for k in filters), list(filters.values())
+
+    def _read(self, sql: str, params: list[str]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            if self._db is None:
+                raise StoreError("closed", f"the store {self.path} is closed", path=str(self.path))
+            return self._db.execute(sql, params).fetchall()
+
+    def _select_log(self, filters: dict[str, str]) -> list[tuple[Any, ...]]:
+        where, params = self._where(filters)
+        return self._read(f"{_LOG_SELECT}{where} ORDER BY id", params)
+
+    def _select_current(self, filters: dict[str, str]) -> list[tuple[Any, ...]]:
+        # The same query as the ``current_answers`` view, with the filters applied before
+        # ranking (they are slot columns, so each slot's newest row is unchanged).
+        where, params = self._where(filters)
+        return self._read(_CURRENT_SELECT.format(where=where), params)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.location!r})"
+
+
+def _statements(script: str) -> list[str]:
+    """Split the schema script into statements (triggers contain ``;`` inside BEGIN … END)."""
+    out, buffer = [], []
+    for line in script.splitlines():
+        buffer.append(line)
+        text = "\n".join(buffer).strip()
+        if text and sqlite3.complete_statement(text):
+            out.append(text)
+            buffer = []
+    return out
