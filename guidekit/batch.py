@@ -80,7 +80,9 @@ class AgencyResult:
 
     ``status`` is ``"ok"`` or ``"failed"``; ``duration_s`` in seconds;
     ``error`` a readable message, ``ename`` / ``evalue`` / ``cell`` from the
-    kernel when a notebook cell failed; ``warnings`` what the kernel wrote to stderr.
+    kernel when a notebook cell failed (``cell`` indexes the executed notebook,
+    which has papermill's injected-parameters cell); ``warnings`` what the
+    notebook wrote to stderr.
     """
 
     agency_id: str
@@ -191,19 +193,34 @@ def run_one(task: dict[str, Any]) -> AgencyResult:
     """Execute and export one agency's report (a plain-dict task, picklable).
 
     Keys: ``agency_id, agency_name, notebook, parameters, html, log, lang,
-    title, timeout, keep_notebook``.  Never raises: failures become an
-    ``AgencyResult`` with ``status="failed"``.
+    title, timeout, keep_notebook, cwd``.  Never raises: failures become an
+    ``AgencyResult`` with ``status="failed"``.  A kernel that fails to start is
+    retried once (see :mod:`guidekit.kernels`); a failing cell is not.
     """
+    from . import kernels
+
+    started = time.perf_counter()
+    log = Path(task["log"])
+    log.parent.mkdir(parents=True, exist_ok=True)
+    kernels.kernel_log = str(log.parent / "kernels.log")
+    result = _attempt(task, log)
+    if result.status != "ok" and result.cell is None and "kernel" in (result.error or "").lower():
+        retry = _attempt(task, log)
+        retry.warnings = [f"retried after: {result.error}", *retry.warnings]
+        result = retry
+    result.duration_s = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _attempt(task: dict[str, Any], log: Path) -> AgencyResult:
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from .kernels import LocalKernelManager
     from .report.export import notebook_to_html
 
-    started = time.perf_counter()
     result = AgencyResult(task["agency_id"], task["agency_name"], Path(task["html"]).name)
-    log = Path(task["log"])
-    log.parent.mkdir(parents=True, exist_ok=True)
     try:
         nb = pm.execute_notebook(
             task["notebook"],
@@ -215,9 +232,7 @@ def run_one(task: dict[str, Any]) -> AgencyResult:
             request_save_on_cell_execute=False,
             execution_timeout=task["timeout"],
             cwd=task.get("cwd"),
-            # The kernel's own log (unencrypted-TCP notice, shutdown noise) is not the
-            # user's business; cell errors and stderr still reach the notebook.
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            kernel_manager_class=LocalKernelManager,
         )
         result.warnings = _stderr(nb)
         html = notebook_to_html(nbformat.from_dict(nb), lang=task["lang"], title=task["title"])
@@ -237,7 +252,6 @@ def run_one(task: dict[str, Any]) -> AgencyResult:
         result.error = f"{type(exc).__name__}: {exc}"
         result.warnings.append(traceback.format_exc(limit=5))
         result.notebook = str(log) if log.exists() else None
-    result.duration_s = round(time.perf_counter() - started, 3)
     return result
 
 
@@ -370,11 +384,21 @@ def run_reports(
 
     order = {a: n for n, a in enumerate(wanted)}
     results.sort(key=lambda r: order[r.agency_id])
+    _tidy_logs(out / "_notebooks", results)
     duration = round_s(time.perf_counter() - started)
     summary = _write_summary(out, data, results)
     manifest = _write_manifest(out, data, results, lang, duration, today)
     index = _write_index(out, data, results, lang, today)
     return BatchResult(out, data.round, results, index, summary, manifest, duration)
+
+
+def _tidy_logs(folder: Path, results: list[AgencyResult]) -> None:
+    """Keep kernels.log only when an agency failed; drop the log folder when it is empty."""
+    log = folder / "kernels.log"
+    if log.exists() and all(r.status == "ok" for r in results):
+        log.unlink()
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def round_s(seconds: float) -> float:

@@ -206,3 +206,20 @@ def test_notebooks_are_committed_without_outputs():
         for cell in nb.cells:
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, path.name
+
+
+def test_kernels_use_private_ipc_sockets(tmp_path, monkeypatch):
+    """Regression: kernels of a batch collided on TCP ports ("Address already in use"),
+    then on jupyter_client's shared default IPC path "kernel-ipc" in the working
+    directory ("Invalid Signature"). Each kernel manager must get its own socket path."""
+    import os
+
+    from guidekit.kernels import LocalKernelManager
+
+    monkeypatch.chdir(tmp_path)
+    first, second = LocalKernelManager(), LocalKernelManager()
+    if os.name != "posix":
+        pytest.skip("IPC transport is POSIX only")
+    assert first.transport == second.transport == "ipc"
+    assert first.ip != second.ip
+    assert os.path.isabs(first.ip) and not first.ip.startswith(str(tmp_path))
