@@ -167,7 +167,7 @@ def test_alpha_by_principle_uses_each_respondents_answers(tmp_path: Path) -> Non
     code = {2: "Y", 1: "P", 0: "N"}
     values = {"r1": (2, 2, 1), "r2": (1, 1, 1), "r3": (0, 1, 0), "r4": (2, 2, 2)}
     rows = [
-        ["2026", "A", "甲", r, item, code[v]] + [""]
+        ["2026", "A", "甲", r, item, code[v], ""]
         for r, vs in values.items()
         for item, v in zip(("S1", "S2", "S3"), vs, strict=True)
     ]
