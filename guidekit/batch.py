@@ -325,7 +325,8 @@ def run_reports(
     lang = i18n.normalise_lang(lang)
     today = today or dt.date.today()
     data = load_round(responses, framework, round)
-    out = Path(out)
+    # absolute: papermill changes the working directory while a notebook runs
+    out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     names = (
         data.scores.overall.drop_duplicates("agency_id")
@@ -338,6 +339,7 @@ def run_reports(
     if not notebook_path.is_file():
         raise GuidekitError(f"report notebook not found: {notebook_path}")
 
+    fw_names = data.scores.framework.names(lang)
     with tempfile.TemporaryDirectory(prefix="guidekit-") as tmp:
         cache = data.save(Path(tmp) / "round.pkl")
         tasks, results = [], []
@@ -355,7 +357,7 @@ def run_reports(
                     )
                 )
                 continue
-            title = i18n.t("report.title", lang, agency=names[agency_id])
+            title = i18n.t("report.title", lang, **fw_names, agency=names[agency_id])
             tasks.append(
                 {
                     "agency_id": agency_id,
@@ -547,10 +549,10 @@ def _write_index(
         )
     html = render(
         "index.html.j2",
-        t=lambda key, **kw: i18n.t(key, lang, **kw),
+        t=lambda key, **kw: i18n.t(key, lang, **{**fw.names(lang), **kw}),
         lang=lang,
         css=stylesheet(),
-        title=i18n.t("index.title", lang),
+        title=i18n.t("index.title", lang, **fw.names(lang)),
         intro=i18n.t(
             "index.intro",
             lang,

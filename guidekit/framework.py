@@ -494,6 +494,20 @@ class Framework:
     def principles_of(self, dimension_id: str) -> list[Principle]:
         return [p for p in self.principles if p.dimension == dimension_id]
 
+    def names(self, lang: str = "zh-TW") -> dict[str, str]:
+        """Placeholders for user-facing messages in this framework's own terms.
+
+        Keys: ``framework`` (title), ``principle``, ``dimension``, ``item`` (level
+        names, e.g. 原則 / 構面 / 檢核項目), their lower-case forms ``*_lc`` (for
+        English sentences) and ``n`` (number of principles).
+        """
+        out = {"framework": self.meta.text("title", lang), "n": str(len(self.principles))}
+        for level in ("principle", "dimension", "item"):
+            name = self.level_name(level, lang)
+            out[level] = name
+            out[f"{level}_lc"] = name.lower()
+        return out
+
     def level_name(self, level: str, lang: str = "zh-TW") -> str:
         """Name of a level (``dimension``/``principle``/``item``) in this framework's terms."""
         return self.meta.level_names.text(level, lang)

@@ -137,9 +137,11 @@ class Scores:
         (or dimension) id, plus ``overall``."""
         table = self.principles if level == "principle" else self.dimensions
         column = "principle_id" if level == "principle" else "dimension_id"
-        wide = table.pivot_table(
-            index=[*KEY, "agency_name"], columns=column, values="score", dropna=False, sort=False
-        )
+        # unstack keeps only the assessments that exist (pivot_table with dropna=False
+        # would cross every key column with every other).
+        wide = table.set_index([*KEY, "agency_name", column])["score"].unstack(column)
+        order = list(dict.fromkeys(table[column]))
+        wide = wide[order]
         wide.columns.name = None
         overall = self.overall.set_index([*KEY, "agency_name"])["score"].rename("overall")
         return wide.join(overall).reset_index()

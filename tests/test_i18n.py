@@ -12,7 +12,8 @@ from guidekit.problems import GuidekitError, catalog
 
 
 def _fields(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+    """Placeholder names; ``x_lc`` (lower-case form for English sentences) counts as ``x``."""
+    return {name.removesuffix("_lc") for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
 def test_messages_have_both_languages_and_same_placeholders():

@@ -224,7 +224,8 @@ class AgencyReport:
 
     # -- helpers -------------------------------------------------------------------
     def t(self, key: str, **values: Any) -> str:
-        return i18n.t(key, self.lang, **values)
+        """A message in the report's language, in the framework's own terms."""
+        return i18n.t(key, self.lang, **{**self.framework.names(self.lang), **values})
 
     def _text(self, record: Any, field: str) -> str:
         return record.text(field, self.lang)
@@ -244,6 +245,11 @@ class AgencyReport:
             instrument=self._text(inst, "title"),
             service=suffix if service else "",
         )
+
+    def _annex(self, annex: str) -> str:
+        if not annex:
+            return ""
+        return f"（{annex}）" if self.lang == "zh-TW" else f" ({annex})"
 
     def _band_label(self, code: Any) -> str:
         if not isinstance(code, str):
@@ -360,7 +366,7 @@ class AgencyReport:
                 "text": self.t(
                     "report.meta.assessment",
                     instrument=self._text(fw.instrument(a.key["instrument"]), "title"),
-                    annex=fw.instrument(a.key["instrument"]).annex,
+                    annex=self._annex(fw.instrument(a.key["instrument"]).annex),
                     service=f"{sep}{a.key['service']}" if a.key["service"] else "",
                     respondents=int(a.overall["n_respondents"]),
                     version=a.overall["framework_version"],
