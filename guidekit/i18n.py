@@ -67,16 +67,35 @@ def messages() -> dict[str, dict[str, str]]:
     return {str(k): {str(lang): str(text) for lang, text in v.items()} for k, v in data.items()}
 
 
+#: Level names used when a caller does not pass a framework's own
+#: (:meth:`guidekit.framework.Framework.names`): the guideline's terms.
+DEFAULT_NAMES = {
+    "zh-TW": {
+        "framework": "政府數位服務指引", "n": "13", "principle": "原則", "principle_lc": "原則",
+        "dimension": "構面", "dimension_lc": "構面", "item": "檢核項目", "item_lc": "檢核項目",
+    },
+    "en": {
+        "framework": "Government Digital Service Guidelines", "n": "13", "principle": "Principle",
+        "principle_lc": "principle", "dimension": "Dimension", "dimension_lc": "dimension",
+        "item": "Check item", "item_lc": "check item",
+    },
+}
+
+
 def t(key: str, lang: str = DEFAULT_LANG, /, **values: Any) -> str:
     """The message ``key`` in ``lang`` with ``{placeholders}`` filled.
+
+    Level-name placeholders (``{principle}``, ``{dimension}``, ``{item}``,
+    ``{framework}``, ``{n}``) default to the guideline's terms (:data:`DEFAULT_NAMES`).
 
     Raises
     ------
     KeyError
         If the key is unknown (a programming error, caught by the tests).
     """
-    text = messages()[key][normalise_lang(lang)]
-    return text.format(**values) if values else text
+    lang = normalise_lang(lang)
+    text = messages()[key][lang]
+    return text.format(**{**DEFAULT_NAMES[lang], **values})
 
 
 def roc_year(year: int) -> int:
