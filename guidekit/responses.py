@@ -42,7 +42,7 @@ from ruamel.yaml import YAML
 from .framework import Framework, ScaleOption, load_framework
 from .problems import Problem, ResponsesError, Severity, sort_problems
 from .tabular import SUFFIXES, Table, read_table
-from .text import INVISIBLE, clean, clean_key
+from .text import INVISIBLE, clean, clean_key, has_hidden
 
 #: The canonical columns, in order.
 COLUMNS = (
@@ -170,7 +170,9 @@ def empty_frame() -> pd.DataFrame:
 
 
 def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    """Files to read: each path, or the answer files (CSV/TSV/xlsx) directly in a folder."""
+    """Files to read: each path, or the answer files (CSV/TSV/xlsx) in a folder and its
+    subfolders (hidden files and folders, Excel's ``~$`` lock files and ``_notebooks``
+    are skipped), in sorted order."""
     if isinstance(paths, str | Path):
         paths = [paths]
     out: list[Path] = []
@@ -179,8 +181,11 @@ def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
         if path.is_dir():
             out += sorted(
                 p
-                for p in path.iterdir()
-                if p.suffix.lower() in SUFFIXES and not p.name.startswith((".", "~$"))
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in SUFFIXES
+                and not p.name.startswith((".", "~$"))
+                and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts[:-1])
             )
         else:
             out.append(path)
@@ -346,6 +351,8 @@ class _FileReader:
         self.file = table.file
         self.problems: list[Problem] = list(table.problems)
         self.out: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+        # headers as shown in messages (cleaned: no zero-width characters)
+        self.display: dict[int, str] = {}
         # repeated warnings are grouped: key -> (first problem, other rows)
         self._grouped: dict[tuple[str, ...], tuple[Problem, list[int]]] = {}
 
@@ -373,6 +380,14 @@ class _FileReader:
         seen_clean: dict[str, int] = {}
         for index, raw in enumerate(self.table.header):
             cleaned = clean(raw)
+            if cleaned and cleaned != raw.strip(" "):
+                # full-width forms, U+3000, BOM or zero-width characters: cleaned, and said so
+                self.problems.append(
+                    Problem(self.file, 1, cleaned, raw, "header-cleaned", {"cleaned": cleaned},
+                            Severity.WARNING)
+                )
+            self.display[index] = cleaned or raw
+            raw = self.display[index]
             if not cleaned:
                 if any(
                     index < len(cells) and cells[index].text.strip() for _, cells in self.table.rows
@@ -398,7 +413,7 @@ class _FileReader:
                 )
                 continue
             if column in mapping:
-                first = self.table.header[mapping[column]]
+                first = self.display[mapping[column]]
                 self.error(1, raw, raw, "duplicate-alias", header=raw, other=first, meaning=column)
                 continue
             mapping[column] = index
@@ -426,7 +441,7 @@ class _FileReader:
                 )
             return {}
         mapping = self.map_header()
-        columns = {c: self.table.header[i] for c, i in mapping.items()}
+        columns = {c: self.display[i] for c, i in mapping.items()}
         if any(column not in mapping for column in REQUIRED):
             return columns  # rows cannot be read without their required columns
         width = len(self.table.header)
@@ -464,9 +479,11 @@ class _FileReader:
             if (
                 cell is not None
                 and cell.converted_from == "number"
-                and column in ("agency_id", "item_id", "respondent", "round")
+                and column in ("agency_id", "item_id", "respondent")
             ):
                 self.warn_grouped(number, header, raw, "excel-number")
+            if column == "agency_id" and _SCIENTIFIC.fullmatch(raw.strip()):
+                self.warn_grouped(number, header, raw, "scientific-id")
             value = clean(raw)
             if value != raw and raw.strip() != value:
                 self.warn_grouped(number, header, raw, "cleaned", cleaned=value)
@@ -548,6 +565,9 @@ class _FileReader:
         answer_cell = self.cell(cells, mapping, "answer")
         raw_answer = answer_cell.text if answer_cell is not None else ""
         if item is not None and clean(raw_answer):
+            if has_hidden(raw_answer):
+                self.warn_grouped(number, columns["answer"], raw_answer, "cleaned",
+                                  cleaned=clean(raw_answer))
             scale = self.fw.scale(item.instrument)
             matched = scale.match(raw_answer)
             if matched is None:
@@ -586,6 +606,9 @@ class _FileReader:
         out["source_file"].append(self.file)
         out["source_row"].append(number)
 
+
+#: An agency code Excel turned into scientific notation (1.23E+09): the code is already lost.
+_SCIENTIFIC = re.compile(r"[0-9](?:\.[0-9]+)?[eE][+]?[0-9]+")
 
 _NAME_SPACE_RE = re.compile(r"[\s\u3000]+")
 _INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
@@ -653,8 +676,10 @@ def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> li
     dup = frame[frame.duplicated(key, keep=False)]
     for _, group in dup.groupby(key, sort=False):
         first = group.iloc[0]
-        where = ", ".join(f"{r.source_file}:{r.source_row}" for r in group.itertuples())
         for row in group.iloc[1:].itertuples():
+            where = ", ".join(
+                f"{r.source_file}:{r.source_row}" for r in group.itertuples() if r.Index != row.Index
+            )
             problems.append(
                 Problem(
                     row.source_file,

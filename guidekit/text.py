@@ -42,3 +42,8 @@ def clean_key(value: str) -> str:
 def has_invisible(value: str) -> bool:
     """True if ``value`` contains a character of :data:`INVISIBLE`."""
     return bool(_INVISIBLE_RE.search(value))
+
+
+def has_hidden(value: str) -> bool:
+    """True if ``value`` contains an invisible character or a no-break space."""
+    return has_invisible(value) or "\u00a0" in value

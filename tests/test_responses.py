@@ -66,6 +66,21 @@ def test_header_hygiene(write_csv, mini):
     responses = read_responses(write_csv(rows_for(), header=header), mini)
     assert len(responses.frame) == 3
     assert list(responses.frame.columns) == list(COLUMNS)
+    # every clean-up beyond plain spaces is reported, naming the cleaned header
+    cleaned = sorted((p.code, p.column) for p in responses.problems)
+    assert cleaned == [("header-cleaned", "機關代碼"), ("header-cleaned", "機關名稱"), ("header-cleaned", "評估回合")]
+
+
+def test_hidden_characters_in_answers_are_reported(write_csv, mini):
+    responses = read_responses(write_csv(rows_for(answers=[("S1", "符合\u200b", ""), ("S2", "\u00a0部分符合", "")])), mini)
+    assert responses.frame["answer"].tolist() == ["Y", "P"]
+    assert sorted((p.code, p.row) for p in responses.problems) == [("cleaned", 2), ("cleaned", 3)]
+
+
+def test_agency_code_in_scientific_notation_is_flagged(write_csv, mini):
+    responses = read_responses(write_csv(rows_for(agency_id="3.79E+09")), mini)
+    [warning] = responses.problems
+    assert (warning.code, warning.row, warning.also_rows, warning.value) == ("scientific-id", 2, (3, 4), "3.79E+09")
 
 
 def test_english_headers_are_accepted(write_csv, mini):
@@ -78,7 +93,7 @@ def test_duplicate_and_missing_headers_are_errors(write_csv, mini):
     rows = [["2026", "0012", "0012", "甲", "S1", "符合", "符合"]]
     report = validate_responses(write_csv(rows, header=header), mini)
     found = codes(report)
-    assert (1, "機關代碼 ", "duplicate-column") in found
+    assert (1, "機關代碼", "duplicate-column") in found
     assert (1, "answer", "duplicate-alias") in found
     assert (1, "agency_name", "missing-column") in found
     assert not report.ok
@@ -221,6 +236,7 @@ def test_duplicates_across_files(write_csv, mini):
     report = validate_responses([a, b], mini)
     [dup] = report.errors
     assert dup.code == "duplicate-answer" and dup.file == str(b) and dup.row == 2
+    assert f"{a}:2" in dup.message("en") and f"{b}:2" not in dup.message("en")
 
 
 def test_instrument_column(write_csv, mini):
@@ -241,8 +257,12 @@ def test_item_id_case_is_reported(write_csv, mini):
 
 def test_folder_of_files(tmp_path, write_csv, mini):
     write_csv(rows_for(agency_id="A1"), name="a.csv")
-    write_csv(rows_for(agency_id="A2"), name="b.csv", encoding="cp950")
+    (tmp_path / "sub").mkdir()
+    write_csv(rows_for(agency_id="A2"), name="sub/b.csv", encoding="cp950")
     (tmp_path / "notes.txt.bak").write_text("ignored", encoding="utf-8")
+    (tmp_path / "~$a.xlsx").write_bytes(b"lock")  # Excel's lock file
+    (tmp_path / "_notebooks").mkdir()
+    write_csv(rows_for(agency_id="A9"), name="_notebooks/skip.csv")
     responses = read_responses(tmp_path, mini)
     assert sorted(set(responses.frame["agency_id"])) == ["A1", "A2"]
     assert sorted(s.encoding for s in responses.sources) == ["cp950", "utf-8-sig"]
@@ -281,7 +301,8 @@ def test_xlsx_text_ids_keep_zeros_numeric_ids_warn(tmp_path, mini):
     assert frame["answer"].tolist() == ["Y", "Y"]
     assert responses.sources[0].encoding == "xlsx"
     warned = sorted((p.code, p.row, p.column) for p in responses.problems)
-    assert ("excel-number", 3, "機關代碼") in warned and ("excel-number", 3, "評估回合") in warned
+    # a numeric agency code may have lost its zeros; a numeric year cannot have
+    assert warned == [("excel-number", 3, "機關代碼")]
 
 
 def test_bundled_example_reads_cleanly(example_round, fw):
