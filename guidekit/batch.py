@@ -40,6 +40,7 @@ from typing import Any
 import pandas as pd
 
 from . import __version__, i18n
+from .files import write_atomic
 from .html import render, stylesheet
 from .paths import notebooks_dir
 from .problems import GuidekitError
@@ -166,15 +167,7 @@ def _json_value(value: Any) -> Any:
 
 
 def _write_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text, encoding)
 
 
 # -- one agency (runs in a worker process) ------------------------------------------

@@ -58,7 +58,7 @@ def _wrap(text: str, width: int) -> list[str]:
     about ``width`` characters, preferring a break after "、".  What does not fit
     ends with an ellipsis (the full text is in the data table and the description).
     """
-    if not any(unicodedata.east_asian_width(ch) in "WF" for ch in text):
+    if not _is_cjk(text):
         return textwrap.wrap(text, width=width * 2, max_lines=2, placeholder="…") or [text]
     if len(text) <= width:
         return [text]
@@ -72,6 +72,10 @@ def _wrap(text: str, width: int) -> list[str]:
     if len(rest) > width + 1:
         rest = rest[:width] + "…"
     return [first, rest]
+
+
+def _is_cjk(text: str) -> bool:
+    return any(unicodedata.east_asian_width(ch) in "WF" for ch in text)
 
 
 def _finite(value: float | None) -> bool:
@@ -122,8 +126,9 @@ def radar(
         cos, sin = math.cos(angle), math.sin(angle)
         lx, ly = cx + (radius + 18) * cos, cy + (radius + 18) * sin
         anchor = "middle" if abs(cos) < 0.25 else ("start" if cos > 0 else "end")
-        text = label if _finite(values[i]) else f"{label}（{no_score}）"
-        lines = _wrap(text, 10)
+        lines = _wrap(label, 10)
+        if not _finite(values[i]):
+            lines.append(f"（{no_score}）" if _is_cjk(no_score) else f"({no_score})")
         dy = -6 * (len(lines) - 1) + (8 if sin > 0.5 else (-4 if sin < -0.5 else 4))
         axes.append(
             {

@@ -221,6 +221,30 @@ class Scale(_Record):
             return "not_met"
         return "partial"
 
+    def status_label(self, status: str, lang: str = "zh-TW") -> str | None:
+        """The scale's own word for an aggregated status, or None to use a generic one.
+
+        ``met`` is the highest option's label (符合 / 已規劃), ``not_met`` the lowest
+        (不符合 / 未規劃), ``partial`` the single option between them (部分符合 /
+        部分規劃) when there is exactly one, ``na`` the N/A option's label.
+        """
+        valued = sorted((o for o in self.options if o.value is not None), key=lambda o: o.value)
+        if self.kind != "ordinal" or not valued:
+            return None
+        met = self.met_value if self.met_value is not None else self.high
+        below = self.not_met_below if self.not_met_below is not None else self.low
+        if status == "met":
+            return valued[-1].text("label", lang)
+        if status == "not_met":
+            return valued[0].text("label", lang)
+        if status == "partial":
+            middle = [o for o in valued if below <= o.value < met]  # type: ignore[operator]
+            return middle[0].text("label", lang) if len(middle) == 1 else None
+        if status == "na":
+            na = [o for o in self.options if o.na]
+            return na[0].text("label", lang) if na else None
+        return None
+
     def expected(self, lang: str = "zh-TW") -> str:
         """The accepted answers in words, for error messages (without "or blank")."""
         zh = not lang.startswith("en")
@@ -278,6 +302,7 @@ class Instrument(_Record):
 
     id: str = Field(pattern=_ID)
     annex: str = ""
+    annex_en: str = ""
     title_zh: str = Field(min_length=1)
     title_en: str = Field(min_length=1)
     description_zh: str = ""

@@ -80,11 +80,14 @@ class Scores:
         n_disagreements, quartile, peer_n``.
     dimensions : DataFrame
         One row per assessment × dimension: key, ``agency_name, dimension_id,
-        weight, score, band, n_items, n_scored, n_na, n_unanswered, coverage``.
+        weight, score, band, n_items, n_scored, n_na, n_unanswered, coverage,
+        low_coverage``.
     overall : DataFrame
         One row per assessment: key, ``agency_name, n_respondents, score, band,
-        n_items, n_scored, n_na, n_unanswered, coverage, n_major_not_met,
-        n_disagreements, quartile, peer_n, framework_version``.
+        n_items, n_scored, n_na, n_unanswered, coverage, low_coverage,
+        n_major_not_met, n_disagreements, quartile, peer_n, framework_version``.
+        ``low_coverage`` (every level): coverage below the framework's
+        ``scoring.low_coverage_below`` — read such a score with care.
     peers : DataFrame
         One row per (round, instrument, level, level_id): ``n`` (assessments with
         a score), ``q1, median, q3`` (NaN when suppressed), ``suppressed``.
@@ -473,6 +476,7 @@ def _dimension_table(
     table = table.merge(scores.rename("score").reset_index(), on=by, how="left")
     table["weight"] = table["dimension_id"].map(weights).astype(float)
     table["band"] = table["score"].map(lambda s: _band(fw, s))
+    table["low_coverage"] = table["coverage"] < fw.scoring.low_coverage_below
     order = {d.id: n for n, d in enumerate(fw.dimensions)}
     table = (
         table.assign(_o=table["dimension_id"].map(order))
@@ -491,6 +495,7 @@ def _dimension_table(
         "n_na",
         "n_unanswered",
         "coverage",
+        "low_coverage",
     ]
     return table[columns].reset_index(drop=True)
 
@@ -517,6 +522,7 @@ def _overall_table(
     )
     table = table.merge(versions.rename("framework_version").reset_index(), on=KEY, how="left")
     table["band"] = table["score"].map(lambda s: _band(fw, s))
+    table["low_coverage"] = table["coverage"] < fw.scoring.low_coverage_below
     columns = [
         *KEY,
         "agency_name",
@@ -528,6 +534,7 @@ def _overall_table(
         "n_na",
         "n_unanswered",
         "coverage",
+        "low_coverage",
         "n_major_not_met",
         "n_disagreements",
         "framework_version",

@@ -22,7 +22,11 @@ HOSTILE_AGENCIES: Sequence[tuple[str, str]] = (
     ("..", "普通機關"),
 )
 
-ANSWERS = ("符合", "部分符合", "不符合", "不適用")
+#: Answers as people write them, per form: met, partly, not met, not applicable.
+ANSWERS = {
+    "service": ("符合", "部分符合", "不符合", "不適用"),
+    "plan": ("已規劃", "部分規劃", "未規劃", "不適用"),
+}
 
 
 def write_round(
@@ -39,7 +43,7 @@ def write_round(
     for a, (agency_id, name) in enumerate(agencies):
         for r, respondent in enumerate(("甲", "乙")):
             for n, item in enumerate(fw.items[instrument]):
-                answer = ANSWERS[(n + a + r * (n % 3)) % 4]
+                answer = ANSWERS[instrument][(n + a + r * (n % 3)) % 4]
                 note = (
                     HOSTILE_NOTE if n % 5 == 0 else ("理由：不涉及" if answer == "不適用" else "")
                 )

@@ -223,3 +223,21 @@ def test_kernels_use_private_ipc_sockets(tmp_path, monkeypatch):
     assert first.transport == second.transport == "ipc"
     assert first.ip != second.ip
     assert os.path.isabs(first.ip) and not first.ip.startswith(str(tmp_path))
+
+
+def test_outputs_are_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    from guidekit.files import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        path = write_atomic(tmp_path / "a" / "report.html", "<p>報告</p>", "utf-8")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert path.read_text(encoding="utf-8") == "<p>報告</p>"
+    assert [p.name for p in path.parent.iterdir()] == ["report.html"]  # no temporary left
+    with pytest.raises(ValueError):
+        write_atomic(tmp_path / "b.txt", "text without an encoding")

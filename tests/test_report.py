@@ -184,10 +184,52 @@ def test_radar_escapes_labels_and_skips_missing():
     assert "<b>" not in chart.svg and "&lt;b&gt;一&lt;/b&gt;" in chart.svg
     assert "<title" in chart.svg and "t&lt;" in chart.svg and "d&amp;" in chart.svg
     assert chart.svg.count("<circle") == 2 + 1  # two agency points + legend marker
-    assert "二（無分數）" in chart.svg
+    assert ">二</tspan>" in chart.svg and ">（無分數）</tspan>" in chart.svg  # a line of its own
     assert chart.table["score"].isna().tolist() == [False, True, False]
 
 
 def test_bars_label_missing_scores_in_text():
     chart = bars(["A", "B"], [75.0, float("nan")], title="t", description="d", no_score="無分數")
     assert "無分數" in chart.svg and chart.svg.count("<rect") == 1
+
+
+def test_plan_form_results_use_the_plan_scale_words(tmp_path, fw):
+    path = write_round(tmp_path, fw, [("0001", "甲機關")], instrument="plan")
+    data = load_round(read_responses(path, fw))
+    html = build(data, "0001").gaps().html
+    assert "部分規劃" in html and "未規劃" in html
+    assert "部分符合" not in html and "未符合" not in html
+    assert "（附件1）" in build(data, "0001").header().html
+    assert "(Annex 1)" in build(data, "0001", "en").header().html
+
+
+def test_low_overall_coverage_is_cautioned(write_csv, fw):
+    rows = [
+        ["2026", "0001", "甲機關", "甲", "SV-P01-01", "符合", ""],
+        ["2026", "0001", "甲機關", "甲", "SV-P02-01", "部分符合", ""],
+    ]
+    data = load_round(read_responses(write_csv(rows), fw))
+    overall = data.scores.overall.iloc[0]
+    assert overall["coverage"] == pytest.approx(2 / 94) and bool(overall["low_coverage"])
+    html = build(data, "0001").overview().html
+    assert i18n.t("overview.low_coverage", "zh-TW", pct="50%") in html
+    full = build(load_round(), "379000000A").overview().html
+    assert i18n.t("label.low_coverage", "zh-TW") not in full
+
+
+def test_ties_are_all_named(write_csv, fw):
+    items = [i for i in fw.items["service"] if i.principle in {"P01", "P02", "P03"}]
+    rows = [["2026", "0001", "甲機關", "甲", i.id, "符合", ""] for i in items]
+    data = load_round(read_responses(write_csv(rows), fw))
+    description = (
+        build(data, "0001").principle_chart(build(data, "0001").assessments[0]).description
+    )
+    assert (
+        "一、了解使用者需求、二、建立跨領域合作機制、三、規劃多元服務管道（100.0分）" in description
+    )
+
+
+def test_english_report_uses_the_registers_english_name():
+    data = load_round()
+    assert build(data, "379000000A", "en").display_name == "Taipei City Government (臺北市政府)"
+    assert build(data, "379000000A").display_name == "臺北市政府"

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from .. import charts, i18n
+from ..files import write_atomic
 from ..framework import Framework, load_framework
 from ..html import HTML, render
 from ..problems import GuidekitError
@@ -59,12 +60,7 @@ class RoundData:
 
     def save(self, path: str | Path) -> Path:
         """Pickle to ``path`` (a cache for the report notebooks of one batch)."""
-        path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-        return path
+        return write_atomic(path, pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
 
     @staticmethod
     def load(path: str | Path) -> RoundData:
@@ -246,10 +242,38 @@ class AgencyReport:
             service=suffix if service else "",
         )
 
-    def _annex(self, annex: str) -> str:
+    def _annex(self, instrument: Any) -> str:
+        annex = (
+            instrument.annex if self.lang == "zh-TW" else (instrument.annex_en or instrument.annex)
+        )
         if not annex:
             return ""
         return f"（{annex}）" if self.lang == "zh-TW" else f" ({annex})"
+
+    def _status_label(self, instrument: str, status: str) -> str:
+        """An item's combined result in the words of its own scale (符合 / 已規劃 …)."""
+        return self.framework.scale(instrument).status_label(status, self.lang) or self.t(
+            f"status.{status}"
+        )
+
+    @property
+    def display_name(self) -> str:
+        """The agency's name as the reader sees it: in English reports, the register's
+        English name with the name as answered, when the register knows this code
+        under that name."""
+        if self.lang != "en":
+            return self.agency_name
+        try:
+            from ..research import agencies
+
+            register = agencies().set_index("agency_id")
+        except Exception:  # no register: the name as answered
+            return self.agency_name
+        if self.agency_id in register.index:
+            record = register.loc[self.agency_id]
+            if record["name_zh"] == self.agency_name and record["name_en"]:
+                return f"{record['name_en']} ({self.agency_name})"
+        return self.agency_name
 
     def _band_label(self, code: Any) -> str:
         if not isinstance(code, str):
@@ -305,8 +329,9 @@ class AgencyReport:
                     "text": self._text(spec, "text"),
                     "major": bool(item["major"]),
                     "status": item["status"],
-                    "status_label": self.t(f"status.{item['status']}"),
+                    "status_label": self._status_label(item["instrument"], item["status"]),
                     "spread": item["spread"],
+                    "mixed_na": int(item["n_na"]) > 0 and int(item["n_answered"]) > 0,
                     "principle": self._principle_label(item["principle_id"]),
                     "answers": [
                         {
@@ -332,9 +357,16 @@ class AgencyReport:
         return rows
 
     def _section(self, template: str, key: str, **context: Any) -> HTML:
+        # the scale's own words for results ("未規劃" in a plan report, "不符合" in a service one)
+        instrument = self.assessments[0].key["instrument"]
+        words = {s: self._status_label(instrument, s) for s in ("met", "partial", "not_met")}
+
+        def t(message: str, **values: Any) -> str:
+            return self.t(message, **{**words, **values})
+
         html = render(
             template,
-            t=self.t,
+            t=t,
             lang=self.lang,
             heading=self.t(key),
             section_id=key.replace(".", "-"),
@@ -366,7 +398,7 @@ class AgencyReport:
                 "text": self.t(
                     "report.meta.assessment",
                     instrument=self._text(fw.instrument(a.key["instrument"]), "title"),
-                    annex=self._annex(fw.instrument(a.key["instrument"]).annex),
+                    annex=self._annex(fw.instrument(a.key["instrument"])),
                     service=f"{sep}{a.key['service']}" if a.key["service"] else "",
                     respondents=int(a.overall["n_respondents"]),
                     version=a.overall["framework_version"],
@@ -377,7 +409,7 @@ class AgencyReport:
         html = render(
             "report_header.html.j2",
             t=self.t,
-            title=self.t("report.title", agency=self.agency_name),
+            title=self.t("report.title", agency=self.display_name),
             subtitle=self.t(
                 "report.subtitle", framework=self._text(fw.meta, "title"), version=fw.version
             ),
@@ -390,7 +422,7 @@ class AgencyReport:
             assessments=assessments,
             notice=self._text(fw.meta, "notice"),
         )
-        return HTML(html, text=self.t("report.title", agency=self.agency_name))
+        return HTML(html, text=self.t("report.title", agency=self.display_name))
 
     def overview(self) -> HTML:
         """Overall score, band, coverage, position among the round's agencies, counts."""
@@ -417,6 +449,12 @@ class AgencyReport:
                         n_major=int(o["n_major_not_met"]),
                         n_disagree=int(o["n_disagreements"]),
                     ),
+                    "low_coverage": self.t(
+                        "overview.low_coverage",
+                        pct=i18n.format_pct(self.framework.scoring.low_coverage_below),
+                    )
+                    if bool(o["low_coverage"])
+                    else "",
                 }
             )
         return self._section("section_overview.html.j2", "section.overview", blocks=blocks)
@@ -432,22 +470,22 @@ class AgencyReport:
         show_median = any(not math.isnan(m) for m in medians)
         finite = [(v, lbl) for v, lbl in zip(values, labels, strict=True) if not math.isnan(v)]
         description = (
-            self.t("chart.radar.desc", agency=self.agency_name)
+            self.t("chart.radar.desc", agency=self.display_name)
             if show_median
             else self.t(
                 "chart.radar.desc_nomedian",
-                agency=self.agency_name,
+                agency=self.display_name,
                 minimum=self.framework.scoring.min_peer_group,
             )
         )
         if finite:
-            best, worst = max(finite), min(finite)
+            high, low = max(v for v, _ in finite), min(v for v, _ in finite)
             description += " " + self.t(
                 "chart.radar.summary",
-                best=best[1],
-                best_score=i18n.format_score(best[0]),
-                worst=worst[1],
-                worst_score=i18n.format_score(worst[0]),
+                best=self._join_labels([lbl for v, lbl in finite if v == high]),
+                best_score=i18n.format_score(high),
+                worst=self._join_labels([lbl for v, lbl in finite if v == low]),
+                worst_score=i18n.format_score(low),
             )
         return charts.radar(
             labels,
@@ -459,6 +497,13 @@ class AgencyReport:
             no_score=self.t("chart.no_score"),
             columns=(self.t("col.principle"), self.t("col.score"), self.t("col.median")),
         )
+
+    def _join_labels(self, labels: list[str]) -> str:
+        """Labels of tied principles: all of them up to three, then "… and n more"."""
+        sep = "、" if self.lang == "zh-TW" else "; "
+        if len(labels) <= 3:
+            return sep.join(labels)
+        return self.t("chart.more", shown=sep.join(labels[:3]), n=len(labels) - 3)
 
     def principles(self) -> HTML:
         """Radar chart against the round's median, and the table of principle scores."""
@@ -523,7 +568,7 @@ class AgencyReport:
                 labels,
                 values,
                 title=self.t("chart.bars.title"),
-                description=self.t("chart.bars.desc", agency=self.agency_name),
+                description=self.t("chart.bars.desc", agency=self.display_name),
                 no_score=self.t("chart.no_score"),
                 reference=medians if show_median else None,
                 reference_label=self.t("chart.legend.median"),
@@ -589,7 +634,7 @@ class AgencyReport:
                             self.t(
                                 "measures.item_reason",
                                 item=r["item_id"],
-                                status=self.t(f"status.{r['status']}"),
+                                status=self._status_label(a.key["instrument"], r["status"]),
                             )
                         )
                     else:
@@ -647,6 +692,7 @@ class AgencyReport:
             minimum=fw.scoring.min_peer_group,
         )
         extra = [
+            self.t("method.coverage"),
             self.t("method.low_coverage", pct=i18n.format_pct(fw.scoring.low_coverage_below)),
             self.t("method.version", version=fw.version),
         ]

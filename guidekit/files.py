@@ -1,0 +1,58 @@
+"""Writing files so that a crash never leaves half a file, and others can read them.
+
+A file is written to a temporary name in its folder, then renamed over the
+target (atomic on POSIX and Windows).  ``tempfile.mkstemp`` creates files that
+only their owner can read (0600); the result here gets the permissions a
+normal ``open(path, "w")`` would give (0666 minus the user's umask), so reports
+on a shared drive or behind a web server stay readable.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | Path, data: str | bytes, encoding: str | None = None) -> Path:
+    """Write ``data`` to ``path`` atomically; return the path.
+
+    Parameters
+    ----------
+    path : path
+        Target file; its folder is created if needed.
+    data : str or bytes
+        Text needs ``encoding`` (e.g. ``"utf-8"``, ``"utf-8-sig"`` for files Excel
+        opens); bytes are written as they are.
+    encoding : str, optional
+        Required for text.
+
+    Raises
+    ------
+    ValueError
+        If text is given without an encoding.
+    """
+    path = Path(path)
+    if isinstance(data, str):
+        if encoding is None:
+            raise ValueError("write_atomic: text needs an explicit encoding")
+        payload = data.encode(encoding)
+    else:
+        payload = data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
