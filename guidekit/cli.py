@@ -320,5 +320,28 @@ def export_cmd(responses: tuple[Path, ...], round_: str | None, out: Path, frame
     _say(lang, "frictionless 驗證通過。", "frictionless validation passed.")
 
 
+@main.command(name="workshop")
+@click.option("--store", type=click.Path(path_type=Path), default=None,
+              help="Answer store (SQLite file). Default: $GUIDEKIT_STORE, else workshop.sqlite in "
+                   "the user's data folder. 答案儲存檔。")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Any address but 127.0.0.1 / localhost requires a token, "
+                   "generated and printed in the URL. 監聽位址。")
+@click.option("--port", type=click.IntRange(0, 65535), default=8866, show_default=True,
+              help="Port (0: any free port). 連接埠。")
+@LANG_OPTION
+@_handle_errors
+def workshop_cmd(store: Path | None, host: str, port: int, lang: str | None) -> None:
+    """Serve the self-assessment workshop in the browser (Voilà; no code shown). 開啟自評工作坊。
+
+    Prints the address; answers are saved to the store as they change.  Ctrl+C stops.
+    """
+    from .widgets.server import serve
+
+    lang = _lang(click.get_current_context(), lang)
+    sys.exit(serve(store=store, host=host, port=port, lang=lang,
+                   say=lambda zh, en: _say(lang, zh, en)))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -8,7 +8,6 @@ import os
 import signal
 import sqlite3
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest

@@ -1,0 +1,316 @@
+"""The workshop page: choose what to answer, then the questionnaire or the facilitator view.
+
+:func:`workshop` is what ``notebooks/workshop.ipynb`` (served by ``guidekit
+workshop`` through Voilà) displays.  The start form picks or creates the round,
+agency, service, form and respondent; every field is prefilled from what the
+store already holds, so a respondent reopening the page finds their sheet and
+resumes where they were.
+
+The page address may carry the choices (``?round=2026&agency=A1&name=…&service=…
+&form=service&respondent=R1``, or ``&view=team`` for the facilitator view); with
+every field given, the page opens the sheet directly.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from .. import i18n
+from ..framework import Framework
+from ..html import TEMPLATES, render
+from ..paths import agencies_file
+from ..responses import _clean_name
+from ..store import AGREED_RESPONDENT, ResponseStore, Sheet, open_store
+from ..text import clean
+from .errors import ErrorPanel, guarded, setup_logging
+from .facilitator import FacilitatorView
+from .model import Facilitator, Questionnaire, new_session
+from .questionnaire import QuestionnaireView
+
+#: Environment variable with the page language (``guidekit workshop --lang`` sets it).
+LANG_ENV = "GUIDEKIT_LANG"
+
+
+def stylesheet() -> str:
+    """The workshop page CSS (inlined; no external resource)."""
+    return (TEMPLATES / "workshop" / "style.css").read_text(encoding="utf-8")
+
+
+def known_agencies() -> dict[str, str]:
+    """Agency code → zh-TW name from the bundled ``data/agencies/agencies.csv``."""
+    path = agencies_file()
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return {row["agency_id"]: row["name_zh"] for row in csv.DictReader(fh) if row.get("agency_id")}
+
+
+def query_choices(query: str | None = None) -> dict[str, str]:
+    """Choices carried by the page address (Voilà passes it as ``$QUERY_STRING``)."""
+    query = os.environ.get("QUERY_STRING", "") if query is None else query
+    parsed = urllib.parse.parse_qs(query.lstrip("?"), keep_blank_values=True)
+    names = ("round", "agency", "name", "service", "form", "respondent", "view", "lang")
+    return {k: parsed[k][-1] for k in names if k in parsed}
+
+
+class Workshop:
+    """The whole workshop page.
+
+    Parameters
+    ----------
+    store : ResponseStore or path, optional
+        Default :func:`guidekit.store.default_store_path` (``$GUIDEKIT_STORE``).
+    lang : {"zh-TW", "en"}, optional
+        Default ``$GUIDEKIT_LANG`` or zh-TW.
+    framework : Framework or path, optional
+    query : str, optional
+        The page address's query string (default ``$QUERY_STRING``).
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        The page (displayed by Jupyter / Voilà).
+    view : QuestionnaireView or FacilitatorView or None
+        The open sheet, if any.
+    """
+
+    def __init__(
+        self,
+        store: ResponseStore | str | Path | None = None,
+        lang: str | None = None,
+        framework: Framework | str | Path | None = None,
+        query: str | None = None,
+    ) -> None:
+        import ipywidgets as w
+
+        setup_logging()
+        self.store = store if isinstance(store, ResponseStore) else open_store(store, framework)
+        choices = query_choices(query)
+        self.lang = i18n.normalise_lang(choices.get("lang") or lang or os.environ.get(LANG_ENV) or None)
+        self.session = new_session()
+        self.errors = ErrorPanel(self.lang)
+        self.view: Any = None
+        self.style = w.HTML(value=f"<style>{stylesheet()}</style>")
+        self.body = w.VBox()
+        self.widget = w.VBox([self.style, self.body])
+        self.widget.add_class("gk-ws")
+        self._build_start(choices)
+        if choices.get("view") == "team" and self.fields_ready(team=True):
+            self.open_facilitator()
+        elif choices and self.fields_ready(team=False):
+            self.open_questionnaire()
+
+    def t(self, key: str, **values: Any) -> str:
+        return i18n.t(key, self.lang, **values)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- the start form -------------------------------------------------------------------
+    def _build_start(self, choices: dict[str, str] | None = None) -> None:
+        import ipywidgets as w
+
+        choices = choices or {}
+        fw = self.store.framework
+        sheets = self.store.sheets()
+        answers = sheets[sheets["kind"] == "answer"]
+        rounds = sorted(set(answers["round"]), reverse=True)
+        default_round = rounds[0] if rounds else str(dt.date.today().year)
+        self.agencies = known_agencies()
+        for row in answers.sort_values("last_at").itertuples():
+            self.agencies[str(row.agency_id)] = str(row.agency_name)
+        label = {"style": {"description_width": "initial"}}
+        # Text fields send their value when left (Tab, Enter, click elsewhere): one message
+        # per field, so it always reaches the kernel before a button click that follows.
+        typed = {**label, "continuous_update": False}
+        wide = w.Layout(width="min(560px, 98%)")
+
+        self.intro = w.HTML(value=render(
+            "workshop/start.html.j2", css="", title=self.t("workshop.title"),
+            intro=self.t("workshop.intro"), store_label=self.t("workshop.store"),
+            store=self.store.location,
+        ))
+        self.lang_pick = w.Dropdown(
+            options=[("中文（臺灣）", "zh-TW"), ("English", "en")], value=self.lang,
+            description="語言 Language", **label,
+        )
+        self.round = w.Combobox(
+            value=choices.get("round", default_round), options=rounds, ensure_option=False,
+            description=self.t("report.meta.round"), placeholder="2026", layout=wide, **typed,
+        )
+        self.agency_pick = w.Dropdown(
+            options=[(self.t("workshop.field.agency_own"), None)]
+            + [(f"{name}（{code}）", code) for code, name in sorted(self.agencies.items())],
+            value=None, description=self.t("workshop.field.agency_list"), layout=wide, **label,
+        )
+        self.agency_id = w.Text(
+            value=choices.get("agency", ""), description=self.t("report.meta.agency_id"),
+            layout=wide, **typed,
+        )
+        self.agency_name = w.Text(
+            value=choices.get("name", self.agencies.get(choices.get("agency", ""), "")),
+            description=self.t("workshop.field.agency_name"), layout=wide, **typed,
+        )
+        self.service = w.Combobox(
+            value=choices.get("service", ""), options=[], ensure_option=False,
+            description=self.t("workshop.field.service"), layout=wide, **typed,
+        )
+        form = choices.get("form")
+        self.instrument = w.Dropdown(
+            options=[(f"{i.text('title', self.lang)}（{i.annex}）" if i.annex else i.text("title", self.lang),
+                      i.id) for i in fw.instruments],
+            value=form if form and fw.has_instrument(form) else None,
+            description=self.t("report.meta.instrument"), layout=wide, **label,
+        )
+        self.respondent = w.Combobox(
+            value=choices.get("respondent", ""), options=[], ensure_option=False,
+            description=self.t("workshop.field.respondent_hint"), layout=wide, **typed,
+        )
+        self.start_button = w.Button(description=self.t("workshop.start"), button_style="primary",
+                                     icon="pencil", layout=w.Layout(width="auto"))
+        self.team_button = w.Button(description=self.t("workshop.team.open"), icon="users",
+                                    layout=w.Layout(width="auto"))
+        self.message = w.HTML()
+
+        self.lang_pick.observe(guarded(self.errors, "language")(self._on_lang), names="value")
+        self.agency_pick.observe(guarded(self.errors, "agency list")(self._on_pick), names="value")
+        for field in (self.round, self.agency_id, self.service, self.instrument):
+            field.observe(guarded(self.errors, "suggestions")(lambda _c: self._suggest()),
+                          names="value")
+        self.start_button.on_click(guarded(self.errors, "start")(lambda _b: self.open_questionnaire()))
+        self.team_button.on_click(guarded(self.errors, "facilitator")(lambda _b: self.open_facilitator()))
+        self._suggest()
+        self.start = w.VBox([
+            self.intro, self.lang_pick, self.errors.widget, self.round, self.agency_pick,
+            self.agency_id, self.agency_name, self.service, self.instrument, self.respondent,
+            w.HBox([self.start_button, self.team_button], layout=w.Layout(flex_flow="row wrap")),
+            self.message,
+        ])
+        self.body.children = (self.start,)
+
+    def _on_lang(self, change: dict[str, Any]) -> None:
+        self.lang = i18n.normalise_lang(change["new"])
+        self.errors.lang = self.lang
+        kept = self._values()
+        self._build_start({"round": kept["round"], "agency": kept["agency_id"],
+                           "name": kept["agency_name"], "service": kept["service"],
+                           "form": kept["instrument"] or "", "respondent": kept["respondent"]})
+
+    def _on_pick(self, change: dict[str, Any]) -> None:
+        code = change["new"]
+        if code is None:
+            return
+        self.agency_id.value = code
+        self.agency_name.value = self.agencies.get(code, "")
+
+    def _suggest(self) -> None:
+        """Offer the services and respondents the store already has for these choices."""
+        v = self._values()
+        sheets = self.store.sheets(round=v["round"] or None, agency_id=v["agency_id"] or None)
+        sheets = sheets[sheets["kind"] == "answer"]
+        if v["agency_id"] and not self.agency_name.value.strip() and v["agency_id"] in self.agencies:
+            self.agency_name.value = self.agencies[v["agency_id"]]
+        self.service.options = sorted({str(s) for s in sheets["service"] if str(s)})
+        if v["instrument"]:
+            sheets = sheets[(sheets["instrument"] == v["instrument"]) & (sheets["service"] == v["service"])]
+        self.respondent.options = sorted({str(r) for r in sheets["respondent"]})
+
+    def _values(self) -> dict[str, Any]:
+        return {
+            "round": clean(self.round.value or ""),
+            "agency_id": clean(self.agency_id.value or ""),
+            "agency_name": _clean_name(self.agency_name.value or ""),
+            "service": clean(self.service.value or ""),
+            "instrument": self.instrument.value,
+            "respondent": clean(self.respondent.value or ""),
+        }
+
+    def problems(self, team: bool = False) -> list[str]:
+        """What is missing or wrong in the start form (every problem at once)."""
+        v = self._values()
+        out = []
+        needed = [("round", "report.meta.round"), ("agency_id", "report.meta.agency_id")]
+        if not team:
+            needed += [("agency_name", "workshop.field.agency_name"),
+                       ("instrument", "report.meta.instrument"),
+                       ("respondent", "workshop.field.respondent")]
+        for key, label in needed:
+            if not v[key]:
+                out.append(self.t("workshop.start.missing", field=self.t(label)))
+        if not team and v["respondent"] == AGREED_RESPONDENT:
+            out.append(self.t("store.error.reserved", name=AGREED_RESPONDENT))
+        return out
+
+    def fields_ready(self, team: bool) -> bool:
+        return not self.problems(team)
+
+    def _refuse(self, problems: list[str]) -> None:
+        self.message.value = render(
+            "workshop/error.html.j2", heading=self.t("workshop.start.cannot"), message="",
+            detail="；".join(problems) if self.lang == "zh-TW" else "; ".join(problems),
+            dismiss_hint=self.t("workshop.start.fix"),
+        )
+
+    # -- opening a page ---------------------------------------------------------------------
+    def open_questionnaire(self) -> QuestionnaireView | None:
+        """Open the respondent's sheet (resuming what the store holds)."""
+        problems = self.problems(team=False)
+        if problems:
+            self._refuse(problems)
+            return None
+        v = self._values()
+        sheet = Sheet(v["round"], v["agency_id"], v["agency_name"], v["service"], v["instrument"],
+                      v["respondent"])
+        model = Questionnaire(self.store, sheet, lang=self.lang, session=self.session)
+        self.errors.clear()
+        self.view = QuestionnaireView(model, on_back=self.close_view, errors=self.errors)
+        self.body.children = (self.view.widget,)
+        return self.view
+
+    def open_facilitator(self) -> FacilitatorView | None:
+        """Open the facilitator view of the chosen agency and round."""
+        problems = self.problems(team=True)
+        if problems:
+            self._refuse(problems)
+            return None
+        v = self._values()
+        model = Facilitator(self.store, v["round"], v["agency_id"], lang=self.lang, session=self.session)
+        if v["instrument"] and (v["service"], v["instrument"]) in model.assessments():
+            model.select(v["service"], v["instrument"])
+        self.errors.clear()
+        self.view = FacilitatorView(model, on_back=self.close_view, errors=self.errors)
+        self.body.children = (self.view.widget,)
+        return self.view
+
+    def close_view(self) -> None:
+        """Back to the start form (keeping the choices)."""
+        kept = self._values()
+        self.view = None
+        self.errors.clear()
+        self._build_start({"round": kept["round"], "agency": kept["agency_id"],
+                           "name": kept["agency_name"], "service": kept["service"],
+                           "form": kept["instrument"] or "", "respondent": kept["respondent"]})
+
+
+def workshop(
+    store: ResponseStore | str | Path | None = None,
+    lang: str | None = None,
+    framework: Framework | str | Path | None = None,
+) -> Workshop:
+    """The workshop page (display it, e.g. as the last line of a notebook cell).
+
+    See :class:`Workshop`.  If the page cannot be built (e.g. the store cannot be
+    opened), the error is logged with its traceback and the returned object shows
+    it as a readable message instead.
+    """
+    try:
+        return Workshop(store=store, lang=lang, framework=framework)
+    except Exception as exc:
+        panel = ErrorPanel(i18n.normalise_lang(lang or os.environ.get(LANG_ENV) or None))
+        panel.exception(exc, "open the workshop page")
+        return panel  # type: ignore[return-value]

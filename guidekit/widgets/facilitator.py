@@ -1,0 +1,427 @@
+"""The facilitator page: every respondent of one agency side by side.
+
+Thin widgets over :class:`guidekit.widgets.model.Facilitator`:
+
+- the items where respondents disagree (the rule of :mod:`guidekit.scoring`)
+  come first, as discussion prompts, each with its answers and notes side by
+  side and a place to record the team's agreed answer (saved at once);
+- any other item can be picked to record an agreed answer too;
+- a table shows every item × respondent;
+- one button makes the agency's report through the same pipeline as
+  ``guidekit reports`` (from the exported answers), one exports the answers as
+  CSV and .xlsx (readable by ``guidekit validate``).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from .. import i18n
+from ..html import render
+from .errors import ErrorPanel, guarded
+from .model import Facilitator, Outcome, principle_label
+
+#: Files larger than this get no download link (the path is still shown), bytes.
+MAX_LINK_BYTES = 8_000_000
+
+_MIME = {
+    ".csv": "text/csv",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".html": "text/html",
+}
+
+
+@dataclasses.dataclass
+class AgreedEditor:
+    """Widgets recording the agreed answer of one item."""
+
+    item_id: str
+    box: Any
+    answer: Any
+    note: Any
+    clear: Any
+    status: Any
+
+
+class FacilitatorView:
+    """Widgets of the facilitator page.
+
+    Parameters
+    ----------
+    model : Facilitator
+    on_back : callable, optional
+    errors : ErrorPanel, optional
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+    editors : dict of str to AgreedEditor
+        The agreed-answer editors on the page, per item id.
+    files : ipywidgets.HTML
+        Where export and report results are shown.
+    """
+
+    def __init__(self, model: Facilitator, on_back: Any = None, errors: ErrorPanel | None = None) -> None:
+        import ipywidgets as w
+
+        self.model = model
+        self.lang = model.lang
+        self.errors = errors or ErrorPanel(self.lang)
+        self._syncing = False
+        self.editors: dict[str, AgreedEditor] = {}
+        self.last_report: Any = None
+        self.last_export: Any = None
+
+        self.back = w.Button(description=self.t("workshop.back"), icon="arrow-left",
+                             layout=w.Layout(width="auto"))
+        if on_back is not None:
+            self.back.on_click(guarded(self.errors, "back")(lambda _b: on_back()))
+        else:
+            self.back.layout.display = "none"
+        self.header = w.HTML()
+        self.assessment = w.Dropdown(
+            options=[], value=None, description=self.t("workshop.team.assessment"),
+            style={"description_width": "initial"}, layout=w.Layout(width="min(640px, 98%)"),
+        )
+        self.refresh_button = w.Button(description=self.t("workshop.team.refresh"), icon="refresh",
+                                       layout=w.Layout(width="auto"))
+        self.report_button = w.Button(description=self.t("workshop.team.report"), icon="file-text",
+                                      button_style="primary", layout=w.Layout(width="auto"))
+        self.export_button = w.Button(description=self.t("workshop.team.export"), icon="download",
+                                      layout=w.Layout(width="auto"))
+        self.working = w.HTML()
+        self.files = w.HTML()
+        self.summary = w.HTML()
+        self.disagreements = w.VBox()
+        self.picker = w.Dropdown(options=[], value=None, description=self.t("workshop.team.pick"),
+                                 style={"description_width": "initial"},
+                                 layout=w.Layout(width="min(760px, 98%)"))
+        self.picked = w.VBox()
+        self.table = w.HTML()
+
+        self.assessment.observe(guarded(self.errors, "assessment")(self._on_assessment), names="value")
+        self.picker.observe(guarded(self.errors, "pick item")(self._on_pick), names="value")
+        self.refresh_button.on_click(guarded(self.errors, "refresh")(lambda _b: self.refresh()))
+        self.report_button.on_click(guarded(self.errors, "report")(self._on_report))
+        self.export_button.on_click(guarded(self.errors, "export")(self._on_export))
+
+        self.widget = w.VBox(
+            [
+                w.HBox([self.back]),
+                self.header,
+                self.errors.widget,
+                w.HBox([self.assessment, self.refresh_button],
+                       layout=w.Layout(flex_flow="row wrap", align_items="center")),
+                w.HBox([self.report_button, self.export_button],
+                       layout=w.Layout(flex_flow="row wrap")),
+                self.working,
+                self.files,
+                self.summary,
+                w.HTML(value=render("workshop/heading.html.j2", level=3,
+                                    text=self.t("workshop.team.disagreements"))),
+                self.disagreements,
+                w.HTML(value=render("workshop/heading.html.j2", level=3,
+                                    text=self.t("workshop.team.other"))),
+                self.picker,
+                self.picked,
+                self.table,
+            ]
+        )
+        self.widget.add_class("gk-ws-facilitator")
+        self.refresh()
+
+    def t(self, key: str, **values: Any) -> str:
+        return i18n.t(key, self.lang, **values)
+
+    # -- labels ------------------------------------------------------------------------
+    def _answer_label(self, code: str | None) -> str:
+        if code is None:
+            return self.t("label.no_answer")
+        scale = self.model.framework.scale(self.model.instrument or "")
+        try:
+            return scale.option(code).text("label", self.lang)
+        except KeyError:
+            return code
+
+    def _assessment_label(self, service: str, instrument: str) -> str:
+        inst = self.model.framework.instrument(instrument)
+        return self.t("workshop.team.assessment_option", service=service or "—",
+                      instrument=inst.text("title", self.lang))
+
+    # -- drawing ----------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the store and redraw everything (other respondents may have answered)."""
+        m = self.model
+        self.header.value = render(
+            "workshop/header.html.j2",
+            title=self.t("workshop.team.title"),
+            fields=[
+                (self.t("report.meta.round"), m.round),
+                (self.t("report.meta.agency"), f"{m.agency_name}（{m.agency_id}）"),
+            ],
+        )
+        choices = m.assessments()
+        options = [(self._assessment_label(s, i), (s, i)) for s, i in choices]
+        current = (m.service, m.instrument) if m.instrument is not None else None
+        self._syncing = True
+        try:
+            self.assessment.options = options
+            self.assessment.value = current if current in choices else (choices[0] if choices else None)
+        finally:
+            self._syncing = False
+        if self.assessment.value is not None and self.assessment.value != current:
+            m.select(*self.assessment.value)
+        has = bool(choices)
+        self.report_button.disabled = not has
+        self.export_button.disabled = not has
+        if not has:
+            self.summary.value = render("workshop/status.html.j2", kind="pending",
+                                        text=self.t("workshop.team.empty"))
+            self.disagreements.children = ()
+            self.picker.options = []
+            self.picked.children = ()
+            self.table.value = ""
+            return
+        self._draw()
+
+    def _draw(self) -> None:
+        m = self.model
+        fw = m.framework
+        items = m.items()
+        respondents = m.respondents()
+        self.items = items
+        n_disagree = int(items["disagreement"].sum())
+        n_agreed = sum(isinstance(a, str) for a in items["agreed"])
+        self.summary.value = render(
+            "workshop/status.html.j2", kind="none",
+            text=self.t("workshop.team.summary", respondents="、".join(respondents) if self.lang ==
+                        "zh-TW" else ", ".join(respondents), n=len(respondents),
+                        disagree=n_disagree, agreed=n_agreed),
+        )
+        self.editors = {}
+        editors = [self._editor(row) for row in items[items["disagreement"]].itertuples()]
+        if editors:
+            self.disagreements.children = tuple(e.box for e in editors)
+        else:
+            import ipywidgets as w
+
+            self.disagreements.children = (w.HTML(value=render(
+                "workshop/status.html.j2", kind="none",
+                text=self.t("workshop.team.no_disagreements") if len(respondents) > 1
+                else self.t("disagree.single"))),)
+        others = items[~items["disagreement"]]
+        self._syncing = True
+        try:
+            self.picker.options = [
+                (f"{r.item_id} {fw.item(r.item_id).text('text', self.lang)[:60]}", r.item_id)
+                for r in others.itertuples()
+            ]
+            self.picker.value = None
+        finally:
+            self._syncing = False
+        self.picked.children = ()
+        self.table.value = render(
+            "workshop/team_table.html.j2",
+            caption=self.t("workshop.team.table"),
+            col_item=self.t("col.item"),
+            col_agreed=self.t("workshop.team.agreed"),
+            disagree_label=self.t("workshop.team.disagree_tag"),
+            respondents=respondents,
+            rows=[
+                {
+                    "item_id": r.item_id,
+                    "text": fw.item(r.item_id).text("text", self.lang),
+                    "disagreement": bool(r.disagreement),
+                    "answers": [self._answer_label(r.answers.get(p)) if p in r.answers else "—"
+                                for p in respondents],
+                    "agreed": self._answer_label(r.agreed) if isinstance(r.agreed, str) else "—",
+                }
+                for r in items.itertuples()
+            ],
+        )
+
+    def _editor(self, row: Any) -> AgreedEditor:
+        import ipywidgets as w
+
+        m = self.model
+        fw = m.framework
+        item = fw.item(row.item_id)
+        respondents = m.respondents()
+        html = w.HTML(value=render(
+            "workshop/team_item.html.j2",
+            item_id=item.id,
+            major=item.major,
+            major_label=self.t("col.major"),
+            text=item.text("text", self.lang),
+            principle=principle_label(fw, item.principle, self.lang),
+            caption=self.t("workshop.team.answers_of", id=item.id),
+            col_respondent=self.t("workshop.field.respondent"),
+            col_answer=self.t("workshop.team.answer"),
+            col_note=self.t("workshop.item.note"),
+            answers=[
+                {"respondent": p, "answer": self._answer_label(row.answers.get(p))
+                 if p in row.answers else "—", "note": row.notes.get(p, "")}
+                for p in respondents
+            ],
+        ))
+        scale = fw.scale(m.instrument or "")
+        answer = w.RadioButtons(
+            options=[(o.text("label", self.lang), o.code) for o in scale.options],
+            value=row.agreed,
+            description=self.t("workshop.team.agreed_for", id=item.id),
+            orientation="horizontal",
+            style={"description_width": "initial"},
+            layout=w.Layout(width="auto"),
+        )
+        note = w.Textarea(
+            value=row.agreed_note,
+            description=self.t("workshop.team.agreed_note"),
+            placeholder=self.t("workshop.team.agreed_note_placeholder"),
+            continuous_update=False,
+            rows=2,
+            style={"description_width": "initial"},
+            layout=w.Layout(width="min(760px, 98%)"),
+        )
+        clear = w.Button(description=self.t("workshop.team.clear"), layout=w.Layout(width="auto"),
+                         disabled=row.agreed is None)
+        status = w.HTML(value=render(
+            "workshop/status.html.j2", kind="saved" if row.agreed is not None else "none",
+            text=self.t("workshop.team.agreed_saved") if row.agreed is not None
+            else self.t("workshop.team.not_agreed"),
+        ))
+        editor = AgreedEditor(item.id, None, answer, note, clear, status)
+        answer.observe(guarded(self.errors, f"agreed {item.id}")(
+            lambda change, e=editor: self._on_agreed(e, change["new"], e.note.value)), names="value")
+        note.observe(guarded(self.errors, f"agreed note {item.id}")(
+            lambda change, e=editor: self._on_agreed(e, e.answer.value, change["new"])), names="value")
+        clear.on_click(guarded(self.errors, f"clear agreed {item.id}")(
+            lambda _b, e=editor: self._on_clear(e)))
+        editor.box = w.VBox([html, answer, note, w.HBox([clear]), status])
+        editor.box.add_class("gk-ws-item")
+        self.editors[item.id] = editor
+        return editor
+
+    # -- callbacks ----------------------------------------------------------------------
+    def _on_assessment(self, change: dict[str, Any]) -> None:
+        if self._syncing or change["new"] is None:
+            return
+        self.model.select(*change["new"])
+        self._draw()
+
+    def _on_pick(self, change: dict[str, Any]) -> None:
+        if self._syncing or change["new"] is None:
+            return
+        row = next(self.items[self.items["item_id"] == change["new"]].itertuples())
+        self.picked.children = (self._editor(row).box,)
+
+    def _on_agreed(self, editor: AgreedEditor, code: str | None, note: str) -> None:
+        if self._syncing:
+            return
+        self.errors.clear()
+        if code is None and not note:
+            return
+        try:
+            outcome = self.model.set_agreed(editor.item_id, code, note)
+        except Exception:
+            editor.status.value = render("workshop/status.html.j2", kind="failed",
+                                         text=self.t("workshop.not_saved"))
+            raise
+        self._show(editor, outcome)
+
+    def _on_clear(self, editor: AgreedEditor) -> None:
+        self.errors.clear()
+        outcome = self.model.set_agreed(editor.item_id, None, editor.note.value)
+        self._syncing = True
+        try:
+            editor.answer.value = None
+        finally:
+            self._syncing = False
+        self._show(editor, outcome)
+
+    def _show(self, editor: AgreedEditor, outcome: Outcome) -> None:
+        if outcome.status in ("saved", "unchanged"):
+            agreed = outcome.saved.answer if outcome.saved is not None else None
+            editor.clear.disabled = agreed is None
+            text = self.t("workshop.team.agreed_saved")
+            if agreed is None:
+                had = outcome.saved is not None and outcome.saved.old_answer is not None
+                text = self.t("workshop.team.cleared") if had else self.t("workshop.team.note_saved")
+            if outcome.message:
+                text = f"{text}（{outcome.message}）" if self.lang == "zh-TW" else f"{text} ({outcome.message})"
+            editor.status.value = render("workshop/status.html.j2", kind="saved", text=text)
+        else:
+            editor.status.value = render("workshop/status.html.j2", kind=outcome.status,
+                                         text=outcome.message)
+
+    def _busy(self, text: str) -> None:
+        self.working.value = render("workshop/status.html.j2", kind="none", text=text) if text else ""
+        for button in (self.report_button, self.export_button, self.refresh_button):
+            button.disabled = bool(text)
+
+    def _link(self, path: Path) -> str | None:
+        data = path.read_bytes()
+        if len(data) > MAX_LINK_BYTES:
+            return None
+        mime = _MIME.get(path.suffix.lower(), "application/octet-stream")
+        return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+    def _file(self, label: str, path: Path, name: str | None = None) -> dict[str, Any]:
+        return {"label": label, "path": str(path), "href": self._link(path), "name": name or path.name}
+
+    def _on_export(self, _button: Any = None) -> None:
+        self.errors.clear()
+        self._busy(self.t("workshop.team.exporting"))
+        try:
+            exported = self.model.export()
+        finally:
+            self._busy("")
+        self.last_export = exported
+        self.files.value = render(
+            "workshop/files.html.j2",
+            heading=self.t("workshop.team.exported", rows=exported.rows),
+            download_label=self.t("workshop.team.download"),
+            files=[self._file("CSV", exported.csv), self._file("Excel", exported.xlsx)],
+            note=self.t("workshop.team.export_note"),
+            command="guidekit validate \"" + str(exported.csv) + "\"",
+            command_label=self.t("workshop.team.check_with"),
+        )
+
+    def _on_report(self, _button: Any = None) -> None:
+        self.errors.clear()
+        self._busy(self.t("workshop.team.reporting"))
+        try:
+            reported = self.model.report()
+        finally:
+            self._busy("")
+        self.last_report = reported
+        files = []
+        if reported.html is not None:
+            files.append(self._file(self.t("workshop.team.report_file"), reported.html))
+        files += [self._file("CSV", reported.answers.csv), self._file("Excel", reported.answers.xlsx)]
+        heading = (self.t("workshop.team.reported") if reported.ok
+                   else self.t("workshop.team.report_failed", error=reported.error or ""))
+        self.files.value = render(
+            "workshop/files.html.j2",
+            heading=heading,
+            download_label=self.t("workshop.team.download"),
+            files=files,
+            note=self.t("workshop.team.report_note"),
+            command=reported.command,
+            command_label=self.t("workshop.team.same_as"),
+        )
+        if not reported.ok:
+            self.errors.show(heading)
+
+    # -- for tests -------------------------------------------------------------------------
+    def agree(self, item_id: str, code: str | None, note: str | None = None) -> None:
+        """Record an agreed answer as a facilitator would (note first, then the choice)."""
+        editor = self.editors.get(item_id)
+        if editor is None:
+            self.picker.value = item_id
+            editor = self.editors[item_id]
+        if note is not None:
+            editor.note.value = note
+        editor.answer.value = code

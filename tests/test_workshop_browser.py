@@ -1,0 +1,410 @@
+"""``guidekit workshop`` in Debian's Chromium (Playwright): answering with the keyboard only
+and by clicking and typing, closing and reopening, a kernel killed mid-way, two sessions at
+once, and the facilitator's report button.
+
+One Voilà server (started through the real command, on a free port) serves the module.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROUND, AGENCY, NAME = "2026", "0012", '研考會 <i>"測試"</i>'
+#: Seconds to wait for a page (a new kernel per page: imports, framework, ~100 widgets).
+PAGE_TIMEOUT_MS = 120_000
+
+
+class Server:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.store = folder / "store.sqlite"
+        self.log = folder / "workshop.log"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "GUIDEKIT_WORKSHOP_LOG": str(self.log)}
+        env.pop("GUIDEKIT_STORE", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "guidekit", "workshop", "--store", str(self.store), "--port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+            env=env, start_new_session=True,
+        )
+        self.output: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + 120
+        self.url = ""
+        while time.monotonic() < deadline and not self.url:
+            found = [re.search(r"(http://\S+)", line) for line in self.output]
+            self.url = next((m.group(1) for m in found if m), "")
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        if not self.url:
+            self.stop()
+            raise RuntimeError("guidekit workshop did not start:\n" + "".join(self.output))
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def page_url(self, **choices: str) -> str:
+        return self.url + ("?" + urllib.parse.urlencode(choices) if choices else "")
+
+    def answers(self, respondent: str, kind: str = "answer") -> dict[str, tuple[str | None, str]]:
+        """Current answers of a respondent, read from the store file directly (plain SQL)."""
+        db = sqlite3.connect(self.store)
+        try:
+            rows = db.execute(
+                "SELECT item_id, new_answer, new_note FROM answer_log WHERE respondent = ? AND kind = ? "
+                "ORDER BY id", (respondent, kind)).fetchall()
+        finally:
+            db.close()
+        return {item: (answer, note) for item, answer, note in rows}
+
+    def kernel_pids(self) -> dict[str, int]:
+        """Kernel id → pid of the kernels this server started (children of its Voilà process,
+        found through /proc; jupyter_client gives each kernel its own process group)."""
+        out = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+                parent = _ppid(int(entry.name))
+            except (OSError, ValueError):
+                continue
+            if not any("ipykernel_launcher" in c for c in cmdline):
+                continue
+            try:
+                grandparent = _ppid(parent)
+            except (OSError, ValueError):
+                continue
+            if self.process.pid in (parent, grandparent):
+                for c in cmdline:
+                    match = re.search(r"kernel-([0-9a-f-]+)\.json", c)
+                    if match:
+                        out[match.group(1)] = int(entry.name)
+        return out
+
+    def stop(self) -> None:
+        kernels = self.kernel_pids() if self.process.poll() is None else {}
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        for pid in kernels.values():  # Voilà shuts its kernels down; make sure none is left
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _ppid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (sh tests/run.sh installs it)")
+    s = Server(tmp_path_factory.mktemp("workshop"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def open_sheet(context, server, respondent: str):
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page.goto(server.page_url(round=ROUND, agency=AGENCY, name=NAME, form="service",
+                              respondent=respondent))
+    page.wait_for_selector("text=SV-P01-01 答案")
+    return page
+
+
+def item_of(page) -> dict:
+    """What has the keyboard focus: kind, item id and option label."""
+    return page.evaluate(
+        """() => {
+            const e = document.activeElement;
+            const item = e.closest('.gk-ws-item');
+            const radio = e.closest('.widget-radio');
+            const label = radio ? radio.querySelector('.widget-label').textContent : '';
+            const id = item ? (item.querySelector('.gk-ws-id') || {}).textContent : '';
+            return {tag: e.tagName, type: e.type || '', id: id || '',
+                    option: e.type === 'radio' ? e.parentElement.textContent.trim() : '',
+                    text: (e.textContent || '').trim(), radioLabel: label};
+        }"""
+    )
+
+
+def shown_answers(page) -> dict[str, tuple[str | None, str]]:
+    """item id → (checked option label or None, note) as the page shows them."""
+    shown = page.evaluate(
+        """() => {
+            const out = {};
+            for (const item of document.querySelectorAll('.gk-ws-item')) {
+                const id = item.querySelector('.gk-ws-id').textContent;
+                const checked = item.querySelector('input[type=radio]:checked');
+                const note = item.querySelector('textarea');
+                out[id] = [checked ? checked.parentElement.textContent.trim() : null,
+                           note ? note.value : ''];
+            }
+            return out;
+        }"""
+    )
+    return {item: (answer, note) for item, (answer, note) in shown.items()}
+
+
+def saved_shown(page) -> set[str]:
+    """Items whose status says saved (✓)."""
+    return set(page.evaluate(
+        """() => [...document.querySelectorAll('.gk-ws-item')]
+              .filter(i => i.querySelector('.gk-ws-ok'))
+              .map(i => i.querySelector('.gk-ws-id').textContent)"""
+    ))
+
+
+LABELS = {"Y": "符合", "P": "部分符合", "N": "不符合", "NA": "不適用"}
+
+
+def plan_for(bank: list[str]) -> dict[str, tuple[str, str]]:
+    """A varied answer for each item: (code, note)."""
+    plan = {}
+    for n, item in enumerate(bank):
+        code = ("Y", "P", "N", "Y", "NA")[n % 5]
+        note = "本服務無此情境" if code == "NA" else ("有紀錄 <b>&</b>" if n % 11 == 0 else "")
+        plan[item] = (code, note)
+    return plan
+
+
+def wait_saved(server, respondent: str, want: int, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    got: dict = {}
+    while time.monotonic() < deadline:
+        got = server.answers(respondent)
+        if len([v for v in got.values() if v[0] is not None]) >= want:
+            return got
+        time.sleep(0.3)
+    return got
+
+
+def test_start_form_and_every_item_with_the_keyboard_only(server, browser, fw):
+    bank = [i.id for i in fw.items["service"]]
+    plan = plan_for(bank)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page.goto(server.url)
+    page.wait_for_selector("text=開始填答")
+    # The start form, by keyboard: Tab from field to field, type, choose with the arrow keys.
+    fields = {
+        "評估回合": ROUND, "機關代碼": AGENCY, "機關名稱": NAME, "服務／計畫名稱（可留白）": "",
+        "填答者（姓名或代號）": "鍵盤",
+    }
+    pressed = 0
+    while pressed < 40:
+        page.keyboard.press("Tab")
+        pressed += 1
+        label = page.evaluate(
+            "() => { const e = document.activeElement; const l = e.id ? "
+            "document.querySelector(`label[for='${e.id}']`) : null; "
+            "return [e.tagName, l ? l.textContent : '', e.textContent || ''] }")
+        tag, name, text = label
+        if name in fields:
+            page.keyboard.press("Control+A")
+            page.keyboard.type(fields.pop(name))
+        elif name == "自評表" and tag == "SELECT":
+            page.keyboard.press("ArrowDown")
+            page.keyboard.press("ArrowDown")  # the second form: 政府數位服務自評表 (service)
+        elif tag == "BUTTON" and "開始填答" in text:
+            page.keyboard.press("Enter")
+            break
+    page.wait_for_selector("text=SV-P01-01 答案")
+    assert "研考會 <i>" in page.inner_text(".gk-ws-header")  # shown as text, not markup
+    assert page.evaluate("() => document.querySelectorAll('.gk-ws-item input[type=radio]:checked').length") == 0
+
+    # Every item, by keyboard: Tab to the chosen option and press Space; type notes; Enter on
+    # "next dimension".
+    done: set[str] = set()
+    noted: set[str] = set()
+    presses = 0
+    while len(done) < len(bank) and presses < 3000:
+        page.keyboard.press("Tab")
+        presses += 1
+        at = item_of(page)
+        item = at["id"]
+        if at["type"] == "radio" and item in plan and item not in done:
+            if at["option"] == LABELS[plan[item][0]]:
+                page.keyboard.press("Space")
+                if not plan[item][1]:
+                    done.add(item)
+        elif at["tag"] == "TEXTAREA" and item in plan and plan[item][1] and item not in noted:
+            page.keyboard.type(plan[item][1])
+            noted.add(item)
+            done.add(item)  # saved when the focus leaves the box (next Tab)
+        elif at["tag"] == "BUTTON" and at["text"].startswith("下一個構面"):
+            page.keyboard.press("Enter")
+    page.keyboard.press("Tab")  # leave the last box
+    assert done == set(bank), f"{len(done)} of {len(bank)} answered in {presses} key presses"
+    stored = wait_saved(server, "鍵盤", len(bank))
+    assert {k: v for k, v in stored.items()} == plan
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.gk-ws-item .gk-ws-ok').length >= {len(bank)}")
+    page.screenshot(path=str(server.folder / "keyboard.png"))
+
+    # Close the tab, open the sheet again: every answer and note is back.
+    page.close()
+    again = open_sheet(context, server, "鍵盤")
+    shown = shown_answers(again)
+    assert {k: (LABELS[c], n) for k, (c, n) in plan.items()} == shown
+    assert "整體進度 94／94" in again.inner_text(".gk-ws-sidebar")
+    context.close()
+
+
+def test_click_and_type_then_reload(server, browser, fw):
+    bank = [i.id for i in fw.items["service"]][:8]
+    context = browser.new_context()
+    page = open_sheet(context, server, "滑鼠")
+    for n, item in enumerate(bank):
+        row = page.locator(".gk-ws-item", has=page.locator(f".gk-ws-id:text-is('{item}')"))
+        option = ("符合", "部分符合", "不符合", "不適用")[n % 4]
+        if option == "不適用":
+            row.locator("label", has_text="不適用").click()
+            expect_text = row.locator(".gk-ws-warn")
+            expect_text.wait_for()
+            assert "理由" in expect_text.inner_text()  # refused until a reason is given
+            row.locator("textarea").click()
+            row.locator("textarea").type("不涉及 <script>alert(1)</script>")
+            page.locator(".gk-ws-title").click()  # leave the box
+        else:
+            row.locator("label", has_text=re.compile(f"^{option}$")).click()
+        row.locator(".gk-ws-ok").wait_for()
+    stored = wait_saved(server, "滑鼠", len(bank))
+    assert stored[bank[3]] == ("NA", "不涉及 <script>alert(1)</script>")
+    page.reload()
+    page.wait_for_selector("text=SV-P01-01 答案")
+    shown = shown_answers(page)
+    for n, item in enumerate(bank):
+        assert shown[item][0] == ("符合", "部分符合", "不符合", "不適用")[n % 4]
+    assert shown[bank[3]][1] == "不涉及 <script>alert(1)</script>"
+    assert page.evaluate("() => document.querySelectorAll('.gk-ws script').length") == 0
+    context.close()
+
+
+def test_killing_the_kernel_loses_no_saved_answer(server, browser, fw):
+    bank = [i.id for i in fw.items["service"] if i.dimension == "A"]  # the first tab
+    assert len(bank) >= 20
+    context = browser.new_context()
+    page = open_sheet(context, server, "中斷")
+    before = set(server.kernel_pids())
+    # Answer quickly without waiting, then kill this page's kernel while answers are in flight.
+    for n, item in enumerate(bank[:20]):
+        row = page.locator(".gk-ws-item", has=page.locator(f".gk-ws-id:text-is('{item}')"))
+        row.locator("label", has_text=re.compile("^符合$" if n % 2 else "^不符合$")).click()
+        if n == 8:
+            page.locator(".gk-ws-item .gk-ws-ok").first.wait_for()
+            sessions = {s for (s,) in sqlite3.connect(server.store).execute(
+                "SELECT DISTINCT session FROM answer_log WHERE respondent = '中斷'")}
+            [session] = sessions
+            kernel = session.split(":")[0]
+            pids = server.kernel_pids()
+            assert kernel in pids and kernel in before
+            os.kill(pids[kernel], signal.SIGKILL)
+    time.sleep(2)
+    shown_saved = saved_shown(page)
+    shown = shown_answers(page)
+    assert 0 < len(shown_saved) < 20
+    stored = server.answers("中斷")
+    for item in shown_saved:  # everything the page showed as saved is in the store
+        assert item in stored and LABELS[stored[item][0]] == shown[item][0]
+    page.reload()  # a new kernel
+    page.wait_for_selector("text=SV-P01-01 答案")
+    restored = shown_answers(page)
+    for item in shown_saved:
+        assert restored[item][0] == shown[item][0]
+    assert {i for i, (a, _) in restored.items() if a} == set(stored)
+    context.close()
+
+
+def test_two_sessions_answer_at_once_and_the_facilitator_reports(server, browser, fw):
+    bank = [i.id for i in fw.items["service"] if i.dimension == "A"][:20]  # the first tab
+    contexts = [browser.new_context(), browser.new_context()]
+    pages = [open_sheet(contexts[0], server, "甲"), open_sheet(contexts[1], server, "乙")]
+    choices = {"甲": "符合", "乙": "不符合"}
+    for n, item in enumerate(bank):  # interleaved, without waiting for either page
+        for page, who in zip(pages, ("甲", "乙"), strict=True):
+            option = choices[who] if n < 4 else "符合"
+            row = page.locator(".gk-ws-item", has=page.locator(f".gk-ws-id:text-is('{item}')"))
+            row.locator("label", has_text=re.compile(f"^{option}$")).click()
+    for who in ("甲", "乙"):
+        stored = wait_saved(server, who, len(bank))
+        assert len(stored) == len(bank)
+        assert [stored[i][0] for i in bank[:4]] == (["Y"] * 4 if who == "甲" else ["N"] * 4)
+    for c in contexts:
+        c.close()
+
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 1000})
+    team = context.new_page()
+    team.set_default_timeout(PAGE_TIMEOUT_MS)
+    team.goto(server.page_url(round=ROUND, agency=AGENCY, view="team"))
+    team.wait_for_selector("text=產生本機關報告")
+    prompts = team.locator(".gk-ws-team-item .gk-ws-id").all_inner_texts()
+    assert prompts[:4] == bank[:4]  # the disagreements, first
+    # Record the team's agreed answer for the first one.
+    first = team.locator(".gk-ws-item", has=team.locator(f".gk-ws-id:text-is('{bank[0]}')"))
+    first.locator("textarea").click()
+    first.locator("textarea").type("討論後：部分符合")
+    first.locator("label", has_text=re.compile("^部分符合$")).click()
+    first.locator(".gk-ws-ok", has_text="已記錄團隊共識").wait_for()
+    assert server.answers("團隊共識", kind="agreed")[bank[0]] == ("P", "討論後：部分符合")
+    team.screenshot(path=str(server.folder / "team.png"))
+
+    team.get_by_role("button", name="產生本機關報告").click()
+    team.wait_for_selector("text=報告已完成", timeout=240_000)
+    files = team.locator(".gk-ws-files code").all_inner_texts()
+    html, csv_path = Path(files[0]), Path(files[1])
+    assert html.is_file() and csv_path.is_file()
+    with team.expect_download() as download:
+        team.locator(".gk-ws-files a").first.click()
+    saved = Path(download.value.path())
+    assert saved.read_bytes() == html.read_bytes()
+    text = html.read_text(encoding="utf-8")
+    assert "團隊共識" in text and "&lt;i&gt;" in text
+    context.close()
