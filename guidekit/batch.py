@@ -330,7 +330,9 @@ def run_reports(
     files = report_filenames(wanted)
     notebook_path = Path(notebook) if notebook else notebooks_dir() / "report.ipynb"
     if not notebook_path.is_file():
-        raise GuidekitError(f"report notebook not found: {notebook_path}")
+        raise GuidekitError(
+            f"report notebook not found: {notebook_path}", zh=f"找不到報告筆記本：{notebook_path}"
+        )
 
     fw_names = data.scores.framework.names(lang)
     with tempfile.TemporaryDirectory(prefix="guidekit-") as tmp:

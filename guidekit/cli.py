@@ -58,7 +58,7 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(exc.format(lang), err=True)
             ctx.exit(1)
         except GuidekitError as exc:
-            _say(lang, f"錯誤：{exc}", f"error: {exc}", err=True)
+            _say(lang, f"錯誤：{exc.text(lang)}", f"error: {exc.text(lang)}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
             _say(lang, "已中斷。", "interrupted.", err=True)
@@ -122,7 +122,7 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
             _say(
                 lang,
                 f"通過：{len(frame)} 筆答案，{frame['agency_id'].nunique()} 個機關；提醒 {n_warn} 項。",
-                f"OK: {len(frame)} answers from {frame['agency_id'].nunique()} agencies; {n_warn} warnings.",
+                f"OK: {len(frame)} answers, {frame['agency_id'].nunique()} agency(ies); {n_warn} warning(s).",
             )
         else:
             _say(lang, f"未通過：錯誤 {n_err} 項、提醒 {n_warn} 項。",
@@ -161,14 +161,22 @@ def score(
         try:
             parsed[key.strip()] = float(value)
         except ValueError:
-            raise GuidekitError(f"--weight {entry!r}: expected ID=number, e.g. P08=2") from None
+            raise GuidekitError(
+                f"--weight {entry!r}: expected ID=number, e.g. P08=2",
+                zh=f"--weight {entry!r}：格式應為 代碼=數字，例如 P08=2",
+            ) from None
         if not sep:
-            raise GuidekitError(f"--weight {entry!r}: expected ID=number, e.g. P08=2")
+            raise GuidekitError(
+                f"--weight {entry!r}: expected ID=number, e.g. P08=2",
+                zh=f"--weight {entry!r}：格式應為 代碼=數字，例如 P08=2",
+            )
     responses = read_responses(list(paths), framework)
     if round_ is not None:
         frame = responses.frame[responses.frame["round"] == round_].reset_index(drop=True)
         if frame.empty:
-            raise GuidekitError(f"round {round_!r} is not in the answers")
+            raise GuidekitError(
+                f"round {round_!r} is not in the answers", zh=f"填答中沒有評估回合 {round_!r}"
+            )
         import dataclasses
 
         responses = dataclasses.replace(responses, frame=frame)

@@ -649,6 +649,7 @@ def _resolve(path: str | Path | None) -> Path:
                 )
             ],
             summary=f"cannot load framework {path}",
+            summary_zh=f"無法載入題庫 {path}",
         )
     return candidate.resolve()
 
@@ -803,7 +804,11 @@ class _Loader:
             except ValidationError as exc:
                 self.validation_problems(meta_path, exc, lambda loc: _yaml_line(raw, loc))
         if meta is None:
-            raise FrameworkError(self.problems, summary=f"cannot load framework {self.folder}")
+            raise FrameworkError(
+                self.problems,
+                summary=f"cannot load framework {self.folder}",
+                summary_zh=f"無法載入題庫 {self.folder}",
+            )
 
         n_before = len(self.problems)
         principles = self.load_principles(meta)
@@ -814,7 +819,11 @@ class _Loader:
         measures = self.load_measures(meta, principles, items) if meta.measures else ()
         self.check_meta(meta, meta_path, raw)
         if any(p.is_error for p in self.problems):
-            raise FrameworkError(self.problems, summary=f"cannot load framework {self.folder}")
+            raise FrameworkError(
+                self.problems,
+                summary=f"cannot load framework {self.folder}",
+                summary_zh=f"無法載入題庫 {self.folder}",
+            )
         return Framework(self.folder, meta, principles, items, measures)
 
     def check_meta(self, meta: FrameworkMeta, path: Path, raw: Any) -> None:

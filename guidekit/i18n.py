@@ -57,7 +57,10 @@ def normalise_lang(lang: str | None) -> str:
         return "zh-TW"
     if key == "en" or key.startswith("en-"):
         return "en"
-    raise GuidekitError(f"unsupported language {lang!r}: use zh-TW or en")
+    raise GuidekitError(
+        f"unsupported language {lang!r}: use zh-TW or en",
+        zh=f"不支援的語言 {lang!r}：請用 zh-TW 或 en",
+    )
 
 
 @functools.cache
@@ -71,13 +74,24 @@ def messages() -> dict[str, dict[str, str]]:
 #: (:meth:`guidekit.framework.Framework.names`): the guideline's terms.
 DEFAULT_NAMES = {
     "zh-TW": {
-        "framework": "政府數位服務指引", "n": "13", "principle": "原則", "principle_lc": "原則",
-        "dimension": "構面", "dimension_lc": "構面", "item": "檢核項目", "item_lc": "檢核項目",
+        "framework": "政府數位服務指引",
+        "n": "13",
+        "principle": "原則",
+        "principle_lc": "原則",
+        "dimension": "構面",
+        "dimension_lc": "構面",
+        "item": "檢核項目",
+        "item_lc": "檢核項目",
     },
     "en": {
-        "framework": "Government Digital Service Guidelines", "n": "13", "principle": "Principle",
-        "principle_lc": "principle", "dimension": "Dimension", "dimension_lc": "dimension",
-        "item": "Check item", "item_lc": "check item",
+        "framework": "Government Digital Service Guidelines",
+        "n": "13",
+        "principle": "Principle",
+        "principle_lc": "principle",
+        "dimension": "Dimension",
+        "dimension_lc": "dimension",
+        "item": "Check item",
+        "item_lc": "check item",
     },
 }
 

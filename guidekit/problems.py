@@ -151,7 +151,25 @@ def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
 
 
 class GuidekitError(Exception):
-    """Base class of every error guidekit raises on purpose."""
+    """Base class of every error guidekit raises on purpose.
+
+    Parameters
+    ----------
+    message : str
+        The message in English (``str(error)``, logs, tracebacks).
+    zh : str, optional
+        The same message in Traditional Chinese, shown to users by default.
+    """
+
+    def __init__(self, message: str = "", *, zh: str | None = None) -> None:
+        super().__init__(message)
+        self.zh = zh
+
+    def text(self, lang: str = "zh-TW") -> str:
+        """The message in ``lang`` (English when no Chinese text was given)."""
+        if _lang(lang) == "zh-TW" and self.zh:
+            return self.zh
+        return str(self)
 
 
 class DataError(GuidekitError):
@@ -165,19 +183,28 @@ class DataError(GuidekitError):
         One line describing what was being read.
     """
 
-    def __init__(self, problems: Sequence[Problem], summary: str = "invalid data") -> None:
+    def __init__(
+        self,
+        problems: Sequence[Problem],
+        summary: str = "invalid data",
+        summary_zh: str = "資料有誤",
+    ) -> None:
         self.problems = sort_problems(problems)
         self.summary = summary
+        self.summary_zh = summary_zh
         super().__init__(self.format("en"))
 
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.is_error]
 
+    def text(self, lang: str = "zh-TW") -> str:
+        return self.format(lang)
+
     def format(self, lang: str = "zh-TW") -> str:
         n = len(self.errors)
         if _lang(lang) == "zh-TW":
-            head = f"{self.summary}：{n} 個錯誤"
+            head = f"{self.summary_zh}：{n} 個錯誤"
         else:
             head = f"{self.summary}: {n} error{'s' if n != 1 else ''}"
         return "\n".join([head] + ["  " + p.format(lang) for p in self.problems])

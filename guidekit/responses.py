@@ -218,7 +218,9 @@ def read_responses(
     """
     report = validate_responses(paths, framework)
     if report.errors:
-        raise ResponsesError(report.problems, summary="the answers cannot be used")
+        raise ResponsesError(
+            report.problems, summary="the answers cannot be used", summary_zh="填答資料無法使用"
+        )
     assert report.responses is not None
     return report.responses
 
@@ -383,8 +385,15 @@ class _FileReader:
             if cleaned and cleaned != raw.strip(" "):
                 # full-width forms, U+3000, BOM or zero-width characters: cleaned, and said so
                 self.problems.append(
-                    Problem(self.file, 1, cleaned, raw, "header-cleaned", {"cleaned": cleaned},
-                            Severity.WARNING)
+                    Problem(
+                        self.file,
+                        1,
+                        cleaned,
+                        raw,
+                        "header-cleaned",
+                        {"cleaned": cleaned},
+                        Severity.WARNING,
+                    )
                 )
             self.display[index] = cleaned or raw
             raw = self.display[index]
@@ -566,8 +575,9 @@ class _FileReader:
         raw_answer = answer_cell.text if answer_cell is not None else ""
         if item is not None and clean(raw_answer):
             if has_hidden(raw_answer):
-                self.warn_grouped(number, columns["answer"], raw_answer, "cleaned",
-                                  cleaned=clean(raw_answer))
+                self.warn_grouped(
+                    number, columns["answer"], raw_answer, "cleaned", cleaned=clean(raw_answer)
+                )
             scale = self.fw.scale(item.instrument)
             matched = scale.match(raw_answer)
             if matched is None:
@@ -678,7 +688,9 @@ def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> li
         first = group.iloc[0]
         for row in group.iloc[1:].itertuples():
             where = ", ".join(
-                f"{r.source_file}:{r.source_row}" for r in group.itertuples() if r.Index != row.Index
+                f"{r.source_file}:{r.source_row}"
+                for r in group.itertuples()
+                if r.Index != row.Index
             )
             problems.append(
                 Problem(

@@ -196,16 +196,19 @@ def _weights(fw: Framework, overrides: Mapping[str, float] | None) -> dict[str, 
     for key, value in (overrides or {}).items():
         if key not in weights:
             raise GuidekitError(
-                f"weight for unknown id {key!r} (expected a principle, dimension or item id)"
+                f"weight for unknown id {key!r} (expected a principle, dimension or item id)",
+                zh=f"權重的代碼 {key!r} 不存在（應為原則、構面或檢核項目代碼）",
             )
+        bad = GuidekitError(
+            f"weight of {key!r} is {value!r}; expected a positive number",
+            zh=f"{key!r} 的權重 {value!r} 不是正數",
+        )
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise GuidekitError(
-                f"weight of {key!r} is {value!r}; expected a positive number"
-            ) from None
+            raise bad from None
         if not math.isfinite(number) or number <= 0:
-            raise GuidekitError(f"weight of {key!r} is {value!r}; expected a positive number")
+            raise bad
         weights[key] = number
     return weights
 

@@ -37,7 +37,7 @@ def latest_round(rounds: pd.Series | list[str]) -> str:
     """The latest round id in natural order (``"2026-10"`` after ``"2026-9"``)."""
     values = sorted(set(rounds), key=_natural)
     if not values:
-        raise GuidekitError("no rounds in the answers")
+        raise GuidekitError("no rounds in the answers", zh="填答中沒有評估回合")
     return values[-1]
 
 
@@ -67,7 +67,9 @@ class RoundData:
         with Path(path).open("rb") as fh:
             data = pickle.load(fh)
         if not isinstance(data, RoundData):
-            raise GuidekitError(f"{path} is not a guidekit round cache")
+            raise GuidekitError(
+                f"{path} is not a guidekit round cache", zh=f"{path} 不是 guidekit 的回合快取檔"
+            )
         return data
 
 
@@ -97,12 +99,15 @@ def load_round(
         source = responses if responses is not None else default_responses(examples_dir())
         data = read_responses(source, fw)
     if data.frame.empty:
-        raise GuidekitError("the answer files hold no answers")
+        raise GuidekitError("the answer files hold no answers", zh="填答檔中沒有任何答案")
     chosen = round if round is not None else latest_round(data.frame["round"].tolist())
     frame = data.frame[data.frame["round"] == chosen].reset_index(drop=True)
     if frame.empty:
         have = ", ".join(sorted(set(data.frame["round"]), key=_natural))
-        raise GuidekitError(f"round {chosen!r} is not in the answers (rounds: {have})")
+        raise GuidekitError(
+            f"round {chosen!r} is not in the answers (rounds: {have})",
+            zh=f"填答中沒有評估回合 {chosen!r}（現有：{have}）",
+        )
     subset = dataclasses.replace(data, frame=frame)
     return RoundData(chosen, subset, score(subset, weights))
 
@@ -113,7 +118,10 @@ def default_responses(folder: Path) -> Path:
         (p for p in (folder / "rounds").glob("*") if p.is_dir()), key=lambda p: _natural(p.name)
     )
     if not rounds:
-        raise GuidekitError(f"no bundled example answers in {folder / 'rounds'}")
+        raise GuidekitError(
+            f"no bundled example answers in {folder / 'rounds'}",
+            zh=f"找不到內附的範例填答：{folder / 'rounds'}",
+        )
     return rounds[-1]
 
 
@@ -154,7 +162,8 @@ class AgencyReport:
         mine = data.scores.assessment(agency_id)
         if mine.overall.empty:
             raise GuidekitError(
-                i18n.t("report.not_found", "en", agency_id=agency_id, round=self.round)
+                i18n.t("report.not_found", "en", agency_id=agency_id, round=self.round),
+                zh=i18n.t("report.not_found", "zh-TW", agency_id=agency_id, round=self.round),
             )
         self.agency_name = str(mine.overall["agency_name"].iloc[0])
         frame = data.responses.frame
