@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
@@ -293,7 +294,7 @@ class Item(_Record):
                 return True
             if key in {"false", "no", "n", "0", "否", ""}:
                 return False
-            raise ValueError("expected true or false")
+            raise PydanticCustomError("bool_parsing", "Input should be true or false")
         return value
 
 
@@ -701,8 +702,7 @@ class _Loader:
                 field or None,
                 value,
                 "schema",
-                detail=error["msg"],
-                expected_en=_expected(error),
+                **_schema_params(error),
             )
 
     # -- readers --
@@ -882,7 +882,9 @@ class _Loader:
                 None,
                 "schema",
                 detail="not a list",
+                detail_zh="不是清單",
                 expected_en="a list of principles",
+                expected_zh="原則的清單（每項以 - 開頭）",
             )
             return ()
         dims = {d.id for d in meta.dimensions}
@@ -945,8 +947,7 @@ class _Loader:
                         field,
                         record.get(field, error.get("input")),
                         "schema",
-                        detail=error["msg"],
-                        expected_en=_expected(error),
+                        **_schema_params(error),
                     )
                 continue
             if clean_key(item.id) in seen:
@@ -1027,7 +1028,15 @@ class _Loader:
             return ()
         if not isinstance(data, list):
             self.problem(
-                path, 1, None, None, "schema", detail="not a list", expected_en="a list of measures"
+                path,
+                1,
+                None,
+                None,
+                "schema",
+                detail="not a list",
+                detail_zh="不是清單",
+                expected_en="a list of measures",
+                expected_zh="配套措施的清單（每項以 - 開頭）",
             )
             return ()
         item_ids = {i.id for bank in items.values() for i in bank}
@@ -1075,7 +1084,7 @@ class _Loader:
                             "unknown-ref",
                             what_zh="檢核項目",
                             what_en="item",
-                            allowed="the item ids of items-*.csv",
+                            allowed="items-*.csv",
                         )
                 if (
                     cond.principle is not None
@@ -1102,6 +1111,42 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+#: zh-TW wording of pydantic's error types: (what is wrong, what is expected).
+_SCHEMA_ZH = {
+    "missing": ("缺少必填欄位", "填入此欄位"),
+    "extra_forbidden": ("未定義的欄位", "只使用文件列出的欄位"),
+    "literal_error": ("不是允許的值", "允許的值之一"),
+    "string_pattern_mismatch": ("代碼格式不符", "由英數字、-、_ 或 . 組成的代碼"),
+    "string_too_short": ("不可空白", "非空白的文字"),
+    "float_parsing": ("不是數字", "數字"),
+    "float_type": ("不是數字", "數字"),
+    "int_parsing": ("不是整數", "整數"),
+    "int_type": ("不是整數", "整數"),
+    "bool_parsing": ("不是是非值", "true 或 false"),
+    "greater_than": ("數值太小", "大於 {gt} 的數字"),
+    "greater_than_equal": ("數值太小", "至少 {ge} 的數字"),
+    "less_than_equal": ("數值太大", "至多 {le} 的數字"),
+    "too_short": ("項目太少", "至少 {min_length} 項"),
+    "value_error": ("內容不符規則", "{msg}"),
+}
+
+
+def _schema_params(error: dict[str, Any]) -> dict[str, str]:
+    """Message parameters of a pydantic error, in English and Traditional Chinese."""
+    kind = error.get("type", "")
+    ctx = {k: str(v) for k, v in (error.get("ctx") or {}).items()}
+    detail_zh, expected_zh = _SCHEMA_ZH.get(kind, ("內容不符格式", _expected(error)))
+    message = error["msg"].removeprefix("Value error, ")
+    return {
+        "detail": message,
+        "detail_zh": detail_zh if kind != "value_error" else f"{detail_zh}（{message}）",
+        "expected_en": _expected(error),
+        "expected_zh": expected_zh.format(msg=message, **ctx)
+        if "{" in expected_zh
+        else expected_zh,
+    }
+
+
 def _expected(error: dict[str, Any]) -> str:
     kind = error.get("type", "")
     ctx = error.get("ctx") or {}
@@ -1119,7 +1164,7 @@ def _expected(error: dict[str, Any]) -> str:
         return "a number"
     if kind.startswith("bool"):
         return "true or false"
-    return error["msg"]
+    return error["msg"].removeprefix("Value error, ")
 
 
 def _plain(node: Any) -> Any:
