@@ -40,7 +40,7 @@ TARGET_MS = 150.0
 
 def _ms(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
     return statistics.median(ordered) * 1000, p90 * 1000
 
 

@@ -893,7 +893,7 @@ class SQLiteStore(ResponseStore):
                 )
             self._db.execute("PRAGMA synchronous = FULL")
             self._create()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(
                 "open",
                 f"cannot open the store {self.path}: {exc}",
