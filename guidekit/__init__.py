@@ -12,10 +12,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .framework import Framework, load_framework  # noqa: E402
-from .problems import DataError, FrameworkError, GuidekitError, Problem, ResponsesError  # noqa: E402
-from .responses import Responses, read_responses, validate_responses  # noqa: E402
-from .scoring import Scores, score  # noqa: E402
+from .framework import Framework, load_framework
+from .problems import DataError, FrameworkError, GuidekitError, Problem, ResponsesError
+from .responses import Responses, read_responses, validate_responses
+from .scoring import Scores, score
 
 __all__ = [
     "DataError",

@@ -40,7 +40,7 @@ from typing import Any
 import pandas as pd
 
 from . import __version__, i18n
-from .files import write_atomic
+from .files import excel_safe, write_atomic
 from .html import render, stylesheet
 from .paths import notebooks_dir
 from .problems import GuidekitError
@@ -50,6 +50,8 @@ from .report import RoundData, load_round
 DEFAULT_TIMEOUT = 600
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+#: What hashed file names end with: a plain id ending like this is hashed too.
+_HASHED = re.compile(r"-[0-9a-f]{10,}$")
 _WINDOWS_RESERVED = (
     {"con", "prn", "aux", "nul"}
     | {f"com{i}" for i in range(1, 10)}
@@ -65,8 +67,11 @@ SUMMARY_COLUMNS = [
     "n_respondents",
     "score",
     "band",
+    "band_label",
     "coverage",
+    "low_coverage",
     "quartile",
+    "position",
     "n_major_not_met",
     "n_disagreements",
     "framework_version",
@@ -97,6 +102,7 @@ class AgencyResult:
     cell: int | None = None
     notebook: str | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
+    reused: bool = False
 
 
 @dataclasses.dataclass
@@ -110,6 +116,9 @@ class BatchResult:
     summary: Path
     manifest: Path
     duration_s: float
+    removed: list[str] = dataclasses.field(default_factory=list)
+    #: Things the user should know, as (zh-TW, English) pairs.
+    notes: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     @property
     def failed(self) -> list[AgencyResult]:
@@ -124,33 +133,38 @@ def report_filenames(agency_ids: Iterable[str]) -> dict[str, str]:
     """A safe, unique HTML file name per agency id.
 
     An id of ASCII letters, digits, ``-`` and ``_`` (at most 64, not a Windows
-    device name) is used as it is; any other id becomes an ASCII slug plus a
-    hash of the exact id.  Names that would collide on a case-insensitive file
-    system (Windows, macOS) all get the hash.  The raw agency *name* is never
-    used.  Injective: two different ids never share a file.
+    device name, not ending like a hashed name) is used as it is, unless another
+    id equals it ignoring case (Windows and macOS file systems ignore case);
+    every other id becomes an ASCII slug plus a hash of the exact id.  The raw
+    agency *name* is never used.  Injective: two different ids never share a
+    file — checked, with longer hashes if ever needed.
     """
     ids = list(dict.fromkeys(agency_ids))
-
-    def digest(agency_id: str) -> str:
-        return hashlib.sha256(agency_id.encode("utf-8")).hexdigest()[:10]
-
-    stems: dict[str, str] = {}
+    folded: dict[str, int] = {}
     for agency_id in ids:
-        if _SAFE_ID.match(agency_id) and agency_id.casefold() not in _WINDOWS_RESERVED:
-            stems[agency_id] = agency_id
-        else:
+        folded[agency_id.casefold()] = folded.get(agency_id.casefold(), 0) + 1
+
+    def plain(agency_id: str) -> bool:
+        return (
+            bool(_SAFE_ID.match(agency_id))
+            and agency_id.casefold() not in _WINDOWS_RESERVED
+            and folded[agency_id.casefold()] == 1
+            and not _HASHED.search(agency_id)
+        )
+
+    for length in (10, 16, 32, 64):
+        stems = {}
+        for agency_id in ids:
+            if plain(agency_id):
+                stems[agency_id] = agency_id
+                continue
             ascii_part = unicodedata.normalize("NFKD", agency_id).encode("ascii", "ignore").decode()
             slug = re.sub(r"[^A-Za-z0-9]+", "-", ascii_part).strip("-")[:40] or "agency"
-            stems[agency_id] = f"{slug}-{digest(agency_id)}"
-    folded: dict[str, list[str]] = {}
-    for agency_id, stem in stems.items():
-        folded.setdefault(stem.casefold(), []).append(agency_id)
-    for group in folded.values():
-        if len(group) > 1:
-            for agency_id in group:
-                if not stems[agency_id].endswith(digest(agency_id)):
-                    stems[agency_id] = f"{stems[agency_id]}-{digest(agency_id)}"
-    return {agency_id: f"{stem}.html" for agency_id, stem in stems.items()}
+            digest = hashlib.sha256(agency_id.encode("utf-8")).hexdigest()[:length]
+            stems[agency_id] = f"{slug}-{digest}"
+        if len({stem.casefold() for stem in stems.values()}) == len(stems):
+            return {agency_id: f"{stem}.html" for agency_id, stem in stems.items()}
+    raise GuidekitError("could not give every agency its own report file name")  # pragma: no cover
 
 
 def _json_value(value: Any) -> Any:
@@ -187,8 +201,10 @@ def run_one(task: dict[str, Any]) -> AgencyResult:
 
     Keys: ``agency_id, agency_name, notebook, parameters, html, log, lang,
     title, timeout, keep_notebook, cwd``.  Never raises: failures become an
-    ``AgencyResult`` with ``status="failed"``.  A kernel that fails to start is
-    retried once (see :mod:`guidekit.kernels`); a failing cell is not.
+    ``AgencyResult`` with ``status="failed"``.  A failure outside the notebook's
+    cells (a kernel that does not start or dies) is retried once with a fresh
+    kernel; a failing cell is not.  The executed notebook is kept as the log when
+    a cell failed; after a timeout or a dead kernel there is no notebook to keep.
     """
     from . import kernels
 
@@ -197,7 +213,9 @@ def run_one(task: dict[str, Any]) -> AgencyResult:
     log.parent.mkdir(parents=True, exist_ok=True)
     kernels.kernel_log = str(log.parent / "kernels.log")
     result = _attempt(task, log)
-    if result.status != "ok" and result.cell is None and "kernel" in (result.error or "").lower():
+    if result.status != "ok" and result.cell is None:
+        # not a cell's own error (that would fail again): the kernel did not start,
+        # died or lost messages; one more try with a fresh kernel
         retry = _attempt(task, log)
         retry.warnings = [f"retried after: {result.error}", *retry.warnings]
         result = retry
@@ -262,7 +280,7 @@ def _stderr(nb: Any) -> list[str]:
 
 def run_reports(
     responses: str | Path | Sequence[str | Path] | None = None,
-    out: str | Path = "reports/example",
+    out: str | Path | None = None,
     agencies: Sequence[str] | None = None,
     workers: int | None = None,
     lang: str = "zh-TW",
@@ -281,8 +299,12 @@ def run_reports(
     ----------
     responses : path(s), optional
         Answer files or folders; default the bundled example (latest round).
-    out : path
-        Output folder (created).
+    out : path, optional
+        Output folder (created); default ``reports/example`` for zh-TW and
+        ``reports/example-en`` for English, so the two never overwrite each other.
+        Reports of an earlier run in the folder are kept when they belong to the
+        same round, language, framework version and answers (a rerun of a few
+        agencies keeps the others in the index), and removed otherwise.
     agencies : sequence of str, optional
         Agency codes to report on; default every agency of the round.  A code
         without answers is recorded as failed, not skipped silently.
@@ -295,7 +317,8 @@ def run_reports(
     timeout : int
         Seconds a notebook cell may run.
     keep_notebooks : bool
-        Keep every executed notebook in ``out/_notebooks`` (failed ones are always kept).
+        Keep every executed notebook in ``out/_notebooks`` (a notebook whose cell
+        failed is always kept; a timed-out or dead kernel leaves none).
     progress : bool, optional
         Show a progress bar; default: only on a terminal.
     today : date, optional
@@ -319,15 +342,28 @@ def run_reports(
     today = today or dt.date.today()
     data = load_round(responses, framework, round)
     # absolute: papermill changes the working directory while a notebook runs
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out if out is not None else default_out(lang)).resolve()
+    if out.exists() and not out.is_dir():
+        raise GuidekitError(
+            f"--out {out} is a file, not a folder", zh=f"--out {out} 是檔案，不是資料夾"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GuidekitError(
+            f"cannot create the output folder {out}: {exc.strerror}",
+            zh=f"無法建立輸出資料夾 {out}：{exc.strerror}",
+        ) from None
     names = (
         data.scores.overall.drop_duplicates("agency_id")
         .set_index("agency_id")["agency_name"]
         .to_dict()
     )
     wanted = list(dict.fromkeys(agencies)) if agencies else sorted(names, key=_natural)
-    files = report_filenames(wanted)
+    # names over every agency of the round, so a partial run names files as a full one
+    files = report_filenames([*sorted(names, key=_natural), *wanted])
+    key = _run_key(data, lang)
+    carried, removed = _previous_results(out, key, set(wanted))
     notebook_path = Path(notebook) if notebook else notebooks_dir() / "report.ipynb"
     if not notebook_path.is_file():
         raise GuidekitError(
@@ -379,14 +415,90 @@ def run_reports(
             )
         results += _execute(tasks, workers, progress)
 
-    order = {a: n for n, a in enumerate(wanted)}
-    results.sort(key=lambda r: order[r.agency_id])
     _tidy_logs(out / "_notebooks", results)
+    results += carried
+    everyone = [*sorted(names, key=_natural), *wanted]
+    order = {a: n for n, a in reversed(list(enumerate(everyone)))}
+    results.sort(key=lambda r: order.get(r.agency_id, len(order)))
     duration = round_s(time.perf_counter() - started)
-    summary = _write_summary(out, data, results)
-    manifest = _write_manifest(out, data, results, lang, duration, today)
+    summary = _write_summary(out, data, results, lang)
+    manifest = _write_manifest(out, data, results, lang, duration, today, key)
     index = _write_index(out, data, results, lang, today)
-    return BatchResult(out, data.round, results, index, summary, manifest, duration)
+    notes = []
+    if data.other_rounds and round is None:
+        listed = ", ".join(
+            f"{r} ({n})" for r, n in sorted(data.other_rounds.items(), key=lambda x: _natural(x[0]))
+        )
+        notes.append(
+            (
+                f"填答中還有其他評估回合（括號內為機關數）：{listed}；只產製最新的 {data.round}，"
+                "其他回合請用 --round 指定。",
+                f"the answers hold other rounds (agencies in brackets): {listed}; only the latest, "
+                f"{data.round}, was reported. Use --round for another.",
+            )
+        )
+    return BatchResult(out, data.round, results, index, summary, manifest, duration, removed, notes)
+
+
+def default_out(lang: str) -> Path:
+    """The default output folder for a language (relative to the working directory)."""
+    return Path("reports/example" if i18n.normalise_lang(lang) == "zh-TW" else "reports/example-en")
+
+
+def _run_key(data: RoundData, lang: str) -> dict[str, Any]:
+    """What makes two runs' reports interchangeable: round, language, framework
+    version and the answers themselves (a digest of the canonical rows)."""
+    frame = data.responses.frame.drop(columns=["source_file", "source_row"])
+    digest = hashlib.sha256(frame.to_csv(index=False).encode("utf-8")).hexdigest()
+    fw = data.scores.framework
+    return {
+        "round": data.round,
+        "lang": lang,
+        "framework": f"{fw.id} {fw.version}",
+        "answers": digest,
+    }
+
+
+def _previous_results(
+    out: Path, key: dict[str, Any], wanted: set[str]
+) -> tuple[list[AgencyResult], list[str]]:
+    """Reports of an earlier run in ``out`` that this run keeps or removes.
+
+    Same run key: the earlier reports of agencies not rerun now stay, and are
+    listed again in the index (a rerun of one agency does not drop the others).
+    Different key (other round, language, framework version or answers): the
+    earlier reports are stale and are removed, so the folder never mixes runs.
+    """
+    path = out / "manifest.json"
+    if not path.is_file():
+        return [], []
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        entries = previous["agencies"]
+    except (ValueError, KeyError, TypeError):
+        return [], []
+    same = previous.get("run_key") == key
+    fields = {f.name for f in dataclasses.fields(AgencyResult)}
+    carried: list[AgencyResult] = []
+    removed: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("agency_id") in wanted:
+            continue
+        name = str(entry.get("file") or "")
+        report = out / name
+        if not (name.endswith(".html") and "/" not in name and report.is_file()):
+            continue
+        if same and entry.get("status") == "ok":
+            carried.append(
+                AgencyResult(
+                    **{k: v for k, v in entry.items() if k in fields},
+                )
+            )
+            carried[-1].reused = True
+        elif not same:
+            report.unlink()
+            removed.append(name)
+    return carried, removed
 
 
 def _tidy_logs(folder: Path, results: list[AgencyResult]) -> None:
@@ -452,7 +564,13 @@ def _execute(
     return results
 
 
-def _summary_frame(data: RoundData, results: list[AgencyResult]) -> pd.DataFrame:
+def _summary_frame(data: RoundData, results: list[AgencyResult], lang: str) -> pd.DataFrame:
+    """One row per agency: scores from the round, file and status from the run.
+
+    ``band_label`` and ``position`` are in the report language (``band`` and
+    ``quartile`` are the stable codes: Q4 = top quarter of the round).
+    """
+    fw = data.scores.framework
     by_id = {r.agency_id: r for r in results}
     overall = data.scores.overall
     overall = overall[overall["agency_id"].isin(by_id)].copy()
@@ -462,6 +580,14 @@ def _summary_frame(data: RoundData, results: list[AgencyResult]) -> pd.DataFrame
     overall["status"] = overall["agency_id"].map(lambda a: by_id[a].status)
     overall["score"] = overall["score"].round(2)
     overall["coverage"] = overall["coverage"].round(4)
+    overall["band_label"] = overall["band"].map(lambda b: _band_label(fw, b, lang))
+    minimum = fw.scoring.min_peer_group
+    overall["position"] = [
+        i18n.t(f"position.{q}", lang)
+        if isinstance(q, str)
+        else i18n.t("position.suppressed", lang, minimum=minimum)
+        for q in overall["quartile"]
+    ]
     missing = [r for r in results if r.agency_id not in set(overall["agency_id"])]
     extra = pd.DataFrame(
         [
@@ -470,13 +596,17 @@ def _summary_frame(data: RoundData, results: list[AgencyResult]) -> pd.DataFrame
         ]
     )
     frame = pd.concat([overall, extra], ignore_index=True) if missing else overall
-    return frame.reindex(columns=SUMMARY_COLUMNS)
+    frame = frame.reindex(columns=SUMMARY_COLUMNS)
+    for column in ("n_respondents", "n_major_not_met", "n_disagreements"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
 
 
-def _write_summary(out: Path, data: RoundData, results: list[AgencyResult]) -> Path:
+def _write_summary(out: Path, data: RoundData, results: list[AgencyResult], lang: str) -> Path:
     path = out / "summary.csv"
     # UTF-8 with BOM so Excel on zh-TW Windows opens the Chinese names correctly.
-    _write_atomic(path, _summary_frame(data, results).to_csv(index=False), encoding="utf-8-sig")
+    table = excel_safe(_summary_frame(data, results, lang))
+    _write_atomic(path, table.to_csv(index=False), encoding="utf-8-sig")
     return path
 
 
@@ -487,6 +617,7 @@ def _write_manifest(
     lang: str,
     duration: float,
     today: dt.date,
+    key: dict[str, Any],
 ) -> Path:
     fw = data.scores.framework
     manifest = {
@@ -496,6 +627,7 @@ def _write_manifest(
         "framework": {"id": fw.id, "version": fw.version},
         "round": data.round,
         "lang": lang,
+        "run_key": key,
         "synthetic": data.responses.synthetic,
         "inputs": [
             {"file": s.file, "encoding": s.encoding, "rows": s.rows} for s in data.responses.sources
@@ -504,6 +636,7 @@ def _write_manifest(
         "totals": {
             "agencies": len(results),
             "ok": sum(r.status == "ok" for r in results),
+            "reused": sum(r.reused for r in results),
             "failed": sum(r.status != "ok" for r in results),
             "duration_s": duration,
         },
@@ -518,7 +651,7 @@ def _write_index(
     out: Path, data: RoundData, results: list[AgencyResult], lang: str, today: dt.date
 ) -> Path:
     fw = data.scores.framework
-    summary = _summary_frame(data, results)
+    summary = _summary_frame(data, results, lang)
     rows = []
     by_id = {r.agency_id: r for r in results}
     for record in summary.to_dict("records"):
@@ -533,6 +666,8 @@ def _write_index(
                 else "",
                 "score": i18n.format_score(record.get("score")),
                 "coverage": i18n.format_pct(record.get("coverage")),
+                "low_coverage": record.get("low_coverage") is True,
+                "reused": result.reused,
                 "major": ""
                 if pd.isna(record.get("n_major_not_met"))
                 else int(record["n_major_not_met"]),

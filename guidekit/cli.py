@@ -24,6 +24,7 @@ import click
 
 from . import i18n
 from .problems import DataError, GuidekitError
+from .text import printable
 
 LANG_OPTION = click.option(
     "--lang",
@@ -42,7 +43,13 @@ def _lang(ctx: click.Context, lang: str | None) -> str:
 
 
 def _say(lang: str, zh: str, en: str, err: bool = False) -> None:
-    click.echo(zh if lang == "zh-TW" else en, err=err)
+    _echo(zh if lang == "zh-TW" else en, err=err)
+
+
+def _echo(text: str, err: bool = False, nl: bool = True) -> None:
+    """click.echo with control characters from the data made visible (an agency name
+    must not be able to move the cursor or recolour a terminal)."""
+    click.echo(printable(text), err=err, nl=nl)
 
 
 def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -55,7 +62,7 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except DataError as exc:
-            click.echo(exc.format(lang), err=True)
+            _echo(exc.format(lang), err=True)
             ctx.exit(1)
         except GuidekitError as exc:
             _say(lang, f"錯誤：{exc.text(lang)}", f"error: {exc.text(lang)}", err=True)
@@ -80,8 +87,12 @@ def main(ctx: click.Context, lang: str | None) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @LANG_OPTION
 @_handle_errors
 def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: str | None) -> None:
@@ -99,7 +110,8 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
                 {
                     "ok": report.ok,
                     "sources": [
-                        {"file": s.file, "encoding": s.encoding, "rows": s.rows} for s in report.sources
+                        {"file": s.file, "encoding": s.encoding, "rows": s.rows}
+                        for s in report.sources
                     ],
                     "problems": [p.to_dict(lang) for p in report.problems],
                 },
@@ -115,7 +127,7 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
                 f"read {source.file}: {source.rows} rows, encoding {source.encoding}",
             )
         for problem in report.problems:
-            click.echo(problem.format(lang))
+            _echo(problem.format(lang))
         n_err, n_warn = len(report.errors), len(report.problems) - len(report.errors)
         if report.responses is not None:
             frame = report.responses.frame
@@ -125,14 +137,19 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
                 f"OK: {len(frame)} answers, {frame['agency_id'].nunique()} agency(ies); {n_warn} warning(s).",
             )
         else:
-            _say(lang, f"未通過：錯誤 {n_err} 項、提醒 {n_warn} 項。",
-                 f"Not valid: {n_err} errors, {n_warn} warnings.")
+            _say(
+                lang,
+                f"未通過：錯誤 {n_err} 項、提醒 {n_warn} 項。",
+                f"Not valid: {n_err} errors, {n_warn} warnings.",
+            )
     sys.exit(0 if report.ok else 1)
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
 @click.option(
     "--level",
     type=click.Choice(["overall", "dimension", "principle", "item"]),
@@ -141,18 +158,32 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
     help="Which table to print.",
 )
 @click.option("--round", "round_", help="Only this round (default: every round).")
-@click.option("--weight", "weights", multiple=True, metavar="ID=W",
-              help="Override a weight, e.g. --weight P08=2 (repeatable).")
-@click.option("--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg).")
+@click.option(
+    "--weight",
+    "weights",
+    multiple=True,
+    metavar="ID=W",
+    help="Override a weight, e.g. --weight P08=2 (repeatable).",
+)
+@click.option(
+    "--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg)."
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file (UTF-8).")
 @LANG_OPTION
 @_handle_errors
 def score(
-    paths: tuple[Path, ...], fmt: str, level: str, round_: str | None, weights: tuple[str, ...],
-    framework: Path | None, output: Path | None, lang: str | None,
+    paths: tuple[Path, ...],
+    fmt: str,
+    level: str,
+    round_: str | None,
+    weights: tuple[str, ...],
+    framework: Path | None,
+    output: Path | None,
+    lang: str | None,
 ) -> None:
     """Score answers: item → principle → dimension → overall (0–100). 計算指標分數。"""
     from . import scoring
+    from .files import excel_safe, write_atomic
     from .responses import read_responses
 
     parsed: dict[str, float] = {}
@@ -192,34 +223,77 @@ def score(
     else:
         text = table.to_json(orient="records", force_ascii=False, indent=2) + "\n"
     if output:
-        output.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="")
+        if output.is_dir():
+            raise GuidekitError(
+                f"-o {output} is a folder; give a file name", zh=f"-o {output} 是資料夾，請給檔名"
+            )
+        if fmt == "csv":  # a file for Excel: BOM, and no cell that Excel would run as a formula
+            text = excel_safe(table).to_csv(index=False)
+        write_atomic(output, text, "utf-8-sig" if fmt == "csv" else "utf-8")
         lang = _lang(click.get_current_context(), lang)
         _say(lang, f"已寫入 {output}", f"wrote {output}", err=True)
     else:
-        click.echo(text, nl=False)
+        # exact data when piped; control characters made visible on a terminal
+        click.echo(printable(text) if sys.stdout.isatty() else text, nl=False)
 
 
 @main.command()
-@click.option("--responses", "responses", multiple=True, type=click.Path(path_type=Path),
-              help="Answer files or folders (repeatable). Default: the bundled example round.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports/example"), show_default=True,
-              help="Output folder.")
-@click.option("--agency", "agencies", multiple=True, metavar="ID",
-              help="Only these agency codes (repeatable). Default: every agency.")
-@click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="Worker processes (default: up to 2).")
+@click.option(
+    "--responses",
+    "responses",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Answer files or folders (repeatable). Default: the bundled example round.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="輸出資料夾 / Output folder (default: reports/example; reports/example-en with --lang en).",
+)
+@click.option(
+    "--agency",
+    "agencies",
+    multiple=True,
+    metavar="ID",
+    help="Only these agency codes (repeatable). Default: every agency.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes (default: up to 2).",
+)
 @click.option("--round", "round_", help="Round (default: the latest in the answers).")
-@click.option("--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg).")
-@click.option("--timeout", type=click.IntRange(1), default=600, show_default=True,
-              help="Seconds a notebook cell may run.")
-@click.option("--keep-notebooks", is_flag=True, help="Keep every executed notebook in OUT/_notebooks.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option(
+    "--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg)."
+)
+@click.option(
+    "--timeout",
+    type=click.IntRange(1),
+    default=600,
+    show_default=True,
+    help="Seconds a notebook cell may run.",
+)
+@click.option(
+    "--keep-notebooks", is_flag=True, help="Keep every executed notebook in OUT/_notebooks."
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
+)
 @LANG_OPTION
 @_handle_errors
 def reports(
-    responses: tuple[Path, ...], out: Path, agencies: tuple[str, ...], workers: int | None,
-    round_: str | None, framework: Path | None, timeout: int, keep_notebooks: bool,
-    progress: bool | None, lang: str | None,
+    responses: tuple[Path, ...],
+    out: Path,
+    agencies: tuple[str, ...],
+    workers: int | None,
+    round_: str | None,
+    framework: Path | None,
+    timeout: int,
+    keep_notebooks: bool,
+    progress: bool | None,
+    lang: str | None,
 ) -> None:
     """One self-contained HTML report per agency, plus index.html, summary.csv and
     manifest.json. 產製各機關報告。"""
@@ -238,14 +312,31 @@ def reports(
         keep_notebooks=keep_notebooks,
         progress=progress,
     )
-    ok = len(result.results) - len(result.failed)
+    ok = sum(r.status == "ok" and not r.reused for r in result.results)
+    reused = sum(r.reused for r in result.results)
     for failed in result.failed:
-        _say(lang, f"失敗：{failed.agency_id} {failed.agency_name}：{failed.error}",
-             f"failed: {failed.agency_id} {failed.agency_name}: {failed.error}", err=True)
+        _say(
+            lang,
+            f"失敗：{failed.agency_id} {failed.agency_name}：{failed.error}",
+            f"failed: {failed.agency_id} {failed.agency_name}: {failed.error}",
+            err=True,
+        )
+    if result.removed:
+        _say(
+            lang,
+            f"已移除前次產製、已過時的報告 {len(result.removed)} 份（評估回合、語言、題庫或填答不同）。",
+            f"Removed {len(result.removed)} stale report(s) of an earlier run (other round, language, "
+            "question bank or answers).",
+            err=True,
+        )
+    for note in result.notes:
+        _say(lang, f"提醒：{note[0]}", f"note: {note[1]}", err=True)
     _say(
         lang,
-        f"評估回合 {result.round}：完成 {ok} 份報告、失敗 {len(result.failed)} 份，用時 {result.duration_s:.1f} 秒。",
-        f"Round {result.round}: {ok} reports written, {len(result.failed)} failed, in {result.duration_s:.1f} s.",
+        f"評估回合 {result.round}：完成 {ok} 份報告、沿用前次 {reused} 份、失敗 {len(result.failed)} 份，"
+        f"用時 {result.duration_s:.1f} 秒。",
+        f"Round {result.round}: {ok} report(s) written, {reused} kept from the earlier run, "
+        f"{len(result.failed)} failed, in {result.duration_s:.1f} s.",
     )
     _say(lang, f"索引：{result.index.resolve()}", f"Index: {result.index.resolve()}")
     _warn_fonts(lang)
@@ -276,33 +367,70 @@ def framework_cmd(folder: Path | None, lang: str | None) -> None:
 
     lang = _lang(click.get_current_context(), lang)
     fw = load_framework(folder)
-    _say(lang, f"{fw.meta.title_zh}（{fw.id}）題庫版本 {fw.version}",
-         f"{fw.meta.title_en} ({fw.id}) version {fw.version}")
-    _say(lang, f"原則 {len(fw.principles)} 項；構面 {len(fw.dimensions)} 個；配套措施 {len(fw.measures)} 項",
-         f"{len(fw.principles)} principles; {len(fw.dimensions)} dimensions; {len(fw.measures)} measures")
+    _say(
+        lang,
+        f"{fw.meta.title_zh}（{fw.id}）題庫版本 {fw.version}",
+        f"{fw.meta.title_en} ({fw.id}) version {fw.version}",
+    )
+    _say(
+        lang,
+        f"原則 {len(fw.principles)} 項；構面 {len(fw.dimensions)} 個；配套措施 {len(fw.measures)} 項",
+        f"{len(fw.principles)} principles; {len(fw.dimensions)} dimensions; {len(fw.measures)} measures",
+    )
     for inst in fw.instruments:
         n = len(fw.items[inst.id])
         majors = sum(i.major for i in fw.items[inst.id])
-        _say(lang, f"  {inst.id}：{inst.title_zh}，{n} 個檢核項目（大項 {majors}）",
-             f"  {inst.id}: {inst.title_en}, {n} check items ({majors} major)")
+        _say(
+            lang,
+            f"  {inst.id}：{inst.title_zh}，{n} 個檢核項目（大項 {majors}）",
+            f"  {inst.id}: {inst.title_en}, {n} check items ({majors} major)",
+        )
 
 
 @main.command(name="export")
-@click.option("--responses", "responses", multiple=True, type=click.Path(path_type=Path),
-              help="Answer files or folders (repeatable). Default: every bundled example round. "
-                   "填答檔案或資料夾。")
+@click.option(
+    "--responses",
+    "responses",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Answer files or folders (repeatable). Default: every bundled example round. "
+    "填答檔案或資料夾。",
+)
 @click.option("--round", "round_", help="Only this round (default: every round). 評估回合。")
-@click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="Output folder for the data package. 輸出資料夾。")
-@click.option("--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg).")
-@click.option("--licence", default="OGDL-Taiwan-1.0", show_default=True,
-              type=click.Choice(["OGDL-Taiwan-1.0", "CC-BY-4.0", "CC0-1.0"]), help="Licence of the package.")
-@click.option("--min-group", type=click.IntRange(5), default=5, show_default=True,
-              help="Smallest respondent group whose answers are published (and smallest peer group).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output folder for the data package. 輸出資料夾。",
+)
+@click.option(
+    "--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg)."
+)
+@click.option(
+    "--licence",
+    default="OGDL-Taiwan-1.0",
+    show_default=True,
+    type=click.Choice(["OGDL-Taiwan-1.0", "CC-BY-4.0", "CC0-1.0"]),
+    help="Licence of the package.",
+)
+@click.option(
+    "--min-group",
+    type=click.IntRange(5),
+    default=5,
+    show_default=True,
+    help="Smallest respondent group whose answers are published (and smallest peer group).",
+)
 @LANG_OPTION
 @_handle_errors
-def export_cmd(responses: tuple[Path, ...], round_: str | None, out: Path, framework: Path | None,
-               licence: str, min_group: int, lang: str | None) -> None:
+def export_cmd(
+    responses: tuple[Path, ...],
+    round_: str | None,
+    out: Path,
+    framework: Path | None,
+    licence: str,
+    min_group: int,
+    lang: str | None,
+) -> None:
     """Write scores and pseudonymised answers as a Frictionless Data Package (open data).
     匯出開放資料（Frictionless Data Package）。
 
@@ -313,30 +441,58 @@ def export_cmd(responses: tuple[Path, ...], round_: str | None, out: Path, frame
     from .research import load
 
     lang = _lang(click.get_current_context(), lang)
-    result = export_package(load(list(responses) or None, framework), out, round=round_,
-                            min_group=min_group, licence=licence)
+    result = export_package(
+        load(list(responses) or None, framework),
+        out,
+        round=round_,
+        min_group=min_group,
+        licence=licence,
+    )
     rows = "、".join(f"{k} {v}" for k, v in result.resources.items())
-    _say(lang, f"已寫入 {result.descriptor}（{rows} 列）", f"wrote {result.descriptor} ({rows} rows)")
-    _say(lang, f"填答人數少於 {min_group} 的評估不公開個別答案：{result.suppressed_groups} 個；說明欄未匯出。",
-         f"assessments with fewer than {min_group} respondents (answers withheld): "
-         f"{result.suppressed_groups}; notes not exported.")
+    _say(
+        lang, f"已寫入 {result.descriptor}（{rows} 列）", f"wrote {result.descriptor} ({rows} rows)"
+    )
+    _say(
+        lang,
+        f"填答人數少於 {min_group} 的評估不公開個別答案：{result.suppressed_groups} 個；說明欄未匯出。",
+        f"assessments with fewer than {min_group} respondents (answers withheld): "
+        f"{result.suppressed_groups}; notes not exported.",
+    )
     if not result.valid:
         for error in result.errors:
             click.echo(error, err=True)
-        _say(lang, "資料包未通過 frictionless 驗證。", "the package failed frictionless validation.", err=True)
+        _say(
+            lang,
+            "資料包未通過 frictionless 驗證。",
+            "the package failed frictionless validation.",
+            err=True,
+        )
         sys.exit(1)
     _say(lang, "frictionless 驗證通過。", "frictionless validation passed.")
 
 
 @main.command(name="workshop")
-@click.option("--store", type=click.Path(path_type=Path), default=None,
-              help="Answer store (SQLite file). Default: $GUIDEKIT_STORE, else workshop.sqlite in "
-                   "the user's data folder. 答案儲存檔。")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Any address but 127.0.0.1 / localhost requires a token, "
-                   "generated and printed in the URL. 監聽位址。")
-@click.option("--port", type=click.IntRange(0, 65535), default=8866, show_default=True,
-              help="Port (0: any free port). 連接埠。")
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Answer store (SQLite file). Default: $GUIDEKIT_STORE, else workshop.sqlite in "
+    "the user's data folder. 答案儲存檔。",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Any address but 127.0.0.1 / localhost requires a token, "
+    "generated and printed in the URL. 監聽位址。",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8866,
+    show_default=True,
+    help="Port (0: any free port). 連接埠。",
+)
 @LANG_OPTION
 @_handle_errors
 def workshop_cmd(store: Path | None, host: str, port: int, lang: str | None) -> None:
@@ -347,8 +503,9 @@ def workshop_cmd(store: Path | None, host: str, port: int, lang: str | None) -> 
     from .widgets.server import serve
 
     lang = _lang(click.get_current_context(), lang)
-    sys.exit(serve(store=store, host=host, port=port, lang=lang,
-                   say=lambda zh, en: _say(lang, zh, en)))
+    sys.exit(
+        serve(store=store, host=host, port=port, lang=lang, say=lambda zh, en: _say(lang, zh, en))
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

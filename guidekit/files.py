@@ -10,8 +10,11 @@ on a shared drive or behind a web server stay readable.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
+
+import pandas as pd
 
 
 def _umask() -> int:
@@ -56,3 +59,30 @@ def write_atomic(path: str | Path, data: str | bytes, encoding: str | None = Non
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+#: What makes a spreadsheet treat a cell as a formula (OWASP "CSV injection").
+_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` safe to open in Excel: text cells that start like a
+    formula (``= + - @``, tab, carriage return) get a leading apostrophe, which
+    Excel shows as text instead of running.  Numbers (``-3.5``) are left alone.
+
+    Used for the CSV files guidekit writes for spreadsheets (``summary.csv``,
+    ``guidekit score -o``); data read back by guidekit is not affected because
+    it never reads these files.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(
+                lambda v: (
+                    "'" + v
+                    if isinstance(v, str) and _FORMULA_START.match(v) and not _NUMBER.match(v)
+                    else v
+                )
+            )
+    return out

@@ -40,8 +40,8 @@ import pandas as pd
 from ruamel.yaml import YAML
 
 from .framework import Framework, ScaleOption, load_framework
-from .problems import Problem, ResponsesError, Severity, sort_problems
-from .tabular import SUFFIXES, Table, read_table
+from .problems import GuidekitError, Problem, ResponsesError, Severity, sort_problems
+from .tabular import FOLDER_SUFFIXES, SUFFIXES, Table, read_table
 from .text import INVISIBLE, clean, clean_key, has_hidden
 
 #: The canonical columns, in order.
@@ -90,7 +90,8 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
 
 
 def _header_key(text: str) -> str:
-    return re.sub(r"[\s\-]+", "_", clean_key(text))
+    """Headers compare without spaces, line breaks, "_" and "-" ("Agency ID", "機關 名稱", "機關\\n代碼")."""
+    return re.sub(r"[\s_\-]+", "", clean_key(text))
 
 
 _ALIAS_TO_COLUMN = {_header_key(a): col for col, aliases in HEADER_ALIASES.items() for a in aliases}
@@ -104,6 +105,8 @@ class SourceInfo:
     encoding: str
     rows: int
     columns: dict[str, str]  # canonical column -> header as written
+    #: Metadata of this file (its folder's ``dataset.yaml``, then ``<file>.meta.yaml``).
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -131,8 +134,18 @@ class Responses:
 
     @property
     def synthetic(self) -> bool:
-        """True when the data is marked synthetic (example data) in its metadata."""
+        """True when every answer file is marked synthetic (example data) in its metadata."""
+        if self.sources:
+            return all(bool(s.metadata.get("synthetic")) for s in self.sources)
         return bool(self.metadata.get("synthetic"))
+
+    def synthetic_for(self, agency_id: str) -> bool:
+        """True when the answers of this agency come (also) from a file marked synthetic."""
+        marked = {s.file for s in self.sources if s.metadata.get("synthetic")}
+        if not self.sources:
+            return bool(self.metadata.get("synthetic"))
+        files = set(self.frame.loc[self.frame["agency_id"] == agency_id, "source_file"])
+        return bool(files & marked)
 
     def agencies(self) -> pd.DataFrame:
         """One row per (round, agency_id, agency_name, service, instrument), with ``n_respondents``."""
@@ -169,27 +182,89 @@ def empty_frame() -> pd.DataFrame:
     return frame
 
 
+#: Spreadsheet-like files in a folder that are not read, and said so.
+_NOT_READ_IN_FOLDERS = {".txt", ".xlsb", ".numbers", ".et", ".ett", ".fods", ".xltx"}
+
+
+def _collect(paths: str | Path | Iterable[str | Path], problems: list[Problem]) -> list[Path]:
+    """The answer files to read, reporting what is skipped and what is given twice."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    out: list[Path] = []
+    seen: dict[Path, Path] = {}
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found, skipped = _walk(path)
+            for skip in skipped:
+                problems.append(
+                    Problem(str(skip), None, None, skip.suffix, "not-read", {}, Severity.WARNING)
+                )
+        else:
+            found = [path]
+        for file in found:
+            key = file.resolve() if file.exists() else file
+            if key in seen:
+                problems.append(
+                    Problem(
+                        str(file),
+                        None,
+                        None,
+                        None,
+                        "file-twice",
+                        {"first": str(seen[key])},
+                        Severity.WARNING,
+                    )
+                )
+                continue
+            seen[key] = file
+            out.append(file)
+    return out
+
+
+def _walk(folder: Path) -> tuple[list[Path], list[Path]]:
+    """Answer files under ``folder`` (recursively) and the spreadsheet-like files skipped.
+
+    Hidden files and folders, folders starting with "_", Excel's "~$" lock files and
+    guidekit's own report folders (holding a guidekit ``manifest.json``) are left out.
+    """
+    files: list[Path] = []
+    skipped: list[Path] = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.name.startswith((".", "~$")):
+            continue
+        parents = path.relative_to(folder).parts[:-1]
+        if any(part.startswith((".", "_")) for part in parents):
+            continue
+        if any(
+            _is_report_folder(folder.joinpath(*parents[: n + 1])) for n in range(len(parents))
+        ) or (_is_report_folder(path.parent)):
+            continue
+        suffix = path.suffix.lower()
+        if suffix in FOLDER_SUFFIXES:
+            files.append(path)
+        elif suffix in _NOT_READ_IN_FOLDERS:
+            skipped.append(path)
+    return files, skipped
+
+
+def _is_report_folder(folder: Path) -> bool:
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        return False
+    try:
+        import json
+
+        return "guidekit" in json.loads(manifest.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return False
+
+
 def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     """Files to read: each path, or the answer files (CSV/TSV/xlsx) in a folder and its
     subfolders (hidden files and folders, Excel's ``~$`` lock files and ``_notebooks``
     are skipped), in sorted order."""
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    out: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            out += sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in SUFFIXES
-                and not p.name.startswith((".", "~$"))
-                and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts[:-1])
-            )
-        else:
-            out.append(path)
-    return out
+    return _collect(paths, [])
 
 
 def read_responses(
@@ -240,8 +315,8 @@ def validate_responses(
         from .lens import validate_through_lens
 
         return validate_through_lens(validate_responses(paths, fw.lens.source), fw)
-    files = expand_paths(paths)
     problems: list[Problem] = []
+    files = _collect(paths, problems)
     sources: list[SourceInfo] = []
     parts: list[dict[str, list[Any]]] = []
     metadata: dict[str, Any] = {}
@@ -285,12 +360,18 @@ def validate_responses(
         reader = _FileReader(table, fw)
         columns = reader.read()
         problems += reader.problems
-        sources.append(SourceInfo(str(path), table.encoding, len(table.rows), columns))
+        meta = _sidecar(path, problems)
+        sources.append(SourceInfo(str(path), table.encoding, len(table.rows), columns, meta))
         parts.append(reader.out)
-        metadata.update(_sidecar(path, problems))
+        metadata.update(meta)
 
     frame = _concat(parts)
     problems += _check_across(frame, {s.file: s.columns for s in sources})
+    problems += _check_values(frame, fw)
+    if files and frame.empty and not any(p.is_error for p in problems):
+        problems.append(
+            Problem(_describe(paths), None, None, None, "no-answers", {}, Severity.WARNING)
+        )
     problems = sort_problems(problems)
     responses = None
     if not any(p.is_error for p in problems):
@@ -452,15 +533,40 @@ class _FileReader:
         mapping = self.map_header()
         columns = {c: self.display[i] for c, i in mapping.items()}
         if any(column not in mapping for column in REQUIRED):
+            if self._hint_header_row():  # the real header is lower down: say only that
+                self.problems = [
+                    p
+                    for p in self.problems
+                    if p.code not in {"missing-column", "unknown-column", "header-cleaned"}
+                ]
             return columns  # rows cannot be read without their required columns
         width = len(self.table.header)
+        required_at = max(mapping[c] for c in REQUIRED)
         for number, cells in self.table.rows:
             if len(cells) > width and any(c.text.strip() for c in cells[width:]):
                 self.error(number, None, None, "fields", found=len(cells), width=width)
                 continue
+            if len(cells) < width and self.table.encoding not in {"xlsx", "ods", "xls"}:
+                if len(cells) <= required_at:  # a required value is not there at all
+                    self.error(number, None, None, "short-row", found=len(cells), width=width)
+                    continue
+                self.warn_grouped(
+                    number, "", f"{len(cells)}/{width}", "short-row", found=len(cells), width=width
+                )
             self.read_row(number, cells, mapping, columns)
         self._flush_grouped()
         return columns
+
+    def _hint_header_row(self) -> bool:
+        """When the header is not on row 1 (a title row above it), say where it seems to be."""
+        for number, cells in self.table.rows[:6]:
+            keys = {_ALIAS_TO_COLUMN.get(_header_key(clean(c.text))) for c in cells}
+            if sum(1 for c in REQUIRED if c in keys) >= 3:
+                self.problems.append(
+                    Problem(self.file, number, None, None, "header-row", {"row": number})
+                )
+                return True
+        return False
 
     def cell(self, cells: list[Any], mapping: dict[str, int], column: str) -> Any:
         index = mapping.get(column)
@@ -491,6 +597,22 @@ class _FileReader:
                 and column in ("agency_id", "item_id", "respondent")
             ):
                 self.warn_grouped(number, header, raw, "excel-number")
+            if (
+                cell is not None
+                and cell.converted_from in {"date", "boolean"}
+                and column != "answered_at"
+            ):
+                self.warn_grouped(number, header, raw, "excel-converted", kind=cell.converted_from)
+            if cell is not None and cell.converted_from == "formula":
+                self.error(number, header, None, "excel-formula")
+                ok = False
+                values[column] = ""
+                continue
+            if _CONTROL.search(raw):
+                self.error(number, header, raw, "control-char")
+                ok = False
+                values[column] = raw
+                continue
             if column == "agency_id" and _SCIENTIFIC.fullmatch(raw.strip()):
                 self.warn_grouped(number, header, raw, "scientific-id")
             value = clean(raw)
@@ -505,6 +627,9 @@ class _FileReader:
 
         name_cell = self.cell(cells, mapping, "agency_name")
         raw_name = name_cell.text if name_cell is not None else ""
+        if _CONTROL.search(raw_name):
+            self.error(number, columns.get("agency_name", "agency_name"), raw_name, "control-char")
+            ok = False
         name = _clean_name(raw_name)
         if name != raw_name.strip():
             self.warn_grouped(
@@ -573,6 +698,12 @@ class _FileReader:
         answer: str | None = None
         answer_cell = self.cell(cells, mapping, "answer")
         raw_answer = answer_cell.text if answer_cell is not None else ""
+        if answer_cell is not None and answer_cell.converted_from == "formula":
+            self.error(number, columns["answer"], None, "excel-formula")
+            ok = False
+        elif raw_answer and not clean(raw_answer):
+            # only spaces: read as unanswered, and said so
+            self.warn_grouped(number, columns["answer"], raw_answer, "blank-answer")
         if item is not None and clean(raw_answer):
             if has_hidden(raw_answer):
                 self.warn_grouped(
@@ -616,6 +747,10 @@ class _FileReader:
         out["source_file"].append(self.file)
         out["source_row"].append(number)
 
+
+#: Control characters (but tab, line feed, carriage return) and bidirectional overrides:
+#: never meaningful in a code or a name, and able to forge what a terminal or page shows.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 #: An agency code Excel turned into scientific notation (1.23E+09): the code is already lost.
 _SCIENTIFIC = re.compile(r"[0-9](?:\.[0-9]+)?[eE][+]?[0-9]+")
@@ -667,6 +802,85 @@ _WHAT = {
     "item_id": ("題號", "an item id"),
     "answer": ("答案", "an answer"),
 }
+
+
+def _check_values(frame: pd.DataFrame, fw: Framework) -> list[Problem]:
+    """Values that need the framework or every row: dates, bank versions, look-alike codes."""
+    problems: list[Problem] = []
+    if frame.empty:
+        return problems
+    known = {fw.version, *_history_versions(fw)}
+    for version, group in frame.groupby("framework_version", sort=True):
+        if version not in known:
+            row = group.iloc[0]
+            problems.append(
+                Problem(
+                    row.source_file,
+                    int(row.source_row),
+                    "framework_version",
+                    version,
+                    "unknown-version",
+                    {"known": ", ".join(sorted(known))},
+                    Severity.WARNING,
+                    tuple(group["source_row"].iloc[1:6]),
+                )
+            )
+    dated = frame[frame["answered_at"].fillna("") != ""]
+    valid = [_is_iso_datetime(v) for v in dated["answered_at"]]
+    bad = dated[[not ok for ok in valid]]
+    for value, group in bad.groupby("answered_at", sort=True) if len(bad) else []:
+        row = group.iloc[0]
+        problems.append(
+            Problem(
+                row.source_file,
+                int(row.source_row),
+                "answered_at",
+                value,
+                "bad-date",
+                {},
+                Severity.WARNING,
+                tuple(int(r) for r in group["source_row"].iloc[1:6]),
+            )
+        )
+    ids = frame.drop_duplicates("agency_id")
+    folded: dict[str, list[Any]] = {}
+    for row in ids.itertuples():
+        folded.setdefault(str(row.agency_id).casefold(), []).append(row)
+    for rows in folded.values():
+        if len(rows) > 1:
+            problems.append(
+                Problem(
+                    rows[0].source_file,
+                    int(rows[0].source_row),
+                    "agency_id",
+                    rows[0].agency_id,
+                    "agency-id-case",
+                    {"ids": ", ".join(r.agency_id for r in rows)},
+                    Severity.WARNING,
+                )
+            )
+    return problems
+
+
+def _history_versions(fw: Framework) -> set[str]:
+    """Question-bank versions the framework's history knows (data/frameworks/*/changes.yaml)."""
+    from .history import load_history
+
+    try:
+        revisions = load_history(fw)
+    except GuidekitError:
+        return set()
+    return {v for r in revisions for v in (r.version, r.previous)}
+
+
+def _is_iso_datetime(value: str) -> bool:
+    import datetime as dt
+
+    try:
+        dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> list[Problem]:

@@ -406,6 +406,18 @@ def weighted_mean(values: pd.Series, weights: pd.Series, method: str = "arithmet
     raise GuidekitError(f"unknown aggregation {method!r}")
 
 
+def _group_scores(parts: pd.DataFrame, by: list[str], method: str) -> pd.DataFrame:
+    """Weighted mean ``score`` of ``parts`` per group: columns ``by + ["score"]``."""
+    if parts.empty:
+        return pd.DataFrame(
+            {c: pd.Series(dtype=parts[c].dtype) for c in by} | {"score": pd.Series(dtype=float)}
+        )
+    means = parts.groupby(by, sort=False, dropna=False).apply(
+        lambda g: weighted_mean(g["score"], g["weight"], method), include_groups=False
+    )
+    return means.rename("score").reset_index()
+
+
 def _counts(items: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     status = items["status"]
     counts = items.assign(
@@ -432,10 +444,7 @@ def _principle_table(
     by = [*KEY, "principle_id"]
     method = fw.scoring.aggregation
     table = _counts(items, by)
-    scores = items.groupby(by, sort=False, dropna=False).apply(
-        lambda g: weighted_mean(g["score"], g["weight"], method), include_groups=False
-    )
-    table = table.merge(scores.rename("score").reset_index(), on=by, how="left")
+    table = table.merge(_group_scores(items, by, method), on=by, how="left")
     table["dimension_id"] = table["principle_id"].map({p.id: p.dimension for p in fw.principles})
     table["weight"] = table["principle_id"].map(weights).astype(float)
     table["band"] = table["score"].map(lambda s: _band(fw, s))
@@ -473,10 +482,7 @@ def _dimension_table(
     by = [*KEY, "dimension_id"]
     method = fw.scoring.aggregation
     table = _counts(items, by)
-    scores = principles.groupby(by, sort=False, dropna=False).apply(
-        lambda g: weighted_mean(g["score"], g["weight"], method), include_groups=False
-    )
-    table = table.merge(scores.rename("score").reset_index(), on=by, how="left")
+    table = table.merge(_group_scores(principles, by, method), on=by, how="left")
     table["weight"] = table["dimension_id"].map(weights).astype(float)
     table["band"] = table["score"].map(lambda s: _band(fw, s))
     table["low_coverage"] = table["coverage"] < fw.scoring.low_coverage_below
@@ -514,10 +520,7 @@ def _overall_table(
     method = fw.scoring.aggregation
     table = _counts(items, KEY)
     parts = principles if fw.scoring.overall_from == "principles" else dimensions
-    scores = parts.groupby(KEY, sort=False, dropna=False).apply(
-        lambda g: weighted_mean(g["score"], g["weight"], method), include_groups=False
-    )
-    table = table.merge(scores.rename("score").reset_index(), on=KEY, how="left")
+    table = table.merge(_group_scores(parts, KEY, method), on=KEY, how="left")
     assessments = _assessments(frame)[[*KEY, "n_respondents"]]
     table = table.merge(assessments, on=KEY, how="left")
     versions = frame.groupby(KEY, sort=False, dropna=False)["framework_version"].agg(

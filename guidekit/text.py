@@ -47,3 +47,13 @@ def has_invisible(value: str) -> bool:
 def has_hidden(value: str) -> bool:
     """True if ``value`` contains an invisible character or a no-break space."""
     return has_invisible(value) or "\u00a0" in value
+
+
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters and text-direction overrides shown as
+    ``\\x1b`` / ``\\u202e`` escapes (line breaks and tabs kept): safe to print
+    on a terminal."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)

@@ -57,6 +57,8 @@ class RoundData:
     round: str
     responses: Responses
     scores: Scores
+    #: Rounds in the answers that were not chosen → number of agencies in each.
+    other_rounds: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def save(self, path: str | Path) -> Path:
         """Pickle to ``path`` (a cache for the report notebooks of one batch)."""
@@ -109,7 +111,10 @@ def load_round(
             zh=f"填答中沒有評估回合 {chosen!r}（現有：{have}）",
         )
     subset = dataclasses.replace(data, frame=frame)
-    return RoundData(chosen, subset, score(subset, weights))
+    others = (
+        data.frame[data.frame["round"] != chosen].groupby("round")["agency_id"].nunique().to_dict()
+    )
+    return RoundData(chosen, subset, score(subset, weights), {str(k): int(v) for k, v in others.items()})
 
 
 def default_responses(folder: Path) -> Path:
