@@ -148,8 +148,10 @@ class FacilitatorView:
 
     def _assessment_label(self, service: str, instrument: str) -> str:
         inst = self.model.framework.instrument(instrument)
-        return self.t("workshop.team.assessment_option", service=service or "—",
-                      instrument=inst.text("title", self.lang))
+        title = inst.text("title", self.lang)
+        if not service:
+            return title
+        return self.t("workshop.team.assessment_option", service=service, instrument=title)
 
     # -- drawing ----------------------------------------------------------------------
     def refresh(self) -> None:
