@@ -35,7 +35,7 @@ def found(path, fw=None):
 
 def test_unclosed_quote_is_an_error_not_a_swallowed_file(fw):
     # row 3's note opens a quote that is never closed: rows 4–6 would become part of it
-    report, codes = found(CASES / "41-unclosed-quote.csv", fw)
+    _, codes = found(CASES / "41-unclosed-quote.csv", fw)
     assert codes == [("csv", 3, "error")]
 
 
