@@ -35,6 +35,19 @@ from .questionnaire import QuestionnaireView
 #: Environment variable with the page language (``guidekit workshop --lang`` sets it).
 LANG_ENV = "GUIDEKIT_LANG"
 
+#: Seconds to wait for field values still on their way before refusing a start.
+SETTLE_S = 0.8
+
+
+def _running_loop() -> Any:
+    """The kernel's running asyncio loop, or None (e.g. in tests without a kernel)."""
+    import asyncio
+
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
 
 def stylesheet() -> str:
     """The workshop page CSS (inlined; no external resource)."""
@@ -182,8 +195,8 @@ class Workshop:
         for field in (self.round, self.agency_id, self.service, self.instrument):
             field.observe(guarded(self.errors, "suggestions")(lambda _c: self._suggest()),
                           names="value")
-        self.start_button.on_click(guarded(self.errors, "start")(lambda _b: self.open_questionnaire()))
-        self.team_button.on_click(guarded(self.errors, "facilitator")(lambda _b: self.open_facilitator()))
+        self.start_button.on_click(lambda _b: self._after_typing(self.open_questionnaire, "start"))
+        self.team_button.on_click(lambda _b: self._after_typing(self.open_facilitator, "facilitator"))
         self._suggest()
         self.start = w.VBox([
             self.intro, self.lang_pick, self.errors.widget, self.round, self.agency_pick,
@@ -192,6 +205,23 @@ class Workshop:
             self.message,
         ])
         self.body.children = (self.start,)
+
+    def _after_typing(self, action: Any, where: str) -> None:
+        """Run a button's action; if fields still look incomplete, look again shortly first.
+
+        The browser sends a text field's value when the field is left, but ipywidgets
+        holds a value back while an earlier one is unacknowledged, and a click is sent at
+        once: a click right after typing can reach the kernel before the last value.  So a
+        start that looks incomplete is retried after :data:`SETTLE_S` (on the kernel's
+        event loop) before the missing fields are reported.
+        """
+        run = guarded(self.errors, where)(action)
+        team = action == self.open_facilitator
+        loop = _running_loop()
+        if loop is None or not self.problems(team=team):
+            run()
+        else:
+            loop.call_later(SETTLE_S, run)
 
     def _on_lang(self, change: dict[str, Any]) -> None:
         self.lang = i18n.normalise_lang(change["new"])
