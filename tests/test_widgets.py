@@ -387,3 +387,30 @@ def test_store_path_in_questionnaire_frame_is_canonical(store, fw):
     assert str(frame["source_row"].dtype) == "Int64"
     assert frame["agency_id"].tolist() == [AGENCY]
     assert isinstance(frame, pd.DataFrame) and Path(frame["source_file"].iloc[0]) == Path(store.location)
+
+
+def test_a_click_before_the_last_typed_value_is_checked_again(store):
+    import asyncio
+
+    from guidekit.widgets.app import SETTLE_S
+
+    page = Workshop(store, query=query(""))  # every field but the respondent
+    assert page.view is None
+
+    async def click_then_value_arrives():
+        page.start_button.click()  # in a kernel: the click overtook the respondent's name
+        assert page.view is None and page.message.value == ""
+        page.respondent.value = "遲到"
+        await asyncio.sleep(SETTLE_S + 0.4)
+
+    asyncio.run(click_then_value_arrives())
+    assert page.view is not None and page.view.model.sheet.respondent == "遲到"
+
+    still_missing = Workshop(store, query=query(""))
+
+    async def nobody_types():
+        still_missing.start_button.click()
+        await asyncio.sleep(SETTLE_S + 0.4)
+
+    asyncio.run(nobody_types())
+    assert still_missing.view is None and "填答者" in still_missing.message.value
