@@ -30,7 +30,7 @@ LANG_OPTION = click.option(
     "--lang",
     default=None,
     envvar="GUIDEKIT_LANG",
-    help="Language of messages and reports: zh-TW (default) or en. 訊息與報告語言。",
+    help="訊息與報告的語言：zh-TW（預設）或 en / Language of messages and reports.",
 )
 
 
@@ -79,8 +79,14 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 @LANG_OPTION
 @click.pass_context
 def main(ctx: click.Context, lang: str | None) -> None:
-    """guidekit：政府數位服務指引自評工具 · Self-assessment workbook for Taiwan's
-    Government Digital Service Guidelines."""
+    """guidekit：政府數位服務指引自評工具。Self-assessment workbook for Taiwan's
+    Government Digital Service Guidelines.
+
+    \b
+    guidekit reports            以內附範例產製各機關報告 / reports for the bundled example
+    guidekit validate 檔案…      檢查填答檔 / check answer files
+    guidekit workshop           開啟自評工作坊 / serve the workshop
+    """
     ctx.ensure_object(dict)
     ctx.obj["lang"] = lang
 
@@ -88,7 +94,9 @@ def main(ctx: click.Context, lang: str | None) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg)."
+    "--framework",
+    type=click.Path(path_type=Path),
+    help="題庫資料夾（預設 tw-dsg）/ Framework folder.",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -96,7 +104,7 @@ def main(ctx: click.Context, lang: str | None) -> None:
 @LANG_OPTION
 @_handle_errors
 def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: str | None) -> None:
-    """Check answer files (CSV/xlsx) and list every problem. 檢查填答檔案。
+    """檢查填答檔案並列出所有問題。Check answer files and list every problem.
 
     Exit status 0 when there are no errors (warnings are printed), 1 otherwise.
     """
@@ -155,20 +163,27 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
     type=click.Choice(["overall", "dimension", "principle", "item"]),
     default="principle",
     show_default=True,
-    help="Which table to print.",
+    help="輸出哪一層的分數（預設各原則）/ Which table to print.",
 )
-@click.option("--round", "round_", help="Only this round (default: every round).")
+@click.option("--round", "round_", help="只計算此評估回合（預設全部）/ Only this round.")
 @click.option(
     "--weight",
     "weights",
     multiple=True,
     metavar="ID=W",
-    help="Override a weight, e.g. --weight P08=2 (repeatable).",
+    help="調整權重，例如 --weight P08=2（可重複）/ Override a weight (repeatable).",
 )
 @click.option(
-    "--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg)."
+    "--framework",
+    type=click.Path(path_type=Path),
+    help="題庫資料夾（預設 tw-dsg）/ Framework folder.",
 )
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file (UTF-8).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="寫入檔案（CSV 含 BOM 可用 Excel 開啟）/ Write to this file (CSV with a BOM for Excel).",
+)
 @LANG_OPTION
 @_handle_errors
 def score(
@@ -181,7 +196,7 @@ def score(
     output: Path | None,
     lang: str | None,
 ) -> None:
-    """Score answers: item → principle → dimension → overall (0–100). 計算指標分數。"""
+    """計算指標分數（0–100）：檢核項目 → 原則 → 構面 → 整體。Score answers (0–100)."""
     from . import scoring
     from .files import excel_safe, write_atomic
     from .responses import read_responses
@@ -243,7 +258,7 @@ def score(
     "responses",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Answer files or folders (repeatable). Default: the bundled example round.",
+    help="填答檔案或資料夾（可重複；預設內附範例的最新回合）/ Answer files or folders (default: the bundled example).",
 )
 @click.option(
     "--out",
@@ -256,30 +271,38 @@ def score(
     "agencies",
     multiple=True,
     metavar="ID",
-    help="Only these agency codes (repeatable). Default: every agency.",
+    help="只產製這些機關代碼（可重複；預設全部）/ Only these agency codes (repeatable).",
 )
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
     default=None,
-    help="Worker processes (default: up to 2).",
+    help="同時執行的程序數（預設最多 2）/ Worker processes (default: up to 2).",
 )
-@click.option("--round", "round_", help="Round (default: the latest in the answers).")
 @click.option(
-    "--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg)."
+    "--round", "round_", help="評估回合（預設填答中最新的回合）/ Round (default: the latest)."
+)
+@click.option(
+    "--framework",
+    type=click.Path(path_type=Path),
+    help="題庫資料夾（預設 tw-dsg）/ Framework folder.",
 )
 @click.option(
     "--timeout",
     type=click.IntRange(1),
     default=600,
     show_default=True,
-    help="Seconds a notebook cell may run.",
+    help="每個筆記本儲存格最多執行秒數 / Seconds a notebook cell may run.",
 )
 @click.option(
-    "--keep-notebooks", is_flag=True, help="Keep every executed notebook in OUT/_notebooks."
+    "--keep-notebooks",
+    is_flag=True,
+    help="保留每個執行後的筆記本於 OUT/_notebooks / Keep executed notebooks.",
 )
 @click.option(
-    "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
+    "--progress/--no-progress",
+    default=None,
+    help="顯示進度列（預設：在終端機時）/ Progress bar (default: on a terminal).",
 )
 @LANG_OPTION
 @_handle_errors
@@ -295,8 +318,8 @@ def reports(
     progress: bool | None,
     lang: str | None,
 ) -> None:
-    """One self-contained HTML report per agency, plus index.html, summary.csv and
-    manifest.json. 產製各機關報告。"""
+    """產製各機關的 HTML 報告、索引、彙整表與執行紀錄。One self-contained HTML report per
+    agency, plus index.html, summary.csv and manifest.json."""
     from .batch import run_reports
 
     lang = _lang(click.get_current_context(), lang)
@@ -362,7 +385,7 @@ def _warn_fonts(lang: str) -> None:
 @LANG_OPTION
 @_handle_errors
 def framework_cmd(folder: Path | None, lang: str | None) -> None:
-    """Check a framework folder and summarise it. 檢查題庫資料夾。"""
+    """檢查題庫資料夾並摘要。Check a framework folder and summarise it."""
     from .framework import load_framework
 
     lang = _lang(click.get_current_context(), lang)
@@ -393,32 +416,33 @@ def framework_cmd(folder: Path | None, lang: str | None) -> None:
     "responses",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Answer files or folders (repeatable). Default: every bundled example round. "
-    "填答檔案或資料夾。",
+    help="填答檔案或資料夾（可重複；預設內附範例的所有回合）/ Answer files or folders.",
 )
-@click.option("--round", "round_", help="Only this round (default: every round). 評估回合。")
+@click.option("--round", "round_", help="只匯出此評估回合（預設全部）/ Only this round.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     required=True,
-    help="Output folder for the data package. 輸出資料夾。",
+    help="資料包的輸出資料夾 / Output folder for the data package.",
 )
 @click.option(
-    "--framework", type=click.Path(path_type=Path), help="Framework folder (default: tw-dsg)."
+    "--framework",
+    type=click.Path(path_type=Path),
+    help="題庫資料夾（預設 tw-dsg）/ Framework folder.",
 )
 @click.option(
     "--licence",
     default="OGDL-Taiwan-1.0",
     show_default=True,
     type=click.Choice(["OGDL-Taiwan-1.0", "CC-BY-4.0", "CC0-1.0"]),
-    help="Licence of the package.",
+    help="資料包的授權 / Licence of the package.",
 )
 @click.option(
     "--min-group",
     type=click.IntRange(5),
     default=5,
     show_default=True,
-    help="Smallest respondent group whose answers are published (and smallest peer group).",
+    help="公開個別填答的最小填答者人數（亦為同類機關組別的最小數量）/ Smallest group published.",
 )
 @LANG_OPTION
 @_handle_errors
@@ -431,8 +455,8 @@ def export_cmd(
     min_group: int,
     lang: str | None,
 ) -> None:
-    """Write scores and pseudonymised answers as a Frictionless Data Package (open data).
-    匯出開放資料（Frictionless Data Package）。
+    """匯出開放資料（Frictionless Data Package）。Write scores and pseudonymised answers
+    as a Frictionless Data Package (open data).
 
     Respondents become random labels; answers of assessments with fewer than
     --min-group respondents, and all notes, are left out (see guidekit.opendata).
@@ -476,27 +500,26 @@ def export_cmd(
     "--store",
     type=click.Path(path_type=Path),
     default=None,
-    help="Answer store (SQLite file). Default: $GUIDEKIT_STORE, else workshop.sqlite in "
-    "the user's data folder. 答案儲存檔。",
+    help="答案儲存檔（SQLite；預設 $GUIDEKIT_STORE 或使用者資料夾的 workshop.sqlite）/ Answer store.",
 )
 @click.option(
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Address to listen on. Any address but 127.0.0.1 / localhost requires a token, "
-    "generated and printed in the URL. 監聽位址。",
+    help="監聽位址；127.0.0.1 以外一律需要 token（自動產生並印在網址中）/ Address to listen on; any "
+    "other than 127.0.0.1 requires a token.",
 )
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
     default=8866,
     show_default=True,
-    help="Port (0: any free port). 連接埠。",
+    help="連接埠（0：自動選擇）/ Port (0: any free port).",
 )
 @LANG_OPTION
 @_handle_errors
 def workshop_cmd(store: Path | None, host: str, port: int, lang: str | None) -> None:
-    """Serve the self-assessment workshop in the browser (Voilà; no code shown). 開啟自評工作坊。
+    """在瀏覽器開啟自評工作坊（Voilà，不顯示程式碼）。Serve the self-assessment workshop.
 
     Prints the address; answers are saved to the store as they change.  Ctrl+C stops.
     """
