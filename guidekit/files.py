@@ -53,6 +53,8 @@ def write_atomic(path: str | Path, data: str | bytes, encoding: str | None = Non
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())  # on disk before it replaces the old file
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:

@@ -182,6 +182,33 @@ def empty_frame() -> pd.DataFrame:
     return frame
 
 
+#: Response stores (SQLite) accepted wherever answer files are (named explicitly).
+STORE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+
+
+def _read_store(
+    path: Path, fw: Framework, problems: list[Problem]
+) -> tuple[dict[str, list[Any]] | None, Any]:
+    """The current answers of a workshop store, as one more part of the canonical table
+    (the team's agreed answers take the place of the respondents', see guidekit.store)."""
+    from .store import StoreError, open_store
+
+    try:
+        responses = open_store(path, fw).responses(fw)
+    except ResponsesError as exc:
+        problems.extend(exc.problems)
+        return None, None
+    except (StoreError, GuidekitError) as exc:
+        problems.append(
+            Problem(str(path), None, None, None, "unreadable", {"detail": exc.text("en")})
+        )
+        return None, None
+    frame = responses.frame
+    part = {c: frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in COLUMNS}
+    source = SourceInfo(str(path), "sqlite", len(frame), {c: c for c in COLUMNS[:11]})
+    return part, source
+
+
 #: Spreadsheet-like files in a folder that are not read, and said so.
 _NOT_READ_IN_FOLDERS = {".txt", ".xlsb", ".numbers", ".et", ".ett", ".fods", ".xltx"}
 
@@ -337,6 +364,12 @@ def validate_responses(
                     {"what": "存在的填答檔案", "what_en": "an existing answer file"},
                 )
             )
+            continue
+        if path.suffix.lower() in STORE_SUFFIXES:
+            part, source = _read_store(path, fw, problems)
+            if part is not None:
+                parts.append(part)
+                sources.append(source)
             continue
         try:
             table = read_table(path)

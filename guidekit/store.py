@@ -59,7 +59,6 @@ import datetime as dt
 import io
 import os
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -67,6 +66,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from .files import write_atomic
 from .framework import Framework, load_framework
 from .problems import GuidekitError, Problem, ResponsesError
 from .responses import COLUMNS, HEADER_ALIASES, Responses, SourceInfo, _clean_name, empty_frame
@@ -646,9 +646,9 @@ class ResponseStore(abc.ABC):
             writer = csv.writer(buffer, lineterminator="\r\n")
             writer.writerow(table.columns)
             writer.writerows(table.itertuples(index=False, name=None))
-            _write_atomic(path, buffer.getvalue().encode("utf-8-sig"))
+            write_atomic(path, buffer.getvalue().encode("utf-8-sig"))
         else:
-            _write_atomic(path, _xlsx_bytes(table))
+            write_atomic(path, _xlsx_bytes(table))
         return path
 
 
@@ -695,20 +695,6 @@ def _xlsx_bytes(table: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _frame(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:

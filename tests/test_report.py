@@ -233,3 +233,12 @@ def test_english_report_uses_the_registers_english_name():
     data = load_round()
     assert build(data, "379000000A", "en").display_name == "Taipei City Government (臺北市政府)"
     assert build(data, "379000000A").display_name == "臺北市政府"
+
+
+def test_last_answer_date_is_the_taipei_day():
+    from guidekit.report.context import local_time
+
+    # 23:30 UTC on 13 October is 07:30 on 14 October in Taipei
+    assert local_time("2026-10-13T23:30:00+00:00").date().isoformat() == "2026-10-14"
+    assert local_time("2026-10-14T09:30:00").isoformat() == "2026-10-14T09:30:00"
+    assert local_time("昨天下午") is None

@@ -48,7 +48,9 @@ def test_each_change_is_one_log_row_with_old_and_new(store, fw):
     store.record(Change(SHEET, b, "N"))
     log = store.log()
     assert list(log.columns) == list(LOG_COLUMNS)
-    assert log[["item_id", "old_answer", "new_answer", "old_note", "new_note"]].astype(object).where(
+    assert log[["item_id", "old_answer", "new_answer", "old_note", "new_note"]].astype(
+        object
+    ).where(
         log[["item_id", "old_answer", "new_answer", "old_note", "new_note"]].notna(), None
     ).values.tolist() == [
         [a, None, "Y", "", ""],
@@ -88,15 +90,32 @@ def test_the_log_is_append_only(store, fw):
         (Change(SHEET, "SV-NOPE-01", "Y"), "item"),
         (Change(SHEET, "PL-P01-01", "Y"), "item"),  # a plan item on the service form
         (Change(SHEET, "SV-P01-01", "maybe"), "answer"),
-        (Change(SHEET, "SV-P01-01", "符合"), "answer"),  # labels are for files; the store keeps codes
+        (
+            Change(SHEET, "SV-P01-01", "符合"),
+            "answer",
+        ),  # labels are for files; the store keeps codes
         (Change(SHEET, "SV-P01-01", "NA", "  "), "na-reason"),
-        (Change(Sheet("2026", "0012", "測試機關", "", "service", AGREED_RESPONDENT), "SV-P01-01", "Y"),
-         "reserved"),
-        (Change(Sheet("2026", " 0012", "測試機關", "", "service", "甲"), "SV-P01-01", "Y"), "unclean"),
-        (Change(Sheet("2026", "0012", "測試機關", "", "service", "甲\u200b"), "SV-P01-01", "Y"),
-         "unclean"),
+        (
+            Change(
+                Sheet("2026", "0012", "測試機關", "", "service", AGREED_RESPONDENT),
+                "SV-P01-01",
+                "Y",
+            ),
+            "reserved",
+        ),
+        (
+            Change(Sheet("2026", " 0012", "測試機關", "", "service", "甲"), "SV-P01-01", "Y"),
+            "unclean",
+        ),
+        (
+            Change(Sheet("2026", "0012", "測試機關", "", "service", "甲\u200b"), "SV-P01-01", "Y"),
+            "unclean",
+        ),
         (Change(Sheet("2026", "0012", "", "", "service", "甲"), "SV-P01-01", "Y"), "blank"),
-        (Change(Sheet("2026", "0012", "測試機關", "", "form9", "甲"), "SV-P01-01", "Y"), "instrument"),
+        (
+            Change(Sheet("2026", "0012", "測試機關", "", "form9", "甲"), "SV-P01-01", "Y"),
+            "instrument",
+        ),
     ],
 )
 def test_invalid_changes_are_refused_and_nothing_is_written(store, change, code):
@@ -145,8 +164,9 @@ def test_responses_are_canonical(store, fw):
     assert set(frame["agency_id"]) == {"0012"}  # leading zeros kept
     assert set(frame["agency_name"]) == {"測試機關（新名）"}  # the latest name, one per agency
     assert set(frame["source_file"]) == {store.location}
-    log_ids = dict(zip(store.log()["item_id"] + store.log()["respondent"], store.log()["log_id"],
-                       strict=True))
+    log_ids = dict(
+        zip(store.log()["item_id"] + store.log()["respondent"], store.log()["log_id"], strict=True)
+    )
     for row in frame.itertuples():
         assert row.source_row == log_ids[row.item_id + row.respondent]
     mine = frame[frame["respondent"] == "甲"].set_index("item_id")
@@ -165,7 +185,9 @@ def test_a_cleared_slot_is_left_out(store, fw):
 
 def test_team_rule_agreed_answer_replaces_the_respondents_answers(store, fw):
     a, b = items(fw, 2)
-    other = Sheet(SHEET.round, SHEET.agency_id, SHEET.agency_name, SHEET.service, SHEET.instrument, "乙")
+    other = Sheet(
+        SHEET.round, SHEET.agency_id, SHEET.agency_name, SHEET.service, SHEET.instrument, "乙"
+    )
     for sheet, answers in ((SHEET, ("Y", "Y")), (other, ("N", "P"))):
         for item, code in zip((a, b), answers, strict=True):
             store.record(Change(sheet, item, code))
@@ -200,10 +222,23 @@ def test_export_csv_is_read_back_by_validate(store, fw, tmp_path):
         assert not report.problems  # not even a warning
         got = report.responses.frame
         want = store.responses(fw).frame
-        keys = ["round", "agency_id", "agency_name", "service", "instrument", "respondent", "item_id",
-                "answer", "note", "answered_at", "framework_version"]
-        assert got[keys].astype(object).where(got[keys].notna(), None).values.tolist() == \
-            want[keys].astype(object).where(want[keys].notna(), None).values.tolist()
+        keys = [
+            "round",
+            "agency_id",
+            "agency_name",
+            "service",
+            "instrument",
+            "respondent",
+            "item_id",
+            "answer",
+            "note",
+            "answered_at",
+            "framework_version",
+        ]
+        assert (
+            got[keys].astype(object).where(got[keys].notna(), None).values.tolist()
+            == want[keys].astype(object).where(want[keys].notna(), None).values.tolist()
+        )
     zh = (tmp_path / "zh-TW.csv").read_text(encoding="utf-8-sig")
     assert ",符合," in zh and ",不適用," in zh and "團隊共識" in zh
 
@@ -212,7 +247,7 @@ def test_export_xlsx_keeps_text_as_text(store, fw, tmp_path):
     from openpyxl import load_workbook
 
     a, b = items(fw, 2)
-    store.record(Change(SHEET, a, "Y", "=HYPERLINK(\"http://x\")"))
+    store.record(Change(SHEET, a, "Y", '=HYPERLINK("http://x")'))
     store.record(Change(SHEET, b, "N", HOSTILE_NOTE))
     path = store.export(tmp_path / "answers.xlsx")
     sheet = load_workbook(path).active
@@ -221,7 +256,7 @@ def test_export_xlsx_keeps_text_as_text(store, fw, tmp_path):
     report = validate_responses(path, fw)
     assert report.ok and not report.problems, [p.format() for p in report.problems]
     frame = report.responses.frame.set_index("item_id")
-    assert frame.loc[a, "note"] == "=HYPERLINK(\"http://x\")"
+    assert frame.loc[a, "note"] == '=HYPERLINK("http://x")'
     assert frame.loc[b, "note"] == HOSTILE_NOTE
     assert set(frame["agency_id"]) == {"0012"}
 
@@ -326,7 +361,9 @@ def test_concurrent_writes_to_one_slot_keep_the_old_new_chain(tmp_path, fw):
     open_store(path, fw).close()
     context = multiprocessing.get_context("spawn")
     start = context.Event()
-    workers = [context.Process(target=_same_slot, args=(path, c, 40, start)) for c in ("Y", "N", "P")]
+    workers = [
+        context.Process(target=_same_slot, args=(path, c, 40, start)) for c in ("Y", "N", "P")
+    ]
     for w in workers:
         w.start()
     start.set()
@@ -378,3 +415,32 @@ def test_a_killed_writer_loses_nothing_it_reported_saved(tmp_path, fw):
     with open_store(path, fw) as store:
         ids = set(store.log()["log_id"])
     assert set(reported) <= ids
+
+
+def test_a_store_is_read_wherever_answer_files_are(tmp_path, fw):
+    """`guidekit validate/score/reports --responses workshop.sqlite` read the store's current answers."""
+    from click.testing import CliRunner
+
+    from guidekit.cli import main
+    from guidekit.responses import read_responses
+    from guidekit.store import Change, Sheet, open_store
+
+    path = tmp_path / "workshop.sqlite"
+    store = open_store(path, fw)
+    sheet = Sheet("2026", "0012", "測試機關", "", "service", "甲")
+    store.record(Change(sheet, "SV-P01-01", "Y"))
+    store.record(Change(sheet, "SV-P01-01", "P", "改為部分符合"))
+    store.record(Change(sheet, "SV-P01-02", "NA", "無此業務"))
+    store.close()
+    responses = read_responses(path, fw)
+    frame = responses.frame.set_index("item_id")
+    assert (
+        frame.loc["SV-P01-01", "answer"] == "P" and frame.loc["SV-P01-01", "note"] == "改為部分符合"
+    )
+    assert frame.loc["SV-P01-02", "answer"] == "NA" and set(frame["agency_id"]) == {"0012"}
+    assert [s.encoding for s in responses.sources] == ["sqlite"]
+    result = CliRunner().invoke(
+        main, ["score", str(path), "--level", "overall", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"agency_id":"0012"' in result.output.replace(" ", "")

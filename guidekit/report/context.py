@@ -33,6 +33,27 @@ def _natural(text: str) -> list[Any]:
     return [int(p) if p.isdigit() else p for p in _NUMBER_PARTS.split(text)]
 
 
+#: Dates in reports are Taiwan's calendar days (answers are stored in UTC).
+REPORT_TIMEZONE = "Asia/Taipei"
+
+
+def local_time(value: str) -> dt.datetime | None:
+    """An ISO date-time as Taiwan time (naive times are taken as already local); None if unparseable.
+
+    The store writes UTC: an answer given at 07:30 in Taipei is 23:30 the day before
+    in UTC, and the report's "last answer" date must be the Taipei day.
+    """
+    from zoneinfo import ZoneInfo
+
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(ZoneInfo(REPORT_TIMEZONE)).replace(tzinfo=None)
+
+
 def latest_round(rounds: pd.Series | list[str]) -> str:
     """The latest round id in natural order (``"2026-10"`` after ``"2026-9"``)."""
     values = sorted(set(rounds), key=_natural)
@@ -114,7 +135,9 @@ def load_round(
     others = (
         data.frame[data.frame["round"] != chosen].groupby("round")["agency_id"].nunique().to_dict()
     )
-    return RoundData(chosen, subset, score(subset, weights), {str(k): int(v) for k, v in others.items()})
+    return RoundData(
+        chosen, subset, score(subset, weights), {str(k): int(v) for k, v in others.items()}
+    )
 
 
 def default_responses(folder: Path) -> Path:
@@ -393,18 +416,14 @@ class AgencyReport:
     def header(self) -> HTML:
         """Title, agency, round, dates (民國 and Gregorian), synthetic-data notice."""
         fw = self.framework
-        answered = [
-            v
+        moments = [
+            local_time(v)
             for a in self.assessments
             for v in a.answers["answered_at"].tolist()
             if isinstance(v, str) and v.strip()
         ]
-        last = None
-        if answered:
-            try:
-                last = i18n.format_date(dt.datetime.fromisoformat(max(answered)).date(), self.lang)
-            except ValueError:
-                last = max(answered)
+        known = [m for m in moments if m is not None]  # unparseable times were reported at intake
+        last = i18n.format_date(max(known).date(), self.lang) if known else None
         sep = "：" if self.lang == "zh-TW" else ": "
         assessments = [
             {
