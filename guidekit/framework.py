@@ -376,8 +376,8 @@ class LevelNames(_Record):
     item_en: str = "Check item"
 
 
-class FrameworkMeta(_Record):
-    """Contents of ``framework.yaml``."""
+class FrameworkIdentity(_Record):
+    """What every framework folder's ``framework.yaml`` says about itself."""
 
     id: str = Field(pattern=_ID)
     version: str = Field(min_length=1)
@@ -391,6 +391,11 @@ class FrameworkMeta(_Record):
     notice_zh: str = ""
     notice_en: str = ""
     level_names: LevelNames = LevelNames()
+
+
+class FrameworkMeta(FrameworkIdentity):
+    """Contents of ``framework.yaml``."""
+
     principles: str = "principles.yaml"
     measures: str | None = None
     dimensions: tuple[Dimension, ...] = Field(min_length=1)

@@ -46,13 +46,12 @@ import pandas as pd
 from pydantic import Field, ValidationError, field_validator
 
 from .framework import (
-    _ID,
     Band,
     Dimension,
     Framework,
+    FrameworkIdentity,
     FrameworkMeta,
     Item,
-    LevelNames,
     Scoring,
     _Record,
     _yaml_line,
@@ -77,21 +76,9 @@ class LensSpec(_Record):
     crosswalk: str = Field(default="crosswalk.csv", min_length=1)
 
 
-class LensMeta(_Record):
+class LensMeta(FrameworkIdentity):
     """Contents of a lens's ``framework.yaml`` (no scales, instruments or items: the source's are used)."""
 
-    id: str = Field(pattern=_ID)
-    version: str = Field(min_length=1)
-    title_zh: str = Field(min_length=1)
-    title_en: str = Field(min_length=1)
-    publisher_zh: str = ""
-    publisher_en: str = ""
-    source_zh: str = ""
-    source_en: str = ""
-    licence: str = ""
-    notice_zh: str = ""
-    notice_en: str = ""
-    level_names: LevelNames = LevelNames()
     lens: LensSpec
     principles: str = "principles.yaml"
     dimensions: tuple[Dimension, ...] = Field(min_length=1)
