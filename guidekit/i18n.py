@@ -122,10 +122,18 @@ def format_date(date: dt.date, lang: str = DEFAULT_LANG) -> str:
 
     zh-TW: ``民國115年11月29日（2026-11-29）``; en: ``29 November 2026 (ROC year 115)``.
     """
+    return "".join(date_parts(date, lang))
+
+
+def date_parts(date: dt.date, lang: str = DEFAULT_LANG) -> tuple[str, str]:
+    """The two halves of :func:`format_date` (so a page can keep each on one line).
+
+    zh-TW: ``("民國115年11月29日", "（2026-11-29）")``; en: ``("29 November 2026", " (ROC year 115)")``.
+    """
     roc = roc_year(date.year)
     if normalise_lang(lang) == "zh-TW":
-        return f"民國{roc}年{date.month}月{date.day}日（{date.isoformat()}）"
-    return f"{date.day} {_MONTHS[date.month - 1]} {date.year} (ROC year {roc})"
+        return f"民國{roc}年{date.month}月{date.day}日", f"（{date.isoformat()}）"
+    return f"{date.day} {_MONTHS[date.month - 1]} {date.year}", f" (ROC year {roc})"
 
 
 def format_score(value: float | None, lang: str = DEFAULT_LANG) -> str:

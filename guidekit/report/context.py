@@ -423,7 +423,7 @@ class AgencyReport:
             if isinstance(v, str) and v.strip()
         ]
         known = [m for m in moments if m is not None]  # unparseable times were reported at intake
-        last = i18n.format_date(max(known).date(), self.lang) if known else None
+        last = i18n.date_parts(max(known).date(), self.lang) if known else None
         sep = "：" if self.lang == "zh-TW" else ": "
         assessments = [
             {
@@ -449,7 +449,7 @@ class AgencyReport:
             agency_name=self.agency_name,
             agency_id=self.agency_id,
             round=self.round,
-            generated=i18n.format_date(self.today, self.lang),
+            generated=i18n.date_parts(self.today, self.lang),
             last_answer=last,
             synthetic=self.data.responses.synthetic,
             assessments=assessments,
