@@ -61,6 +61,10 @@ COLUMNS = (
     "source_row",
 )
 
+#: The reserved respondent under which a team's agreed answers (團隊共識) are kept,
+#: exported and read: not a person — scoring does not count it as a respondent.
+AGREED_RESPONDENT = "團隊共識"
+
 #: Columns a file must have (``instrument`` is derived from the item id when absent).
 REQUIRED = ("round", "agency_id", "agency_name", "respondent", "item_id", "answer")
 OPTIONAL = ("service", "instrument", "note", "answered_at", "framework_version")

@@ -46,7 +46,7 @@ import pandas as pd
 
 from .framework import Framework, Scale
 from .problems import GuidekitError
-from .responses import Responses
+from .responses import AGREED_RESPONDENT, Responses
 
 #: Columns identifying an assessment.
 KEY = ["round", "agency_id", "service", "instrument"]
@@ -83,7 +83,9 @@ class Scores:
         weight, score, band, n_items, n_scored, n_na, n_unanswered, coverage,
         low_coverage``.
     overall : DataFrame
-        One row per assessment: key, ``agency_name, n_respondents, score, band,
+        One row per assessment: key, ``agency_name, n_respondents`` (people who
+        answered at least one item), ``has_agreed`` (the team recorded agreed
+        answers), ``score, band,
         n_items, n_scored, n_na, n_unanswered, coverage, low_coverage,
         n_major_not_met, n_disagreements, quartile, peer_n, framework_version``.
         ``low_coverage`` (every level): coverage below the framework's
@@ -250,13 +252,29 @@ def answer_values(frame: pd.DataFrame, fw: Framework) -> pd.DataFrame:
 
 
 def _assessments(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per assessment: key, agency_name, n_respondents."""
+    """One row per assessment: key, agency_name, n_respondents, has_agreed.
+
+    ``n_respondents`` counts the people who gave at least one answer (不適用
+    included): a respondent whose every row is blank, and the team's agreed
+    answers (:data:`~guidekit.responses.AGREED_RESPONDENT`, not a person), are
+    not respondents.  ``has_agreed`` says whether the team recorded agreed answers.
+    """
     if frame.empty:
-        return pd.DataFrame(columns=[*KEY, "agency_name", "n_respondents"])
-    grouped = frame.groupby(KEY, sort=True, dropna=False)
-    return grouped.agg(
-        agency_name=("agency_name", "first"), n_respondents=("respondent", "nunique")
-    ).reset_index()
+        return pd.DataFrame(columns=[*KEY, "agency_name", "n_respondents", "has_agreed"])
+    answered = frame["answer"].notna()
+    people = frame["respondent"].where(answered & (frame["respondent"] != AGREED_RESPONDENT))
+    table = (
+        frame.assign(_person=people, _agreed=answered & (frame["respondent"] == AGREED_RESPONDENT))
+        .groupby(KEY, sort=True, dropna=False)
+        .agg(
+            agency_name=("agency_name", "first"),
+            n_respondents=("_person", "nunique"),
+            has_agreed=("_agreed", "any"),
+        )
+        .reset_index()
+    )
+    table["has_agreed"] = table["has_agreed"].astype(bool)
+    return table
 
 
 def _item_table(frame: pd.DataFrame, fw: Framework, weights: Mapping[str, float]) -> pd.DataFrame:
@@ -291,8 +309,9 @@ def _item_table(frame: pd.DataFrame, fw: Framework, weights: Mapping[str, float]
     table["na_reasons"] = table["na_reasons"].fillna("").astype("string")
     table["n_answered"] = table["n_answered"].fillna(0).astype(int)
     table["n_na"] = table["n_na"].fillna(0).astype(int)
-    table["n_unanswered"] = (table["n_respondents"] - table["n_answered"] - table["n_na"]).astype(
-        int
+    # respondents who gave no answer here (the team's agreed answer is not a respondent's)
+    table["n_unanswered"] = (
+        (table["n_respondents"] - table["n_answered"] - table["n_na"]).clip(lower=0).astype(int)
     )
     table["spread"] = table["high"] - table["low"]
 
@@ -521,7 +540,7 @@ def _overall_table(
     table = _counts(items, KEY)
     parts = principles if fw.scoring.overall_from == "principles" else dimensions
     table = table.merge(_group_scores(parts, KEY, method), on=KEY, how="left")
-    assessments = _assessments(frame)[[*KEY, "n_respondents"]]
+    assessments = _assessments(frame)[[*KEY, "n_respondents", "has_agreed"]]
     table = table.merge(assessments, on=KEY, how="left")
     versions = frame.groupby(KEY, sort=False, dropna=False)["framework_version"].agg(
         lambda s: ", ".join(sorted(set(s)))
@@ -533,6 +552,7 @@ def _overall_table(
         *KEY,
         "agency_name",
         "n_respondents",
+        "has_agreed",
         "score",
         "band",
         "n_items",

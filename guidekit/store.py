@@ -69,14 +69,21 @@ import pandas as pd
 from .files import write_atomic
 from .framework import Framework, load_framework
 from .problems import GuidekitError, Problem, ResponsesError
-from .responses import COLUMNS, HEADER_ALIASES, Responses, SourceInfo, _clean_name, empty_frame
+from .responses import (
+    AGREED_RESPONDENT,
+    COLUMNS,
+    HEADER_ALIASES,
+    Responses,
+    SourceInfo,
+    _clean_name,
+    empty_frame,
+)
 from .text import clean
 
 #: Schema version written into the store; a newer store is refused, not guessed at.
 SCHEMA_VERSION = 1
 
 #: The reserved respondent under which the team's agreed answers are kept and exported.
-AGREED_RESPONDENT = "團隊共識"
 
 #: Record kinds: a respondent's own answer, or the team's agreed answer.
 KINDS = ("answer", "agreed")

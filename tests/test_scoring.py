@@ -323,3 +323,16 @@ def test_bundled_example_scores_are_bounded(example_round, fw):
         assert values.between(0, 100).all()
     assert len(scores.overall) == scores.overall["agency_id"].nunique()
     assert scores.overall["quartile"].notna().all()
+
+
+def test_respondents_are_people_who_answered(write_csv, mini):
+    rows = [
+        ("A", "甲", "S1", "符合", ""),
+        ("A", "乙", "S1", "不適用", "理由"),
+        ("A", "丙", "S2", "", "稍後再填"),  # only a blank row: not a respondent
+        ("A", "團隊共識", "S3", "部分符合", "討論後"),  # the team's agreed answer: not a person
+    ]
+    overall = score(responses_of(write_csv, mini, rows)).overall.iloc[0]
+    assert overall.n_respondents == 2 and bool(overall.has_agreed)
+    s3 = item(score(responses_of(write_csv, mini, rows, name="again.csv")), "S3")
+    assert (s3.n_answered, s3.n_unanswered, s3.value) == (1, 1, 1.0)

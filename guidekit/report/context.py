@@ -434,6 +434,7 @@ class AgencyReport:
                     annex=self._annex(fw.instrument(a.key["instrument"])),
                     service=f"{sep}{a.key['service']}" if a.key["service"] else "",
                     respondents=int(a.overall["n_respondents"]),
+                    agreed=self.t("report.meta.agreed") if bool(a.overall.get("has_agreed")) else "",
                     version=a.overall["framework_version"],
                 ),
             }
