@@ -11,10 +11,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-#: Characters that are invisible and never meaningful in a header or value:
-#: BOM / zero-width no-break space, zero-width space/joiners, word joiner,
-#: soft hyphen, left-to-right / right-to-left marks.
-INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u00ad\u200e\u200f"
+#: Characters that are invisible and never meaningful in a header, code or name:
+#: Unicode's Default_Ignorable_Code_Point set (BOM, zero-width space and joiners,
+#: soft hyphen, combining grapheme joiner, variation selectors, word joiner and
+#: invisible operators, direction marks, Hangul fillers, tag characters …).
+INVISIBLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+)
 _INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
 _SPACE_RE = re.compile(r"\s+")
 
