@@ -34,6 +34,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .research import _error
 from .responses import Responses
 from .scoring import KEY, answer_values
 
@@ -44,12 +45,18 @@ def cronbach_alpha(matrix: pd.DataFrame | np.ndarray) -> float:
     """Cronbach's alpha of a rows × items matrix (rows with a missing value are dropped).
 
     Returns NaN when fewer than 2 items, fewer than 2 complete rows, or when
-    the total score does not vary (alpha is undefined).
+    the total score does not vary (alpha is undefined).  Rows with a missing or
+    infinite value are dropped.
+
+    Raises
+    ------
+    GuidekitError
+        If ``matrix`` is not two-dimensional.
     """
     values = np.asarray(matrix, dtype=float)
     if values.ndim != 2:
-        raise ValueError("expected a 2-D rows × items matrix")
-    values = values[~np.isnan(values).any(axis=1)]
+        raise _error("research.error.matrix")
+    values = values[np.isfinite(values).all(axis=1)]
     n, k = values.shape
     if k < 2 or n < 2:
         return math.nan
@@ -93,7 +100,9 @@ def alpha_by_principle(
     valued = valued.merge(bank, on="item_id", how="inner")
     rows_key = [*KEY, "respondent"] if unit == "respondent" else list(KEY)
     if unit not in ("respondent", "assessment"):
-        raise ValueError("unit must be 'respondent' or 'assessment'")
+        raise _error(
+            "research.error.argument", name="unit", allowed="respondent, assessment", value=unit
+        )
     out = []
     for (rnd, inst, pid), group in valued.groupby(
         ["round", "instrument", "principle_id"], sort=True
@@ -182,7 +191,9 @@ def respondent_agreement(responses: Responses, by: str = "assessment") -> pd.Dat
         ``interval``).
     """
     if by not in ("assessment", "principle"):
-        raise ValueError("by must be 'assessment' or 'principle'")
+        raise _error(
+            "research.error.argument", name="by", allowed="assessment, principle", value=by
+        )
     fw = responses.framework
     valued = answer_values(responses.frame, fw)
     bank = fw.items_frame()[["item_id", "principle_id", "order"]]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
 import re
 import warnings
 from collections.abc import Iterable, Sequence
@@ -93,6 +94,28 @@ _KIND_LABELS = {
     "provincial_city": ("市", "Provincial city"),
     "county": ("縣", "County"),
 }
+
+
+def _error(key: str, **params: Any) -> GuidekitError:
+    """A GuidekitError whose text (Traditional Chinese and English) comes from messages.yaml.
+
+    A parameter may itself be a ``{"zh-TW": ..., "en": ...}`` dict (see :func:`_os_detail`).
+    """
+
+    def text(lang: str) -> str:
+        values = {k: v[lang] if isinstance(v, dict) else v for k, v in params.items()}
+        return i18n.t(key, lang, **values)
+
+    return GuidekitError(text("en"), zh=text("zh-TW"))
+
+
+def _os_detail(exc: OSError) -> dict[str, str]:
+    """What went wrong with a file, in both languages (the system's text when not known)."""
+    key = f"oserror.{errno.errorcode.get(exc.errno or 0, '')}"
+    if key in i18n.messages():
+        return {lang: i18n.t(key, lang) for lang in i18n.LANGS}
+    fallback = exc.strerror or type(exc).__name__
+    return {lang: fallback for lang in i18n.LANGS}
 
 
 class VersionMismatchWarning(UserWarning):
@@ -166,10 +189,7 @@ def load(
     frame = pd.concat([p.frame for p in parts], ignore_index=True)
     key = ["round", "agency_id", "service", "respondent", "item_id"]
     if frame.duplicated(key).any():
-        raise GuidekitError(
-            "the files and the store hold answers for the same round, agency, "
-            "respondent and item; load them separately"
-        )
+        raise _error("research.error.overlap")
     metadata: dict[str, Any] = {}
     for part in parts:
         metadata.update(part.metadata)
@@ -188,6 +208,18 @@ def _store_responses(store: Any, fw: Framework, agreed: str) -> Responses:
 
         store = open_store(Path(store), fw)
     return store.responses(fw, agreed=agreed)
+
+
+def _chosen_round(data: Responses | Scores, round: str | None) -> str:
+    """``round`` if the data has it, else the latest round; an error when there is none."""
+    have = rounds(data)
+    if round is None:
+        if not have:
+            raise _error("research.error.no_data")
+        return have[-1]
+    if round not in have:
+        raise _error("research.error.round", round=round, rounds=", ".join(have) or "—")
+    return round
 
 
 def rounds(data: Responses | Scores) -> list[str]:
@@ -227,19 +259,25 @@ def agencies(path: str | Path | None = None) -> pd.DataFrame:
     Raises
     ------
     GuidekitError
-        If the file lacks a column or repeats an agency id.
+        If the file cannot be read (missing, not UTF-8), lacks a column or
+        repeats an agency id.
     """
     path = Path(path) if path is not None else agencies_file()
-    with path.open(encoding=ENCODING, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    try:
+        with path.open(encoding=ENCODING, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise _error("research.error.register_read", path=path, detail=_os_detail(exc)) from None
+    except UnicodeDecodeError:
+        raise _error("research.error.register_read", path=path, detail="UTF-8") from None
     needed = ("agency_id", "name_zh", "name_en", "level", "kind", "parent_id")
     missing = [c for c in needed if rows and c not in rows[0]]
     if not rows or missing:
-        raise GuidekitError(f"{path}: agency register needs the columns {', '.join(needed)}")
+        raise _error("research.error.register_columns", path=path, columns=", ".join(needed))
     frame = pd.DataFrame(rows).astype("string")
     if frame["agency_id"].duplicated().any():
         dup = frame.loc[frame["agency_id"].duplicated(), "agency_id"].iloc[0]
-        raise GuidekitError(f"{path}: agency id {dup} appears twice")
+        raise _error("research.error.register_duplicate", path=path, agency_id=dup)
     if "short_name_zh" not in frame:
         frame["short_name_zh"] = ""
     names = dict(zip(frame["agency_id"], frame["name_zh"], strict=True))
@@ -331,9 +369,9 @@ def score_table(
     """
     scores = data if isinstance(data, Scores) else _score(data)
     if level not in ("principle", "dimension", "overall"):
-        raise GuidekitError(f"level must be principle, dimension or overall, not {level!r}")
+        raise _error("research.error.level", allowed="principle, dimension, overall", value=level)
     if form not in ("long", "wide"):
-        raise GuidekitError(f"form must be long or wide, not {form!r}")
+        raise _error("research.error.form", value=form)
     overall = scores.overall
     if rounds is not None:
         wanted = set(rounds)
@@ -465,10 +503,17 @@ def weakest_principles(
         ``mean, median, q1, q3`` (0–100), ``share_below_40`` (share of those
         assessments scoring under 40, 0–1), ``items_not_met_share`` (share of
         the principle's scored item results that are *not met*, 0–1),
-        ``rank_weakest`` (1 = weakest).
+        ``rank_weakest`` (Int64, 1 = weakest; ``<NA>`` for a principle no
+        assessment has a score for: it is listed last, in framework order,
+        and not ranked).
+
+    Raises
+    ------
+    GuidekitError
+        If ``round`` is not in the scores, or there are no scores at all.
     """
     fw = scores.framework
-    chosen = round if round is not None else rounds(scores)[-1]
+    chosen = _chosen_round(scores, round)
     principles = scores.principles[scores.principles["round"] == chosen]
     items = scores.items[scores.items["round"] == chosen]
     if instrument is not None:
@@ -501,8 +546,11 @@ def weakest_principles(
             }
         )
     out = pd.DataFrame(rows).sort_values(["median", "mean"], kind="stable", na_position="last")
-    out["rank_weakest"] = np.arange(1, len(out) + 1)
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    ranked = out["n"] > 0  # only principles with a score are ranked
+    out["rank_weakest"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
+    out.loc[ranked, "rank_weakest"] = np.arange(1, int(ranked.sum()) + 1)
+    return out
 
 
 def principle_correlations(
@@ -530,7 +578,7 @@ def principle_correlations(
         (pairwise complete observations, pandas ``DataFrame.corr``).
         ``.attrs["n"]`` holds the number of assessments used.
     """
-    chosen = round if round is not None else rounds(scores)[-1]
+    chosen = _chosen_round(scores, round)
     wide = score_table(scores, "principle", form="wide", attributes=False, rounds=[chosen])
     if instrument is not None:
         wide = wide[wide["instrument"] == instrument]
@@ -594,7 +642,7 @@ def round_changes(
     have = rounds(scores)
     for r in (before, after):
         if r not in have:
-            raise GuidekitError(f"round {r!r} is not in the scores (rounds: {', '.join(have)})")
+            raise _error("research.error.round", round=r, rounds=", ".join(have) or "—")
     on = list(on)
     fw = scores.framework
     if level == "overall":
@@ -604,7 +652,7 @@ def round_changes(
     elif level == "dimension":
         table, ids = scores.dimensions, ["dimension_id"]
     else:
-        raise GuidekitError(f"level must be overall, principle or dimension, not {level!r}")
+        raise _error("research.error.level", allowed="overall, principle, dimension", value=level)
     versions = scores.overall[[*KEY, "framework_version"]]
     if "framework_version" not in table.columns:
         table = table.merge(versions, on=KEY, how="left")
@@ -763,18 +811,18 @@ def only_round(responses: Responses, round_ids: str | Sequence[str]) -> Response
     have = set(responses.frame["round"])
     missing = [r for r in wanted if r not in have]
     if missing:
-        raise GuidekitError(
-            f"round {missing[0]!r} is not in the answers (rounds: {', '.join(rounds(responses))})"
+        raise _error(
+            "research.error.round", round=missing[0], rounds=", ".join(rounds(responses)) or "—"
         )
     return _replace(responses, responses.frame[responses.frame["round"].isin(wanted)])
 
 
 def main_instrument(scores: Scores, round: str | None = None) -> str:
     """The self-assessment form most assessments of a round used (ties: framework order)."""
-    chosen = round if round is not None else rounds(scores)[-1]
+    chosen = _chosen_round(scores, round)
     counts = scores.overall.loc[scores.overall["round"] == chosen, "instrument"].value_counts()
     if counts.empty:
-        raise GuidekitError(f"no assessments in round {chosen!r}")
+        raise _error("research.error.no_assessments", round=chosen)
     order = [i.id for i in scores.framework.instruments]
     return max(counts.index, key=lambda i: (counts[i], -order.index(i) if i in order else 0))
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .problems import GuidekitError
+from .research import _error
 from .scoring import KEY, Scores, overall_from_principle_scores
 
 __all__ = ["weight_schemes", "weight_sensitivity"]
@@ -55,10 +55,15 @@ def weight_schemes(
     """
     base = np.asarray(base, dtype=float)
     if not 0 <= spread < 1:
-        raise GuidekitError(f"spread must be at least 0 and below 1 (0.2 = ±20 %), not {spread!r}")
+        raise _error(
+            "research.error.argument",
+            name="spread",
+            allowed="0 ≤ spread < 1 (0.2 = ±20 %)",
+            value=spread,
+        )
     if method == "montecarlo":
         if draws < 1:
-            raise GuidekitError("draws must be at least 1")
+            raise _error("research.error.argument", name="draws", allowed="≥ 1", value=draws)
         rng = np.random.default_rng(seed)
         return base * rng.uniform(1 - spread, 1 + spread, size=(draws, len(base)))
     if method == "one_at_a_time":
@@ -67,7 +72,9 @@ def weight_schemes(
             schemes[2 * i, i] *= 1 - spread
             schemes[2 * i + 1, i] *= 1 + spread
         return schemes
-    raise GuidekitError(f"method must be montecarlo or one_at_a_time, not {method!r}")
+    raise _error(
+        "research.error.argument", name="method", allowed="montecarlo, one_at_a_time", value=method
+    )
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:

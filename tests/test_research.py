@@ -113,6 +113,68 @@ def test_weakest_principles_are_sorted_by_median(both_scores: gk.Scores) -> None
     assert weak.iloc[0]["median"] == pytest.approx(float(np.median(values.dropna())))
 
 
+def test_weakest_principles_rank_only_principles_with_scores(tmp_path: Path) -> None:
+    """Nobody answered anything: no principle is 'weakest'.  Only P01 answered (Y, N → 50):
+    P01 is rank 1, the other twelve are listed after it, unranked, in framework order."""
+    blank = rs.load(_mini_answers(tmp_path, [["2026", "A1", "甲", "R1", "SV-P01-01", "", ""]]))
+    weak = rs.weakest_principles(rs.score(blank))
+    assert weak["rank_weakest"].isna().all() and (weak["n"] == 0).all()
+    one = rs.load(
+        _mini_answers(
+            tmp_path,
+            [
+                ["2026", "A1", "甲", "R1", "SV-P01-01", "Y", ""],
+                ["2026", "A1", "甲", "R1", "SV-P01-02", "N", ""],
+            ],
+            "b.csv",
+        )
+    )
+    weak = rs.weakest_principles(rs.score(one))
+    assert weak.loc[0, "principle_id"] == "P01" and weak.loc[0, "median"] == 50.0
+    assert weak.loc[0, "rank_weakest"] == 1 and weak["rank_weakest"].iloc[1:].isna().all()
+    assert list(weak["principle_id"].iloc[1:]) == [f"P{n:02d}" for n in range(2, 14)]
+
+
+def test_research_errors_speak_traditional_chinese(both_scores: gk.Scores, tmp_path: Path) -> None:
+    cases = [
+        (
+            lambda: rs.weakest_principles(both_scores, round="1999"),
+            "評估回合「1999」不在資料中（現有回合：2025, 2026）。",
+        ),
+        (
+            lambda: rs.round_changes(both_scores, "2025", "1999"),
+            "評估回合「1999」不在資料中（現有回合：2025, 2026）。",
+        ),
+        (
+            lambda: rs.score_table(both_scores, "item"),
+            "層級應為 principle, dimension, overall，而不是「item」。",
+        ),
+        (
+            lambda: rs.agencies(tmp_path / "none.csv"),
+            f"無法讀取機關名冊 {tmp_path / 'none.csv'}（找不到檔案或資料夾）。",
+        ),
+        (
+            lambda: sensitivity.weight_sensitivity(both_scores, spread=1.5),
+            "參數 spread 應為 0 ≤ spread < 1 (0.2 = ±20 %)，而不是「1.5」。",
+        ),
+        (
+            lambda: consistency.cronbach_alpha(np.zeros(3)),
+            "需要「列 × 檢核項目」的二維矩陣。",
+        ),
+        (
+            lambda: rs.main_instrument(
+                dataclasses.replace(both_scores, overall=both_scores.overall.iloc[:0])
+            ),
+            "資料中沒有任何評估。",
+        ),
+    ]
+    for call, zh in cases:
+        with pytest.raises(gk.GuidekitError) as info:
+            call()
+        assert info.value.text("zh-TW") == zh
+        assert info.value.text("en") and info.value.text("en") != zh
+
+
 def test_correlations_are_a_symmetric_matrix(both_scores: gk.Scores) -> None:
     corr = rs.principle_correlations(both_scores, "2026", "service")
     assert corr.shape == (13, 13)
@@ -155,6 +217,9 @@ def test_cronbach_alpha_undefined_cases() -> None:
     assert math.isnan(consistency.cronbach_alpha(np.array([[1.0, 1.0], [1.0, 1.0]])))  # no variance
     # a row with a missing value is left out (listwise): the rest is the hand-computed case
     matrix = np.array([[1, 2, 1], [2, 2, 3], [np.nan, 0, 0], [3, 3, 2], [4, 5, 4]], dtype=float)
+    assert consistency.cronbach_alpha(matrix) == pytest.approx(39 / 42)
+    # an infinite value is not a number to average either: that row is left out too
+    matrix[2] = [np.inf, 0, 0]
     assert consistency.cronbach_alpha(matrix) == pytest.approx(39 / 42)
 
 
