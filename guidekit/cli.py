@@ -264,7 +264,7 @@ def score(
     "--out",
     type=click.Path(path_type=Path),
     default=None,
-    help="輸出資料夾 / Output folder (default: reports/example; reports/example-en with --lang en).",
+    help="輸出資料夾（預設 reports/example；自己的填答為 reports/<檔名>；英文加 -en）/ Output folder.",
 )
 @click.option(
     "--agency",
@@ -442,7 +442,8 @@ def framework_cmd(folder: Path | None, lang: str | None) -> None:
     type=click.IntRange(5),
     default=5,
     show_default=True,
-    help="公開個別填答的最小填答者人數（亦為同類機關組別的最小數量）/ Smallest group published.",
+    help="公開項目層級資料（個別答案、各項目結果）所需的最少填答人數 / Smallest respondent group "
+    "published at item level.",
 )
 @LANG_OPTION
 @_handle_errors
@@ -458,8 +459,11 @@ def export_cmd(
     """匯出開放資料（Frictionless Data Package）。Write scores and pseudonymised answers
     as a Frictionless Data Package (open data).
 
-    Respondents become random labels; answers of assessments with fewer than
-    --min-group respondents, and all notes, are left out (see guidekit.opendata).
+    Respondents become random labels; item-level data (answers, item results) of
+    assessments with fewer than --min-group respondents, and all notes, are left
+    out; agency scores are public by design (see guidekit.opendata).  An existing
+    folder must be empty or hold a package written by guidekit: only that
+    package's files are replaced, other files stay.
     """
     from .opendata import export_package
     from .research import load
@@ -478,10 +482,31 @@ def export_cmd(
     )
     _say(
         lang,
-        f"填答人數少於 {min_group} 的評估不公開個別答案：{result.suppressed_groups} 個；說明欄未匯出。",
-        f"assessments with fewer than {min_group} respondents (answers withheld): "
-        f"{result.suppressed_groups}; notes not exported.",
+        f"填答人數少於 {min_group} 的評估不公開項目層級資料（個別答案、各項目結果）："
+        f"{result.suppressed_groups} 個；機關分數依設計公開；說明欄未匯出。",
+        f"assessments with fewer than {min_group} respondents (item-level data withheld): "
+        f"{result.suppressed_groups}; agency scores are public by design; notes not exported.",
     )
+    if result.escaped_cells:
+        _say(
+            lang,
+            f"以 = + - @ 開頭的文字加上單引號，避免試算表執行公式：{result.escaped_cells} 格。",
+            f"text starting like a spreadsheet formula got a leading apostrophe: "
+            f"{result.escaped_cells} cells.",
+        )
+    if result.removed:
+        _say(
+            lang,
+            f"已移除先前資料包中不再產生的檔案：{'、'.join(result.removed)}",
+            f"removed files of the previous package that are no longer written: "
+            f"{', '.join(result.removed)}",
+        )
+    if result.kept:
+        _say(
+            lang,
+            f"資料夾中的其他檔案未更動：{'、'.join(result.kept)}",
+            f"other files in the folder left untouched: {', '.join(result.kept)}",
+        )
     if not result.valid:
         for error in result.errors:
             click.echo(error, err=True)

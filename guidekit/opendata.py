@@ -4,35 +4,67 @@
 can read::
 
     datapackage.json         metadata: licence, framework and versions, creation date,
-                             what was suppressed and why, a table schema per file
+                             what is protected and what is not, a table schema per file
     scores_overall.csv       one row per assessment (round × agency × service × form)
     scores_dimensions.csv    one row per assessment × dimension (構面)
     scores_principles.csv    one row per assessment × principle (原則)
     item_results.csv         one row per assessment × check item: the agency's combined result
-    answers.csv              one row per respondent × item, pseudonymised, large groups only
-    groups.csv               overall scores summarised by kind of agency, small groups suppressed
+                             (large respondent groups only)
+    answers.csv              one row per respondent × item, pseudonymised (large groups only)
+    groups.csv               overall scores summarised by level and kind of agency
 
-**What a respondent can be recognised by, and what is done about it.**
+**What the package protects, and what it cannot.**
 
-* *Names.* Respondents (填答者) are replaced by labels ``R1``, ``R2`` … drawn
-  in a random order for each assessment (:mod:`secrets`); the mapping is
-  never written anywhere, so the package cannot be linked back to a name, nor
-  across assessments or rounds.
-* *Small groups.* A **respondent group** is the set of respondents of one
-  assessment (same round, agency, service and form).  Item-level answers of a
-  respondent group are published only when it has at least ``min_group``
-  (default 5) respondents; with fewer, colleagues could tell who answered
-  what.  Their agency-level results (scores, each item's combined status)
-  are still published — they are the agency's self-assessment, not a
-  person's — and ``scores_overall.answers_published`` says which groups
-  were withheld.  A **peer group** (``groups.csv``: the assessments of one
-  round and form by level or kind of agency) is summarised only when it has
-  at least ``min_group`` assessments.
-* *Free text and traces.* Notes and evidence (說明／佐證說明) are **not
-  exported**: they are free text that can name people, phone numbers or
-  e-mail addresses, and no automatic filter can promise to catch all of
-  them.  Answer timestamps (their order can reveal who answered first) and
-  source file names and rows are not exported either.
+* *Protected: respondents (填答者) inside an agency.*  Names become labels
+  ``R1``, ``R2`` … drawn in a random order for each assessment
+  (:mod:`secrets`); the mapping is never written anywhere, so labels cannot be
+  reversed, nor linked across assessments or rounds.  A **respondent group**
+  is the people who answered at least one item of one assessment (same
+  round, agency, service and form) — :func:`guidekit.scoring.score`'s
+  ``n_respondents``: the team's agreed answers
+  (:data:`~guidekit.responses.AGREED_RESPONDENT`) and people whose every row
+  is blank are not respondents.  With fewer than ``min_group`` (default 5)
+  respondents, **no figure about a single check item** is published: not the
+  answers (``answers.csv``), not the agency's combined result per item
+  (``item_results.csv``: with one respondent it *is* their answer, with two it
+  gives the pair), not the number of items on which respondents disagreed
+  (``scores_overall.n_disagreements`` is blank).
+  ``scores_overall.item_level_published`` says which assessments are
+  published at item level.
+* *Not protected: agencies' scores.*  Agencies are public bodies and their
+  self-assessment results are public by design, so every assessment's
+  overall, dimension and principle scores and item counts are published,
+  small groups included.  For a small group these summarise few people's
+  answers: at their ends (a principle score of 100 with coverage 1 means every
+  item of the principle got the top answer) or when they cover a single
+  answered item (``n_scored == 1``) they reveal item-level results — never
+  which respondent gave which answer.  This is said in the package, not
+  hidden.
+* *Peer groups.*  ``groups.csv`` summarises ``scores_overall.csv`` (which
+  carries each agency's ``level`` and ``kind`` from the agency register) and
+  therefore withholds nothing; it carries no "suppressed" flag.  Statistics of
+  groups with fewer than ``min_group`` assessments are unstable and the
+  package says so.
+* *Free text and traces.*  Notes and evidence (說明／佐證說明) are **not
+  exported**: free text can name people, phone numbers or e-mail addresses,
+  and no automatic filter can promise to catch all of them.  Answer
+  timestamps (their order can reveal who answered first) and source file
+  names and rows are not exported either.
+* *Spreadsheets.*  Text cells that a spreadsheet would run as a formula get a
+  leading apostrophe (:func:`guidekit.files.excel_safe`, as ``summary.csv``);
+  the package description says so and counts them.
+* *Reading.*  The answer code ``NA`` means 不適用 (not applicable) and a blank
+  means unanswered; pandas and R read ``NA`` as missing unless told not to
+  (``keep_default_na=False``; ``na.strings = ""``), so ``answer_label``
+  carries the Chinese label as well and the description says how to read.
+
+**The output folder.**  A new or empty folder receives the package.  A folder
+that holds a package written by guidekit earlier gets its files replaced:
+only the files that package lists (and ``datapackage.json``) are replaced or,
+when no longer written, removed; every other file in the folder is left
+alone.  Anything else is refused before a file is written: a non-empty folder
+without such a package, a ``datapackage.json`` not written by guidekit, or a
+file in the way that the previous package did not list.
 
 Frictionless Data Package v1 (https://specs.frictionlessdata.io/data-package/);
 built and validated with the ``frictionless`` library.
@@ -44,6 +76,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -52,18 +85,37 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__
-from .problems import GuidekitError
-from .research import agencies, group_summary, rounds
-from .responses import Responses
+from . import __version__, i18n
+from .files import excel_safe, write_atomic
+from .research import _error, _os_detail, agencies, group_summary, rounds
+from .responses import AGREED_RESPONDENT, Responses
 from .scoring import KEY, Scores, score
 
-__all__ = ["LICENCES", "MIN_GROUP", "ExportResult", "export_package", "pseudonymise"]
+__all__ = [
+    "LICENCES",
+    "MIN_GROUP",
+    "RESOURCES",
+    "ExportResult",
+    "export_package",
+    "pseudonymise",
+]
 
-#: Smallest respondent group whose item-level answers are published (and smallest peer group).
+#: Smallest respondent group published at item level (answers and item results).
 MIN_GROUP = 5
 
 ENCODING = "utf-8"
+
+#: The package's data files, in the order they are listed in ``datapackage.json``.
+RESOURCES = (
+    "scores_overall",
+    "scores_dimensions",
+    "scores_principles",
+    "item_results",
+    "answers",
+    "groups",
+)
+
+DESCRIPTOR = "datapackage.json"
 
 #: Licences the package can carry (``--licence``).
 LICENCES: dict[str, dict[str, str]] = {
@@ -107,6 +159,11 @@ _KEY_FIELDS = [
 ]
 
 
+def _both(key: str, **params: Any) -> str:
+    """A text in Traditional Chinese, then English (for the descriptor)."""
+    return i18n.t(key, "zh-TW", **params) + "\n\n" + i18n.t(key, "en", **params)
+
+
 def _score_field(name: str, title: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -116,8 +173,16 @@ def _score_field(name: str, title: str) -> dict[str, Any]:
     }
 
 
-def _int(name: str, title: str) -> dict[str, Any]:
-    return {"name": name, "type": "integer", "title": title, "constraints": {"minimum": 0}}
+def _int(name: str, title: str, description: str | None = None) -> dict[str, Any]:
+    field: dict[str, Any] = {
+        "name": name,
+        "type": "integer",
+        "title": title,
+        "constraints": {"minimum": 0},
+    }
+    if description:
+        field["description"] = description
+    return field
 
 
 _COUNTS = [
@@ -147,7 +212,16 @@ class ExportResult:
     resources : dict of str to int
         Rows per resource name.
     suppressed_groups : int
-        Respondent groups whose item-level answers were withheld.
+        Assessments whose item-level data (answers, item results, disagreement
+        count) was withheld: fewer than ``min_group`` respondents.
+    escaped_cells : int
+        Text cells given a leading apostrophe so spreadsheets do not run them
+        as formulas.
+    removed : list of str
+        Files of the previous package in the folder that this package no
+        longer writes, removed (never any other file).
+    kept : list of str
+        Other entries of the folder, left untouched.
     valid : bool
         Frictionless validation result of the written package.
     errors : list of str
@@ -160,13 +234,18 @@ class ExportResult:
     suppressed_groups: int
     valid: bool
     errors: list[str]
+    escaped_cells: int = 0
+    removed: list[str] = dataclasses.field(default_factory=list)
+    kept: list[str] = dataclasses.field(default_factory=list)
 
 
 def pseudonymise(frame: pd.DataFrame) -> pd.Series:
     """Random, non-reversible respondent labels ``R1..Rn`` per assessment.
 
-    The order is drawn with :mod:`secrets` (not seedable); nothing that links a
-    label to a name is kept.  Returns a string Series aligned with ``frame``.
+    Every distinct ``respondent`` of an assessment in ``frame`` gets a label
+    (filter the rows first to label only some).  The order is drawn with
+    :mod:`secrets` (not seedable); nothing that links a label to a name is
+    kept.  Returns a string Series aligned with ``frame``.
     """
     rng = secrets.SystemRandom()
     mapping: dict[tuple[Any, ...], str] = {}
@@ -182,6 +261,16 @@ def pseudonymise(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(labels, index=frame.index, dtype="string")
 
 
+def respondent_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of people who are respondents: not the team's agreed answers, and
+    not someone whose every row in the assessment is blank (the rule of
+    ``n_respondents`` in :mod:`guidekit.scoring`)."""
+    person = frame["respondent"] != AGREED_RESPONDENT
+    answered = frame["answer"].notna() & person
+    who = frame.loc[answered, [*KEY, "respondent"]].drop_duplicates()
+    return frame[person].merge(who, on=[*KEY, "respondent"], how="inner")
+
+
 def _round_scores(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     out = frame.copy()
     for column in columns:
@@ -189,12 +278,50 @@ def _round_scores(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+def _csv_text(frame: pd.DataFrame) -> str:
     out = frame.copy()
     for column in out.columns:
         if out[column].dtype == bool or str(out[column].dtype) == "boolean":
             out[column] = out[column].map({True: "true", False: "false"})
-    out.to_csv(path, index=False, encoding=ENCODING, lineterminator="\n")
+    return out.to_csv(index=False, lineterminator="\n")
+
+
+def _escape(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], int]:
+    """Every table through :func:`excel_safe`; also the number of cells it changed."""
+    out, changed = {}, 0
+    for name, frame in tables.items():
+        safe = excel_safe(frame)
+        for column in frame.columns:
+            before = frame[column].astype("string").fillna("\0")
+            after = safe[column].astype("string").fillna("\0")
+            changed += int((before != after).sum())
+        out[name] = safe
+    return out, changed
+
+
+def _select(data: Responses | Scores, round: str | None) -> tuple[Scores, Responses | None]:
+    responses = data if isinstance(data, Responses) else None
+    have = rounds(data)
+    if round is not None and round not in have:
+        raise _error("research.error.round", round=round, rounds=", ".join(have) or "—")
+    if responses is not None:
+        if round is not None:
+            responses = dataclasses.replace(
+                responses,
+                frame=responses.frame[responses.frame["round"] == round].reset_index(drop=True),
+            )
+        return score(responses), responses
+    assert isinstance(data, Scores)
+    scores = data
+    if round is not None:
+        scores = dataclasses.replace(
+            scores,
+            **{
+                name: getattr(scores, name)[getattr(scores, name)["round"] == round]
+                for name in ("items", "principles", "dimensions", "overall")
+            },
+        )
+    return scores, None
 
 
 def export_package(
@@ -214,19 +341,19 @@ def export_package(
         Answers (scored here) or scores; Scores carry no individual answers, so
         ``answers.csv`` is then empty.
     out : path
-        Output folder; created, or replaced when it already holds a
-        ``datapackage.json`` (a non-empty folder without one is refused).
+        Output folder: new, empty, or holding a package guidekit wrote earlier
+        (only that package's files are replaced; other files stay).
     round : str, optional
         Only this round (default: every round in the data).
     min_group : int, default 5
-        Smallest respondent group whose item-level answers are published, and
-        smallest peer group summarised (at least 5).
+        Smallest respondent group published at item level (at least 5).
     licence : str
         A key of :data:`LICENCES`.
     today : date, optional
         The package's creation date (default today).
     agency_register : DataFrame, optional
-        Agency attributes for ``groups.csv`` (default :func:`guidekit.research.agencies`).
+        Agency attributes (``level``, ``kind``) for ``scores_overall`` and
+        ``groups.csv`` (default :func:`guidekit.research.agencies`).
 
     Returns
     -------
@@ -235,80 +362,150 @@ def export_package(
     Raises
     ------
     GuidekitError
-        For an unknown licence or round, ``min_group`` below 5, or an output
-        folder that is not a package.
+        For an unknown licence or round, ``min_group`` below 5, an output
+        folder that cannot take the package (a file, a non-empty folder
+        without a guidekit package, a file in the way), or a failed write
+        (the message says which files were already replaced).  Nothing is
+        written when the folder is refused.
     """
     if licence not in LICENCES:
-        raise GuidekitError(f"unknown licence {licence!r}: use one of {', '.join(LICENCES)}")
+        raise _error("export.error.licence", licence=licence, allowed=", ".join(LICENCES))
     if min_group < MIN_GROUP:
-        raise GuidekitError(f"min_group must be at least {MIN_GROUP}")
-    responses = data if isinstance(data, Responses) else None
-    if responses is not None and round is not None:
-        if round not in set(responses.frame["round"]):
-            raise GuidekitError(
-                f"round {round!r} is not in the answers (rounds: {', '.join(rounds(responses))})"
-            )
-        responses = dataclasses.replace(
-            responses,
-            frame=responses.frame[responses.frame["round"] == round].reset_index(drop=True),
-        )
-    scores = score(responses) if responses is not None else data
-    assert isinstance(scores, Scores)
-    if responses is None and round is not None:
-        scores = dataclasses.replace(
-            scores,
-            **{
-                name: getattr(scores, name)[getattr(scores, name)["round"] == round]
-                for name in ("items", "principles", "dimensions", "overall")
-            },
-        )
+        raise _error("export.error.min_group", minimum=MIN_GROUP, value=min_group)
+    scores, responses = _select(data, round)
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not (out / "datapackage.json").is_file():
-        raise GuidekitError(
-            f"{out} is not empty and holds no datapackage.json; choose an empty folder"
-        )
+    names = [f"{name}.csv" for name in RESOURCES] + [DESCRIPTOR]
+    owned, kept = _check_folder(out, names)
     created = dt.datetime.combine(today or dt.date.today(), dt.time(0, 0), dt.UTC)
 
     tables, schemas = _tables(scores, responses, min_group, agency_register)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".guidekit-export-", dir=out.parent))
+    tables, escaped = _escape(tables)
+    descriptor = _descriptor(
+        scores, responses, tables, schemas, licence, created, min_group, escaped
+    )
+    replaced: list[str] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".guidekit-export-", dir=out))
+    except OSError as exc:
+        raise _error("export.error.write", path=out, detail=_os_detail(exc)) from None
     try:
         for name, frame in tables.items():
-            _write_csv(frame, tmp / f"{name}.csv")
-        descriptor = _descriptor(scores, responses, tables, schemas, licence, created, min_group)
+            write_atomic(tmp / f"{name}.csv", _csv_text(frame), encoding=ENCODING)
         _build(descriptor, tmp)
-        valid, errors = _validate(tmp / "datapackage.json")
-        tmp.chmod(0o755)  # mkdtemp makes it private; a published package is not
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
+        valid, errors = _validate(tmp / DESCRIPTOR)
+        for name in names:  # the descriptor last: it names the files that are now in place
+            os.replace(tmp / name, out / name)
+            replaced.append(name)
+        removed = []
+        for name in sorted(owned - set(names)):
+            (out / name).unlink(missing_ok=True)
+            removed.append(name)
+    except OSError as exc:
+        if replaced:
+            raise _error(
+                "export.error.write_partial",
+                path=out,
+                detail=_os_detail(exc),
+                files=", ".join(replaced),
+            ) from None
+        raise _error("export.error.write", path=out, detail=_os_detail(exc)) from None
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
     overall = tables["scores_overall"]
     return ExportResult(
         folder=out,
-        descriptor=out / "datapackage.json",
+        descriptor=out / DESCRIPTOR,
         resources={name: len(frame) for name, frame in tables.items()},
-        suppressed_groups=int((~overall["answers_published"]).sum())
-        if responses is not None
-        else 0,
+        suppressed_groups=int((~overall["item_level_published"].astype(bool)).sum()),
         valid=valid,
         errors=errors,
+        escaped_cells=escaped,
+        removed=removed,
+        kept=kept,
     )
+
+
+def _texts(key: str, **params: Any) -> dict[str, str]:
+    return {lang: i18n.t(key, lang, **params) for lang in i18n.LANGS}
+
+
+def _plain_name(value: Any) -> bool:
+    """A file name directly inside the folder (no folders, no parent, not hidden)."""
+    return (
+        isinstance(value, str)
+        and value == Path(value).name
+        and value not in ("", ".", "..")
+        and not value.startswith(".")
+        and "\\" not in value
+    )
+
+
+def _check_folder(out: Path, names: list[str]) -> tuple[set[str], list[str]]:
+    """Which files of ``out`` the previous guidekit package owns, and which others
+    stay; raise before anything is written when the folder cannot take the package."""
+    if out.exists() and not out.is_dir():
+        raise _error("export.error.not_folder", path=out)
+    if not out.exists():
+        return set(), []
+    try:
+        present = sorted(p.name for p in out.iterdir())
+    except OSError as exc:
+        raise _error("export.error.write", path=out, detail=_os_detail(exc)) from None
+    if not present:
+        return set(), []
+    previous = out / DESCRIPTOR
+    if not previous.is_file() or previous.is_symlink():
+        raise _error("export.error.not_empty", path=out)
+    try:
+        old = json.loads(previous.read_text(encoding=ENCODING))
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise _error(
+            "export.error.foreign", path=out, detail=_texts("export.detail.unreadable")
+        ) from None
+    if not isinstance(old, dict) or not isinstance(old.get("guidekit"), dict):
+        raise _error("export.error.foreign", path=out, detail=_texts("export.detail.not_guidekit"))
+    owned = {DESCRIPTOR}
+    resources = old.get("resources")
+    for resource in resources if isinstance(resources, list) else []:
+        path = resource.get("path") if isinstance(resource, dict) else None
+        if not _plain_name(path) or (out / path).is_symlink() or (out / path).is_dir():
+            detail = _texts("export.detail.odd_path", value=path)
+            raise _error("export.error.foreign", path=out, detail=detail)
+        owned.add(path)
+    in_the_way = [
+        name
+        for name in names
+        if name in present and (name not in owned or not (out / name).is_file())
+    ]
+    if in_the_way:
+        raise _error("export.error.collision", path=out, files=", ".join(in_the_way))
+    return owned, [name for name in present if name not in owned]
 
 
 def _tables(
     scores: Scores, responses: Responses | None, min_group: int, register: pd.DataFrame | None
 ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, Any]]]:
-    overall = scores.overall.copy()
-    large = overall["n_respondents"] >= min_group
-    overall["answers_published"] = large if responses is not None else False
+    fw = scores.framework
+    attrs = register if register is not None else agencies()
+    overall = scores.overall.merge(
+        attrs[["agency_id", "level", "kind"]].drop_duplicates("agency_id"),
+        on="agency_id",
+        how="left",
+    )
+    overall[["level", "kind"]] = overall[["level", "kind"]].fillna("unknown").astype("string")
+    published = overall["n_respondents"] >= min_group
+    overall["item_level_published"] = published
+    # how respondents differed: an item-level figure, withheld with the rest
+    overall["n_disagreements"] = overall["n_disagreements"].astype("Int64").where(published)
     overall = _round_scores(overall, ["score", "coverage"])
     overall_cols = [
         *KEY,
         "agency_name",
+        "level",
+        "kind",
         "n_respondents",
+        "has_agreed",
         "score",
         "band",
         "coverage",
@@ -319,7 +516,7 @@ def _tables(
         "n_major_not_met",
         "n_disagreements",
         "framework_version",
-        "answers_published",
+        "item_level_published",
     ]
     dims = _round_scores(scores.dimensions, ["score", "coverage"])
     dim_cols = [
@@ -347,66 +544,105 @@ def _tables(
         "n_unanswered",
         "n_major_not_met",
     ]
-    items = _round_scores(scores.items, ["score"])
-    item_cols = [*KEY, "item_id", "principle_id", "major", "status", "score"]
 
+    large = overall.loc[published, KEY]
+    items = _round_scores(scores.items, ["score"]).merge(large, on=KEY, how="inner")
     if responses is not None:
         frame = responses.frame
-        published = overall.loc[overall["answers_published"].astype(bool), KEY]
-        keep = frame.merge(published, on=KEY, how="inner")
+        team = frame[(frame["respondent"] == AGREED_RESPONDENT) & frame["answer"].notna()]
+        settled = team[[*KEY, "item_id"]].drop_duplicates().assign(agreed=True)
+        items = items.merge(settled, on=[*KEY, "item_id"], how="left")
+        items["agreed"] = items["agreed"].fillna(False).astype("boolean")
+        keep = respondent_rows(frame).merge(large, on=KEY, how="inner")
+        labels = {
+            (inst.id, o.code): o.label_zh
+            for inst in fw.instruments
+            for o in fw.scale(inst.id).options
+        }
         answers = pd.DataFrame(
             {
                 **{k: keep[k] for k in KEY},
+                "agency_name": keep["agency_name"],
                 "respondent": pseudonymise(keep),
                 "item_id": keep["item_id"],
                 "answer": keep["answer"],
+                "answer_label": [
+                    labels.get((i, a), "") if isinstance(a, str) else ""
+                    for i, a in zip(keep["instrument"], keep["answer"], strict=True)
+                ],
                 "framework_version": keep["framework_version"],
             }
         ).sort_values([*KEY, "respondent", "item_id"], kind="stable")
     else:
+        items["agreed"] = pd.Series(pd.NA, index=items.index, dtype="boolean")
         answers = pd.DataFrame(
-            columns=[*KEY, "respondent", "item_id", "answer", "framework_version"]
+            columns=[
+                *KEY,
+                "agency_name",
+                "respondent",
+                "item_id",
+                "answer",
+                "answer_label",
+                "framework_version",
+            ]
         )
+    item_cols = [*KEY, "item_id", "principle_id", "major", "status", "score", "agreed"]
 
-    attrs = register if register is not None else agencies()
-    with_attrs = scores.overall.merge(
-        attrs[["agency_id", "level", "kind"]], on="agency_id", how="left"
-    )
-    with_attrs[["level", "kind"]] = with_attrs[["level", "kind"]].fillna("unknown")
+    # A summary of published scores: nothing to withhold (min_group=None).
     groups = pd.concat(
         [
             group_summary(
-                with_attrs.assign(group_by="level", group=with_attrs["level"]),
+                overall.assign(group_by=by, group=overall[by]),
                 ["round", "instrument", "group_by", "group"],
-                min_group=min_group,
-            ),
-            group_summary(
-                with_attrs.assign(group_by="kind", group=with_attrs["kind"]),
-                ["round", "instrument", "group_by", "group"],
-                min_group=min_group,
-            ),
+                min_group=None,
+            )
+            for by in ("level", "kind")
         ],
         ignore_index=True,
     )
     groups = _round_scores(groups, ["mean", "sd", "min", "q1", "median", "q3", "max"])
 
-    scale_codes = sorted(
-        {
-            o.code
-            for inst in scores.framework.instruments
-            for o in scores.framework.scale(inst.id).options
-        }
-    )
-    continuous = any(
-        scores.framework.scale(i.id).kind == "continuous" for i in scores.framework.instruments
-    )
+    schemas = _schemas(fw, min_group)
+    tables = {
+        "scores_overall": overall[overall_cols],
+        "scores_dimensions": dims[dim_cols],
+        "scores_principles": principles[pr_cols],
+        "item_results": items[item_cols],
+        "answers": answers,
+        "groups": groups[
+            [
+                "round",
+                "instrument",
+                "group_by",
+                "group",
+                "n",
+                "mean",
+                "sd",
+                "min",
+                "q1",
+                "median",
+                "q3",
+                "max",
+            ]
+        ],
+    }
+    return tables, schemas
+
+
+def _schemas(fw: Any, min_group: int) -> dict[str, dict[str, Any]]:
+    options = [(inst.id, o) for inst in fw.instruments for o in fw.scale(inst.id).options]
+    scale_codes = sorted({o.code for _, o in options})
+    continuous = any(fw.scale(i.id).kind == "continuous" for i in fw.instruments)
+    legend = "; ".join(f"{inst}: {o.code} = {o.label_zh} {o.label_en}" for inst, o in options)
     answer_field: dict[str, Any] = {
         "name": "answer",
         "type": "string",
-        "title": "答案 Answer",
+        "title": "答案代碼 Answer code",
         "description": "the answer scale's option code"
         + (" or a number" if continuous else "")
-        + "; blank = unanswered (never 0)",
+        + f" ({legend}); blank = unanswered (never 0). "
+        "NA is a code (not applicable), not a missing value: read with keep_default_na=False "
+        '(pandas) or na.strings = "" (R).',
     }
     if scale_codes and not continuous:
         answer_field["constraints"] = {"enum": scale_codes}
@@ -414,30 +650,59 @@ def _tables(
         "name": "band",
         "type": "string",
         "title": "等級 Band",
-        "constraints": {"enum": [b.code for b in scores.framework.bands]},
+        "constraints": {"enum": [b.code for b in fw.bands]},
     }
-    schemas = {
+    version_field = {
+        "name": "framework_version",
+        "type": "string",
+        "title": "題庫版本 Question-bank version",
+    }
+    published = f"published only for assessments with at least {min_group} respondents"
+    schemas: dict[str, dict[str, Any]] = {
         "scores_overall": {
             "fields": [
                 *_KEY_FIELDS,
                 {"name": "agency_name", "type": "string", "title": "機關名稱 Agency name"},
-                _int("n_respondents", "填答人數 Respondents"),
+                {
+                    "name": "level",
+                    "type": "string",
+                    "title": "機關層級 Level of agency",
+                    "description": "from the agency register: central / local; unknown if not listed",
+                },
+                {
+                    "name": "kind",
+                    "type": "string",
+                    "title": "機關類型 Kind of agency",
+                    "description": "from the agency register; unknown if not listed",
+                },
+                _int(
+                    "n_respondents",
+                    "填答人數 Respondents",
+                    "people who answered at least one item; the team's agreed answers and "
+                    "people who answered nothing are not counted",
+                ),
+                {
+                    "name": "has_agreed",
+                    "type": "boolean",
+                    "title": "有團隊共識 Team's agreed answers recorded",
+                },
                 _score_field("score", "整體分數 Overall score"),
                 band_field,
                 _COVERAGE,
                 *_COUNTS,
                 _int("n_major_not_met", "未符合的大項 Major items not met"),
-                _int("n_disagreements", "意見不一致項目 Items where respondents disagree"),
+                _int(
+                    "n_disagreements",
+                    "意見不一致項目 Items where respondents disagree",
+                    f"blank unless item_level_published ({published})",
+                ),
+                version_field,
                 {
-                    "name": "framework_version",
-                    "type": "string",
-                    "title": "題庫版本 Question-bank version",
-                },
-                {
-                    "name": "answers_published",
+                    "name": "item_level_published",
                     "type": "boolean",
-                    "title": "是否公開個別答案 Respondent-level answers published",
-                    "description": f"false when the assessment had fewer than {min_group} respondents",
+                    "title": "是否公開項目層級資料 Item-level data published",
+                    "description": "true when answers.csv and item_results.csv hold this "
+                    f"assessment: it had at least {min_group} respondents",
                 },
             ],
             "primaryKey": list(KEY),
@@ -479,25 +744,38 @@ def _tables(
                     "constraints": {"enum": ["met", "partial", "not_met", "na", "unanswered"]},
                 },
                 _score_field("score", "項目分數 Item score"),
+                {
+                    "name": "agreed",
+                    "type": "boolean",
+                    "title": "團隊共識 Team's agreed answer",
+                    "description": "the team recorded an agreed answer (團隊共識) for this item; in "
+                    "a workshop store it replaces the respondents' answers, which are then not in "
+                    "answers.csv; blank when exported from scores",
+                },
             ],
             "primaryKey": [*KEY, "item_id"],
         },
         "answers": {
             "fields": [
                 *_KEY_FIELDS,
+                {"name": "agency_name", "type": "string", "title": "機關名稱 Agency name"},
                 {
                     "name": "respondent",
                     "type": "string",
                     "title": "填答者代號 Respondent (pseudonym)",
-                    "description": "R1..Rn in random order per assessment; not linkable across assessments",
+                    "description": "R1..Rn in random order per assessment; not linkable across "
+                    "assessments",
                 },
                 {"name": "item_id", "type": "string", "title": "檢核項目 Check item"},
                 answer_field,
                 {
-                    "name": "framework_version",
+                    "name": "answer_label",
                     "type": "string",
-                    "title": "題庫版本 Question-bank version",
+                    "title": "答案 Answer (label)",
+                    "description": "the option's Traditional Chinese label (不適用 = not "
+                    "applicable); blank = unanswered",
                 },
+                version_field,
             ],
             "primaryKey": [*KEY, "respondent", "item_id"],
         },
@@ -512,55 +790,34 @@ def _tables(
                     "constraints": {"enum": ["level", "kind"]},
                 },
                 {"name": "group", "type": "string", "title": "組別 Group"},
-                _int("n", "評估數 Assessments"),
-                *[_score_field(c, c) for c in ("mean", "sd", "min", "q1", "median", "q3", "max")],
-                {
-                    "name": "suppressed",
-                    "type": "boolean",
-                    "title": "不公開 Suppressed",
-                    "description": f"true when the group has fewer than {min_group} assessments",
-                },
+                _int(
+                    "n",
+                    "評估數 Assessments with a score",
+                    f"statistics of fewer than {min_group} assessments are unstable",
+                ),
+                *[
+                    _score_field(c, t)
+                    for c, t in (
+                        ("mean", "平均 Mean"),
+                        ("sd", "標準差 Standard deviation (n − 1)"),
+                        ("min", "最小值 Minimum"),
+                        ("q1", "第一四分位數 First quartile"),
+                        ("median", "中位數 Median"),
+                        ("q3", "第三四分位數 Third quartile"),
+                        ("max", "最大值 Maximum"),
+                    )
+                ],
             ],
             "primaryKey": ["round", "instrument", "group_by", "group"],
         },
     }
-    tables = {
-        "scores_overall": overall[overall_cols],
-        "scores_dimensions": dims[dim_cols],
-        "scores_principles": principles[pr_cols],
-        "item_results": items[item_cols],
-        "answers": answers,
-        "groups": groups[
-            [
-                "round",
-                "instrument",
-                "group_by",
-                "group",
-                "n",
-                "mean",
-                "sd",
-                "min",
-                "q1",
-                "median",
-                "q3",
-                "max",
-                "suppressed",
-            ]
-        ],
-    }
-    return tables, schemas
+    for schema in schemas.values():
+        schema["missingValues"] = [""]  # only a blank is missing: NA is an answer code
+    return schemas
 
 
-_DESCRIPTIONS = {
-    "scores_overall": "每個評估（回合×機關×服務×自評表）的整體指標分數。One row per assessment: overall indicative score.",
-    "scores_dimensions": "各構面分數。Scores per dimension (構面).",
-    "scores_principles": "各原則分數。Scores per principle (原則).",
-    "item_results": "機關對每個檢核項目的綜合結果（填答者中位數）。The agency's combined result per check item.",
-    "answers": "個別填答（填答者以隨機代號表示；填答人數少於門檻的評估不公開）。Respondent-level answers, "
-    "pseudonymised; withheld for assessments with fewer respondents than the threshold.",
-    "groups": "依機關層級與類型彙整的整體分數（少於門檻的組別不公開）。Overall scores by level and kind of agency; "
-    "small groups suppressed.",
-}
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._") or "empty"
 
 
 def _descriptor(
@@ -571,17 +828,20 @@ def _descriptor(
     licence: str,
     created: dt.datetime,
     min_group: int,
+    escaped: int,
 ) -> dict[str, Any]:
     fw = scores.framework
     round_ids = rounds(scores)
     versions = sorted(set(scores.overall["framework_version"].dropna()))
+    texts = {"agreed": AGREED_RESPONDENT, "min_group": min_group, "escaped": escaped}
     return {
-        "name": f"guidekit-{fw.id}-{'-'.join(round_ids) or 'empty'}".lower().replace("_", "-"),
-        "title": f"{fw.meta.title_zh}自評結果 · {fw.meta.title_en} self-assessment results",
-        "description": (
-            "機關自評的指標性分數與去識別化的填答。分數僅供參考，不代表合格與否。"
-            " Indicative self-assessment scores and pseudonymised answers; scores are not pass/fail."
-        ),
+        "name": _slug(f"guidekit-{fw.id}-{'-'.join(round_ids)}")[:100],
+        "title": i18n.t("opendata.title", "zh-TW", framework=fw.meta.title_zh)
+        + " · "
+        + i18n.t("opendata.title", "en", framework=fw.meta.title_en),
+        "description": i18n.t("opendata.description", "zh-TW", framework=fw.meta.title_zh, **texts)
+        + "\n\n"
+        + i18n.t("opendata.description", "en", framework=fw.meta.title_en, **texts),
         "licenses": [LICENCES[licence]],
         "created": created.isoformat().replace("+00:00", "Z"),
         "resources": [
@@ -589,7 +849,7 @@ def _descriptor(
                 "name": name,
                 "path": f"{name}.csv",
                 "title": name,
-                "description": _DESCRIPTIONS[name],
+                "description": _both(f"opendata.resource.{name}", min_group=min_group),
                 "format": "csv",
                 "mediatype": "text/csv",
                 "encoding": ENCODING,
@@ -610,14 +870,29 @@ def _descriptor(
             "rounds": round_ids,
             "synthetic": bool(responses.synthetic) if responses is not None else None,
             "privacy": {
-                "pseudonymisation": "respondents relabelled R1..Rn in a random order per assessment; "
-                "the mapping is not kept",
+                "protects": "respondents inside an agency",
+                "pseudonymisation": "respondents relabelled R1..Rn in a random order per "
+                "assessment; the mapping is not kept",
                 "min_group": min_group,
-                "respondent_group": "the respondents of one assessment (round, agency, service, form); "
-                "its item-level answers are published only with at least min_group "
-                "respondents",
-                "peer_group": "the assessments of one round and form with the same level or kind of "
-                "agency; summarised only with at least min_group assessments",
+                "respondent": "a person who answered at least one item of the assessment; the "
+                f"team's agreed answers ({AGREED_RESPONDENT}) and people who answered nothing "
+                "are not respondents",
+                "item_level_only_for_groups_of_min_group": [
+                    "answers.csv",
+                    "item_results.csv",
+                    "scores_overall.n_disagreements",
+                ],
+                "public_by_design": [
+                    "scores_overall.csv",
+                    "scores_dimensions.csv",
+                    "scores_principles.csv",
+                    "groups.csv",
+                ],
+                "limits": "agency scores of a small group summarise few people's answers and "
+                "reveal item results at their ends (0 or 100 with coverage 1) or when they "
+                "cover one answered item (n_scored = 1); they never say which respondent gave "
+                "which answer",
+                "groups": "a summary of scores_overall.csv; nothing withheld",
                 "not_exported": [
                     "note (free text: may name people)",
                     "answered_at",
@@ -625,6 +900,7 @@ def _descriptor(
                     "source_row",
                     "respondent names",
                 ],
+                "spreadsheet_escaped_cells": escaped,
             },
         },
     }
@@ -639,7 +915,7 @@ def _build(descriptor: dict[str, Any], folder: Path) -> None:
     package = Package.from_descriptor(descriptor, basepath=str(folder))
     package.custom["guidekit"] = custom
     text = json.dumps(package.to_dict(), ensure_ascii=False, indent=2) + "\n"
-    (folder / "datapackage.json").write_text(text, encoding=ENCODING)
+    write_atomic(folder / DESCRIPTOR, text, encoding=ENCODING)
 
 
 def _validate(path: Path) -> tuple[bool, list[str]]:
