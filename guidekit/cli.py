@@ -476,9 +476,11 @@ def export_cmd(
         min_group=min_group,
         licence=licence,
     )
-    rows = "、".join(f"{k} {v}" for k, v in result.resources.items())
+    rows = [f"{k} {v}" for k, v in result.resources.items()]
     _say(
-        lang, f"已寫入 {result.descriptor}（{rows} 列）", f"wrote {result.descriptor} ({rows} rows)"
+        lang,
+        f"已寫入 {result.descriptor}（{'、'.join(rows)} 列）",
+        f"wrote {result.descriptor} ({', '.join(rows)} rows)",
     )
     _say(
         lang,
