@@ -14,6 +14,11 @@ Baselines measured in the same run, on the same machine:
 
 * **insert** — the store write alone (``store.record``): the floor, what saving
   costs without any redrawing;
+* **insert, default checkpoints** — the same write in a store left at SQLite's
+  default checkpoint interval (1000 WAL pages, i.e. a whole workshop in the
+  ``-wal`` file) instead of guidekit's
+  :data:`~guidekit.store.WAL_AUTOCHECKPOINT_PAGES`: what the frequent
+  checkpoints cost;
 * **rescore** — the naive page: after the write, re-read the whole store and
   run the full :func:`guidekit.score` before drawing the same chart.
 
@@ -88,6 +93,17 @@ def main() -> None:
             store.record(Change(raw_sheet, item, code))
             insert.append(time.perf_counter() - started)
 
+        # Baseline 1b: the same write with SQLite's default checkpoint interval.
+        lazy = open_store(Path(tmp) / "default-checkpoints.sqlite")
+        lazy._db.execute("PRAGMA wal_autocheckpoint = 1000")  # type: ignore[attr-defined]
+        lazy_insert: list[float] = []
+        for k in range(args.answers):
+            item, code = answers(k)
+            started = time.perf_counter()
+            lazy.record(Change(raw_sheet, item, code))
+            lazy_insert.append(time.perf_counter() - started)
+        lazy.close()
+
         # Baseline 2: the naive page: write, re-read the store, full rescore, same chart.
         naive_sheet = Sheet("2026", "BENCH", "測試機關", "", args.instrument, "rescore")
         rescore: list[float] = []
@@ -108,6 +124,7 @@ def main() -> None:
     rows = [
         ("page: answer → saved + chart", page),
         ("baseline insert: store write only", insert),
+        ("baseline insert, SQLite default checkpoints", lazy_insert),
         ("baseline rescore: write + re-read + full score", rescore),
     ]
     print(f"workshop latency, {args.instrument} form ({len(bank)} items), {args.answers} answers "

@@ -194,19 +194,32 @@ def _read_store(
     path: Path, fw: Framework, problems: list[Problem]
 ) -> tuple[dict[str, list[Any]] | None, Any]:
     """The current answers of a workshop store, as one more part of the canonical table
-    (the team's agreed answers take the place of the respondents', see guidekit.store)."""
+    (the team's agreed answers take the place of the respondents', see guidekit.store).
+
+    The store is opened read-only: reading never changes the file, and a file that
+    is not a guidekit store is reported, not turned into one.  Rows the file reader
+    would refuse are reported as problems of the store (row = log id)."""
     from .store import StoreError, open_store
 
     try:
-        responses = open_store(path, fw).responses(fw)
+        with open_store(path, fw, readonly=True) as store:
+            responses = store.responses(fw)
     except ResponsesError as exc:
         problems.extend(exc.problems)
         return None, None
     except (StoreError, GuidekitError) as exc:
         problems.append(
-            Problem(str(path), None, None, None, "unreadable", {"detail": exc.text("en")})
+            Problem(
+                str(path),
+                None,
+                None,
+                None,
+                "store-unreadable",
+                {"detail_zh": exc.text("zh-TW"), "detail_en": exc.text("en")},
+            )
         )
         return None, None
+    problems.extend(responses.problems)
     frame = responses.frame
     part = {c: frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in COLUMNS}
     source = SourceInfo(str(path), "sqlite", len(frame), {c: c for c in COLUMNS[:11]})

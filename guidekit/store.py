@@ -58,6 +58,7 @@ import dataclasses
 import datetime as dt
 import io
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -67,9 +68,10 @@ from typing import Any, Literal
 import pandas as pd
 
 from .files import write_atomic
-from .framework import Framework, load_framework
-from .problems import GuidekitError, Problem, ResponsesError
+from .framework import Framework, ScaleOption, load_framework
+from .problems import GuidekitError, Problem, ResponsesError, Severity
 from .responses import (
+    _CONTROL,
     AGREED_RESPONDENT,
     COLUMNS,
     HEADER_ALIASES,
@@ -78,12 +80,13 @@ from .responses import (
     _clean_name,
     empty_frame,
 )
-from .text import clean
+from .text import clean, clean_key, printable
 
 #: Schema version written into the store; a newer store is refused, not guessed at.
 SCHEMA_VERSION = 1
 
-#: The reserved respondent under which the team's agreed answers are kept and exported.
+#: The reserved respondent under which the team's agreed answers are kept and exported
+#: is :data:`guidekit.responses.AGREED_RESPONDENT` (「團隊共識」), imported here.
 
 #: Record kinds: a respondent's own answer, or the team's agreed answer.
 KINDS = ("answer", "agreed")
@@ -158,13 +161,58 @@ assert all(ZH_HEADERS[c] in HEADER_ALIASES[c] for c in EXPORT_COLUMNS)
 
 Agreed = Literal["team", "individual"]
 
+#: Field names people read in store messages (zh-TW: the export's own headers).
+FIELD_LABELS = {
+    "zh-TW": {**ZH_HEADERS, "who": "填寫人"},
+    "en": {
+        "round": "round",
+        "agency_id": "agency code",
+        "agency_name": "agency name",
+        "service": "service",
+        "instrument": "form",
+        "respondent": "respondent",
+        "item_id": "item",
+        "note": "note",
+        "who": "changed by",
+    },
+}
+
+#: How many WAL pages may pile up before SQLite copies them into the store file.  Small:
+#: every few answers are checkpointed, so a damaged ``-wal`` file can cost only the last
+#: few changes (SQLite's default, 1000 pages, held a whole workshop).
+WAL_AUTOCHECKPOINT_PAGES = 8
+
+
+class _Keep:
+    """The type of :data:`KEEP`."""
+
+    _instance: _Keep | None = None
+
+    def __new__(cls) -> _Keep:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+    def __reduce__(self) -> str:
+        return "KEEP"
+
+
+#: In a :class:`Change`: leave this field as the store holds it (change only the other one),
+#: or (``seen_*``) do not check what the page saw of it.
+KEEP: Any = _Keep()
+
 
 class StoreError(GuidekitError):
     """A change the store refuses, or a store it cannot use.
 
     ``code`` names the reason (a key ``store.error.<code>`` in
     ``guidekit/locales/messages.yaml`` holds the text people read) and
-    ``params`` fills its placeholders.
+    ``params`` fills its placeholders.  A ``field`` parameter is shown by its
+    name in the reader's language (:data:`FIELD_LABELS`), a ``value`` with
+    control characters made visible (:func:`guidekit.text.printable`).
     """
 
     def __init__(self, code: str, message: str, **params: Any) -> None:
@@ -176,10 +224,94 @@ class StoreError(GuidekitError):
         """The reason in ``lang`` (zh-TW or en)."""
         from . import i18n
 
+        lang = i18n.normalise_lang(lang)
+        params = dict(self.params)
+        if "field" in params:
+            params["field"] = FIELD_LABELS[lang].get(params["field"], params["field"])
+        for key in ("value", "cleaned", "given", "name", "registered"):
+            if isinstance(params.get(key), str):
+                params[key] = _shown(params[key])
         try:
-            return i18n.t(f"store.error.{self.code}", lang, **self.params)
+            return i18n.t(f"store.error.{self.code}", lang, **params)
         except KeyError:
             return str(self)
+
+
+class Conflict(StoreError):
+    """The slot changed since the page last read it: the change was not written.
+
+    ``answer`` / ``note`` are what the store holds now (the page should show them).
+    """
+
+    def __init__(self, item_id: str, answer: str | None, note: str) -> None:
+        super().__init__(
+            "conflict",
+            f"item {item_id} was changed elsewhere since this page read it",
+            item=item_id,
+        )
+        self.item_id = item_id
+        self.answer = answer
+        self.note = note
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Line breaks and tabs: never in a code or name (the start form's fields hold one line).
+_LINE_BREAK = re.compile("[\t\n\r\u2028\u2029\x85]")
+
+
+def text_problem(value: str, *, one_line: bool = True) -> str | None:
+    """Why ``value`` cannot be stored, or None.
+
+    ``"surrogate"``: it holds a lone UTF-16 surrogate (text cut in the middle of an
+    emoji), which no file can hold.  With ``one_line`` (codes and names):
+    ``"control-char"`` for control and text-direction characters — the answer-file
+    reader's rule (:data:`guidekit.responses._CONTROL`, problem ``control-char``),
+    so nothing the store accepts is refused when its export is read — and for line
+    breaks and tabs.  Notes (``one_line=False``) may hold any other character.
+    """
+    if _SURROGATE.search(value):
+        return "surrogate"
+    if one_line and (_CONTROL.search(value) or _LINE_BREAK.search(value)):
+        return "control-char"
+    return None
+
+
+#: Simplified forms of the reserved name's characters (团队共识 looks like 團隊共識).
+_TRADITIONAL = str.maketrans({"团": "團", "队": "隊", "识": "識"})
+
+
+def _reserved_key(name: str) -> str:
+    return re.sub(r"\s+", "", clean_key(name)).translate(_TRADITIONAL)
+
+
+def is_reserved_name(name: str) -> bool:
+    """True if ``name`` is, or looks like, :data:`AGREED_RESPONDENT` (「團隊共識」):
+    the same after NFKC, removing invisible characters and every space, case folding
+    and the simplified forms 团队共识."""
+    return _reserved_key(name) == _reserved_key(AGREED_RESPONDENT)
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """A value for a message: control characters visible, shortened, never a surrogate."""
+    text = _SURROGATE.sub("\ufffd", printable(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def answer_option(fw: Framework, instrument: str, code: str) -> ScaleOption | float | None:
+    """What a stored answer code means: the scale option with exactly this code, a
+    number on a continuous scale, or None (not an answer of this form's scale).
+
+    The store keeps codes (Y, P, N, NA), never labels; answer files may use labels
+    too (:meth:`guidekit.framework.Scale.match`)."""
+    scale = fw.scale(instrument)
+    for option in scale.options:
+        if option.code == code:
+            return option
+    if scale.kind == "continuous":
+        matched = scale.match(code)
+        if isinstance(matched, float):
+            return matched
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,6 +354,13 @@ class Change:
 
     ``who`` is the person making the change (default: the sheet's respondent)
     and ``session`` the client that sent it (a page / kernel).
+
+    A page changes one field at a time: pass :data:`KEEP` as ``answer`` or
+    ``note`` to leave that field as the store holds it *at the moment of writing*
+    (so a note saved from another tab is not erased by an answer chosen here).
+    ``seen_answer`` / ``seen_note`` are what the page showed before the edit; when
+    given and the store holds something else, the change is refused
+    (:class:`Conflict`) instead of overwriting what this page never showed.
     """
 
     sheet: Sheet
@@ -230,6 +369,8 @@ class Change:
     note: str = ""
     who: str = ""
     session: str = ""
+    seen_answer: str | None = KEEP
+    seen_note: str = KEEP
 
 
 @dataclasses.dataclass(frozen=True)
@@ -268,9 +409,12 @@ def default_store_path() -> Path:
 
 
 def open_store(
-    location: str | Path | None = None, framework: Framework | str | Path | None = None
+    location: str | Path | None = None,
+    framework: Framework | str | Path | None = None,
+    *,
+    readonly: bool = False,
 ) -> ResponseStore:
-    """Open (and create if needed) a response store.
+    """Open (and, for writing, create if needed) a response store.
 
     Parameters
     ----------
@@ -279,11 +423,15 @@ def open_store(
         ``postgresql://`` URLs are reserved for a later backend.
     framework : Framework or path, optional
         The framework changes are checked against (default: the bundled tw-dsg).
+    readonly : bool
+        Only read (every reader of answers should): the file is never changed or
+        created, and another program's database is refused, not turned into a store.
 
     Raises
     ------
     StoreError
-        If the store cannot be opened or was written by a newer guidekit.
+        If the store cannot be opened, is not a guidekit store, or was written by
+        a newer guidekit (see :class:`SQLiteStore`).
     """
     if isinstance(location, str) and location.startswith(("postgres://", "postgresql://")):
         raise StoreError(
@@ -291,7 +439,9 @@ def open_store(
             f"no PostgreSQL backend yet: {location.split('@')[-1]}",
             location=location.split("@")[-1],
         )
-    return SQLiteStore(location if location is not None else default_store_path(), framework)
+    return SQLiteStore(
+        location if location is not None else default_store_path(), framework, readonly=readonly
+    )
 
 
 class ResponseStore(abc.ABC):
@@ -321,8 +471,10 @@ class ResponseStore(abc.ABC):
     @abc.abstractmethod
     def _append(self, changes: Sequence[Change]) -> list[Saved]:
         """In ONE transaction: take the time (:func:`utc_now`, inside the transaction so
-        log order and time order agree), for each change read its slot's current value,
-        append a log row when it differs, and commit; return one :class:`Saved` per change."""
+        log order and time order agree), for each change read its slot's current value
+        and the agency's recorded name (:meth:`_check_name`), work out the new value
+        (:meth:`_resolve`: KEEP fields, conflicts), append a log row when it differs,
+        and commit; return one :class:`Saved` per change.  Any error rolls back all."""
 
     @abc.abstractmethod
     def _select_log(self, filters: dict[str, str]) -> list[tuple[Any, ...]]:
@@ -331,6 +483,10 @@ class ResponseStore(abc.ABC):
     @abc.abstractmethod
     def _select_current(self, filters: dict[str, str]) -> list[tuple[Any, ...]]:
         """Newest log row per slot matching ``filters`` (tuples, :data:`CURRENT_COLUMNS` order)."""
+
+    @abc.abstractmethod
+    def _select_agency_name(self, round: str, agency_id: str) -> str | None:
+        """The agency name of the newest log row of (round, agency_id), or None."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -346,15 +502,22 @@ class ResponseStore(abc.ABC):
     def check(self, change: Change) -> Change:
         """Validate a change against the framework; returns it with defaults filled.
 
+        The codes and names are checked as the answer-file reader
+        (:mod:`guidekit.responses`) would read them back from an export, so
+        nothing the store accepts is refused or changed there.
+
         Raises
         ------
         StoreError
-            ``blank`` (a required field is blank), ``unclean`` (an id or name with
-            surrounding spaces, full-width letters or invisible characters),
-            ``reserved`` (a person used the reserved respondent name, or an agreed
-            answer another name),
-            ``kind``, ``instrument``, ``item`` (not in that instrument's bank),
-            ``answer`` (not a code of the scale), ``na-reason`` (不適用 without a note).
+            ``blank`` (a required field is blank), ``control-char`` (a code or name
+            with control or text-direction characters, line breaks or tabs),
+            ``surrogate`` (any text, notes too, with a lone UTF-16 surrogate),
+            ``unclean`` (an id or name with surrounding spaces, full-width letters or
+            invisible characters), ``reserved`` (a person used the reserved
+            respondent name or a look-alike of it, :func:`is_reserved_name`, or an
+            agreed answer another name), ``kind``, ``instrument``, ``item`` (not in
+            that instrument's bank), ``answer`` (not a code of the scale),
+            ``na-reason`` (不適用 without a note).
         """
         sheet = change.sheet
         for field in ("round", "agency_id", "agency_name", "instrument", "respondent"):
@@ -363,6 +526,28 @@ class ResponseStore(abc.ABC):
                 raise StoreError("blank", f"{field} is blank", field=field)
         if not isinstance(sheet.service, str):
             raise StoreError("blank", "service must be text", field="service")
+        who = change.who or sheet.respondent
+        texts = {
+            "round": sheet.round,
+            "agency_id": sheet.agency_id,
+            "agency_name": sheet.agency_name,
+            "service": sheet.service,
+            "instrument": sheet.instrument,
+            "respondent": sheet.respondent,
+            "item_id": change.item_id if isinstance(change.item_id, str) else "",
+            "who": who if isinstance(who, str) else "",
+        }
+        for field, value in texts.items():
+            problem = text_problem(value)
+            if problem:
+                raise StoreError(
+                    problem, f"{field} {value!r} cannot be stored", field=field, value=value
+                )
+        note = change.note if isinstance(change.note, str) or change.note is KEEP else ""
+        if note is not KEEP and text_problem(note, one_line=False):
+            raise StoreError(
+                "surrogate", "the note holds a lone UTF-16 surrogate", field="note", value=""
+            )
         # Stored exactly as an answer file would be read back (guidekit.responses cleans
         # these fields), so an export re-reads without a single change.
         for field in ("round", "agency_id", "service", "instrument", "respondent"):
@@ -385,11 +570,14 @@ class ResponseStore(abc.ABC):
             )
         if sheet.kind not in KINDS:
             raise StoreError("kind", f"unknown record kind {sheet.kind!r}", kind=sheet.kind)
-        if (sheet.kind == "agreed") != (sheet.respondent == AGREED_RESPONDENT):
+        agreed = sheet.kind == "agreed"
+        if agreed != (sheet.respondent == AGREED_RESPONDENT) or (
+            not agreed and is_reserved_name(sheet.respondent)
+        ):
             raise StoreError(
                 "reserved",
-                f"the respondent name {AGREED_RESPONDENT!r} is reserved for the "
-                "team's agreed answers",
+                f"the respondent name {AGREED_RESPONDENT!r} (or one looking like it) is "
+                "reserved for the team's agreed answers",
                 name=AGREED_RESPONDENT,
             )
         fw = self.framework
@@ -408,26 +596,74 @@ class ResponseStore(abc.ABC):
                 item=change.item_id,
                 instrument=sheet.instrument,
             )
-        note = change.note if isinstance(change.note, str) else ""
-        if change.answer is not None:
-            scale = fw.scale(sheet.instrument)
-            codes = {o.code: o for o in scale.options}
-            option = codes.get(change.answer)
+        if change.answer is not None and change.answer is not KEEP:
+            option = (
+                answer_option(fw, sheet.instrument, change.answer)
+                if isinstance(change.answer, str)
+                else None
+            )
             if option is None:
-                matched = scale.match(change.answer) if scale.kind == "continuous" else None
-                if not isinstance(matched, float):
+                raise StoreError(
+                    "answer",
+                    f"answer {change.answer!r} is not a code of the scale",
+                    answer=_shown(str(change.answer)),
+                    allowed=", ".join(o.code for o in fw.scale(sheet.instrument).options),
+                )
+            if isinstance(option, ScaleOption) and option.na and note is not KEEP:
+                if not note.strip():
                     raise StoreError(
-                        "answer",
-                        f"answer {change.answer!r} is not a code of the scale",
-                        answer=change.answer,
-                        allowed=", ".join(codes),
+                        "na-reason", "a not-applicable answer needs a reason", item=change.item_id
                     )
-            elif option.na and not note.strip():
+        return dataclasses.replace(change, note=note, who=who)
+
+    def _resolve(
+        self, change: Change, old_answer: str | None, old_note: str
+    ) -> tuple[str | None, str]:
+        """The slot's new (answer, note) given what it holds now (backends call this inside
+        the write transaction): :data:`KEEP` fields keep the stored value.
+
+        Raises
+        ------
+        Conflict
+            If ``seen_answer`` / ``seen_note`` differ from what the slot holds.
+        StoreError
+            ``na-reason`` if the result would be 不適用 without a reason (e.g. a reason
+            cleared, or 不適用 chosen while the stored note is empty).
+        """
+        if (change.seen_answer is not KEEP and change.seen_answer != old_answer) or (
+            change.seen_note is not KEEP and change.seen_note != old_note
+        ):
+            raise Conflict(change.item_id, old_answer, old_note)
+        answer = old_answer if change.answer is KEEP else change.answer
+        note = old_note if change.note is KEEP else change.note
+        if answer is not None:
+            option = answer_option(self.framework, change.sheet.instrument, answer)
+            if isinstance(option, ScaleOption) and option.na and not note.strip():
                 raise StoreError(
                     "na-reason", "a not-applicable answer needs a reason", item=change.item_id
                 )
-        who = change.who or sheet.respondent
-        return dataclasses.replace(change, note=note, who=who)
+        return answer, note
+
+    def _check_name(self, change: Change, registered: str | None) -> None:
+        """Refuse a second agency name for a code in a round (``registered``: the name the
+        store holds for it; a file with two names for one code is refused by the reader too).
+
+        Raises
+        ------
+        StoreError
+            ``agency-name``.
+        """
+        s = change.sheet
+        if registered is not None and registered != s.agency_name:
+            raise StoreError(
+                "agency-name",
+                f"agency {s.agency_id} is recorded as {registered!r} in round {s.round}, "
+                f"not {s.agency_name!r}",
+                agency_id=s.agency_id,
+                round=s.round,
+                registered=registered,
+                given=s.agency_name,
+            )
 
     def record(self, change: Change) -> Saved:
         """Write one change (validated, one transaction); see :class:`Saved`.
@@ -493,6 +729,14 @@ class ResponseStore(abc.ABC):
         rows = self._select_current(self._filters(filters))
         return _frame(rows, CURRENT_COLUMNS)
 
+    def agency_name(self, round: str, agency_id: str) -> str | None:
+        """The name recorded for this agency code in this round (its latest), or None.
+
+        A change with another name for the same code and round is refused
+        (``agency-name``, see :meth:`check`); the start form uses this to offer
+        the recorded name."""
+        return self._select_agency_name(round, agency_id)
+
     def sheets(self, **filters: str | None) -> pd.DataFrame:
         """The answer sheets in the store (for pickers).
 
@@ -551,11 +795,18 @@ class ResponseStore(abc.ABC):
             ``agency_name`` the latest name recorded for the agency in that round,
             ``source_file`` the store location and ``source_row`` the log id.
             A slot whose answer and note were both cleared is left out.
+            ``problems`` holds warnings (不適用 without a reason, an agency with
+            several names in a store written before names were checked).
 
         Raises
         ------
         ResponsesError
-            If a stored item is not in ``framework`` (e.g. a different question bank).
+            With every problem at once, each naming the store and the log id as
+            file and row, when a row would be refused in an answer file: an item
+            not in ``framework`` (e.g. a different question bank), an answer that
+            is not a code of the item's scale (``unknown-answer``), control
+            characters in a code or name (``control-char``).  A store written
+            only through :meth:`record` never has these; a hand-edited one may.
         """
         if agreed not in ("team", "individual"):
             raise ValueError(f"agreed must be 'team' or 'individual', not {agreed!r}")
@@ -568,25 +819,12 @@ class ResponseStore(abc.ABC):
             round=round, agency_id=agency_id, service=service, instrument=instrument
         )
         frame = _canonical(current, agreed, respondent, self.location)
-        problems = []
-        for row in frame.itertuples():
-            if not (
-                fw.has_instrument(row.instrument)
-                and row.item_id in {i.id for i in fw.items[row.instrument]}
-            ):
-                problems.append(
-                    Problem(
-                        self.location,
-                        int(row.source_row),
-                        "item_id",
-                        row.item_id,
-                        "unknown-item",
-                        {"framework": fw.id, "version": fw.version, "examples": row.item_id},
-                    )
-                )
-        if problems:
+        problems = _read_problems(current, frame, fw, self.location)
+        if any(p.is_error for p in problems):
             raise ResponsesError(
-                problems, summary=f"{self.location}: answers of another question bank"
+                problems,
+                summary=f"{self.location}: answers that cannot be used",
+                summary_zh=f"{self.location}：答案儲存檔中有無法使用的答案",
             )
         if not frame.empty:
             order = {i.id: n for bank in fw.items.values() for n, i in enumerate(bank)}
@@ -600,7 +838,9 @@ class ResponseStore(abc.ABC):
                 .reset_index(drop=True)
             )
         source = SourceInfo(self.location, "sqlite", len(frame), {c: c for c in COLUMNS[:11]})
-        return Responses(frame=frame, framework=fw, problems=[], sources=[source], metadata={})
+        return Responses(
+            frame=frame, framework=fw, problems=problems, sources=[source], metadata={}
+        )
 
     # -- export ----------------------------------------------------------------------
     def export(
@@ -633,12 +873,38 @@ class ResponseStore(abc.ABC):
         -------
         Path
             The file written.  Columns: :data:`EXPORT_COLUMNS` (11; no source columns).
+            :meth:`export_file` also says how many rows were written and which .xlsx
+            cells had to be changed.
 
         Notes
         -----
-        Text is written exactly as entered.  A note beginning with ``=`` stays
-        text in the .xlsx; spreadsheet programs may treat it as a formula when
-        *opening the CSV*, so open the .xlsx in Excel.
+        Text is written exactly as entered, with one exception: an .xlsx cell
+        cannot hold control characters (a note pasted from Word may carry a
+        vertical tab ``\\x0b``), so there each is written as its visible escape
+        (``\\x0b``) and the cell is listed in :attr:`ExportedFile.replaced`; the
+        CSV keeps the text as stored.  A note beginning with ``=`` stays text in
+        the .xlsx; spreadsheet programs may treat it as a formula when *opening
+        the CSV*, so open the .xlsx in Excel.
+        """
+        return self.export_file(path, framework, headers=headers, agreed=agreed, **filters).path
+
+    def export_file(
+        self,
+        path: str | Path,
+        framework: Framework | str | Path | None = None,
+        *,
+        headers: Literal["zh-TW", "canonical"] = "zh-TW",
+        agreed: Agreed = "team",
+        **filters: str | None,
+    ) -> ExportedFile:
+        """:meth:`export`, returning what was written (:class:`ExportedFile`).
+
+        Raises
+        ------
+        StoreError
+            ``export-type`` for a suffix other than .csv / .xlsx.
+        ResponsesError
+            If the store holds rows an answer file could not hold (:meth:`responses`).
         """
         path = Path(path)
         suffix = path.suffix.lower()
@@ -648,6 +914,7 @@ class ResponseStore(abc.ABC):
             )
         responses = self.responses(framework, agreed=agreed, **filters)
         table = export_table(responses, headers)
+        replaced: list[tuple[int, str]] = []
         if suffix == ".csv":
             buffer = io.StringIO(newline="")
             writer = csv.writer(buffer, lineterminator="\r\n")
@@ -655,8 +922,23 @@ class ResponseStore(abc.ABC):
             writer.writerows(table.itertuples(index=False, name=None))
             write_atomic(path, buffer.getvalue().encode("utf-8-sig"))
         else:
-            write_atomic(path, _xlsx_bytes(table))
-        return path
+            data, replaced = _xlsx_bytes(table)
+            write_atomic(path, data)
+        return ExportedFile(path, len(table), tuple(replaced))
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportedFile:
+    """What :meth:`ResponseStore.export_file` wrote.
+
+    ``rows``: answer rows (header not counted).  ``replaced``: the .xlsx cells
+    whose control characters were written as visible escapes (``\\x0b``), as
+    (spreadsheet row, header) pairs; always empty for CSV.
+    """
+
+    path: Path
+    rows: int
+    replaced: tuple[tuple[int, str], ...] = ()
 
 
 def export_table(
@@ -680,9 +962,13 @@ def export_table(
     return frame.astype(object).where(frame.notna(), "").astype(str)
 
 
-def _xlsx_bytes(table: pd.DataFrame) -> bytes:
+def _xlsx_bytes(table: pd.DataFrame) -> tuple[bytes, list[tuple[int, str]]]:
+    """The .xlsx file of ``table`` (every cell text) and the cells whose control characters
+    (which the file format cannot hold) were written as visible escapes."""
     from openpyxl import Workbook
-    from openpyxl.cell.cell import TYPE_STRING
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, TYPE_STRING
+
+    replaced: list[tuple[int, str]] = []
 
     workbook = Workbook()
     sheet = workbook.active
@@ -693,6 +979,9 @@ def _xlsx_bytes(table: pd.DataFrame) -> bytes:
     for r, values in enumerate(table.itertuples(index=False, name=None), start=2):
         for c, value in enumerate(values, start=1):
             cell = sheet.cell(row=r, column=c)
+            if ILLEGAL_CHARACTERS_RE.search(value):
+                value = ILLEGAL_CHARACTERS_RE.sub(_escape, value)
+                replaced.append((r, str(table.columns[c - 1])))
             cell.value = value
             # Text, always: a note starting with "=" must not become a formula, and
             # codes such as 0012 must keep their zeros when someone edits the file.
@@ -701,7 +990,11 @@ def _xlsx_bytes(table: pd.DataFrame) -> bytes:
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return buffer.getvalue()
+    return buffer.getvalue(), replaced
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
 
 
 def _frame(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:
@@ -709,6 +1002,82 @@ def _frame(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:
     for column in columns:
         frame[column] = frame[column].astype("int64" if column == "log_id" else "string")
     return frame
+
+
+def _read_problems(
+    current: pd.DataFrame, frame: pd.DataFrame, fw: Framework, location: str
+) -> list[Problem]:
+    """The answer-file reader's rules applied to rows read from a store (file = the store,
+    row = the log id): unknown items and answer codes, control characters in codes and
+    names (errors); 不適用 without a reason and several names for one agency (warnings)."""
+    problems: list[Problem] = []
+    banks = {inst.id: {i.id for i in fw.items[inst.id]} for inst in fw.instruments}
+    for row in frame.itertuples():
+        log_id = int(row.source_row)
+        bad = False
+        for column in ("round", "agency_id", "agency_name", "service", "respondent", "item_id"):
+            value = getattr(row, column)
+            if isinstance(value, str) and _CONTROL.search(value):
+                problems.append(Problem(location, log_id, column, value, "control-char", {}))
+                bad = True
+        if bad:
+            continue
+        if row.item_id not in banks.get(row.instrument, ()):
+            problems.append(
+                Problem(
+                    location,
+                    log_id,
+                    "item_id",
+                    row.item_id,
+                    "unknown-item",
+                    {"framework": fw.id, "version": fw.version, "examples": row.item_id},
+                )
+            )
+            continue
+        if isinstance(row.answer, str):
+            option = answer_option(fw, row.instrument, row.answer)
+            if option is None:
+                scale = fw.scale(row.instrument)
+                problems.append(
+                    Problem(
+                        location,
+                        log_id,
+                        "answer",
+                        row.answer,
+                        "unknown-answer",
+                        {"choices_zh": scale.expected("zh-TW"), "choices_en": scale.expected("en")},
+                    )
+                )
+            elif isinstance(option, ScaleOption) and option.na and not str(row.note).strip():
+                problems.append(
+                    Problem(location, log_id, "note", "", "na-without-reason", {}, Severity.WARNING)
+                )
+    kept = current[current["log_id"].isin(frame["source_row"].astype("int64"))]
+    for (rnd, agency), group in kept.sort_values("log_id").groupby(
+        ["round", "agency_id"], sort=True
+    ):
+        names = list(dict.fromkeys(group["agency_name"]))
+        if len(names) > 1:
+            used = str(group["agency_name"].iloc[-1])
+            first = group[group["agency_name"] != used].iloc[0]
+            problems.append(
+                Problem(
+                    location,
+                    int(first["log_id"]),
+                    "agency_name",
+                    str(first["agency_name"]),
+                    "store-agency-names",
+                    {
+                        "agency_id": agency,
+                        "round": rnd,
+                        "n": len(names),
+                        "names": "、".join(names),
+                        "used": used,
+                    },
+                    Severity.WARNING,
+                )
+            )
+    return problems
 
 
 def _canonical(
@@ -722,9 +1091,11 @@ def _canonical(
     rows = current[~(current["answer"].isna() & current["note"].fillna("").eq(""))]
     answers = rows[rows["kind"] == "answer"]
     if agreed == "team":
-        team = rows[(rows["kind"] == "agreed") & rows["answer"].notna()]
+        # Every agreed row is kept (a note without an agreed answer too: blank answer =
+        # unanswered, never scored or counted); only an agreed ANSWER settles the item.
+        team = rows[rows["kind"] == "agreed"]
         item_key = ["round", "agency_id", "service", "instrument", "item_id"]
-        settled = pd.MultiIndex.from_frame(team[item_key])
+        settled = pd.MultiIndex.from_frame(team.loc[team["answer"].notna(), item_key])
         mine = pd.MultiIndex.from_frame(answers[item_key])
         answers = pd.concat([answers[~mine.isin(settled)], team])
     if respondent is not None:
@@ -843,56 +1214,179 @@ class SQLiteStore(ResponseStore):
 
     WAL journal (readers never block the writer), ``synchronous=FULL`` (a
     committed change survives a killed process and a power cut), a 30 s busy
-    timeout, and every write one ``BEGIN IMMEDIATE`` transaction.
+    timeout, every write one ``BEGIN IMMEDIATE`` transaction, and a checkpoint
+    every :data:`WAL_AUTOCHECKPOINT_PAGES` WAL pages.
 
     Parameters
     ----------
     path : str or Path
-        The file (created with its folder if missing).
+        The file.  For writing it is created with its folder if missing; an
+        existing file must be a guidekit store or an empty database.
     framework : Framework or path, optional
         What changes are checked against (default: the bundled tw-dsg).
+    readonly : bool
+        Open for reading only (``guidekit validate`` and every other reader):
+        the file is never changed, no table is created and the journal mode is
+        left alone; a store on read-only media (a CD, a read-only share or
+        snapshot) can be read.
 
     Raises
     ------
     StoreError
-        ``open`` if the file cannot be opened or is not a store, ``schema`` if a
-        newer guidekit wrote it.
+        ``open`` if the file cannot be opened or is not an SQLite database,
+        ``missing`` (read-only) if there is no such file, ``not-a-store`` if it is
+        another program's database (or, read-only, an empty one), ``bad-meta`` if
+        its format version is unreadable, ``schema`` if a newer guidekit wrote it.
     """
 
     #: Seconds a writer waits for another writer's transaction before giving up.
     BUSY_TIMEOUT_S = 30.0
 
-    def __init__(self, path: str | Path, framework: Framework | str | Path | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        framework: Framework | str | Path | None = None,
+        *,
+        readonly: bool = False,
+    ) -> None:
         super().__init__(framework)
         self.path = Path(path).expanduser().resolve()
         self.location = str(self.path)
+        self.readonly = readonly
         self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db: sqlite3.Connection | None = sqlite3.connect(
-                self.path,
-                timeout=self.BUSY_TIMEOUT_S,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            self._db.execute(f"PRAGMA busy_timeout = {int(self.BUSY_TIMEOUT_S * 1000)}")
-            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(
-                    "open",
-                    f"{self.path}: cannot use WAL journal (got {mode})",
-                    path=str(self.path),
-                    detail=f"journal_mode={mode}",
+            if readonly:
+                self._db = self._connect_readonly()
+                self._check_tables(self._db, create=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(
+                    self.path,
+                    timeout=self.BUSY_TIMEOUT_S,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._create()
+                self._db.execute(f"PRAGMA busy_timeout = {int(self.BUSY_TIMEOUT_S * 1000)}")
+                # Another program's database is refused before anything is changed in it.
+                self._check_tables(self._db, create=True)
+                mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(
+                        "open",
+                        f"{self.path}: cannot use WAL journal (got {mode})",
+                        path=str(self.path),
+                        detail=f"journal_mode={mode}",
+                    )
+                self._db.execute("PRAGMA synchronous = FULL")
+                self._db.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+                self._create()
+        except StoreError:
+            self.close()
+            raise
         except (sqlite3.DatabaseError, OSError) as exc:
+            self.close()
             raise StoreError(
                 "open",
                 f"cannot open the store {self.path}: {exc}",
                 path=str(self.path),
                 detail=str(exc),
             ) from exc
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A connection that never writes, nor leaves files behind.
+
+        A store with no ``-wal`` file is closed (every writer keeps one while it
+        has the store open), so it is read as immutable: SQLite then creates no
+        ``-wal`` / ``-shm`` files, and it works on read-only media.  A store with
+        a ``-wal`` file (a workshop running now, or one that was killed) is read
+        with ``mode=ro``, which reads the changes still in the ``-wal`` file.
+        """
+        if not self.path.is_file():
+            raise StoreError("missing", f"no store at {self.path}", path=str(self.path))
+        uri = self.path.as_uri()
+        wal = self.path.with_name(self.path.name + "-wal")
+        options = "?mode=ro" if wal.exists() else "?mode=ro&immutable=1"
+        db = sqlite3.connect(
+            uri + options,
+            uri=True,
+            timeout=self.BUSY_TIMEOUT_S,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            db.close()
+            if "immutable" not in options and not os.access(self.path.parent, os.W_OK):
+                # Read-only media holding an unfinished -wal file: SQLite cannot read the
+                # changes in it there, and reading without them would lose answers.
+                raise StoreError(
+                    "open",
+                    f"{self.path}: cannot read its -wal file on read-only media ({exc})",
+                    path=str(self.path),
+                    detail=f"{exc}; copy the .sqlite, -wal and -shm files to a writable folder",
+                ) from exc
+            raise
+        return db
+
+    def _check_tables(self, db: sqlite3.Connection, create: bool) -> None:
+        """Refuse a file that is not a guidekit store (read-only queries only)."""
+        tables = {
+            name
+            for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            )
+        }
+        if "store_meta" in tables:
+            self._check_version(db)
+        if {"store_meta", "answer_log"} <= tables:
+            return
+        if create and not tables:
+            return  # a new (or empty) database becomes a store
+        shown = ", ".join(sorted(tables)[:5]) + ("…" if len(tables) > 5 else "")
+        raise StoreError(
+            "not-a-store",
+            f"{self.path} is not a guidekit answer store (tables: {shown or 'none'})",
+            path=str(self.path),
+            tables=shown or "—",
+        )
+
+    def _check_version(self, db: sqlite3.Connection) -> None:
+        try:
+            row = db.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                "bad-meta",
+                f"{self.path}: unreadable store_meta ({exc})",
+                path=str(self.path),
+                found=str(exc),
+            ) from exc
+        if row is None:
+            raise StoreError(
+                "bad-meta",
+                f"{self.path}: no schema_version in store_meta",
+                path=str(self.path),
+                found="—",
+            )
+        try:
+            version = int(str(row[0]).strip())
+        except ValueError:
+            raise StoreError(
+                "bad-meta",
+                f"{self.path}: schema_version {row[0]!r} is not a number",
+                path=str(self.path),
+                found=_shown(str(row[0])),
+            ) from None
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                "schema",
+                f"{self.path} was written by a newer guidekit "
+                f"(schema {version} > {SCHEMA_VERSION})",
+                path=str(self.path),
+                found=version,
+                supported=SCHEMA_VERSION,
+            )
 
     def _create(self) -> None:
         with self._transaction() as db:
@@ -907,21 +1401,20 @@ class SQLiteStore(ResponseStore):
                 db.execute(
                     "INSERT INTO store_meta (key, value) VALUES ('created_at', ?)", (utc_now(),)
                 )
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise StoreError(
-                    "schema",
-                    f"{self.path} was written by a newer guidekit "
-                    f"(schema {row[0]} > {SCHEMA_VERSION})",
-                    path=str(self.path),
-                    found=row[0],
-                    supported=SCHEMA_VERSION,
-                )
+            else:
+                self._check_version(db)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             if self._db is None:
                 raise StoreError("closed", f"the store {self.path} is closed", path=str(self.path))
+            if self.readonly:
+                raise StoreError(
+                    "readonly",
+                    f"the store {self.path} is open for reading only",
+                    path=str(self.path),
+                )
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -938,8 +1431,14 @@ class SQLiteStore(ResponseStore):
         try:
             with self._transaction() as db:
                 at = utc_now()
+                names: dict[tuple[str, str], str | None] = {}
                 for change in changes:
                     s = change.sheet
+                    key = (s.round, s.agency_id)
+                    if key not in names:
+                        names[key] = self._agency_name_in(db, *key)
+                    self._check_name(change, names[key])
+                    names[key] = s.agency_name
                     row = db.execute(
                         _SLOT_SELECT,
                         (
@@ -953,10 +1452,9 @@ class SQLiteStore(ResponseStore):
                         ),
                     ).fetchone()
                     old_answer, old_note = (row[0], row[1]) if row else (None, "")
-                    if row is not None and old_answer == change.answer and old_note == change.note:
-                        out.append(
-                            Saved(None, at, False, old_answer, old_note, change.answer, change.note)
-                        )
+                    answer, note = self._resolve(change, old_answer, old_note)
+                    if old_answer == answer and old_note == note:  # a new slot holds (None, "")
+                        out.append(Saved(None, at, False, old_answer, old_note, answer, note))
                         continue
                     cursor = db.execute(
                         _INSERT,
@@ -973,23 +1471,15 @@ class SQLiteStore(ResponseStore):
                             s.respondent,
                             change.item_id,
                             old_answer,
-                            change.answer,
+                            answer,
                             old_note,
-                            change.note,
+                            note,
                             fw.id,
                             fw.version,
                         ),
                     )
                     out.append(
-                        Saved(
-                            cursor.lastrowid,
-                            at,
-                            True,
-                            old_answer,
-                            old_note,
-                            change.answer,
-                            change.note,
-                        )
+                        Saved(cursor.lastrowid, at, True, old_answer, old_note, answer, note)
                     )
         except sqlite3.OperationalError as exc:
             raise StoreError(
@@ -999,6 +1489,21 @@ class SQLiteStore(ResponseStore):
                 detail=str(exc),
             ) from exc
         return out
+
+    @staticmethod
+    def _agency_name_in(db: sqlite3.Connection, round: str, agency_id: str) -> str | None:
+        row = db.execute(
+            "SELECT agency_name FROM answer_log WHERE round = ? AND agency_id = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (round, agency_id),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def _select_agency_name(self, round: str, agency_id: str) -> str | None:
+        with self._lock:
+            if self._db is None:
+                raise StoreError("closed", f"the store {self.path} is closed", path=str(self.path))
+            return self._agency_name_in(self._db, round, agency_id)
 
     @staticmethod
     def _where(filters: dict[str, str]) -> tuple[str, list[str]]:

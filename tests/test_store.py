@@ -16,8 +16,10 @@ from guidekit.responses import COLUMNS, validate_responses
 from guidekit.store import (
     AGREED_RESPONDENT,
     CURRENT_COLUMNS,
+    KEEP,
     LOG_COLUMNS,
     Change,
+    Conflict,
     Sheet,
     SQLiteStore,
     StoreError,
@@ -155,14 +157,14 @@ def test_responses_are_canonical(store, fw):
     store.record(Change(SHEET, a, "Y", HOSTILE_NOTE))
     store.record(Change(SHEET, b, "NA", "本服務無此情境"))
     store.record(Change(SHEET, c, None, "還在確認"))  # a note without an answer
-    renamed = Sheet("2026", "0012", "測試機關（新名）", "數位服務", "service", "乙")
-    store.record(Change(renamed, a, "N"))
+    other = Sheet("2026", "0012", "測試機關", "數位服務", "service", "乙")
+    store.record(Change(other, a, "N"))
     responses = store.responses(fw)
     frame = responses.frame
     assert list(frame.columns) == list(COLUMNS)
     assert all(str(frame[c].dtype) == ("Int64" if c == "source_row" else "string") for c in COLUMNS)
     assert set(frame["agency_id"]) == {"0012"}  # leading zeros kept
-    assert set(frame["agency_name"]) == {"測試機關（新名）"}  # the latest name, one per agency
+    assert set(frame["agency_name"]) == {"測試機關"}
     assert set(frame["source_file"]) == {store.location}
     log_ids = dict(
         zip(store.log()["item_id"] + store.log()["respondent"], store.log()["log_id"], strict=True)
@@ -200,9 +202,23 @@ def test_team_rule_agreed_answer_replaces_the_respondents_answers(store, fw):
     assert len(individual) == 4 and AGREED_RESPONDENT not in set(individual["respondent"])
     assert store.log(kind="agreed")["who"].tolist() == ["主持人"]
 
-    # Clearing the agreed answer gives the item back to the respondents.
+    # Clearing the agreed answer gives the item back to the respondents; the team's note
+    # stays, exported as an agreed row without an answer (unanswered: never scored).
     store.record(Change(SHEET.agreed(), a, None, "討論後同意部分符合"))
-    assert len(store.responses(fw).frame) == 4
+    frame = store.responses(fw).frame
+    got = sorted(
+        (r.item_id, r.respondent, None if pd.isna(r.answer) else r.answer, r.note)
+        for r in frame.itertuples()
+    )
+    assert got == sorted(
+        [
+            (a, "甲", "Y", ""),
+            (a, "乙", "N", ""),
+            (a, AGREED_RESPONDENT, None, "討論後同意部分符合"),
+            (b, "甲", "Y", ""),
+            (b, "乙", "P", ""),
+        ]
+    )
 
 
 def test_export_csv_is_read_back_by_validate(store, fw, tmp_path):
@@ -444,3 +460,384 @@ def test_a_store_is_read_wherever_answer_files_are(tmp_path, fw):
     )
     assert result.exit_code == 0, result.output
     assert '"agency_id":"0012"' in result.output.replace(" ", "")
+
+
+# -- hostile findings (second round): one test per kind ----------------------------------------
+
+
+def test_a_page_changes_only_the_field_it_edited(store, fw):
+    """Two pages on one sheet: an answer chosen on one page keeps the note saved from the
+    other, and the other way round (nothing written by one page is erased by the other)."""
+    a, b = items(fw, 2)
+    store.record(Change(SHEET, a, KEEP, "佐證：訪談紀錄", seen_note=""))  # page 1: a note
+    store.record(Change(SHEET, b, "Y", KEEP, seen_answer=None))  # page 1: an answer
+    store.record(Change(SHEET, a, "P", KEEP, seen_answer=None))  # page 2 never saw the note
+    store.record(Change(SHEET, b, KEEP, "補充", seen_note=""))  # page 2 never saw the answer
+    current = store.current().set_index("item_id")
+    assert current.loc[a, "answer"] == "P" and current.loc[a, "note"] == "佐證：訪談紀錄"
+    assert current.loc[b, "answer"] == "Y" and current.loc[b, "note"] == "補充"
+    log = store.log()
+    got = [
+        tuple(None if pd.isna(v) else v for v in row)
+        for row in log[["item_id", "old_answer", "new_answer", "old_note", "new_note"]].itertuples(
+            index=False
+        )
+    ]
+    assert got == [
+        (a, None, None, "", "佐證：訪談紀錄"),
+        (b, None, "Y", "", ""),
+        (a, None, "P", "佐證：訪談紀錄", "佐證：訪談紀錄"),
+        (b, "Y", "Y", "", "補充"),
+    ]
+
+
+def test_a_change_based_on_an_old_view_is_refused_not_written(store, fw):
+    a = items(fw, 1)[0]
+    store.record(Change(SHEET, a, "Y", "甲的說明"))
+    for change in (
+        Change(SHEET, a, "N", KEEP, seen_answer=None),  # the page still shows "unanswered"
+        Change(SHEET, a, KEEP, "乙的說明", seen_note=""),  # the page still shows no note
+    ):
+        with pytest.raises(Conflict) as info:
+            store.record(change)
+        assert (info.value.answer, info.value.note) == ("Y", "甲的說明")
+        assert info.value.code == "conflict" and a in info.value.text("zh-TW")
+    assert len(store.log()) == 1
+    # With what the store holds, the same change goes through.
+    saved = store.record(Change(SHEET, a, "N", KEEP, seen_answer="Y"))
+    assert (saved.old_answer, saved.answer, saved.note) == ("Y", "N", "甲的說明")
+
+
+def test_not_applicable_needs_a_reason_after_merging_too(store, fw):
+    a, b = items(fw, 2)
+    store.record(Change(SHEET, a, "NA", "無此業務"))
+    with pytest.raises(StoreError) as info:  # clearing the reason of a stored 不適用
+        store.record(Change(SHEET, a, KEEP, "  "))
+    assert info.value.code == "na-reason"
+    with pytest.raises(StoreError) as info:  # 不適用 while the stored note is empty
+        store.record(Change(SHEET, b, "NA", KEEP))
+    assert info.value.code == "na-reason"
+    store.record(Change(SHEET, b, KEEP, "本機關沒有實體櫃臺"))
+    assert store.record(Change(SHEET, b, "NA", KEEP)).note == "本機關沒有實體櫃臺"
+    assert len(store.log()) == 3
+
+
+#: Characters the answer-file reader refuses in codes and names (problem "control-char"),
+#: and line breaks / tabs, which a one-line field never holds.
+CONTROL = ["\x00", "\x1b", "\x0b", "\x7f", "\x85", "\u202e", "\u2066", "\n", "\t"]
+CODE_FIELDS = ["round", "agency_id", "agency_name", "service", "respondent"]
+
+
+@pytest.mark.parametrize("field", CODE_FIELDS)
+@pytest.mark.parametrize("char", CONTROL)
+def test_control_characters_in_codes_and_names_are_refused(store, field, char):
+    values = {"round": "2026", "agency_id": "0012", "agency_name": "測試機關", "service": "",
+              "respondent": "甲"}
+    values[field] = f"A{char}1"
+    sheet = Sheet(values["round"], values["agency_id"], values["agency_name"],
+                  values["service"], "service", values["respondent"])
+    with pytest.raises(StoreError) as info:
+        store.record(Change(sheet, "SV-P01-01", "Y"))
+    assert info.value.code == "control-char"
+    zh, en = info.value.text("zh-TW"), info.value.text("en")
+    assert "控制字元" in zh and "control" in en
+    if char not in "\t\n":
+        assert char not in zh and char.encode("unicode_escape").decode() in zh  # made visible
+    assert store.log().empty
+
+
+@pytest.mark.parametrize("field", [*CODE_FIELDS, "note"])
+def test_a_lone_surrogate_is_a_readable_store_error(store, field):
+    values = {"round": "2026", "agency_id": "0012", "agency_name": "測試機關", "service": "",
+              "respondent": "甲", "note": "ok"}
+    values[field] = "佐證 \ud83d"  # an emoji cut in half
+    sheet = Sheet(values["round"], values["agency_id"], values["agency_name"],
+                  values["service"], "service", values["respondent"])
+    with pytest.raises(StoreError) as info:
+        store.record(Change(sheet, "SV-P01-01", "Y", values["note"]))
+    assert info.value.code == "surrogate"
+    for lang in ("zh-TW", "en"):
+        info.value.text(lang).encode("utf-8")  # can be shown on a page / printed
+    assert store.log().empty
+
+
+def test_notes_keep_control_characters_and_the_export_reads_back(store, fw, tmp_path):
+    """A note pasted from Word (vertical tab), or holding NUL / ESC / RLO, is kept as
+    written in the store and the CSV; the .xlsx writes each as a visible escape."""
+    from openpyxl import load_workbook
+
+    a, b = items(fw, 2)
+    word = "第一行\x0b第二行"
+    odd = "a\x00b\x1bc\u202ed"
+    store.record(Change(SHEET, a, "Y", word))
+    store.record(Change(SHEET, b, "N", odd))
+    csv_file = store.export_file(tmp_path / "answers.csv")
+    assert csv_file.rows == 2 and csv_file.replaced == ()
+    report = validate_responses(csv_file.path, fw)
+    assert report.ok, [p.format() for p in report.problems]
+    notes = report.responses.frame.set_index("item_id")["note"]
+    assert notes[a] == word and notes[b] == odd
+    xlsx_file = store.export_file(tmp_path / "answers.xlsx")
+    assert xlsx_file.replaced == ((2, "說明"), (3, "說明"))  # header = row 1
+    sheet = load_workbook(xlsx_file.path).active
+    assert sheet["I2"].value == "第一行\\x0b第二行"
+    assert sheet["I3"].value == "a\\x00b\\x1bc\u202ed"  # RLO is legal in .xlsx: kept
+    report = validate_responses(xlsx_file.path, fw)
+    assert report.ok, [p.format() for p in report.problems]
+
+
+LOOKALIKES = [
+    AGREED_RESPONDENT + " ",
+    AGREED_RESPONDENT + "\u3000",
+    "團隊\u200b共識",
+    "團隊\u3000共識",
+    "團隊 共識",
+    "團\ufe00隊共識",
+    "團\U000e0100隊共識",
+    "團隊\u034f共識",
+    "團隊\u2062共識",
+    "團隊\u3164共識",
+    "團隊\u180e共識",
+    "團隊共識\U000e0020",
+    "團隊\u061c共識",
+    "團隊\u200e共識",
+    "\ufeff團隊共識",
+    "团队共识",
+    "团隊共识",
+]
+
+
+@pytest.mark.parametrize("name", LOOKALIKES)
+def test_look_alikes_of_the_reserved_name_are_refused(store, name):
+    from guidekit.store import is_reserved_name
+
+    sheet = Sheet("2026", "0012", "測試機關", "", "service", name)
+    with pytest.raises(StoreError) as info:
+        store.record(Change(sheet, "SV-P01-01", "Y"))
+    assert info.value.code in ("reserved", "unclean")
+    assert is_reserved_name(name)
+    assert store.log().empty
+
+
+def test_people_may_have_names_near_the_reserved_one(store):
+    from guidekit.store import is_reserved_name
+
+    for name in ("團隊", "共識小組", "團隊共識會議記錄人"):
+        assert not is_reserved_name(name)
+        store.record(Change(Sheet("2026", "0012", "測試機關", "", "service", name),
+                            "SV-P01-01", "Y"))
+    assert len(store.log()) == 3
+
+
+def test_a_second_agency_name_for_a_code_is_refused(store):
+    first = Sheet("2026", "301000000A", "內政部", "", "service", "R1")
+    other_name = Sheet("2026", "301000000A", "內政部資訊中心（測試）", "", "service", "R2")
+    store.record(Change(first, "SV-P01-01", "Y"))
+    with pytest.raises(StoreError) as info:
+        store.record(Change(other_name, "SV-P01-01", "N"))
+    assert info.value.code == "agency-name"
+    assert "內政部" in info.value.text("zh-TW") and "301000000A" in info.value.text("en")
+    with pytest.raises(StoreError):  # within one batch too
+        store.record_many([
+            Change(Sheet("2026", "B2", "甲機關", "", "service", "R1"), "SV-P01-01", "Y"),
+            Change(Sheet("2026", "B2", "乙機關", "", "service", "R2"), "SV-P01-01", "Y"),
+        ])
+    assert len(store.log()) == 1
+    assert store.agency_name("2026", "301000000A") == "內政部"
+    assert store.agency_name("2026", "nobody") is None
+    # Another round may use another name (agencies are renamed between rounds).
+    store.record(Change(Sheet("2027", "301000000A", "內政部（改組後）", "", "service", "R2"),
+                        "SV-P01-01", "N"))
+    assert len(store.log()) == 2
+
+
+def _raw_insert(path, **values) -> None:
+    row = {"at": "2026-01-01T00:00:00+00:00", "who": "R1", "session": "x", "kind": "answer",
+           "round": "2026", "agency_id": "A1", "agency_name": "機關", "service": "",
+           "instrument": "service", "respondent": "R1", "item_id": "SV-P01-02",
+           "old_answer": None, "new_answer": "Y", "old_note": "", "new_note": "",
+           "framework_id": "tw-dsg", "framework_version": "2026.11", **values}
+    raw = sqlite3.connect(path)
+    raw.execute(f"INSERT INTO answer_log ({', '.join(row)}) VALUES "
+                f"({', '.join('?' for _ in row)})", list(row.values()))
+    raw.commit()
+    raw.close()
+
+
+def test_the_store_reader_applies_the_file_readers_rules(tmp_path, fw):
+    """Rows only a hand edit (or another program) can make: an answer code not on the scale
+    is an error, 不適用 without a reason a warning, control characters an error — each
+    naming the store and the log id, as the file reader names file and row."""
+    from click.testing import CliRunner
+
+    from guidekit.cli import main
+
+    path = tmp_path / "w.sqlite"
+    with open_store(path, fw) as s:
+        s.record(Change(Sheet("2026", "A1", "機關", "", "service", "R1"), "SV-P01-01", "Y"))
+    _raw_insert(path, item_id="SV-P01-02", new_answer="X")  # log id 2
+    _raw_insert(path, item_id="SV-P01-03", new_answer="NA")  # log id 3
+    _raw_insert(path, item_id="SV-P01-04", respondent="R\x1b[31m2")  # log id 4
+    report = validate_responses(path, fw)
+    got = sorted((p.row, p.column, p.code, p.severity.value) for p in report.problems)
+    assert got == [
+        (2, "answer", "unknown-answer", "error"),
+        (3, "note", "na-without-reason", "warning"),
+        (4, "respondent", "control-char", "error"),
+    ]
+    assert {p.file for p in report.problems} == {str(path.resolve())}
+    result = CliRunner().invoke(main, ["score", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "無法辨識的答案" in result.output and "'X'" in result.output
+
+
+def test_an_old_store_with_two_names_for_one_agency_says_which_is_used(tmp_path, fw):
+    path = tmp_path / "old.sqlite"
+    with open_store(path, fw) as s:
+        s.record(Change(Sheet("2026", "A1", "舊名", "", "service", "R1"), "SV-P01-01", "Y"))
+    _raw_insert(path, agency_name="新名", respondent="R2", item_id="SV-P01-01")  # before the rule
+    with open_store(path, fw, readonly=True) as s:
+        responses = s.responses()
+    assert set(responses.frame["agency_name"]) == {"新名"}  # the latest
+    [warning] = responses.problems
+    assert (warning.code, warning.row, warning.value, warning.is_error) == (
+        "store-agency-names", 1, "舊名", False)
+    assert "新名" in warning.message("zh-TW") and "舊名" in warning.message("en")
+    report = validate_responses(path, fw)
+    assert report.ok and [p.code for p in report.problems] == ["store-agency-names"]
+
+
+def _digest(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tables(path) -> list[str]:
+    raw = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        return sorted(n for (n,) in raw.execute("SELECT name FROM sqlite_master"))
+    finally:
+        raw.close()
+
+
+def test_readers_never_change_a_file_and_refuse_what_is_not_a_store(tmp_path, fw):
+    from click.testing import CliRunner
+
+    from guidekit.cli import main
+
+    other = tmp_path / "other-app.sqlite"
+    raw = sqlite3.connect(other)
+    raw.execute("CREATE TABLE moz_places (id INTEGER, url TEXT)")
+    raw.execute("INSERT INTO moz_places VALUES (1, 'https://example.org')")
+    raw.commit()
+    raw.close()
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    bad_meta = tmp_path / "bad-meta.sqlite"
+    raw = sqlite3.connect(bad_meta)
+    raw.execute("CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    raw.execute("INSERT INTO store_meta VALUES ('schema_version', 'v2')")
+    raw.commit()
+    raw.close()
+    expected = {other: "not-a-store", empty: "not-a-store", bad_meta: "bad-meta"}
+    for path, code in expected.items():
+        before, tables = _digest(path), _tables(path) if path.stat().st_size else []
+        for lang, words in (("zh-TW", "無法讀取答案儲存檔"), ("en", "cannot read the answer store")):
+            result = CliRunner().invoke(main, ["--lang", lang, "validate", str(path)])
+            assert result.exit_code == 1 and "Traceback" not in result.output
+            assert words in result.output, result.output
+            assert ("未做任何變更" if lang == "zh-TW" else "othing was changed") in result.output
+        # `workshop --store` on it is refused too (an empty file may become a new store)
+        for readonly in (True, False) if path != empty else (True,):
+            with pytest.raises(StoreError) as info:
+                open_store(path, fw, readonly=readonly)
+            assert info.value.code == code
+        assert _digest(path) == before and (_tables(path) if path.stat().st_size else []) == tables
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(path.name)) == [
+            path.name]  # no -wal / -shm left behind
+    raw = sqlite3.connect(other)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not switched to WAL
+    raw.close()
+
+
+def test_reading_a_closed_store_changes_nothing_and_writing_it_read_only_is_refused(tmp_path, fw):
+    path = tmp_path / "done.sqlite"
+    with open_store(path, fw) as s:
+        s.record(Change(SHEET, "SV-P01-01", "Y"))
+    before = _digest(path)
+    read = validate_responses(path, fw)
+    assert read.ok and len(read.responses.frame) == 1
+    assert _digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["done.sqlite"]
+    with open_store(path, fw, readonly=True) as s, pytest.raises(StoreError) as info:
+        s.record(Change(SHEET, "SV-P01-02", "Y"))
+    assert info.value.code == "readonly"
+    with pytest.raises(StoreError) as info:
+        open_store(tmp_path / "missing.sqlite", fw, readonly=True)
+    assert info.value.code == "missing" and not (tmp_path / "missing.sqlite").exists()
+
+
+def test_a_reader_sees_what_a_running_workshop_saved(tmp_path, fw):
+    path = tmp_path / "live.sqlite"
+    writer = open_store(path, fw)
+    try:
+        for n, item in enumerate(items(fw, 12)):
+            writer.record(Change(SHEET, item, ("Y", "N")[n % 2]))
+        with open_store(path, fw, readonly=True) as reader:
+            assert len(reader.current()) == 12
+    finally:
+        writer.close()
+
+
+def test_a_store_on_read_only_media_can_be_read(tmp_path, fw):
+    """A finished store archived on a read-only file system (a bind mount remounted ro)."""
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("needs root to mount a read-only file system")
+    src, mnt = tmp_path / "src", tmp_path / "mnt"
+    src.mkdir()
+    mnt.mkdir()
+    with open_store(src / "done.sqlite", fw) as s:
+        s.record(Change(SHEET, "SV-P01-01", "P", "已完成"))
+    ok = subprocess.run(["mount", "--bind", str(src), str(mnt)], capture_output=True)
+    if ok.returncode != 0:
+        pytest.skip(f"cannot mount here: {ok.stderr.decode(errors='replace')}")
+    try:
+        remount = subprocess.run(["mount", "-o", "remount,ro,bind", str(mnt)], capture_output=True)
+        if remount.returncode != 0:
+            pytest.skip("cannot remount read-only here")
+        report = validate_responses(mnt / "done.sqlite", fw)
+        assert report.ok, [p.format() for p in report.problems]
+        frame = report.responses.frame
+        assert frame[["answer", "note"]].values.tolist() == [["P", "已完成"]]
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_the_wal_is_checkpointed_every_few_answers(tmp_path, fw):
+    """With SQLite's default (1000 pages) 30 answers all stay in the -wal file; a damaged
+    -wal would take them all.  The main file alone must hold all but the last few."""
+    from guidekit.store import WAL_AUTOCHECKPOINT_PAGES
+
+    path = tmp_path / "s.sqlite"
+    store = open_store(path, fw)
+    try:
+        for k in range(30):
+            store.record(Change(SHEET, items(fw)[k], "YPN"[k % 3], f"n{k}"))
+        copy = tmp_path / "main-file-only.sqlite"
+        copy.write_bytes(path.read_bytes())  # without its -wal
+        raw = sqlite3.connect(copy)
+        try:
+            in_main_file = raw.execute("SELECT count(*) FROM answer_log").fetchone()[0]
+        except sqlite3.OperationalError:  # not even the table reached the main file
+            in_main_file = 0
+        finally:
+            raw.close()
+    finally:
+        store.close()
+    # A commit writes at least 2 pages (table and index leaf): at most
+    # WAL_AUTOCHECKPOINT_PAGES / 2 commits wait in the -wal file.
+    assert in_main_file >= 30 - WAL_AUTOCHECKPOINT_PAGES // 2
