@@ -414,3 +414,200 @@ def test_a_click_before_the_last_typed_value_is_checked_again(store):
 
     asyncio.run(nobody_types())
     assert still_missing.view is None and "填答者" in still_missing.message.value
+
+
+# -- hostile findings (second round) -----------------------------------------------------------
+
+
+def test_the_same_sheet_open_twice_loses_nothing(store, fw):
+    """Two tabs (or a laptop and a phone) on one sheet: each change writes only its own
+    field, so an answer chosen in one tab keeps the note saved in the other, and the tab
+    shows what the other saved."""
+    first, second = fw.items["service"][0].id, fw.items["service"][1].id
+    a, b = sheet_view(store, "甲"), sheet_view(store, "甲")  # b opened before a wrote anything
+    a.write(first, "佐證：使用者訪談紀錄 2026-03")
+    a.answer(second, "Y")
+    b.answer(first, "P")
+    b.write(second, "補充")
+    current = store.current().set_index("item_id")
+    assert current.loc[first, ["answer", "note"]].tolist() == ["P", "佐證：使用者訪談紀錄 2026-03"]
+    assert current.loc[second, ["answer", "note"]].tolist() == ["Y", "補充"]
+    # Tab b now shows what tab a saved, and says so.
+    assert b.rows[first].note.value == "佐證：使用者訪談紀錄 2026-03"
+    assert b.rows[second].answer.value == "Y"
+    assert "另一個頁面" in b.rows[first].status.value
+    log = store.log()
+    assert len(log) == 4 and (log["new_note"] != "").sum() == 3  # no row erased a note
+
+
+def test_editing_what_another_tab_changed_is_refused_and_the_typed_text_kept(store, fw):
+    item = fw.items["service"][0].id
+    a, b = sheet_view(store, "甲"), sheet_view(store, "甲")
+    a.write(item, "甲分頁的說明")
+    b.write(item, "乙分頁的說明")  # b never saw a's note
+    assert store.current()["note"].tolist() == ["甲分頁的說明"]
+    status = b.rows[item].status.value
+    assert "另一個頁面" in status and "乙分頁的說明" in status  # what was not saved, shown
+    assert b.rows[item].note.value == "甲分頁的說明"  # the page now shows the saved note
+    b.write(item, "甲分頁的說明；乙補充")  # now based on what is saved
+    assert store.current()["note"].tolist() == ["甲分頁的說明；乙補充"]
+
+    other = fw.items["service"][1].id
+    a.answer(other, "Y")
+    b.answer(other, "N")
+    assert store.current().set_index("item_id").loc[other, "answer"] == "Y"
+    assert b.rows[other].answer.value == "Y" and "符合" in b.rows[other].status.value
+    b.answer(other, "N")  # chosen again, on purpose
+    assert store.current().set_index("item_id").loc[other, "answer"] == "N"
+    assert len(store.log()) == 4
+
+
+def test_two_facilitator_pages_do_not_overwrite_each_other(store, fw):
+    bank = two_respondents(store, fw)
+    one = Workshop(store, query=query("", view="team")).view
+    two = Workshop(store, query=query("", view="team")).view
+    one.agree(bank[0], None, "再查 2025 年研究報告")  # a note, no agreed answer yet
+    two.agree(bank[0], "P")  # two never saw the note: only the answer is written
+    agreed = store.current(kind="agreed").set_index("item_id")
+    assert agreed.loc[bank[0], ["answer", "note"]].tolist() == ["P", "再查 2025 年研究報告"]
+    assert two.editors[bank[0]].note.value == "再查 2025 年研究報告"
+    one.agree(bank[0], "N")  # one still shows no agreed answer: refused, redrawn
+    assert store.current(kind="agreed")["answer"].tolist() == ["P"]
+    assert one.editors[bank[0]].answer.value == "P"
+    assert "另一個頁面" in one.editors[bank[0]].status.value
+
+
+def test_a_facilitator_note_without_an_answer_is_exported(store, fw, tmp_path):
+    bank = two_respondents(store, fw)
+    team = Workshop(store, query=query("", view="team")).view
+    team.agree(bank[0], None, "下次會議再確認")
+    assert "共識說明" in team.editors[bank[0]].status.value
+    exported = team.model.export(tmp_path / "out")
+    report = validate_responses(exported.csv, fw)
+    assert report.ok, [p.format() for p in report.problems]
+    frame = report.responses.frame
+    rows = frame[frame["item_id"] == bank[0]].sort_values("respondent")
+    got = [(r.respondent, None if pd.isna(r.answer) else r.answer, r.note)
+           for r in rows.itertuples()]
+    # 甲 Y and 乙 N stay (no agreed answer); the team's note is kept without an answer.
+    assert sorted(got) == sorted([("甲", "Y", ""), ("乙", "N", ""),
+                                  (AGREED_RESPONDENT, None, "下次會議再確認")])
+    scored = scoring.score(report.responses)
+    item = scored.items.set_index("item_id").loc[bank[0]]
+    assert int(item["n_respondents"]) == 2 and item["value"] == 1.0  # median of Y=2, N=0
+
+
+@pytest.mark.parametrize("field", ["round", "agency_id", "agency_name", "service", "respondent"])
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\u202e", "\u2067"])
+def test_the_start_form_refuses_control_characters(store, field, char):
+    page = Workshop(store, query=query("甲", form="service"))  # opens the sheet
+    page.close_view()
+    widget = {"round": page.round, "agency_id": page.agency_id, "agency_name": page.agency_name,
+              "service": page.service, "respondent": page.respondent}[field]
+    widget.value = f"A{char}B"
+    page.start_button.click()
+    assert page.view is None, "a bidi override must not be stripped silently"
+    assert "控制字元" in page.message.value
+    assert store.log().empty
+
+
+def test_the_start_form_shows_tidied_values_before_using_them(store):
+    page = Workshop(store, query=query("ＲＡ１", form="service"))
+    assert page.view is None  # not opened with a changed value
+    assert page.respondent.value == "RA1" and "RA1" in page.message.value
+    page.start_button.click()
+    assert page.view is not None and page.view.model.sheet.respondent == "RA1"
+
+
+def test_the_start_form_refuses_look_alikes_of_the_reserved_name(store):
+    for name in ("團隊 共識", "团队共识", "團隊\u200b共識"):
+        page = Workshop(store, query=query(name, form="service"))
+        if page.view is None and "整理" in page.message.value:
+            page.start_button.click()  # the tidied value is checked again
+        assert page.view is None and "保留" in page.message.value, name
+    assert store.log().empty
+
+
+def test_the_start_form_keeps_one_agency_name_per_code(store):
+    page = Workshop(store, query=query("甲"))
+    page.view.answer("SV-P01-01", "Y")
+    other = Workshop(store, query=query("乙", name="研考會（改名）"))
+    assert other.view is None
+    assert NAME in other.message.value.replace("&lt;", "<").replace("&gt;", ">").replace(
+        "&#34;", '"')
+    fresh = Workshop(store)
+    fresh.round.value, fresh.agency_id.value = "2026", AGENCY
+    assert fresh.agency_name.value == NAME  # offered from the store
+
+
+def test_participants_see_no_other_agency_and_need_the_key_for_the_team_view(store):
+    from guidekit.store import Change, Sheet
+
+    store.record(Change(Sheet("2025", "X-OLD", "上月的某機關", "", "service", "王小明"),
+                        "SV-P01-01", "N", "主管不支持，電話 0912-345-678"))
+    page = Workshop(store, facilitator_key="k3y-abc")
+    assert all(code != "X-OLD" for _, code in page.agency_pick.options)
+    assert "上月的某機關" not in str(page.agency_pick.options)
+    team = Workshop(store, facilitator_key="k3y-abc", query="round=2025&agency=X-OLD&view=team")
+    assert team.view is None and "主持人密碼" in team.message.value
+    wrong = Workshop(store, facilitator_key="k3y-abc",
+                     query="round=2025&agency=X-OLD&view=team&key=guess")
+    assert wrong.view is None and "不正確" in wrong.message.value
+    right = Workshop(store, facilitator_key="k3y-abc",
+                     query="round=2025&agency=X-OLD&view=team&key=k3y-abc")
+    assert right.view is not None
+    # A respondent's own sheet needs no key.
+    sheet = Workshop(store, facilitator_key="k3y-abc", query=query("甲"))
+    assert sheet.view is not None
+
+
+def test_a_lone_surrogate_in_a_note_is_said_on_the_page(store, fw):
+    view = sheet_view(store)
+    item = fw.items["service"][0].id
+    view.write(item, "佐證 \ud83d")  # text cut in the middle of an emoji
+    shown = view.errors.widget.value
+    assert "無法儲存的字元" in shown and "未儲存" in view.rows[item].status.value
+    shown.encode("utf-8")  # the page can be sent to the browser
+    assert store.log().empty
+    view.answer(item, "Y")  # the page goes on working
+    assert store.current()["answer"].tolist() == ["Y"]
+
+
+def test_the_shown_commands_are_quoted_for_a_shell(store, fw, tmp_path, monkeypatch):
+    import shlex
+    import types
+
+    from guidekit import batch
+    from guidekit.store import Change, Sheet
+    from guidekit.widgets.model import Facilitator
+
+    round_, agency = '2026"; echo INJECTED; "', "A1$(touch /tmp/PWNED)"
+    store.record(Change(Sheet(round_, agency, "機關", "", "service", "R1"), "SV-P01-01", "Y"))
+    calls = []
+
+    def fake_run_reports(**kwargs):
+        calls.append(kwargs)
+        result = types.SimpleNamespace(status="ok", file="r.html", error=None)
+        return types.SimpleNamespace(results=[result])
+
+    monkeypatch.setattr(batch, "run_reports", fake_run_reports)
+    made = Facilitator(store, round_, agency).report(tmp_path / "rep")
+    assert shlex.split(made.command) == [
+        "guidekit", "--lang", "zh-TW", "reports", "--responses", str(made.answers.csv),
+        "--agency", agency, "--round", round_, "--out", str(tmp_path / "rep"),
+    ]
+    assert calls[0]["agencies"] == [agency] and calls[0]["round"] == round_
+
+
+def test_export_says_which_excel_cells_were_changed(store, fw, tmp_path):
+    from guidekit.store import Change, Sheet
+
+    store.record(Change(Sheet("2026", AGENCY, NAME, "", "service", "甲"), "SV-P01-01", "Y",
+                        "第一行\x0b第二行"))
+    team = Workshop(store, query="round=2026&agency=0012&view=team").view
+    team.export_button.click()
+    assert team.last_export.replaced == 1
+    assert "\\x0b" in team.files.value and "CSV" in team.files.value
+    assert validate_responses(team.last_export.xlsx, fw).ok
+    csv_notes = validate_responses(team.last_export.csv, fw).responses.frame["note"].tolist()
+    assert csv_notes == ["第一行\x0b第二行"]

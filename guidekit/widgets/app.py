@@ -9,12 +9,19 @@ resumes where they were.
 The page address may carry the choices (``?round=2026&agency=A1&name=…&service=…
 &form=service&respondent=R1``, or ``&view=team`` for the facilitator view); with
 every field given, the page opens the sheet directly.
+
+Privacy: the agency list offers only the bundled register of agencies (public
+names), never what other agencies answered in the store; the facilitator view
+(every respondent's names, answers and notes, exports) needs the facilitator
+key when one is set (:data:`KEY_ENV`; ``guidekit workshop`` always sets one and
+prints it for the facilitator only).  Use one store per workshop.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import hmac
 import os
 import urllib.parse
 from pathlib import Path
@@ -25,8 +32,16 @@ from ..framework import Framework
 from ..html import TEMPLATES, render
 from ..paths import agencies_file
 from ..responses import _clean_name
-from ..store import AGREED_RESPONDENT, ResponseStore, Sheet, open_store
+from ..store import (
+    AGREED_RESPONDENT,
+    ResponseStore,
+    Sheet,
+    is_reserved_name,
+    open_store,
+    text_problem,
+)
 from ..text import clean
+from . import server
 from .errors import ErrorPanel, guarded, setup_logging
 from .facilitator import FacilitatorView
 from .model import Facilitator, Questionnaire, new_session
@@ -37,6 +52,10 @@ LANG_ENV = "GUIDEKIT_LANG"
 
 #: Seconds to wait for field values still on their way before refusing a start.
 SETTLE_S = 0.8
+
+#: The facilitator key's environment variable (``guidekit workshop`` sets it): when set, the
+#: facilitator view opens only with this key (start form field or ``&key=`` in the address).
+KEY_ENV = server.KEY_ENV
 
 
 def _running_loop() -> Any:
@@ -60,14 +79,16 @@ def known_agencies() -> dict[str, str]:
     if not path.is_file():
         return {}
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        return {row["agency_id"]: row["name_zh"] for row in csv.DictReader(fh) if row.get("agency_id")}
+        return {
+            row["agency_id"]: row["name_zh"] for row in csv.DictReader(fh) if row.get("agency_id")
+        }
 
 
 def query_choices(query: str | None = None) -> dict[str, str]:
     """Choices carried by the page address (Voilà passes it as ``$QUERY_STRING``)."""
     query = os.environ.get("QUERY_STRING", "") if query is None else query
     parsed = urllib.parse.parse_qs(query.lstrip("?"), keep_blank_values=True)
-    names = ("round", "agency", "name", "service", "form", "respondent", "view", "lang")
+    names = ("round", "agency", "name", "service", "form", "respondent", "view", "lang", "key")
     return {k: parsed[k][-1] for k in names if k in parsed}
 
 
@@ -83,6 +104,9 @@ class Workshop:
     framework : Framework or path, optional
     query : str, optional
         The page address's query string (default ``$QUERY_STRING``).
+    facilitator_key : str, optional
+        Key the facilitator view needs (default ``$GUIDEKIT_FACILITATOR_KEY``; none
+        needed when neither is set, e.g. in the facilitator's own JupyterLab).
 
     Attributes
     ----------
@@ -98,13 +122,18 @@ class Workshop:
         lang: str | None = None,
         framework: Framework | str | Path | None = None,
         query: str | None = None,
+        facilitator_key: str | None = None,
     ) -> None:
         import ipywidgets as w
 
         setup_logging()
+        key = facilitator_key if facilitator_key is not None else os.environ.get(KEY_ENV, "")
+        self.facilitator_key = key.strip()
         self.store = store if isinstance(store, ResponseStore) else open_store(store, framework)
         choices = query_choices(query)
-        self.lang = i18n.normalise_lang(choices.get("lang") or lang or os.environ.get(LANG_ENV) or None)
+        self.lang = i18n.normalise_lang(
+            choices.get("lang") or lang or os.environ.get(LANG_ENV) or None
+        )
         self.session = new_session()
         self.errors = ErrorPanel(self.lang)
         self.view: Any = None
@@ -113,9 +142,10 @@ class Workshop:
         self.widget = w.VBox([self.style, self.body])
         self.widget.add_class("gk-ws")
         self._build_start(choices)
-        if choices.get("view") == "team" and self.fields_ready(team=True):
+        # An address asking for a page opens it, or says at once why it cannot.
+        if choices.get("view") == "team":
             self.open_facilitator()
-        elif choices and self.fields_ready(team=False):
+        elif (choices.get("respondent") or "").strip():
             self.open_questionnaire()
 
     def t(self, key: str, **values: Any) -> str:
@@ -134,76 +164,139 @@ class Workshop:
         answers = sheets[sheets["kind"] == "answer"]
         rounds = sorted(set(answers["round"]), reverse=True)
         default_round = rounds[0] if rounds else str(dt.date.today().year)
+        # Public names only: the bundled register, never the agencies other workshops
+        # answered in this store (a participant need not learn who else was assessed).
         self.agencies = known_agencies()
-        for row in answers.sort_values("last_at").itertuples():
-            self.agencies[str(row.agency_id)] = str(row.agency_name)
         label = {"style": {"description_width": "initial"}}
         # Text fields send their value when left (Tab, Enter, click elsewhere): one message
         # per field, so it always reaches the kernel before a button click that follows.
         typed = {**label, "continuous_update": False}
         wide = w.Layout(width="min(560px, 98%)")
 
-        self.intro = w.HTML(value=render(
-            "workshop/start.html.j2", css="", title=self.t("workshop.title"),
-            intro=self.t("workshop.intro"), store_label=self.t("workshop.store"),
-            store=self.store.location,
-        ))
+        self.intro = w.HTML(
+            value=render(
+                "workshop/start.html.j2",
+                css="",
+                title=self.t("workshop.title"),
+                intro=self.t("workshop.intro"),
+                store_label=self.t("workshop.store"),
+                store=self.store.location,
+            )
+        )
         self.lang_pick = w.Dropdown(
-            options=[("中文（臺灣）", "zh-TW"), ("English", "en")], value=self.lang,
-            description="語言 Language", **label,
+            options=[("中文（臺灣）", "zh-TW"), ("English", "en")],
+            value=self.lang,
+            description="語言 Language",
+            **label,
         )
         self.round = w.Combobox(
-            value=choices.get("round", default_round), options=rounds, ensure_option=False,
-            description=self.t("report.meta.round"), placeholder="2026", layout=wide, **typed,
+            value=choices.get("round", default_round),
+            options=rounds,
+            ensure_option=False,
+            description=self.t("report.meta.round"),
+            placeholder="2026",
+            layout=wide,
+            **typed,
         )
         self.agency_pick = w.Dropdown(
             options=[(self.t("workshop.field.agency_own"), None)]
             + [(f"{name}（{code}）", code) for code, name in sorted(self.agencies.items())],
-            value=None, description=self.t("workshop.field.agency_list"), layout=wide, **label,
+            value=None,
+            description=self.t("workshop.field.agency_list"),
+            layout=wide,
+            **label,
         )
         self.agency_id = w.Text(
-            value=choices.get("agency", ""), description=self.t("report.meta.agency_id"),
-            layout=wide, **typed,
+            value=choices.get("agency", ""),
+            description=self.t("report.meta.agency_id"),
+            layout=wide,
+            **typed,
         )
         self.agency_name = w.Text(
             value=choices.get("name", self.agencies.get(choices.get("agency", ""), "")),
-            description=self.t("workshop.field.agency_name"), layout=wide, **typed,
+            description=self.t("workshop.field.agency_name"),
+            layout=wide,
+            **typed,
         )
         self.service = w.Combobox(
-            value=choices.get("service", ""), options=[], ensure_option=False,
-            description=self.t("workshop.field.service"), layout=wide, **typed,
+            value=choices.get("service", ""),
+            options=[],
+            ensure_option=False,
+            description=self.t("workshop.field.service"),
+            layout=wide,
+            **typed,
         )
         form = choices.get("form")
         self.instrument = w.Dropdown(
-            options=[(f"{i.text('title', self.lang)}（{i.annex}）" if i.annex else i.text("title", self.lang),
-                      i.id) for i in fw.instruments],
+            options=[
+                (
+                    f"{i.text('title', self.lang)}（{i.annex}）"
+                    if i.annex
+                    else i.text("title", self.lang),
+                    i.id,
+                )
+                for i in fw.instruments
+            ],
             value=form if form and fw.has_instrument(form) else None,
-            description=self.t("report.meta.instrument"), layout=wide, **label,
+            description=self.t("report.meta.instrument"),
+            layout=wide,
+            **label,
         )
         self.respondent = w.Combobox(
-            value=choices.get("respondent", ""), options=[], ensure_option=False,
-            description=self.t("workshop.field.respondent_hint"), layout=wide, **typed,
+            value=choices.get("respondent", ""),
+            options=[],
+            ensure_option=False,
+            description=self.t("workshop.field.respondent_hint"),
+            layout=wide,
+            **typed,
         )
-        self.start_button = w.Button(description=self.t("workshop.start"), button_style="primary",
-                                     icon="pencil", layout=w.Layout(width="auto"))
-        self.team_button = w.Button(description=self.t("workshop.team.open"), icon="users",
-                                    layout=w.Layout(width="auto"))
+        self.key = w.Password(
+            value=choices.get("key", ""),
+            description=self.t("workshop.field.key"),
+            layout=wide if self.facilitator_key else w.Layout(display="none"),
+            **typed,
+        )
+        self.start_button = w.Button(
+            description=self.t("workshop.start"),
+            button_style="primary",
+            icon="pencil",
+            layout=w.Layout(width="auto"),
+        )
+        self.team_button = w.Button(
+            description=self.t("workshop.team.open"), icon="users", layout=w.Layout(width="auto")
+        )
         self.message = w.HTML()
 
         self.lang_pick.observe(guarded(self.errors, "language")(self._on_lang), names="value")
         self.agency_pick.observe(guarded(self.errors, "agency list")(self._on_pick), names="value")
         for field in (self.round, self.agency_id, self.service, self.instrument):
-            field.observe(guarded(self.errors, "suggestions")(lambda _c: self._suggest()),
-                          names="value")
+            field.observe(
+                guarded(self.errors, "suggestions")(lambda _c: self._suggest()), names="value"
+            )
         self.start_button.on_click(lambda _b: self._after_typing(self.open_questionnaire, "start"))
-        self.team_button.on_click(lambda _b: self._after_typing(self.open_facilitator, "facilitator"))
+        self.team_button.on_click(
+            lambda _b: self._after_typing(self.open_facilitator, "facilitator")
+        )
         self._suggest()
-        self.start = w.VBox([
-            self.intro, self.lang_pick, self.errors.widget, self.round, self.agency_pick,
-            self.agency_id, self.agency_name, self.service, self.instrument, self.respondent,
-            w.HBox([self.start_button, self.team_button], layout=w.Layout(flex_flow="row wrap")),
-            self.message,
-        ])
+        self.start = w.VBox(
+            [
+                self.intro,
+                self.lang_pick,
+                self.errors.widget,
+                self.round,
+                self.agency_pick,
+                self.agency_id,
+                self.agency_name,
+                self.service,
+                self.instrument,
+                self.respondent,
+                self.key,
+                w.HBox(
+                    [self.start_button, self.team_button], layout=w.Layout(flex_flow="row wrap")
+                ),
+                self.message,
+            ]
+        )
         self.body.children = (self.start,)
 
     def _after_typing(self, action: Any, where: str) -> None:
@@ -226,10 +319,29 @@ class Workshop:
     def _on_lang(self, change: dict[str, Any]) -> None:
         self.lang = i18n.normalise_lang(change["new"])
         self.errors.lang = self.lang
+        self._build_start(self._kept())
+
+    def _kept(self) -> dict[str, str]:
+        """The start form's choices, to rebuild it (e.g. in another language)."""
         kept = self._values()
-        self._build_start({"round": kept["round"], "agency": kept["agency_id"],
-                           "name": kept["agency_name"], "service": kept["service"],
-                           "form": kept["instrument"] or "", "respondent": kept["respondent"]})
+        return {
+            "round": kept["round"],
+            "agency": kept["agency_id"],
+            "name": kept["agency_name"],
+            "service": kept["service"],
+            "form": kept["instrument"] or "",
+            "respondent": kept["respondent"],
+            "key": self.key.value or "",
+        }
+
+    def _registered(self) -> str | None:
+        """The agency name the store holds for the chosen round and agency code."""
+        v = self._values()
+        if not v["round"] or not v["agency_id"]:
+            return None
+        if text_problem(v["round"]) or text_problem(v["agency_id"]):
+            return None
+        return self.store.agency_name(v["round"], v["agency_id"])
 
     def _on_pick(self, change: dict[str, Any]) -> None:
         code = change["new"]
@@ -243,11 +355,16 @@ class Workshop:
         v = self._values()
         sheets = self.store.sheets(round=v["round"] or None, agency_id=v["agency_id"] or None)
         sheets = sheets[sheets["kind"] == "answer"]
-        if v["agency_id"] and not self.agency_name.value.strip() and v["agency_id"] in self.agencies:
-            self.agency_name.value = self.agencies[v["agency_id"]]
+        registered = self._registered()
+        if v["agency_id"] and not self.agency_name.value.strip():
+            name = registered or self.agencies.get(v["agency_id"])
+            if name:
+                self.agency_name.value = name
         self.service.options = sorted({str(s) for s in sheets["service"] if str(s)})
         if v["instrument"]:
-            sheets = sheets[(sheets["instrument"] == v["instrument"]) & (sheets["service"] == v["service"])]
+            sheets = sheets[
+                (sheets["instrument"] == v["instrument"]) & (sheets["service"] == v["service"])
+            ]
         self.respondent.options = sorted({str(r) for r in sheets["respondent"]})
 
     def _values(self) -> dict[str, Any]:
@@ -260,20 +377,86 @@ class Workshop:
             "respondent": clean(self.respondent.value or ""),
         }
 
+    def _text_fields(self) -> list[tuple[str, Any, str, Any]]:
+        """(key, widget, label key, clean-up) of the typed fields, as the file reader
+        cleans the same columns (:mod:`guidekit.responses`)."""
+        return [
+            ("round", self.round, "report.meta.round", clean),
+            ("agency_id", self.agency_id, "report.meta.agency_id", clean),
+            ("agency_name", self.agency_name, "workshop.field.agency_name", _clean_name),
+            ("service", self.service, "workshop.field.service", clean),
+            ("respondent", self.respondent, "workshop.field.respondent", clean),
+        ]
+
     def problems(self, team: bool = False) -> list[str]:
-        """What is missing or wrong in the start form (every problem at once)."""
+        """What is missing or wrong in the start form (every problem at once).
+
+        Codes and names follow the store's rules (:func:`guidekit.store.text_problem`:
+        no control or text-direction characters, the answer-file reader's rule), the
+        reserved name 「團隊共識」 and its look-alikes are refused, an agency name must
+        match the one the store holds for the code in this round, and the facilitator
+        view needs the facilitator key when one is set.
+        """
         v = self._values()
         out = []
+        for key, widget, label, _ in self._text_fields():
+            if team and key not in ("round", "agency_id"):
+                continue
+            problem = text_problem(widget.value or "")
+            if problem:
+                which = (
+                    "workshop.start.control"
+                    if problem == "control-char"
+                    else ("workshop.start.surrogate")
+                )
+                out.append(self.t(which, field=self.t(label)))
         needed = [("round", "report.meta.round"), ("agency_id", "report.meta.agency_id")]
         if not team:
-            needed += [("agency_name", "workshop.field.agency_name"),
-                       ("instrument", "report.meta.instrument"),
-                       ("respondent", "workshop.field.respondent")]
+            needed += [
+                ("agency_name", "workshop.field.agency_name"),
+                ("instrument", "report.meta.instrument"),
+                ("respondent", "workshop.field.respondent"),
+            ]
         for key, label in needed:
             if not v[key]:
                 out.append(self.t("workshop.start.missing", field=self.t(label)))
-        if not team and v["respondent"] == AGREED_RESPONDENT:
+        if not team and v["respondent"] and is_reserved_name(v["respondent"]):
             out.append(self.t("store.error.reserved", name=AGREED_RESPONDENT))
+        if not team and v["agency_name"] and not out:
+            registered = self._registered()
+            if registered is not None and registered != v["agency_name"]:
+                out.append(
+                    self.t(
+                        "store.error.agency-name",
+                        agency_id=v["agency_id"],
+                        round=v["round"],
+                        registered=registered,
+                        given=v["agency_name"],
+                    )
+                )
+        if team and self.facilitator_key:
+            given = (self.key.value or "").strip()
+            if not given:
+                out.append(self.t("workshop.start.key"))
+            elif not hmac.compare_digest(
+                given.encode("utf-8", "replace"), self.facilitator_key.encode("utf-8")
+            ):
+                out.append(self.t("workshop.start.key_wrong"))
+        return out
+
+    def _tidy(self, team: bool) -> list[str]:
+        """Put the cleaned values into the fields; one message per field that changed
+        beyond surrounding spaces (full-width letters, invisible characters), so the
+        respondent sees what will be stored before it is (nothing changes silently)."""
+        out = []
+        for key, widget, label, cleaner in self._text_fields():
+            if team and key not in ("round", "agency_id"):
+                continue
+            raw = widget.value or ""
+            cleaned = cleaner(raw)
+            if cleaned != raw.strip():
+                widget.value = cleaned
+                out.append(self.t("workshop.start.cleaned", field=self.t(label), cleaned=cleaned))
         return out
 
     def fields_ready(self, team: bool) -> bool:
@@ -281,7 +464,9 @@ class Workshop:
 
     def _refuse(self, problems: list[str]) -> None:
         self.message.value = render(
-            "workshop/error.html.j2", heading=self.t("workshop.start.cannot"), message="",
+            "workshop/error.html.j2",
+            heading=self.t("workshop.start.cannot"),
+            message="",
             detail="；".join(problems) if self.lang == "zh-TW" else "; ".join(problems),
             dismiss_hint=self.t("workshop.start.fix"),
         )
@@ -289,13 +474,19 @@ class Workshop:
     # -- opening a page ---------------------------------------------------------------------
     def open_questionnaire(self) -> QuestionnaireView | None:
         """Open the respondent's sheet (resuming what the store holds)."""
-        problems = self.problems(team=False)
+        problems = self.problems(team=False) or self._tidy(team=False)
         if problems:
             self._refuse(problems)
             return None
         v = self._values()
-        sheet = Sheet(v["round"], v["agency_id"], v["agency_name"], v["service"], v["instrument"],
-                      v["respondent"])
+        sheet = Sheet(
+            v["round"],
+            v["agency_id"],
+            v["agency_name"],
+            v["service"],
+            v["instrument"],
+            v["respondent"],
+        )
         model = Questionnaire(self.store, sheet, lang=self.lang, session=self.session)
         self.errors.clear()
         self.view = QuestionnaireView(model, on_back=self.close_view, errors=self.errors)
@@ -304,12 +495,14 @@ class Workshop:
 
     def open_facilitator(self) -> FacilitatorView | None:
         """Open the facilitator view of the chosen agency and round."""
-        problems = self.problems(team=True)
+        problems = self.problems(team=True) or self._tidy(team=True)
         if problems:
             self._refuse(problems)
             return None
         v = self._values()
-        model = Facilitator(self.store, v["round"], v["agency_id"], lang=self.lang, session=self.session)
+        model = Facilitator(
+            self.store, v["round"], v["agency_id"], lang=self.lang, session=self.session
+        )
         if v["instrument"] and (v["service"], v["instrument"]) in model.assessments():
             model.select(v["service"], v["instrument"])
         self.errors.clear()
@@ -319,12 +512,10 @@ class Workshop:
 
     def close_view(self) -> None:
         """Back to the start form (keeping the choices)."""
-        kept = self._values()
+        kept = self._kept()
         self.view = None
         self.errors.clear()
-        self._build_start({"round": kept["round"], "agency": kept["agency_id"],
-                           "name": kept["agency_name"], "service": kept["service"],
-                           "form": kept["instrument"] or "", "respondent": kept["respondent"]})
+        self._build_start(kept)
 
 
 def workshop(

@@ -21,8 +21,9 @@ from typing import Any
 
 from .. import i18n
 from ..html import render
+from ..store import KEEP
 from .errors import ErrorPanel, guarded
-from .model import Facilitator, Outcome, principle_label
+from .model import Facilitator, Outcome, principle_label, shell_command
 
 #: Files larger than this get no download link (the path is still shown), bytes.
 MAX_LINK_BYTES = 8_000_000
@@ -64,7 +65,9 @@ class FacilitatorView:
         Where export and report results are shown.
     """
 
-    def __init__(self, model: Facilitator, on_back: Any = None, errors: ErrorPanel | None = None) -> None:
+    def __init__(
+        self, model: Facilitator, on_back: Any = None, errors: ErrorPanel | None = None
+    ) -> None:
         import ipywidgets as w
 
         self.model = model
@@ -75,34 +78,54 @@ class FacilitatorView:
         self.last_report: Any = None
         self.last_export: Any = None
 
-        self.back = w.Button(description=self.t("workshop.back"), icon="arrow-left",
-                             layout=w.Layout(width="auto"))
+        self.back = w.Button(
+            description=self.t("workshop.back"), icon="arrow-left", layout=w.Layout(width="auto")
+        )
         if on_back is not None:
             self.back.on_click(guarded(self.errors, "back")(lambda _b: on_back()))
         else:
             self.back.layout.display = "none"
         self.header = w.HTML()
         self.assessment = w.Dropdown(
-            options=[], value=None, description=self.t("workshop.team.assessment"),
-            style={"description_width": "initial"}, layout=w.Layout(width="min(640px, 98%)"),
+            options=[],
+            value=None,
+            description=self.t("workshop.team.assessment"),
+            style={"description_width": "initial"},
+            layout=w.Layout(width="min(640px, 98%)"),
         )
-        self.refresh_button = w.Button(description=self.t("workshop.team.refresh"), icon="refresh",
-                                       layout=w.Layout(width="auto"))
-        self.report_button = w.Button(description=self.t("workshop.team.report"), icon="file-text",
-                                      button_style="primary", layout=w.Layout(width="auto"))
-        self.export_button = w.Button(description=self.t("workshop.team.export"), icon="download",
-                                      layout=w.Layout(width="auto"))
+        self.refresh_button = w.Button(
+            description=self.t("workshop.team.refresh"),
+            icon="refresh",
+            layout=w.Layout(width="auto"),
+        )
+        self.report_button = w.Button(
+            description=self.t("workshop.team.report"),
+            icon="file-text",
+            button_style="primary",
+            layout=w.Layout(width="auto"),
+        )
+        self.export_button = w.Button(
+            description=self.t("workshop.team.export"),
+            icon="download",
+            layout=w.Layout(width="auto"),
+        )
         self.working = w.HTML()
         self.files = w.HTML()
         self.summary = w.HTML()
         self.disagreements = w.VBox()
-        self.picker = w.Dropdown(options=[], value=None, description=self.t("workshop.team.pick"),
-                                 style={"description_width": "initial"},
-                                 layout=w.Layout(width="min(760px, 98%)"))
+        self.picker = w.Dropdown(
+            options=[],
+            value=None,
+            description=self.t("workshop.team.pick"),
+            style={"description_width": "initial"},
+            layout=w.Layout(width="min(760px, 98%)"),
+        )
         self.picked = w.VBox()
         self.table = w.HTML()
 
-        self.assessment.observe(guarded(self.errors, "assessment")(self._on_assessment), names="value")
+        self.assessment.observe(
+            guarded(self.errors, "assessment")(self._on_assessment), names="value"
+        )
         self.picker.observe(guarded(self.errors, "pick item")(self._on_pick), names="value")
         self.refresh_button.on_click(guarded(self.errors, "refresh")(lambda _b: self.refresh()))
         self.report_button.on_click(guarded(self.errors, "report")(self._on_report))
@@ -113,18 +136,29 @@ class FacilitatorView:
                 w.HBox([self.back]),
                 self.header,
                 self.errors.widget,
-                w.HBox([self.assessment, self.refresh_button],
-                       layout=w.Layout(flex_flow="row wrap", align_items="center")),
-                w.HBox([self.report_button, self.export_button],
-                       layout=w.Layout(flex_flow="row wrap")),
+                w.HBox(
+                    [self.assessment, self.refresh_button],
+                    layout=w.Layout(flex_flow="row wrap", align_items="center"),
+                ),
+                w.HBox(
+                    [self.report_button, self.export_button], layout=w.Layout(flex_flow="row wrap")
+                ),
                 self.working,
                 self.files,
                 self.summary,
-                w.HTML(value=render("workshop/heading.html.j2", level=3,
-                                    text=self.t("workshop.team.disagreements"))),
+                w.HTML(
+                    value=render(
+                        "workshop/heading.html.j2",
+                        level=3,
+                        text=self.t("workshop.team.disagreements"),
+                    )
+                ),
                 self.disagreements,
-                w.HTML(value=render("workshop/heading.html.j2", level=3,
-                                    text=self.t("workshop.team.other"))),
+                w.HTML(
+                    value=render(
+                        "workshop/heading.html.j2", level=3, text=self.t("workshop.team.other")
+                    )
+                ),
                 self.picker,
                 self.picked,
                 self.table,
@@ -171,7 +205,9 @@ class FacilitatorView:
         self._syncing = True
         try:
             self.assessment.options = options
-            self.assessment.value = current if current in choices else (choices[0] if choices else None)
+            self.assessment.value = (
+                current if current in choices else (choices[0] if choices else None)
+            )
         finally:
             self._syncing = False
         if self.assessment.value is not None and self.assessment.value != current:
@@ -180,8 +216,9 @@ class FacilitatorView:
         self.report_button.disabled = not has
         self.export_button.disabled = not has
         if not has:
-            self.summary.value = render("workshop/status.html.j2", kind="pending",
-                                        text=self.t("workshop.team.empty"))
+            self.summary.value = render(
+                "workshop/status.html.j2", kind="pending", text=self.t("workshop.team.empty")
+            )
             self.disagreements.children = ()
             self.picker.options = []
             self.picked.children = ()
@@ -198,10 +235,17 @@ class FacilitatorView:
         n_disagree = int(items["disagreement"].sum())
         n_agreed = sum(isinstance(a, str) for a in items["agreed"])
         self.summary.value = render(
-            "workshop/status.html.j2", kind="none",
-            text=self.t("workshop.team.summary", respondents="、".join(respondents) if self.lang ==
-                        "zh-TW" else ", ".join(respondents), n=len(respondents),
-                        disagree=n_disagree, agreed=n_agreed),
+            "workshop/status.html.j2",
+            kind="none",
+            text=self.t(
+                "workshop.team.summary",
+                respondents="、".join(respondents)
+                if self.lang == "zh-TW"
+                else ", ".join(respondents),
+                n=len(respondents),
+                disagree=n_disagree,
+                agreed=n_agreed,
+            ),
         )
         self.editors = {}
         editors = [self._editor(row) for row in items[items["disagreement"]].itertuples()]
@@ -210,10 +254,17 @@ class FacilitatorView:
         else:
             import ipywidgets as w
 
-            self.disagreements.children = (w.HTML(value=render(
-                "workshop/status.html.j2", kind="none",
-                text=self.t("workshop.team.no_disagreements") if len(respondents) > 1
-                else self.t("disagree.single"))),)
+            self.disagreements.children = (
+                w.HTML(
+                    value=render(
+                        "workshop/status.html.j2",
+                        kind="none",
+                        text=self.t("workshop.team.no_disagreements")
+                        if len(respondents) > 1
+                        else self.t("disagree.single"),
+                    )
+                ),
+            )
         others = items[~items["disagreement"]]
         self._syncing = True
         try:
@@ -237,8 +288,10 @@ class FacilitatorView:
                     "item_id": r.item_id,
                     "text": fw.item(r.item_id).text("text", self.lang),
                     "disagreement": bool(r.disagreement),
-                    "answers": [self._answer_label(r.answers.get(p)) if p in r.answers else "—"
-                                for p in respondents],
+                    "answers": [
+                        self._answer_label(r.answers.get(p)) if p in r.answers else "—"
+                        for p in respondents
+                    ],
                     "agreed": self._answer_label(r.agreed) if isinstance(r.agreed, str) else "—",
                 }
                 for r in items.itertuples()
@@ -252,23 +305,30 @@ class FacilitatorView:
         fw = m.framework
         item = fw.item(row.item_id)
         respondents = m.respondents()
-        html = w.HTML(value=render(
-            "workshop/team_item.html.j2",
-            item_id=item.id,
-            major=item.major,
-            major_label=self.t("col.major"),
-            text=item.text("text", self.lang),
-            principle=principle_label(fw, item.principle, self.lang),
-            caption=self.t("workshop.team.answers_of", id=item.id),
-            col_respondent=self.t("workshop.field.respondent"),
-            col_answer=self.t("workshop.team.answer"),
-            col_note=self.t("workshop.item.note"),
-            answers=[
-                {"respondent": p, "answer": self._answer_label(row.answers.get(p))
-                 if p in row.answers else "—", "note": row.notes.get(p, "")}
-                for p in respondents
-            ],
-        ))
+        html = w.HTML(
+            value=render(
+                "workshop/team_item.html.j2",
+                item_id=item.id,
+                major=item.major,
+                major_label=self.t("col.major"),
+                text=item.text("text", self.lang),
+                principle=principle_label(fw, item.principle, self.lang),
+                caption=self.t("workshop.team.answers_of", id=item.id),
+                col_respondent=self.t("workshop.field.respondent"),
+                col_answer=self.t("workshop.team.answer"),
+                col_note=self.t("workshop.item.note"),
+                answers=[
+                    {
+                        "respondent": p,
+                        "answer": self._answer_label(row.answers.get(p))
+                        if p in row.answers
+                        else "—",
+                        "note": row.notes.get(p, ""),
+                    }
+                    for p in respondents
+                ],
+            )
+        )
         scale = fw.scale(m.instrument or "")
         answer = w.RadioButtons(
             options=[(o.text("label", self.lang), o.code) for o in scale.options],
@@ -287,20 +347,37 @@ class FacilitatorView:
             style={"description_width": "initial"},
             layout=w.Layout(width="min(760px, 98%)"),
         )
-        clear = w.Button(description=self.t("workshop.team.clear"), layout=w.Layout(width="auto"),
-                         disabled=row.agreed is None)
-        status = w.HTML(value=render(
-            "workshop/status.html.j2", kind="saved" if row.agreed is not None else "none",
-            text=self.t("workshop.team.agreed_saved") if row.agreed is not None
-            else self.t("workshop.team.not_agreed"),
-        ))
+        clear = w.Button(
+            description=self.t("workshop.team.clear"),
+            layout=w.Layout(width="auto"),
+            disabled=row.agreed is None,
+        )
+        status = w.HTML(
+            value=render(
+                "workshop/status.html.j2",
+                kind="saved" if row.agreed is not None else "none",
+                text=self.t("workshop.team.agreed_saved")
+                if row.agreed is not None
+                else self.t("workshop.team.not_agreed"),
+            )
+        )
         editor = AgreedEditor(item.id, None, answer, note, clear, status)
-        answer.observe(guarded(self.errors, f"agreed {item.id}")(
-            lambda change, e=editor: self._on_agreed(e, change["new"], e.note.value)), names="value")
-        note.observe(guarded(self.errors, f"agreed note {item.id}")(
-            lambda change, e=editor: self._on_agreed(e, e.answer.value, change["new"])), names="value")
-        clear.on_click(guarded(self.errors, f"clear agreed {item.id}")(
-            lambda _b, e=editor: self._on_clear(e)))
+        # Each control changes only its own field (another page may have changed the other).
+        answer.observe(
+            guarded(self.errors, f"agreed {item.id}")(
+                lambda change, e=editor: self._on_agreed(e, code=change["new"])
+            ),
+            names="value",
+        )
+        note.observe(
+            guarded(self.errors, f"agreed note {item.id}")(
+                lambda change, e=editor: self._on_agreed(e, note=change["new"])
+            ),
+            names="value",
+        )
+        clear.on_click(
+            guarded(self.errors, f"clear agreed {item.id}")(lambda _b, e=editor: self._on_clear(e))
+        )
         editor.box = w.VBox([html, answer, note, w.HBox([clear]), status])
         editor.box.add_class("gk-ws-item")
         self.editors[item.id] = editor
@@ -319,47 +396,76 @@ class FacilitatorView:
         row = next(self.items[self.items["item_id"] == change["new"]].itertuples())
         self.picked.children = (self._editor(row).box,)
 
-    def _on_agreed(self, editor: AgreedEditor, code: str | None, note: str) -> None:
+    def _on_agreed(self, editor: AgreedEditor, code: Any = KEEP, note: Any = KEEP) -> None:
         if self._syncing:
             return
         self.errors.clear()
-        if code is None and not note:
-            return
+        if code is None and note is KEEP:
+            return  # the radio buttons were reset (not a choice)
         try:
             outcome = self.model.set_agreed(editor.item_id, code, note)
         except Exception:
-            editor.status.value = render("workshop/status.html.j2", kind="failed",
-                                         text=self.t("workshop.not_saved"))
+            editor.status.value = render(
+                "workshop/status.html.j2", kind="failed", text=self.t("workshop.not_saved")
+            )
             raise
         self._show(editor, outcome)
 
     def _on_clear(self, editor: AgreedEditor) -> None:
         self.errors.clear()
-        outcome = self.model.set_agreed(editor.item_id, None, editor.note.value)
-        self._syncing = True
-        try:
-            editor.answer.value = None
-        finally:
-            self._syncing = False
+        outcome = self.model.set_agreed(editor.item_id, None)
+        if outcome.status != "conflict":
+            self._syncing = True
+            try:
+                editor.answer.value = None
+            finally:
+                self._syncing = False
         self._show(editor, outcome)
 
     def _show(self, editor: AgreedEditor, outcome: Outcome) -> None:
+        if outcome.status == "conflict":
+            # Another page changed this item: redraw from the store, then say what was not saved.
+            self._draw()
+            shown = self.editors.get(editor.item_id)
+            if shown is None:
+                self.picker.value = editor.item_id
+                shown = self.editors[editor.item_id]
+            shown.status.value = render(
+                "workshop/status.html.j2", kind="refused", text=outcome.message
+            )
+            return
         if outcome.status in ("saved", "unchanged"):
             agreed = outcome.saved.answer if outcome.saved is not None else None
+            if outcome.merged and outcome.saved is not None:
+                self._syncing = True
+                try:
+                    editor.answer.value = outcome.saved.answer
+                    editor.note.value = outcome.saved.note
+                finally:
+                    self._syncing = False
             editor.clear.disabled = agreed is None
             text = self.t("workshop.team.agreed_saved")
             if agreed is None:
                 had = outcome.saved is not None and outcome.saved.old_answer is not None
-                text = self.t("workshop.team.cleared") if had else self.t("workshop.team.note_saved")
+                text = (
+                    self.t("workshop.team.cleared") if had else self.t("workshop.team.note_saved")
+                )
             if outcome.message:
-                text = f"{text}（{outcome.message}）" if self.lang == "zh-TW" else f"{text} ({outcome.message})"
+                text = (
+                    f"{text}（{outcome.message}）"
+                    if self.lang == "zh-TW"
+                    else f"{text} ({outcome.message})"
+                )
             editor.status.value = render("workshop/status.html.j2", kind="saved", text=text)
         else:
-            editor.status.value = render("workshop/status.html.j2", kind=outcome.status,
-                                         text=outcome.message)
+            editor.status.value = render(
+                "workshop/status.html.j2", kind=outcome.status, text=outcome.message
+            )
 
     def _busy(self, text: str) -> None:
-        self.working.value = render("workshop/status.html.j2", kind="none", text=text) if text else ""
+        self.working.value = (
+            render("workshop/status.html.j2", kind="none", text=text) if text else ""
+        )
         for button in (self.report_button, self.export_button, self.refresh_button):
             button.disabled = bool(text)
 
@@ -371,7 +477,12 @@ class FacilitatorView:
         return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
     def _file(self, label: str, path: Path, name: str | None = None) -> dict[str, Any]:
-        return {"label": label, "path": str(path), "href": self._link(path), "name": name or path.name}
+        return {
+            "label": label,
+            "path": str(path),
+            "href": self._link(path),
+            "name": name or path.name,
+        }
 
     def _on_export(self, _button: Any = None) -> None:
         self.errors.clear()
@@ -386,10 +497,15 @@ class FacilitatorView:
             heading=self.t("workshop.team.exported", rows=exported.rows),
             download_label=self.t("workshop.team.download"),
             files=[self._file("CSV", exported.csv), self._file("Excel", exported.xlsx)],
-            note=self.t("workshop.team.export_note"),
-            command="guidekit validate \"" + str(exported.csv) + "\"",
+            note=self._export_note(exported, self.t("workshop.team.export_note")),
+            command=shell_command(["guidekit", "validate", str(exported.csv)]),
             command_label=self.t("workshop.team.check_with"),
         )
+
+    def _export_note(self, exported: Any, note: str) -> str:
+        if exported.replaced:
+            return note + " " + self.t("workshop.team.export_replaced", n=exported.replaced)
+        return note
 
     def _on_report(self, _button: Any = None) -> None:
         self.errors.clear()
@@ -402,15 +518,21 @@ class FacilitatorView:
         files = []
         if reported.html is not None:
             files.append(self._file(self.t("workshop.team.report_file"), reported.html))
-        files += [self._file("CSV", reported.answers.csv), self._file("Excel", reported.answers.xlsx)]
-        heading = (self.t("workshop.team.reported") if reported.ok
-                   else self.t("workshop.team.report_failed", error=reported.error or ""))
+        files += [
+            self._file("CSV", reported.answers.csv),
+            self._file("Excel", reported.answers.xlsx),
+        ]
+        heading = (
+            self.t("workshop.team.reported")
+            if reported.ok
+            else self.t("workshop.team.report_failed", error=reported.error or "")
+        )
         self.files.value = render(
             "workshop/files.html.j2",
             heading=heading,
             download_label=self.t("workshop.team.download"),
             files=files,
-            note=self.t("workshop.team.report_note"),
+            note=self._export_note(reported.answers, self.t("workshop.team.report_note")),
             command=reported.command,
             command_label=self.t("workshop.team.same_as"),
         )

@@ -26,9 +26,18 @@ import pandas as pd
 from .. import charts, i18n, scoring
 from ..framework import Framework, Item
 from ..responses import COLUMNS, Responses
-from ..store import AGREED_RESPONDENT, Change, ResponseStore, Saved, Sheet, StoreError
+from ..store import (
+    AGREED_RESPONDENT,
+    KEEP,
+    Change,
+    Conflict,
+    ResponseStore,
+    Saved,
+    Sheet,
+    StoreError,
+)
 
-Status = Literal["saved", "unchanged", "pending", "refused"]
+Status = Literal["saved", "unchanged", "pending", "refused", "conflict"]
 
 
 def new_session() -> str:
@@ -75,14 +84,19 @@ class Outcome:
 
     ``status``: ``saved`` (written to the store), ``unchanged`` (nothing to
     write), ``pending`` (kept on the page, not saved: e.g. 不適用 without a
-    reason yet) or ``refused`` (not accepted; ``message`` says why).
-    ``message`` is page text in the page's language.
+    reason yet), ``refused`` (not accepted; ``message`` says why) or
+    ``conflict`` (not written: another page changed the item since this page
+    read it; the model was re-read from the store, ``message`` says what was
+    not saved).  ``message`` is page text in the page's language.
+    ``merged``: the save also brought in a change another page had made to the
+    item's other field (the page must show it).
     """
 
     status: Status
     item_id: str
     message: str = ""
     saved: Saved | None = None
+    merged: bool = False
 
     @property
     def ok(self) -> bool:
@@ -130,11 +144,14 @@ class Questionnaire:
         self.load()
 
     # -- reading -----------------------------------------------------------------
-    def load(self) -> None:
-        """(Re)read this sheet's current answers from the store (resume)."""
+    def load(self, keep_pending: bool = False) -> None:
+        """(Re)read this sheet's current answers from the store (resume, or after another
+        page changed them); ``keep_pending`` keeps answers waiting for a reason."""
         current = self.store.current(**self.sheet.filters())
         for state in self.state.values():
-            state.answer, state.note, state.saved_at, state.pending = None, "", None, None
+            state.answer, state.note, state.saved_at = None, "", None
+            if not keep_pending:
+                state.pending = None
         for row in current.itertuples():
             state = self.state.get(row.item_id)
             if state is None:  # an item no longer in the bank: kept in the store, not shown
@@ -160,22 +177,54 @@ class Questionnaire:
         return i18n.t(key, self.lang, **values)
 
     # -- writing -----------------------------------------------------------------
-    def _write(self, state: ItemState, answer: str | None, note: str) -> Outcome:
-        change = Change(
-            self.sheet, state.item.id, answer, note, who=self.sheet.respondent, session=self.session
+    def answer_label(self, code: str | None) -> str:
+        """An answer code as the page shows it (「尚未作答」 for None)."""
+        if code is None:
+            return self.t("workshop.unanswered")
+        try:
+            return self.scale.option(code).text("label", self.lang)
+        except KeyError:
+            return code
+
+    def _write(self, state: ItemState, change: Change, typed: str | None = None) -> Outcome:
+        """Write one field-wise change; on a conflict re-read the sheet and say what was
+        not saved (``typed``: the note the respondent typed)."""
+        shown = (state.answer, state.note)
+        try:
+            saved = self.store.record(change)
+        except Conflict as conflict:
+            self.load(keep_pending=True)
+            state.pending = None
+            if typed is None:
+                message = self.t(
+                    "workshop.conflict.answer", answer=self.answer_label(conflict.answer)
+                )
+            else:
+                message = self.t("workshop.conflict.note", text=typed)
+            state.message = message
+            return Outcome("conflict", state.item.id, message)
+        state.answer, state.note, state.pending, state.message = saved.answer, saved.note, None, ""
+        # The other field as the store held it: another page may have changed it.
+        merged = (saved.answer, saved.note) != (
+            change.answer if change.answer is not KEEP else shown[0],
+            change.note if change.note is not KEEP else shown[1],
         )
-        saved = self.store.record(change)
-        state.answer, state.note, state.pending, state.message = answer, note, None, ""
         if saved.changed:
             state.saved_at = saved.at
-            return Outcome("saved", state.item.id, self.t("workshop.saved_at", time=local_time(saved.at)), saved)
-        return Outcome("unchanged", state.item.id, "", saved)
+            message = self.t("workshop.saved_at", time=local_time(saved.at))
+            if merged:
+                message += self.t("workshop.merged")
+            return Outcome("saved", state.item.id, message, saved, merged)
+        return Outcome("unchanged", state.item.id, "", saved, merged)
 
     def choose(self, item_id: str, code: str | None) -> Outcome:
         """The respondent chose answer ``code`` (None = no answer) for ``item_id``.
 
-        不適用 without a reason is not saved: it stays pending on the page with a
-        message until a reason is written (:meth:`write_note`).
+        Only the answer is written; the note stays as the store holds it.  If
+        another page changed the answer since this page read it, nothing is
+        written and the page is re-read (``conflict``).  不適用 without a reason
+        is not saved: it stays pending on the page with a message until a reason
+        is written (:meth:`write_note`).
 
         Raises
         ------
@@ -189,14 +238,25 @@ class Questionnaire:
             state.pending = code
             state.message = self.t("workshop.na.reason_required")
             return Outcome("pending", item_id, state.message)
-        return self._write(state, code, state.note)
+        change = Change(
+            self.sheet,
+            item_id,
+            code,
+            KEEP,
+            who=self.sheet.respondent,
+            session=self.session,
+            seen_answer=state.answer,
+        )
+        return self._write(state, change)
 
     def write_note(self, item_id: str, text: str) -> Outcome:
         """The respondent finished editing the note / evidence of ``item_id``.
 
-        The note is kept exactly as typed.  With a pending 不適用 a non-blank
-        note saves both in one change; clearing the reason of a saved 不適用 is
-        refused (the saved note stays).
+        The note is kept exactly as typed; only the note is written (with a
+        pending 不適用, the answer too).  If another page changed the note since
+        this page read it, nothing is written, the page is re-read and the
+        message repeats the text that was not saved (``conflict``).  Clearing the
+        reason of a saved 不適用 is refused (the saved note stays).
         """
         state = self.state[item_id]
         text = text if isinstance(text, str) else ""
@@ -207,7 +267,18 @@ class Questionnaire:
                 return Outcome("pending", item_id, state.message)
             state.message = self.t("workshop.na.reason_kept")
             return Outcome("refused", item_id, state.message)
-        return self._write(state, answer, text)
+        pending = state.pending is not None
+        change = Change(
+            self.sheet,
+            item_id,
+            state.pending if pending else KEEP,
+            text,
+            who=self.sheet.respondent,
+            session=self.session,
+            seen_answer=state.answer if pending else KEEP,
+            seen_note=state.note,
+        )
+        return self._write(state, change, typed=text)
 
     # -- what the page shows -------------------------------------------------------
     def frame(self) -> pd.DataFrame:
@@ -215,9 +286,19 @@ class Questionnaire:
         sheet = self.sheet
         rows = [
             (
-                sheet.round, sheet.agency_id, sheet.agency_name, sheet.service, sheet.instrument,
-                sheet.respondent, s.item.id, s.answer, s.note, s.saved_at or "",
-                self.framework.version, self.store.location, None,
+                sheet.round,
+                sheet.agency_id,
+                sheet.agency_name,
+                sheet.service,
+                sheet.instrument,
+                sheet.respondent,
+                s.item.id,
+                s.answer,
+                s.note,
+                s.saved_at or "",
+                self.framework.version,
+                self.store.location,
+                None,
             )
             for s in self.state.values()
             if s.answer is not None or s.note
@@ -285,13 +366,31 @@ class Questionnaire:
         )
 
 
+def shell_command(args: list[str]) -> str:
+    """``args`` as one command line to copy into a shell, each argument quoted as needed
+    (POSIX shells: :func:`shlex.join`; Windows: :func:`subprocess.list2cmdline`), so a
+    round or agency code such as ``A1$(touch x)`` stays one literal argument."""
+    if os.name == "nt":
+        import subprocess
+
+        return subprocess.list2cmdline(args)
+    import shlex
+
+    return shlex.join(args)
+
+
 @dataclasses.dataclass(frozen=True)
 class Exported:
-    """Files written by :meth:`Facilitator.export`: the answers as CSV and .xlsx."""
+    """Files written by :meth:`Facilitator.export`: the answers as CSV and .xlsx.
+
+    ``replaced``: .xlsx cells whose control characters were written as visible
+    escapes (see :meth:`guidekit.store.ResponseStore.export`); the CSV keeps them.
+    """
 
     csv: Path
     xlsx: Path
     rows: int
+    replaced: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -341,6 +440,11 @@ class Facilitator:
         self.out = Path(out) if out is not None else Path(store.location).parent
         self.service: str | None = None
         self.instrument: str | None = None
+        #: Agreed (answer, note) per item as this page last read them, and 不適用 answers
+        #: waiting for their reason.
+        self.seen: dict[str, tuple[str | None, str]] = {}
+        self.pending: dict[str, str] = {}
+        self._seen_for: tuple[str | None, str | None] | None = None
         choices = self.assessments()
         if choices:
             self.select(*choices[0])
@@ -370,40 +474,70 @@ class Facilitator:
     def select(self, service: str, instrument: str) -> None:
         """Work on this (service, instrument) assessment."""
         if not self.framework.has_instrument(instrument):
-            raise StoreError("instrument", f"unknown instrument {instrument!r}", instrument=instrument,
-                             allowed=", ".join(i.id for i in self.framework.instruments))
+            raise StoreError(
+                "instrument",
+                f"unknown instrument {instrument!r}",
+                instrument=instrument,
+                allowed=", ".join(i.id for i in self.framework.instruments),
+            )
+        if (service, instrument) != (self.service, self.instrument):
+            self.seen, self.pending, self._seen_for = {}, {}, None
         self.service, self.instrument = service, instrument
 
     @property
     def sheet(self) -> Sheet:
         """The agreed-answer sheet of the selected assessment."""
         if self.instrument is None or self.service is None:
-            raise StoreError("no-answers", "no answers yet", agency_id=self.agency_id, round=self.round)
-        return Sheet(self.round, self.agency_id, self.agency_name, self.service, self.instrument,
-                     AGREED_RESPONDENT, "agreed")
+            raise StoreError(
+                "no-answers", "no answers yet", agency_id=self.agency_id, round=self.round
+            )
+        return Sheet(
+            self.round,
+            self.agency_id,
+            self.agency_name,
+            self.service,
+            self.instrument,
+            AGREED_RESPONDENT,
+            "agreed",
+        )
 
     def respondents(self) -> list[str]:
         """Respondents of the selected assessment, sorted."""
         sheets = self.sheets()
-        mask = (sheets["kind"] == "answer") & (sheets["service"] == self.service) & (
-            sheets["instrument"] == self.instrument)
+        mask = (
+            (sheets["kind"] == "answer")
+            & (sheets["service"] == self.service)
+            & (sheets["instrument"] == self.instrument)
+        )
         return sorted(str(r) for r in sheets.loc[mask, "respondent"])
 
     def individual(self) -> Responses:
         """The respondents' own answers of the selected assessment."""
         return self.store.responses(
-            agreed="individual", round=self.round, agency_id=self.agency_id,
-            service=self.service, instrument=self.instrument,
+            agreed="individual",
+            round=self.round,
+            agency_id=self.agency_id,
+            service=self.service,
+            instrument=self.instrument,
         )
 
     def agreed(self) -> dict[str, tuple[str | None, str]]:
-        """Current agreed answers of the selected assessment: item id → (code, note)."""
+        """Current agreed answers of the selected assessment: item id → (code, note).
+
+        What this returns is what the page has seen: later changes are checked
+        against it (:meth:`set_agreed`)."""
         current = self.store.current(**self.sheet.filters())
-        return {
-            str(r.item_id): (None if pd.isna(r.answer) else str(r.answer),
-                             "" if pd.isna(r.note) else str(r.note))
+        got = {
+            str(r.item_id): (
+                None if pd.isna(r.answer) else str(r.answer),
+                "" if pd.isna(r.note) else str(r.note),
+            )
             for r in current.itertuples()
         }
+        self.seen = dict(got)
+        self.pending = {}
+        self._seen_for = (self.service, self.instrument)
+        return got
 
     def items(self) -> pd.DataFrame:
         """Every item of the selected assessment, disagreements first.
@@ -425,7 +559,9 @@ class Facilitator:
         answers: dict[str, dict[str, str | None]] = {}
         notes: dict[str, dict[str, str]] = {}
         for r in frame.itertuples():
-            answers.setdefault(r.item_id, {})[r.respondent] = None if pd.isna(r.answer) else r.answer
+            answers.setdefault(r.item_id, {})[r.respondent] = (
+                None if pd.isna(r.answer) else r.answer
+            )
             if isinstance(r.note, str) and r.note:
                 notes.setdefault(r.item_id, {})[r.respondent] = r.note
         by_item = {} if scored is None else {row.item_id: row for row in scored.itertuples()}
@@ -451,24 +587,80 @@ class Facilitator:
             return table
         # Keep None for "no agreed answer" (pandas would infer a string column with NaN).
         table["agreed"] = pd.Series([r["agreed"] for r in rows], dtype=object)
-        return table.sort_values(["disagreement", "order"], ascending=[False, True],
-                                 kind="stable").reset_index(drop=True)
+        return table.sort_values(
+            ["disagreement", "order"], ascending=[False, True], kind="stable"
+        ).reset_index(drop=True)
 
     # -- writing -----------------------------------------------------------------------
-    def set_agreed(self, item_id: str, code: str | None, note: str = "") -> Outcome:
-        """Record the team's agreed answer (None = no agreed answer) for ``item_id``.
+    def set_agreed(self, item_id: str, code: Any = KEEP, note: Any = KEEP) -> Outcome:
+        """Record the team's agreed answer (None = no agreed answer) and/or its note.
 
-        不適用 needs a reason (the note); without one nothing is saved.
+        Pass only what the facilitator changed: a field left as :data:`KEEP`
+        stays as the store holds it.  A changed field is checked against what
+        this page last read (:meth:`agreed`); if another page changed it in
+        between, nothing is written and ``conflict`` says so (call
+        :meth:`agreed` or redraw to see the stored value).  不適用 needs a
+        reason (the note); without one it stays pending until the note is written.
         """
+        if self._seen_for != (self.service, self.instrument):
+            self.agreed()  # nothing read yet (a caller without the page): read it now
+        seen_answer, seen_note = self.seen.get(item_id, (None, ""))
         scale = self.framework.scale(self.sheet.instrument)
-        if code is not None and scale.option(code).na and not note.strip():
+        if code is KEEP and note is not KEEP and item_id in self.pending:
+            code = self.pending[item_id]
+
+        def is_na(c: Any) -> bool:
+            try:
+                return isinstance(c, str) and scale.option(c).na
+            except KeyError:
+                return False
+
+        final_note = seen_note if note is KEEP else note
+        if is_na(code) and not final_note.strip():
+            self.pending[item_id] = code
             return Outcome("pending", item_id, self.t("workshop.na.reason_required"))
-        saved = self.store.record(Change(self.sheet, item_id, code, note, who=self.who,
-                                         session=self.session))
+        change = Change(
+            self.sheet,
+            item_id,
+            code,
+            note,
+            who=self.who,
+            session=self.session,
+            seen_answer=seen_answer if code is not KEEP else KEEP,
+            seen_note=seen_note if note is not KEEP else KEEP,
+        )
+        try:
+            saved = self.store.record(change)
+        except Conflict as conflict:
+            self.seen[item_id] = (conflict.answer, conflict.note)
+            self.pending.pop(item_id, None)
+            typed = note if isinstance(note, str) and note is not KEEP else None
+            message = (
+                self.t("workshop.conflict.note", text=typed)
+                if typed is not None
+                else self.t("workshop.conflict.answer", answer=self._label(conflict.answer))
+            )
+            return Outcome("conflict", item_id, message)
+        self.pending.pop(item_id, None)
+        merged = (saved.answer, saved.note) != (
+            seen_answer if code is KEEP else code,
+            seen_note if note is KEEP else note,
+        )
+        self.seen[item_id] = (saved.answer, saved.note)
         if saved.changed:
-            return Outcome("saved", item_id, self.t("workshop.saved_at", time=local_time(saved.at)),
-                           saved)
-        return Outcome("unchanged", item_id, "", saved)
+            message = self.t("workshop.saved_at", time=local_time(saved.at))
+            if merged:
+                message += self.t("workshop.merged")
+            return Outcome("saved", item_id, message, saved, merged)
+        return Outcome("unchanged", item_id, "", saved, merged)
+
+    def _label(self, code: str | None) -> str:
+        if code is None:
+            return self.t("workshop.team.not_agreed")
+        try:
+            return self.framework.scale(self.sheet.instrument).option(code).text("label", self.lang)
+        except KeyError:
+            return code
 
     # -- files ---------------------------------------------------------------------------
     def _stem(self) -> str:
@@ -487,17 +679,17 @@ class Facilitator:
         """
         folder = Path(folder) if folder is not None else self.out / "exports" / self._stem()
         filters = {"round": self.round, "agency_id": self.agency_id}
-        csv_path = self.store.export(folder / "answers.csv", **filters)
-        xlsx_path = self.store.export(folder / "answers.xlsx", **filters)
-        rows = len(self.store.responses(**filters).frame)
-        return Exported(csv_path, xlsx_path, rows)
+        csv_file = self.store.export_file(folder / "answers.csv", **filters)
+        xlsx_file = self.store.export_file(folder / "answers.xlsx", **filters)
+        return Exported(csv_file.path, xlsx_file.path, csv_file.rows, len(xlsx_file.replaced))
 
     def report(self, folder: str | Path | None = None, today: dt.date | None = None) -> Reported:
         """Export the answers (:meth:`export`) and run ``guidekit reports`` on that file.
 
         The report comes from :func:`guidekit.batch.run_reports` with the exported
         CSV as input, exactly what ``guidekit reports --responses <csv> --agency
-        <id> --round <round>`` does; ``command`` is that command line.
+        <id> --round <round> --out <folder>`` does; ``command`` is that command
+        line, every argument quoted for a shell (:func:`shell_command`).
         Default folder: ``<out>/reports/<round>_<agency>_<time>/``.
         """
         from ..batch import run_reports
@@ -518,8 +710,20 @@ class Facilitator:
         )
         agency = result.results[0]
         html = folder / agency.file if agency.status == "ok" else None
-        command = (
-            f'guidekit --lang {self.lang} reports --responses "{answers.csv}" '
-            f'--agency "{self.agency_id}" --round "{self.round}" --out <folder>'
+        command = shell_command(
+            [
+                "guidekit",
+                "--lang",
+                self.lang,
+                "reports",
+                "--responses",
+                str(answers.csv),
+                "--agency",
+                self.agency_id,
+                "--round",
+                self.round,
+                "--out",
+                str(folder),
+            ]
         )
         return Reported(html, folder, answers, agency.status == "ok", agency.error, command)

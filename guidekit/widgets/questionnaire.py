@@ -101,7 +101,9 @@ class QuestionnaireView:
 
         # One tab per 構面 that has items on this form; principles as headings inside.
         self.principle_headers: dict[str, Any] = {}
-        self.dimensions = [d for d in fw.dimensions if any(i.dimension == d.id for i in model.items)]
+        self.dimensions = [
+            d for d in fw.dimensions if any(i.dimension == d.id for i in model.items)
+        ]
         pages = []
         for dim in self.dimensions:
             children = []
@@ -124,22 +126,37 @@ class QuestionnaireView:
             if n + 1 < len(self.dimensions):
                 nxt = self.dimensions[n + 1]
                 button = w.Button(
-                    description=self.t("workshop.next_tab", id=nxt.id, title=nxt.text("title", self.lang)),
-                    icon="arrow-right", layout=w.Layout(width="auto", margin="12px 0"),
+                    description=self.t(
+                        "workshop.next_tab", id=nxt.id, title=nxt.text("title", self.lang)
+                    ),
+                    icon="arrow-right",
+                    layout=w.Layout(width="auto", margin="12px 0"),
                 )
-                button.on_click(guarded(self.errors, "next tab")(
-                    lambda _b, k=n + 1: setattr(self.tabs, "selected_index", k)))
+                button.on_click(
+                    guarded(self.errors, "next tab")(
+                        lambda _b, k=n + 1: setattr(self.tabs, "selected_index", k)
+                    )
+                )
                 self.next_buttons.append(button)
                 children.append(button)
             else:
-                children.append(w.HTML(value=render(
-                    "workshop/status.html.j2", kind="none", text=self.t("workshop.all_saved_hint"))))
+                children.append(
+                    w.HTML(
+                        value=render(
+                            "workshop/status.html.j2",
+                            kind="none",
+                            text=self.t("workshop.all_saved_hint"),
+                        )
+                    )
+                )
         self.tabs = w.Tab(children=[w.VBox(c) for c in pages])
 
         # Questions on the left; progress and the live chart beside them, staying in view
         # while the page scrolls (below the questions on a narrow screen).
-        sidebar = w.VBox([self.overall, self.chart, self.progress],
-                         layout=w.Layout(flex="0 1 470px", min_width="300px"))
+        sidebar = w.VBox(
+            [self.overall, self.chart, self.progress],
+            layout=w.Layout(flex="0 1 470px", min_width="300px"),
+        )
         sidebar.add_class("gk-ws-sidebar")
         self.tabs.layout = w.Layout(flex="1 1 600px", min_width="320px")
         self.widget = w.VBox(
@@ -148,8 +165,10 @@ class QuestionnaireView:
                 self.header,
                 self.save_status,
                 self.errors.widget,
-                w.HBox([self.tabs, sidebar],
-                       layout=w.Layout(flex_flow="row wrap", align_items="flex-start")),
+                w.HBox(
+                    [self.tabs, sidebar],
+                    layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
+                ),
             ]
         )
         self.widget.add_class("gk-ws-questionnaire")
@@ -168,7 +187,10 @@ class QuestionnaireView:
             (self.t("report.meta.round"), m.sheet.round),
             (self.t("report.meta.agency"), f"{m.sheet.agency_name}（{m.sheet.agency_id}）"),
             (self.t("report.meta.service"), m.sheet.service or "—"),
-            (self.t("report.meta.instrument"), f"{inst.text('title', self.lang)} {inst.annex}".strip()),
+            (
+                self.t("report.meta.instrument"),
+                f"{inst.text('title', self.lang)} {inst.annex}".strip(),
+            ),
             (self.t("workshop.field.respondent"), m.sheet.respondent),
         ]
         return render(
@@ -254,6 +276,18 @@ class QuestionnaireView:
         self._after(outcome)
 
     def _after(self, outcome: Outcome) -> None:
+        if outcome.status == "conflict":
+            # Another page changed this sheet: show everything as the store holds it now.
+            for item_id in self.rows:
+                self._sync(item_id)
+                if item_id != outcome.item_id:
+                    self._status(item_id, None, self._status_text(item_id))
+            self._status(outcome.item_id, "refused", outcome.message)
+            self._show_saved_status(outcome)
+            self.refresh()
+            return
+        if outcome.merged:
+            self._sync(outcome.item_id)
         if outcome.status == "saved":
             self._status(outcome.item_id, "saved", outcome.message)
             self._show_saved_status(outcome)
@@ -263,6 +297,16 @@ class QuestionnaireView:
             self._status(outcome.item_id, outcome.status, outcome.message)
         else:
             self._status(outcome.item_id, None, self._status_text(outcome.item_id))
+
+    def _sync(self, item_id: str) -> None:
+        """Show the model's value of one item (answer waiting for a reason included)."""
+        state = self.model.state[item_id]
+        row = self.rows[item_id]
+        answer = state.pending if state.pending is not None else state.answer
+        if row.answer.value != answer:
+            self._set(row.answer, answer)
+        if row.note.value != state.note:
+            self._set(row.note, state.note)
 
     def _set(self, widget: Any, value: Any) -> None:
         self._syncing = True
@@ -330,7 +374,9 @@ class QuestionnaireView:
                 label=r.label,
                 progress=self.t("workshop.progress.count", done=r.n_done, total=r.n_items),
                 requirement=p.text("requirement", self.lang),
-                explanation=p.explanation_zh if self.lang == "zh-TW" else (p.summary_en or p.explanation_zh),
+                explanation=p.explanation_zh
+                if self.lang == "zh-TW"
+                else (p.summary_en or p.explanation_zh),
                 explanation_label=self.t("workshop.principle.explanation"),
             )
             if header.value != value:
@@ -364,4 +410,3 @@ class QuestionnaireView:
     def scores(self) -> pd.DataFrame:
         """The principle table last drawn (see :meth:`Questionnaire.principles`)."""
         return self.table
-
