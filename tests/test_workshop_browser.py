@@ -54,14 +54,16 @@ class Server:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         deadline = time.monotonic() + 120
-        self.url = ""
-        while time.monotonic() < deadline and not self.url:
+        self.url = self.key = ""
+        while time.monotonic() < deadline and not (self.url and self.key):
             found = [re.search(r"(http://\S+)", line) for line in self.output]
             self.url = next((m.group(1) for m in found if m), "")
+            keys = [re.search(r"主持人密碼：(\w+)", line) for line in self.output]
+            self.key = next((m.group(1) for m in keys if m), "")
             if self.process.poll() is not None:
                 break
             time.sleep(0.2)
-        if not self.url:
+        if not (self.url and self.key):
             self.stop()
             raise RuntimeError("guidekit workshop did not start:\n" + "".join(self.output))
 
@@ -384,6 +386,9 @@ def test_two_sessions_answer_at_once_and_the_facilitator_reports(server, browser
     team = context.new_page()
     team.set_default_timeout(PAGE_TIMEOUT_MS)
     team.goto(server.page_url(round=ROUND, agency=AGENCY, view="team"))
+    team.wait_for_selector("text=主持人密碼")  # the facilitator view needs the key
+    assert team.locator(".gk-ws-item").count() == 0
+    team.goto(server.page_url(round=ROUND, agency=AGENCY, view="team", key=server.key))
     team.wait_for_selector("text=產生本機關報告")
     prompts = team.locator(".gk-ws-team-item .gk-ws-id").all_inner_texts()
     assert prompts[:4] == bank[:4]  # the disagreements, first
@@ -407,4 +412,47 @@ def test_two_sessions_answer_at_once_and_the_facilitator_reports(server, browser
     assert saved.read_bytes() == html.read_bytes()
     text = html.read_text(encoding="utf-8")
     assert "團隊共識" in text and "&lt;i&gt;" in text
+    context.close()
+
+
+def test_the_same_sheet_in_two_tabs_loses_nothing(server, browser, fw):
+    """One respondent, two tabs on one sheet (an old tab left open): what one tab saved is
+    never erased by the other, and a note typed over a newer one is shown, not lost."""
+    first, second, third = [i.id for i in fw.items["service"]][:3]
+    context = browser.new_context()
+    tab_a, tab_b = open_sheet(context, server, "兩頁"), open_sheet(context, server, "兩頁")
+
+    def row(page, item):
+        return page.locator(".gk-ws-item", has=page.locator(f".gk-ws-id:text-is('{item}')"))
+
+    def note(page, item, text):
+        box = row(page, item).locator("textarea")
+        box.click()
+        box.fill(text)
+        page.locator(".gk-ws-title").click()  # leave the box: saved
+
+    note(tab_a, first, "佐證：使用者訪談紀錄")
+    row(tab_a, first).locator(".gk-ws-ok").wait_for()
+    row(tab_a, second).locator("label", has_text=re.compile("^符合$")).click()
+    row(tab_a, second).locator(".gk-ws-ok").wait_for()
+    # Tab b was opened before: it chooses an answer where a wrote a note, and the other way.
+    row(tab_b, first).locator("label", has_text=re.compile("^部分符合$")).click()
+    row(tab_b, first).locator(".gk-ws-ok").wait_for()
+    note(tab_b, second, "補充說明")
+    row(tab_b, second).locator(".gk-ws-ok").wait_for()
+    stored = server.answers("兩頁")
+    assert stored[first] == ("P", "佐證：使用者訪談紀錄")
+    assert stored[second] == ("Y", "補充說明")
+    tab_b.wait_for_function(
+        "([id, text]) => [...document.querySelectorAll('.gk-ws-item')].some(i => "
+        "i.querySelector('.gk-ws-id').textContent === id && "
+        "i.querySelector('textarea').value === text)", arg=[first, "佐證：使用者訪談紀錄"])
+    # Both tabs write a note on the same item: the second is refused and shown, not lost.
+    note(tab_a, third, "甲分頁")
+    row(tab_a, third).locator(".gk-ws-ok").wait_for()
+    note(tab_b, third, "乙分頁")
+    warning = row(tab_b, third).locator(".gk-ws-warn")
+    warning.wait_for()
+    assert "乙分頁" in warning.inner_text() and "另一個頁面" in warning.inner_text()
+    assert server.answers("兩頁")[third] == (None, "甲分頁")
     context.close()

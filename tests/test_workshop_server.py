@@ -17,7 +17,14 @@ import pytest
 
 from guidekit.store import STORE_ENV
 from guidekit.widgets.errors import LOG_ENV
-from guidekit.widgets.server import is_loopback, plan
+from guidekit.widgets.server import (
+    KEY_ENV,
+    check_address,
+    is_loopback,
+    plan,
+    token_required,
+    voila_log_path,
+)
 
 
 @pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
@@ -59,12 +66,20 @@ def test_a_bad_store_path_fails_before_starting(tmp_path):
 
 @pytest.mark.slow
 def test_token_is_required_and_stopping_the_command_stops_voila(tmp_path):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", LOG_ENV: str(tmp_path / "ws.log")}
+    # Voilà config files that switch the token off, where Voilà would look for them: the
+    # working folder and the Jupyter config folder.  They must not be read.
+    hostile = '{"Voila": {"token": "", "ip": "0.0.0.0"}}'
+    config = tmp_path / "jupyter-config"
+    config.mkdir()
+    (config / "voila.json").write_text(hostile, encoding="utf-8")
+    (tmp_path / "voila.json").write_text(hostile, encoding="utf-8")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", LOG_ENV: str(tmp_path / "ws.log"),
+           "JUPYTER_CONFIG_DIR": str(config)}
     process = subprocess.Popen(
         [sys.executable, "-m", "guidekit", "--lang", "en", "workshop", "--store",
          str(tmp_path / "s.sqlite"), "--host", "0.0.0.0", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", env=env,
-        start_new_session=True,
+        start_new_session=True, cwd=tmp_path,
     )
     try:
         url = ""
@@ -120,3 +135,119 @@ def _group_members(pgid: int, word: str) -> list[int]:
         except (OSError, ProcessLookupError):
             continue
     return out
+
+
+def test_the_address_is_tried_before_voila_starts(tmp_path):
+    import socket
+
+    from guidekit.problems import GuidekitError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(GuidekitError) as info:
+            check_address("127.0.0.1", port)
+        assert f"連接埠 {port} 已被其他程式使用" in info.value.text("zh-TW")
+        assert f"Port {port} is already in use" in info.value.text("en")
+        with pytest.raises(GuidekitError):
+            plan(tmp_path / "s.sqlite", "127.0.0.1", port)
+    assert check_address("127.0.0.1", port) == port  # free again
+    assert check_address("127.0.0.1", 0) > 0
+    with pytest.raises(GuidekitError) as info:
+        check_address("foo.invalid", 0)
+    assert "無法辨識主機名稱「foo.invalid」" in info.value.text("zh-TW")
+    with pytest.raises(GuidekitError) as info:
+        check_address("192.0.2.1", 0)  # TEST-NET-1: never this computer's address
+    assert "不屬於這台電腦" in info.value.text("zh-TW") and "192.0.2.1" in info.value.text("en")
+
+
+def test_voila_reads_no_config_file_and_the_facilitator_gets_a_key(tmp_path):
+    p = plan(tmp_path / "s.sqlite", "127.0.0.1", 0)
+    [option] = [c for c in p.command if c.startswith("--Voila.config_file_paths=")]
+    folder = Path(option.split("=", 1)[1])
+    assert folder == p.config_dir and folder.is_dir() and not any(folder.iterdir())
+    assert len(p.key) == 10 and p.env[KEY_ENV] == p.key and not any(p.key in c for c in p.command)
+    assert p.facilitator_url == f"http://127.0.0.1:{p.port}/?view=team&key={p.key}"
+    assert p.voila_log == voila_log_path(p.log) and p.voila_log.name == "voila.log"
+    remote = plan(tmp_path / "s.sqlite", "0.0.0.0", 0)
+    assert remote.key != p.key and f"token={remote.token}" in remote.facilitator_url
+
+
+def _http_server(status: int):
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(status)
+            if status == 302:
+                self.send_header("Location", "/login?next=%2F")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("status, required", [(200, False), (302, True), (403, True)])
+def test_a_server_answering_without_the_token_is_noticed(status, required):
+    server = _http_server(status)
+    try:
+        assert token_required("127.0.0.1", server.server_address[1]) is required
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _run(args, env, timeout=120):
+    return subprocess.run([sys.executable, "-m", "guidekit", *args], capture_output=True,
+                          text=True, encoding="utf-8", env=env, timeout=timeout)
+
+
+def test_a_port_in_use_or_a_host_not_here_is_a_message_not_a_traceback(tmp_path):
+    import socket
+
+    env = {**os.environ, LOG_ENV: str(tmp_path / "ws.log")}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = _run(["workshop", "--store", str(tmp_path / "b.sqlite"), "--port", port], env)
+    assert result.returncode == 2
+    assert f"連接埠 {port} 已被其他程式使用" in result.stderr
+    assert "已啟動" not in result.stdout and "Traceback" not in result.stdout + result.stderr
+    for host in ("foo.invalid", "192.0.2.1"):
+        for port in ("0", "8950"):
+            result = _run(["--lang", "en", "workshop", "--host", host, "--port", port], env)
+            assert result.returncode == 2 and host in result.stderr
+            assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_voila_killed_is_said_with_where_its_log_is(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", LOG_ENV: str(tmp_path / "ws.log")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "guidekit", "workshop", "--store", str(tmp_path / "s.sqlite"),
+         "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", env=env,
+        start_new_session=True,
+    )
+    try:
+        line, deadline = "", time.monotonic() + 120
+        while "Ctrl+C" not in line and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+        [voila] = [pid for pid in _group_members(process.pid, "voila") if pid != process.pid]
+        os.kill(voila, signal.SIGKILL)
+        _out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 2
+    assert "工作坊伺服器意外停止（結束代碼 -9）" in err
+    assert str(tmp_path / "voila.log") in err and str(tmp_path / "s.sqlite") in err

@@ -9,29 +9,50 @@ Security: the server listens on 127.0.0.1 by default (this computer only, no
 token).  Listening on any other address lets other computers in; then a random
 token is required (passed to Voilà through ``JUPYTER_TOKEN``, so it does not
 show in the process list) and printed as part of the address to give to the
-workshop's participants.
+workshop's participants; after start, a request without it must be refused, or
+the server is stopped.  Voilà reads no configuration file (a ``voila.json`` in
+the working folder or the Jupyter config folders could switch the token off):
+its config search path is an empty folder of this run.  The facilitator view
+needs a separate facilitator key (:data:`guidekit.widgets.app.KEY_ENV`),
+printed for the facilitator only.
+
+Before starting, the address and port are tried (a bind test): an unknown host,
+an address that is not this computer's, or a port in use is a readable error,
+not a Voilà traceback.  Voilà's own output goes to its log file
+(:func:`voila_log_path`), named when something goes wrong.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import ipaddress
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from .. import i18n
 from ..paths import notebooks_dir
 from ..problems import GuidekitError
 from ..store import STORE_ENV, default_store_path, open_store
 from .errors import LOG_ENV, log_path
+
+#: Environment variable with the facilitator key, read by the workshop page
+#: (:class:`guidekit.widgets.app.Workshop`): the facilitator view needs it.
+KEY_ENV = "GUIDEKIT_FACILITATOR_KEY"
 
 #: Hosts that only this computer can reach (no token needed).
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -54,11 +75,80 @@ def is_loopback(host: str) -> bool:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` right now."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port free on ``host`` right now.
+
+    Raises
+    ------
+    GuidekitError
+        If ``host`` cannot be used (see :func:`check_address`).
+    """
+    return check_address(host, 0)
+
+
+def _error(key: str, **values: Any) -> GuidekitError:
+    return GuidekitError(i18n.t(key, "en", **values), zh=i18n.t(key, "zh-TW", **values))
+
+
+def check_address(host: str, port: int) -> int:
+    """Try to listen on (host, port) the way Voilà will (then let go); returns the port
+    (a free one for ``port=0``).
+
+    Raises
+    ------
+    GuidekitError
+        In the user's words: the host name is unknown, the address is not this
+        computer's, the port is in use or needs administrator rights.
+    """
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )
+    except (socket.gaierror, UnicodeError) as exc:
+        raise _error("workshop.server.host_unknown", host=host, detail=_detail(exc)) from None
+    chosen = port
+    seen: set[tuple[int, str]] = set()
+    for family, kind, proto, _, address in infos:
+        if (family, address[0]) in seen:
+            continue
+        seen.add((family, address[0]))
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                if os.name != "nt":  # as tornado does: a port in TIME_WAIT is free
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind((address[0], chosen, *address[2:]))
+                chosen = int(sock.getsockname()[1])
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise _error("workshop.server.port_taken", port=chosen or port) from None
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise _error("workshop.server.port_denied", port=port) from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise _error(
+                    "workshop.server.host_not_here", host=host, detail=_detail(exc)
+                ) from None
+            if exc.errno == errno.EAFNOSUPPORT:
+                continue  # e.g. no IPv6 on this computer: Voilà skips it too
+            raise _error(
+                "workshop.server.bind_failed", host=host, port=port, detail=_detail(exc)
+            ) from None
+    return chosen
+
+
+def _detail(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def voila_log_path(log: Path | None = None) -> Path:
+    """Where Voilà's own output goes: ``voila.log`` next to the workshop log."""
+    return (log or log_path()).with_name("voila.log")
+
+
+def new_key() -> str:
+    """A facilitator key: 10 characters, easy to read aloud and type (no 0/O, 1/l/I)."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(10))
 
 
 @dataclasses.dataclass
@@ -73,6 +163,13 @@ class Plan:
     log: Path
     host: str
     port: int
+    #: The facilitator key (the facilitator view needs it) and the facilitator's address.
+    key: str = ""
+    facilitator_url: str = ""
+    #: Voilà's own output (stdout and stderr).
+    voila_log: Path | None = None
+    #: An empty folder of this run: Voilà's only config search path.
+    config_dir: Path | None = None
 
 
 def plan(
@@ -100,28 +197,41 @@ def plan(
     Raises
     ------
     GuidekitError
-        If the notebook is missing.
+        If the notebook is missing, or the address or port cannot be used
+        (:func:`check_address`).
     StoreError
-        If the store cannot be opened (it is created here when missing).
+        If the store cannot be opened or is another program's database (it is
+        created here when missing).
     """
     path = Path(store).expanduser() if store is not None else default_store_path()
     with open_store(path) as opened:  # create it now: a bad path fails here, not in the page
         path = Path(opened.location)
     notebook = Path(notebook) if notebook is not None else notebooks_dir() / "workshop.ipynb"
     if not notebook.is_file():
-        raise GuidekitError(f"workshop notebook not found: {notebook}")
-    if port == 0:
-        port = free_port("127.0.0.1" if host in ("0.0.0.0", "::") else host)
+        raise GuidekitError(
+            f"workshop notebook not found: {notebook}", zh=f"找不到工作坊筆記本：{notebook}"
+        )
+    port = check_address(host, port)
     env = dict(os.environ)
     env.pop("JUPYTER_TOKEN", None)
     env.pop("JUPYTER_TOKEN_FILE", None)
     env[STORE_ENV] = str(path)
     env[LOG_ENV] = str(log_path())
+    key = new_key()
+    env[KEY_ENV] = key
     if lang:
         env["GUIDEKIT_LANG"] = lang
+    config_dir = Path(tempfile.mkdtemp(prefix="guidekit-voila-config-"))
     command = [
-        sys.executable, "-m", "voila", str(notebook),
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
         "--no-browser",
+        # No voila.json / voila.py from the working folder or the Jupyter config folders:
+        # such a file could switch the token off (command-line options win over files,
+        # but a file may set anything not given here).
+        f"--Voila.config_file_paths={config_dir}",
         f"--port={port}",
         f"--Voila.ip={host}",
         "--Voila.port_retries=0",
@@ -143,13 +253,33 @@ def plan(
     if ":" in shown:
         shown = f"[{shown}]"
     url = f"http://{shown}:{port}/"
+    query = {"token": token} if token else {}
+    facilitator_url = url + "?" + urllib.parse.urlencode({**query, "view": "team", "key": key})
     if token:
-        url += "?" + urllib.parse.urlencode({"token": token})
-    return Plan(command, env, url, token, path, Path(env[LOG_ENV]), host, port)
+        url += "?" + urllib.parse.urlencode(query)
+    log = Path(env[LOG_ENV])
+    return Plan(
+        command,
+        env,
+        url,
+        token,
+        path,
+        log,
+        host,
+        port,
+        key,
+        facilitator_url,
+        voila_log_path(log),
+        config_dir,
+    )
 
 
-def wait_until_listening(host: str, port: int, process: subprocess.Popen[bytes] | None = None,
-                         timeout: float = START_TIMEOUT_S) -> bool:
+def wait_until_listening(
+    host: str,
+    port: int,
+    process: subprocess.Popen[bytes] | None = None,
+    timeout: float = START_TIMEOUT_S,
+) -> bool:
     """Wait until something accepts TCP connections on (host, port); False on timeout
     or when ``process`` exits first."""
     target = "127.0.0.1" if host in ("0.0.0.0", "localhost") else ("::1" if host == "::" else host)
@@ -172,46 +302,91 @@ def serve(
     lang: str | None = None,
     say: Callable[[str, str], None] | None = None,
 ) -> int:
-    """Run the workshop server until Ctrl+C; returns Voilà's exit status.
+    """Run the workshop server until Ctrl+C; returns 0 when stopped that way.
 
     ``say(zh, en)`` prints a message in the user's language.
 
     Raises
     ------
     GuidekitError
-        If Voilà does not start (e.g. the port is taken).
+        If the address or port cannot be used, Voilà does not start, answers
+        without the token although one is required, or stops unexpectedly (each
+        says where Voilà's log is).
     """
     say = say or (lambda zh, en: print(zh))
     p = plan(store, host, port, lang)
-    process = subprocess.Popen(p.command, env=p.env)
+    assert p.voila_log is not None
+    p.voila_log.parent.mkdir(parents=True, exist_ok=True)
+    output = p.voila_log.open("ab")
+    try:
+        process = subprocess.Popen(p.command, env=p.env, stdout=output, stderr=subprocess.STDOUT)
+    except BaseException:
+        output.close()
+        _cleanup(p)
+        raise
     if threading.current_thread() is threading.main_thread():
         # Stopped by a service manager or `kill`: stop Voilà (and its kernels) too.
         signal.signal(signal.SIGTERM, _interrupt)
+    values = {"host": p.host, "port": p.port, "log": str(p.voila_log), "store": str(p.store)}
     try:
         if not wait_until_listening(p.host, p.port, process):
-            code = process.poll()
-            if code is None:
-                process.terminate()
-            raise GuidekitError(
-                f"the workshop server did not start on {p.host}:{p.port} "
-                f"(is the port in use? try --port 0)"
-            )
+            raise _error("workshop.server.not_started", **values)
+        if p.token and not token_required(p.host, p.port):
+            raise _error("workshop.server.token_off")
         say(f"自評工作坊已啟動：{p.url}", f"The workshop is running at {p.url}")
         say(f"  答案儲存於：{p.store}", f"  Answers are stored in: {p.store}")
         say(f"  錯誤記錄檔：{p.log}", f"  Error log: {p.log}")
+        say(*(i18n.t("workshop.server.voila_log", lg, path=p.voila_log) for lg in ("zh-TW", "en")))
         if p.token:
             say(
                 "  已開放其他電腦連線：請只把上面含 token 的網址給工作坊成員。",
                 "  Other computers can connect: give the address above, with its token, "
                 "to the workshop's members only.",
             )
+        say(
+            *(
+                i18n.t("workshop.server.facilitator", lg, url=p.facilitator_url)
+                for lg in ("zh-TW", "en")
+            )
+        )
+        say(*(i18n.t("workshop.server.key", lg, key=p.key) for lg in ("zh-TW", "en")))
         say("  按 Ctrl+C 結束。", "  Press Ctrl+C to stop.")
-        return process.wait()
+        code = process.wait()
+        raise _error("workshop.server.stopped", code=code, **values)
     except KeyboardInterrupt:
-        return _stop(process)
+        _stop(process)
+        return 0
     finally:
         if process.poll() is None:
             _stop(process)
+        output.close()
+        _cleanup(p)
+
+
+def token_required(host: str, port: int) -> bool:
+    """True if the server refuses a page request without the token (a redirect to the
+    login page, 401 or 403), as Voilà does when a token is set."""
+    target = "127.0.0.1" if host in ("0.0.0.0", "localhost") else ("::1" if host == "::" else host)
+    if ":" in target:
+        target = f"[{target}]"
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(f"http://{target}:{port}/", timeout=60):
+            return False  # the page itself was served without a token
+    except urllib.error.HTTPError as exc:
+        return exc.code in (301, 302, 303, 307, 401, 403)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _cleanup(p: Plan) -> None:
+    if p.config_dir is not None:
+        shutil.rmtree(p.config_dir, ignore_errors=True)
 
 
 def _interrupt(signum: int, frame: object) -> None:
