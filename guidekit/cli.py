@@ -548,7 +548,9 @@ def export_cmd(
 def workshop_cmd(store: Path | None, host: str, port: int, lang: str | None) -> None:
     """在瀏覽器開啟自評工作坊（Voilà，不顯示程式碼）。Serve the self-assessment workshop.
 
-    Prints the address; answers are saved to the store as they change.  Ctrl+C stops.
+    Prints the address, the facilitator key (the facilitator view needs it; give it to
+    the facilitator only) and where the logs are; answers are saved to the store as
+    they change.  Use one store per workshop.  Ctrl+C stops.
     """
     from .widgets.server import serve
 
