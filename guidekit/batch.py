@@ -339,10 +339,10 @@ def run_reports(
     """
     started = time.perf_counter()
     lang = i18n.normalise_lang(lang)
-    today = today or dt.date.today()
+    today = today or i18n.today()
     data = load_round(responses, framework, round)
     # absolute: papermill changes the working directory while a notebook runs
-    out = Path(out if out is not None else default_out(lang)).resolve()
+    out = Path(out if out is not None else default_out(lang, responses)).resolve()
     if out.exists() and not out.is_dir():
         raise GuidekitError(
             f"--out {out} is a file, not a folder", zh=f"--out {out} 是檔案，不是資料夾"
@@ -440,9 +440,24 @@ def run_reports(
     return BatchResult(out, data.round, results, index, summary, manifest, duration, removed, notes)
 
 
-def default_out(lang: str) -> Path:
-    """The default output folder for a language (relative to the working directory)."""
-    return Path("reports/example" if i18n.normalise_lang(lang) == "zh-TW" else "reports/example-en")
+def default_out(lang: str, responses: Any = None) -> Path:
+    """The default output folder (relative to the working directory).
+
+    ``reports/example`` for the bundled example; ``reports/<name>`` for answers
+    given by the user (``<name>`` from the first file or folder, e.g.
+    ``reports/answers`` for ``export/answers.csv``), so a user's reports never
+    replace the example's; ``-en`` appended for English.
+    """
+    name = "example"
+    if responses is not None:
+        first = responses if isinstance(responses, str | Path) else next(iter(responses), None)
+        if first is not None and not hasattr(first, "frame"):
+            stem = Path(first).stem if Path(first).suffix else Path(first).name
+            name = re.sub(r"[^\w-]+", "-", stem, flags=re.UNICODE).strip("-") or "answers"
+        elif first is not None:
+            name = "answers"
+    suffix = "" if i18n.normalise_lang(lang) == "zh-TW" else "-en"
+    return Path("reports") / f"{name}{suffix}"
 
 
 def _run_key(data: RoundData, lang: str) -> dict[str, Any]:

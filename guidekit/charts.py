@@ -51,15 +51,15 @@ class Chart:
 
 
 def _wrap(text: str, width: int) -> list[str]:
-    """Split a label into at most two lines.
+    """Split a label into a few short lines.
 
-    Latin text is wrapped at word boundaries (``textwrap``) to about twice
-    ``width`` characters, CJK text is split into two balanced lines of at most
+    Latin text is wrapped at word boundaries (``textwrap``) into at most three
+    lines of about twice ``width`` characters, CJK text is split into two balanced lines of at most
     about ``width`` characters, preferring a break after "、".  What does not fit
     ends with an ellipsis (the full text is in the data table and the description).
     """
     if not _is_cjk(text):
-        return textwrap.wrap(text, width=width * 2, max_lines=2, placeholder="…") or [text]
+        return textwrap.wrap(text, width=width * 2 - 2, max_lines=3, placeholder="…") or [text]
     if len(text) <= width:
         return [text]
     middle = math.ceil(len(text) / 2)

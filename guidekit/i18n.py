@@ -112,6 +112,17 @@ def t(key: str, lang: str = DEFAULT_LANG, /, **values: Any) -> str:
     return text.format(**{**DEFAULT_NAMES[lang], **values})
 
 
+#: Report dates are Taiwan's calendar days, whatever the machine's time zone.
+TIMEZONE = "Asia/Taipei"
+
+
+def today() -> dt.date:
+    """Today's date in Taiwan (a server on UTC would otherwise date a report a day early)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(TIMEZONE)).date()
+
+
 def roc_year(year: int) -> int:
     """民國 year of a Gregorian year (2026 → 115)."""
     return year - ROC_OFFSET

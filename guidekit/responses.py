@@ -136,6 +136,15 @@ class Responses:
     sources: list[SourceInfo] = dataclasses.field(default_factory=list)
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        frame = self.frame
+        rounds = ", ".join(sorted(set(frame["round"]))) or "-"
+        return (
+            f"<Responses: {len(frame)} answers, {frame['agency_id'].nunique()} agencies, "
+            f"rounds {rounds}, {len(self.sources)} source(s), {len(self.problems)} warning(s); "
+            f"the table is .frame>"
+        )
+
     @property
     def synthetic(self) -> bool:
         """True when every answer file is marked synthetic (example data) in its metadata."""

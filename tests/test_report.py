@@ -243,3 +243,42 @@ def test_last_answer_date_is_the_taipei_day():
     assert local_time("2026-10-13T23:30:00+00:00").date().isoformat() == "2026-10-14"
     assert local_time("2026-10-14T09:30:00").isoformat() == "2026-10-14T09:30:00"
     assert local_time("昨天下午") is None
+
+
+def test_report_of_a_continuous_index_speaks_its_own_terms():
+    """An EGDI-style framework (values 0–1, no major items, no measures): no guideline wording."""
+    from guidekit.paths import data_dir
+
+    data = load_round(
+        data_dir() / "examples" / "egdi-2022" / "answers", data_dir() / "frameworks" / "egdi-2022"
+    )
+    lowest = data.scores.overall.sort_values("score")["agency_id"].iloc[0]
+    report = build(data, lowest)
+    method = re.sub(r"<[^>]+>", "", report.method().html)
+    assert "（）" not in method and "0 至 1" in method and "大項" not in method
+    assert report.measures().html == "" and report.major_items().html == ""
+    gaps = report.gaps().html
+    assert "數值 0." in gaps and "部分符合" not in gaps
+
+
+def test_overview_counts_unanswered_major_items(write_csv, fw):
+    rows = [
+        ["2026", "0001", "甲機關", "甲", "SV-P01-01", "符合", ""],
+        ["2026", "0001", "甲機關", "甲", "SV-P02-01", "部分符合", ""],
+    ]
+    data = load_round(read_responses(write_csv(rows), fw))
+    majors = [i.id for i in fw.items["service"] if i.major]
+    expected = len([m for m in majors if m not in {"SV-P01-01", "SV-P02-01"}])
+    html = build(data, "0001").overview().html
+    assert f"未作答的大項 {expected} 項" in html
+
+
+def test_default_output_folders():
+    from pathlib import Path
+
+    from guidekit.batch import default_out
+
+    assert default_out("zh-TW") == Path("reports/example")
+    assert default_out("en") == Path("reports/example-en")
+    assert default_out("zh-TW", ["匯出/answers.csv"]) == Path("reports/answers")
+    assert default_out("en", "data/my round/") == Path("reports/my-round-en")

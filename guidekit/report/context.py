@@ -33,10 +33,6 @@ def _natural(text: str) -> list[Any]:
     return [int(p) if p.isdigit() else p for p in _NUMBER_PARTS.split(text)]
 
 
-#: Dates in reports are Taiwan's calendar days (answers are stored in UTC).
-REPORT_TIMEZONE = "Asia/Taipei"
-
-
 def local_time(value: str) -> dt.datetime | None:
     """An ISO date-time as Taiwan time (naive times are taken as already local); None if unparseable.
 
@@ -51,7 +47,7 @@ def local_time(value: str) -> dt.datetime | None:
         return None
     if moment.tzinfo is None:
         return moment
-    return moment.astimezone(ZoneInfo(REPORT_TIMEZONE)).replace(tzinfo=None)
+    return moment.astimezone(ZoneInfo(i18n.TIMEZONE)).replace(tzinfo=None)
 
 
 def latest_round(rounds: pd.Series | list[str]) -> str:
@@ -186,7 +182,7 @@ class AgencyReport:
         self.lang = i18n.normalise_lang(lang)
         self.agency_id = agency_id
         self.round = data.round
-        self.today = today or dt.date.today()
+        self.today = today or i18n.today()
         mine = data.scores.assessment(agency_id)
         if mine.overall.empty:
             raise GuidekitError(
@@ -287,11 +283,19 @@ class AgencyReport:
             return ""
         return f"（{annex}）" if self.lang == "zh-TW" else f" ({annex})"
 
+    def _result_label(self, item: Any) -> str:
+        """An item's combined result: the scale's word, or the value on a continuous scale."""
+        scale = self.framework.scale(item["instrument"])
+        if scale.kind == "continuous" and item["status"] in {"met", "partial", "not_met"}:
+            return self.t("status.value", value=f"{item['value']:g}")
+        return self._status_label(item["instrument"], item["status"])
+
     def _status_label(self, instrument: str, status: str) -> str:
         """An item's combined result in the words of its own scale (符合 / 已規劃 …)."""
-        return self.framework.scale(instrument).status_label(status, self.lang) or self.t(
-            f"status.{status}"
-        )
+        scale = self.framework.scale(instrument)
+        if scale.kind == "continuous" and status in {"met", "partial", "not_met"}:
+            return self.t(f"status.continuous.{status}")
+        return scale.status_label(status, self.lang) or self.t(f"status.{status}")
 
     @property
     def display_name(self) -> str:
@@ -366,7 +370,7 @@ class AgencyReport:
                     "text": self._text(spec, "text"),
                     "major": bool(item["major"]),
                     "status": item["status"],
-                    "status_label": self._status_label(item["instrument"], item["status"]),
+                    "status_label": self._result_label(item),
                     "spread": item["spread"],
                     "mixed_na": int(item["n_na"]) > 0 and int(item["n_answered"]) > 0,
                     "principle": self._principle_label(item["principle_id"]),
@@ -434,7 +438,9 @@ class AgencyReport:
                     annex=self._annex(fw.instrument(a.key["instrument"])),
                     service=f"{sep}{a.key['service']}" if a.key["service"] else "",
                     respondents=int(a.overall["n_respondents"]),
-                    agreed=self.t("report.meta.agreed") if bool(a.overall.get("has_agreed")) else "",
+                    agreed=self.t("report.meta.agreed")
+                    if bool(a.overall.get("has_agreed"))
+                    else "",
                     version=a.overall["framework_version"],
                 ),
             }
@@ -481,6 +487,9 @@ class AgencyReport:
                     "flags": self.t(
                         "overview.flags",
                         n_major=int(o["n_major_not_met"]),
+                        n_major_unanswered=int(
+                            (a.items["major"] & (a.items["status"] == "unanswered")).sum()
+                        ),
                         n_disagree=int(o["n_disagreements"]),
                     ),
                     "low_coverage": self.t(
@@ -629,7 +638,10 @@ class AgencyReport:
         return self._section("section_gaps.html.j2", "section.gaps", blocks=blocks)
 
     def major_items(self) -> HTML:
-        """Major items (大項) not met or unanswered, whatever the averages say."""
+        """Major items (大項) not met or unanswered, whatever the averages say
+        (nothing when the framework marks no major items)."""
+        if not any(i.major for bank in self.framework.items.values() for i in bank):
+            return HTML("", text="")
         blocks = []
         for a in self.assessments:
             rows = a.items[a.items["major"] & a.items["status"].isin(["not_met", "unanswered"])]
@@ -653,7 +665,10 @@ class AgencyReport:
         )
 
     def measures(self) -> HTML:
-        """Supporting measures recommended for these answers, with the reasons."""
+        """Supporting measures recommended for these answers, with the reasons
+        (nothing when the framework has no supporting measures)."""
+        if not self.framework.measures:
+            return HTML("", text="")
         blocks = []
         for a in self.assessments:
             chosen = recommend(a.items, a.principles, self.framework)
@@ -702,29 +717,54 @@ class AgencyReport:
         return self._section("section_na.html.j2", "section.na", blocks=blocks)
 
     def method(self) -> HTML:
-        """What the score means and does not mean."""
+        """What the score means and does not mean, in this framework's terms and rules."""
         fw = self.framework
-        scales = []
-        for inst in fw.instruments:
-            scale = fw.scale(inst.id)
+        zh = self.lang == "zh-TW"
+        sentences = [self.t("method.indicative")]
+        scales = [fw.scale(inst.id) for inst in fw.instruments]
+        ordinal = []
+        for scale in scales:
+            if scale.kind == "continuous":
+                sentences.append(
+                    self.t("method.scale_continuous", low=f"{scale.low:g}", high=f"{scale.high:g}")
+                )
+                continue
             parts = [
                 f"{o.text('label', self.lang)} {((o.value - scale.low) / (scale.high - scale.low) * 100):.0f}"
                 for o in scale.options
                 if o.value is not None
             ]
-            scales.append("、".join(parts) if self.lang == "zh-TW" else ", ".join(parts))
-        unique_scales = list(dict.fromkeys(scales))
+            ordinal.append(("、" if zh else ", ").join(parts))
+        if ordinal:
+            joined = ("；" if zh else "; ").join(dict.fromkeys(ordinal))
+            sentences.append(self.t("method.scale_ordinal", scale=joined))
+        if any(o.na for scale in scales for o in scale.options):
+            sentences.append(self.t("method.na"))
+        if fw.scoring.normalisation != "none":
+            sentences.append(self.t(f"method.normalised.{fw.scoring.normalisation}"))
+        level = "principle" if fw.scoring.overall_from == "principles" else "dimension"
+        sentences.append(
+            self.t(
+                "method.aggregate",
+                mean=self.t(f"method.mean.{fw.scoring.aggregation}"),
+                overall_from=fw.level_name(level, self.lang)
+                if zh
+                else fw.level_name(level, self.lang).lower(),
+            )
+        )
         bands = sorted(fw.bands, key=lambda b: b.min)
-        band_text = ("、" if self.lang == "zh-TW" else ", ").join(
-            f"{b.text('label', self.lang)} ≥ {b.min:g}" for b in bands
+        sentences.append(
+            self.t(
+                "method.bands",
+                bands=("、" if zh else ", ").join(
+                    f"{b.text('label', self.lang)} ≥ {b.min:g}" for b in bands
+                ),
+            )
         )
-        body = self.t(
-            "method.body",
-            scale=("；" if self.lang == "zh-TW" else "; ").join(unique_scales),
-            overall_from=self.t(f"method.{fw.scoring.overall_from}"),
-            bands=band_text,
-            minimum=fw.scoring.min_peer_group,
-        )
+        sentences.append(self.t("method.position", minimum=fw.scoring.min_peer_group))
+        if any(i.major for bank in fw.items.values() for i in bank):
+            sentences.append(self.t("method.major"))
+        body = ("" if zh else " ").join(sentences)
         extra = [
             self.t("method.coverage"),
             self.t("method.low_coverage", pct=i18n.format_pct(fw.scoring.low_coverage_below)),
