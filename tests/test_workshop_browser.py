@@ -456,3 +456,23 @@ def test_the_same_sheet_in_two_tabs_loses_nothing(server, browser, fw):
     assert "乙分頁" in warning.inner_text() and "另一個頁面" in warning.inner_text()
     assert server.answers("兩頁")[third] == (None, "甲分頁")
     context.close()
+
+
+def test_a_note_with_half_an_emoji_is_refused_on_the_page(server, browser):
+    context = browser.new_context()
+    page = open_sheet(context, server, "半個表情")
+    row = page.locator(".gk-ws-item", has=page.locator(".gk-ws-id:text-is('SV-P01-01')"))
+    box = row.locator("textarea")
+    box.click()
+    # What a browser can send: text cut in the middle of an emoji (a lone surrogate).
+    box.evaluate("e => { e.value = '佐證 😀'.slice(0, 4); "
+                 "e.dispatchEvent(new Event('input', {bubbles: true})); "
+                 "e.dispatchEvent(new Event('change', {bubbles: true})); }")
+    page.locator(".gk-ws-title").click()
+    page.locator(".gk-errors", has_text="無法儲存的字元").wait_for()
+    assert "未儲存" in row.locator(".gk-ws-status").inner_text()
+    assert server.answers("半個表情") == {}
+    row.locator("label", has_text=re.compile("^符合$")).click()  # the page goes on working
+    row.locator(".gk-ws-ok").wait_for()
+    assert server.answers("半個表情") == {"SV-P01-01": ("Y", "")}
+    context.close()

@@ -251,3 +251,21 @@ def test_voila_killed_is_said_with_where_its_log_is(tmp_path):
     assert process.returncode == 2
     assert "工作坊伺服器意外停止（結束代碼 -9）" in err
     assert str(tmp_path / "voila.log") in err and str(tmp_path / "s.sqlite") in err
+
+
+def test_a_message_with_half_an_emoji_is_packed_not_dropped(tmp_path):
+    import json
+
+    from jupyter_client.session import json_packer as standard
+
+    from guidekit.widgets import wire
+
+    message = {"content": {"data": {"state": {"value": "佐證 \ud83d"}}}, "n": 1}
+    with pytest.raises(UnicodeEncodeError):
+        standard(message)  # what Jupyter does: the message is lost
+    packed = wire.json_packer(message)
+    assert json.loads(packed) == message and packed.isascii()
+    assert wire.json_packer({"v": "正常"}) == standard({"v": "正常"})  # others unchanged
+    assert wire.use_in_kernel() is False  # no kernel in a test process
+    p = plan(tmp_path / "s.sqlite", "127.0.0.1", 0)
+    assert f"--Session.packer={wire.PACKER}" in p.command

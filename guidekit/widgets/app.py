@@ -41,7 +41,7 @@ from ..store import (
     text_problem,
 )
 from ..text import clean
-from . import server
+from . import server, wire
 from .errors import ErrorPanel, guarded, setup_logging
 from .facilitator import FacilitatorView
 from .model import Facilitator, Questionnaire, new_session
@@ -127,6 +127,7 @@ class Workshop:
         import ipywidgets as w
 
         setup_logging()
+        wire.use_in_kernel()  # a note with half an emoji reaches the page and is refused aloud
         key = facilitator_key if facilitator_key is not None else os.environ.get(KEY_ENV, "")
         self.facilitator_key = key.strip()
         self.store = store if isinstance(store, ResponseStore) else open_store(store, framework)

@@ -48,6 +48,7 @@ from .. import i18n
 from ..paths import notebooks_dir
 from ..problems import GuidekitError
 from ..store import STORE_ENV, default_store_path, open_store
+from . import wire
 from .errors import LOG_ENV, log_path
 
 #: Environment variable with the facilitator key, read by the workshop page
@@ -232,6 +233,8 @@ def plan(
         # such a file could switch the token off (command-line options win over files,
         # but a file may set anything not given here).
         f"--Voila.config_file_paths={config_dir}",
+        # Messages with a lone surrogate (half an emoji) reach the kernel instead of vanishing.
+        f"--Session.packer={wire.PACKER}",
         f"--port={port}",
         f"--Voila.ip={host}",
         "--Voila.port_retries=0",
