@@ -115,8 +115,15 @@ def main() -> None:
             scores = scoring.score(responses)
             mine = scores.principles
             labels = [principle_label(fw, pid, "zh-TW") for pid in mine["principle_id"]]
-            charts.radar(labels, mine["score"].tolist(), None, title="t", description="d",
-                         legend=("a", "b"), no_score="—")
+            charts.radar(
+                labels,
+                mine["score"].tolist(),
+                None,
+                title="t",
+                description="d",
+                legend=("a", "b"),
+                no_score="—",
+            )
             rescore.append(time.perf_counter() - started)
         store.close()
 
@@ -127,14 +134,18 @@ def main() -> None:
         ("baseline insert, SQLite default checkpoints", lazy_insert),
         ("baseline rescore: write + re-read + full score", rescore),
     ]
-    print(f"workshop latency, {args.instrument} form ({len(bank)} items), {args.answers} answers "
-          f"per variant, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(
+        f"workshop latency, {args.instrument} form ({len(bank)} items), {args.answers} answers "
+        f"per variant, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+    )
     print(f"{'variant':50} {'median ms':>10} {'p90 ms':>9} {'ratio to page':>14}")
     for name, samples in rows:
         med, p90 = _ms(samples)
         print(f"{name:50} {med:10.1f} {p90:9.1f} {med / page_med:14.2f}")
     verdict = "meets" if page_med <= TARGET_MS else "MISSES"
-    print(f"target: median ≤ {TARGET_MS:.0f} ms → {verdict} ({page_med:.1f} ms; p90 {page_p90:.1f} ms)")
+    print(
+        f"target: median ≤ {TARGET_MS:.0f} ms → {verdict} ({page_med:.1f} ms; p90 {page_p90:.1f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -531,11 +531,22 @@ CODE_FIELDS = ["round", "agency_id", "agency_name", "service", "respondent"]
 @pytest.mark.parametrize("field", CODE_FIELDS)
 @pytest.mark.parametrize("char", CONTROL)
 def test_control_characters_in_codes_and_names_are_refused(store, field, char):
-    values = {"round": "2026", "agency_id": "0012", "agency_name": "測試機關", "service": "",
-              "respondent": "甲"}
+    values = {
+        "round": "2026",
+        "agency_id": "0012",
+        "agency_name": "測試機關",
+        "service": "",
+        "respondent": "甲",
+    }
     values[field] = f"A{char}1"
-    sheet = Sheet(values["round"], values["agency_id"], values["agency_name"],
-                  values["service"], "service", values["respondent"])
+    sheet = Sheet(
+        values["round"],
+        values["agency_id"],
+        values["agency_name"],
+        values["service"],
+        "service",
+        values["respondent"],
+    )
     with pytest.raises(StoreError) as info:
         store.record(Change(sheet, "SV-P01-01", "Y"))
     assert info.value.code == "control-char"
@@ -548,11 +559,23 @@ def test_control_characters_in_codes_and_names_are_refused(store, field, char):
 
 @pytest.mark.parametrize("field", [*CODE_FIELDS, "note"])
 def test_a_lone_surrogate_is_a_readable_store_error(store, field):
-    values = {"round": "2026", "agency_id": "0012", "agency_name": "測試機關", "service": "",
-              "respondent": "甲", "note": "ok"}
+    values = {
+        "round": "2026",
+        "agency_id": "0012",
+        "agency_name": "測試機關",
+        "service": "",
+        "respondent": "甲",
+        "note": "ok",
+    }
     values[field] = "佐證 \ud83d"  # an emoji cut in half
-    sheet = Sheet(values["round"], values["agency_id"], values["agency_name"],
-                  values["service"], "service", values["respondent"])
+    sheet = Sheet(
+        values["round"],
+        values["agency_id"],
+        values["agency_name"],
+        values["service"],
+        "service",
+        values["respondent"],
+    )
     with pytest.raises(StoreError) as info:
         store.record(Change(sheet, "SV-P01-01", "Y", values["note"]))
     assert info.value.code == "surrogate"
@@ -624,8 +647,9 @@ def test_people_may_have_names_near_the_reserved_one(store):
 
     for name in ("團隊", "共識小組", "團隊共識會議記錄人"):
         assert not is_reserved_name(name)
-        store.record(Change(Sheet("2026", "0012", "測試機關", "", "service", name),
-                            "SV-P01-01", "Y"))
+        store.record(
+            Change(Sheet("2026", "0012", "測試機關", "", "service", name), "SV-P01-01", "Y")
+        )
     assert len(store.log()) == 3
 
 
@@ -638,28 +662,50 @@ def test_a_second_agency_name_for_a_code_is_refused(store):
     assert info.value.code == "agency-name"
     assert "內政部" in info.value.text("zh-TW") and "301000000A" in info.value.text("en")
     with pytest.raises(StoreError):  # within one batch too
-        store.record_many([
-            Change(Sheet("2026", "B2", "甲機關", "", "service", "R1"), "SV-P01-01", "Y"),
-            Change(Sheet("2026", "B2", "乙機關", "", "service", "R2"), "SV-P01-01", "Y"),
-        ])
+        store.record_many(
+            [
+                Change(Sheet("2026", "B2", "甲機關", "", "service", "R1"), "SV-P01-01", "Y"),
+                Change(Sheet("2026", "B2", "乙機關", "", "service", "R2"), "SV-P01-01", "Y"),
+            ]
+        )
     assert len(store.log()) == 1
     assert store.agency_name("2026", "301000000A") == "內政部"
     assert store.agency_name("2026", "nobody") is None
     # Another round may use another name (agencies are renamed between rounds).
-    store.record(Change(Sheet("2027", "301000000A", "內政部（改組後）", "", "service", "R2"),
-                        "SV-P01-01", "N"))
+    store.record(
+        Change(
+            Sheet("2027", "301000000A", "內政部（改組後）", "", "service", "R2"), "SV-P01-01", "N"
+        )
+    )
     assert len(store.log()) == 2
 
 
 def _raw_insert(path, **values) -> None:
-    row = {"at": "2026-01-01T00:00:00+00:00", "who": "R1", "session": "x", "kind": "answer",
-           "round": "2026", "agency_id": "A1", "agency_name": "機關", "service": "",
-           "instrument": "service", "respondent": "R1", "item_id": "SV-P01-02",
-           "old_answer": None, "new_answer": "Y", "old_note": "", "new_note": "",
-           "framework_id": "tw-dsg", "framework_version": "2026.11", **values}
+    row = {
+        "at": "2026-01-01T00:00:00+00:00",
+        "who": "R1",
+        "session": "x",
+        "kind": "answer",
+        "round": "2026",
+        "agency_id": "A1",
+        "agency_name": "機關",
+        "service": "",
+        "instrument": "service",
+        "respondent": "R1",
+        "item_id": "SV-P01-02",
+        "old_answer": None,
+        "new_answer": "Y",
+        "old_note": "",
+        "new_note": "",
+        "framework_id": "tw-dsg",
+        "framework_version": "2026.11",
+        **values,
+    }
     raw = sqlite3.connect(path)
-    raw.execute(f"INSERT INTO answer_log ({', '.join(row)}) VALUES "
-                f"({', '.join('?' for _ in row)})", list(row.values()))
+    raw.execute(
+        f"INSERT INTO answer_log ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+        list(row.values()),
+    )
     raw.commit()
     raw.close()
 
@@ -701,7 +747,11 @@ def test_an_old_store_with_two_names_for_one_agency_says_which_is_used(tmp_path,
     assert set(responses.frame["agency_name"]) == {"新名"}  # the latest
     [warning] = responses.problems
     assert (warning.code, warning.row, warning.value, warning.is_error) == (
-        "store-agency-names", 1, "舊名", False)
+        "store-agency-names",
+        1,
+        "舊名",
+        False,
+    )
     assert "新名" in warning.message("zh-TW") and "舊名" in warning.message("en")
     report = validate_responses(path, fw)
     assert report.ok and [p.code for p in report.problems] == ["store-agency-names"]
@@ -743,7 +793,10 @@ def test_readers_never_change_a_file_and_refuse_what_is_not_a_store(tmp_path, fw
     expected = {other: "not-a-store", empty: "not-a-store", bad_meta: "bad-meta"}
     for path, code in expected.items():
         before, tables = _digest(path), _tables(path) if path.stat().st_size else []
-        for lang, words in (("zh-TW", "無法讀取答案儲存檔"), ("en", "cannot read the answer store")):
+        for lang, words in (
+            ("zh-TW", "無法讀取答案儲存檔"),
+            ("en", "cannot read the answer store"),
+        ):
             result = CliRunner().invoke(main, ["--lang", lang, "validate", str(path)])
             assert result.exit_code == 1 and "Traceback" not in result.output
             assert words in result.output, result.output
@@ -755,7 +808,8 @@ def test_readers_never_change_a_file_and_refuse_what_is_not_a_store(tmp_path, fw
             assert info.value.code == code
         assert _digest(path) == before and (_tables(path) if path.stat().st_size else []) == tables
         assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(path.name)) == [
-            path.name]  # no -wal / -shm left behind
+            path.name
+        ]  # no -wal / -shm left behind
     raw = sqlite3.connect(other)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not switched to WAL
     raw.close()

@@ -39,8 +39,17 @@ def store(tmp_path, fw):
 def query(respondent: str, **extra: str) -> str:
     from urllib.parse import urlencode
 
-    return urlencode({"round": "2026", "agency": AGENCY, "name": NAME, "service": "線上申辦",
-                      "form": "service", "respondent": respondent, **extra})
+    return urlencode(
+        {
+            "round": "2026",
+            "agency": AGENCY,
+            "name": NAME,
+            "service": "線上申辦",
+            "form": "service",
+            "respondent": respondent,
+            **extra,
+        }
+    )
 
 
 def sheet_view(store, respondent="甲"):
@@ -220,7 +229,10 @@ def test_start_form_lists_every_missing_field(store):
 
 def test_query_string():
     assert query_choices("?round=2026&agency=A&respondent=%E7%94%B2") == {
-        "round": "2026", "agency": "A", "respondent": "甲"}
+        "round": "2026",
+        "agency": "A",
+        "respondent": "甲",
+    }
 
 
 def test_errors_in_callbacks_are_shown_and_logged(store, fw, tmp_path):
@@ -293,7 +305,9 @@ def test_facilitator_records_agreed_answers(store, fw, tmp_path):
         assert report.ok and not report.problems, [p.format() for p in report.problems]
         frame = report.responses.frame
         first = frame[frame["item_id"] == bank[0]]
-        assert first["respondent"].tolist() == [AGREED_RESPONDENT] and first["answer"].tolist() == ["P"]
+        assert first["respondent"].tolist() == [AGREED_RESPONDENT] and first["answer"].tolist() == [
+            "P"
+        ]
     assert "data:text/csv;base64," in team.files.value
 
 
@@ -310,9 +324,21 @@ def test_report_button_makes_the_same_report_as_guidekit_reports(store, fw, tmp_
     made = team.last_report
     assert made.ok, made.error
     out = tmp_path / "cli"
-    result = CliRunner().invoke(main, ["reports", "--responses", str(made.answers.csv),
-                                       "--agency", AGENCY, "--round", "2026", "--out", str(out),
-                                       "--no-progress"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "reports",
+            "--responses",
+            str(made.answers.csv),
+            "--agency",
+            AGENCY,
+            "--round",
+            "2026",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     ours = made.html.read_text(encoding="utf-8")
     theirs = (out / made.html.name).read_text(encoding="utf-8")
@@ -348,8 +374,10 @@ def test_several_pages_answering_at_once_lose_nothing(tmp_path, fw):
     context = multiprocessing.get_context("spawn")
     start = context.Event()
     names = ["甲", "乙二", "丙三三"]
-    workers = [context.Process(target=_answer_everything,
-                               args=(path, str(tmp_path / "ws.log"), r, start)) for r in names]
+    workers = [
+        context.Process(target=_answer_everything, args=(path, str(tmp_path / "ws.log"), r, start))
+        for r in names
+    ]
     for p in workers:
         p.start()
     start.set()
@@ -386,7 +414,9 @@ def test_store_path_in_questionnaire_frame_is_canonical(store, fw):
     frame = view.model.frame()
     assert str(frame["source_row"].dtype) == "Int64"
     assert frame["agency_id"].tolist() == [AGENCY]
-    assert isinstance(frame, pd.DataFrame) and Path(frame["source_file"].iloc[0]) == Path(store.location)
+    assert isinstance(frame, pd.DataFrame) and Path(frame["source_file"].iloc[0]) == Path(
+        store.location
+    )
 
 
 def test_a_click_before_the_last_typed_value_is_checked_again(store):
@@ -487,11 +517,13 @@ def test_a_facilitator_note_without_an_answer_is_exported(store, fw, tmp_path):
     assert report.ok, [p.format() for p in report.problems]
     frame = report.responses.frame
     rows = frame[frame["item_id"] == bank[0]].sort_values("respondent")
-    got = [(r.respondent, None if pd.isna(r.answer) else r.answer, r.note)
-           for r in rows.itertuples()]
+    got = [
+        (r.respondent, None if pd.isna(r.answer) else r.answer, r.note) for r in rows.itertuples()
+    ]
     # 甲 Y and 乙 N stay (no agreed answer); the team's note is kept without an answer.
-    assert sorted(got) == sorted([("甲", "Y", ""), ("乙", "N", ""),
-                                  (AGREED_RESPONDENT, None, "下次會議再確認")])
+    assert sorted(got) == sorted(
+        [("甲", "Y", ""), ("乙", "N", ""), (AGREED_RESPONDENT, None, "下次會議再確認")]
+    )
     scored = scoring.score(report.responses)
     item = scored.items.set_index("item_id").loc[bank[0]]
     assert int(item["n_respondents"]) == 2 and item["value"] == 1.0  # median of Y=2, N=0
@@ -502,8 +534,13 @@ def test_a_facilitator_note_without_an_answer_is_exported(store, fw, tmp_path):
 def test_the_start_form_refuses_control_characters(store, field, char):
     page = Workshop(store, query=query("甲", form="service"))  # opens the sheet
     page.close_view()
-    widget = {"round": page.round, "agency_id": page.agency_id, "agency_name": page.agency_name,
-              "service": page.service, "respondent": page.respondent}[field]
+    widget = {
+        "round": page.round,
+        "agency_id": page.agency_id,
+        "agency_name": page.agency_name,
+        "service": page.service,
+        "respondent": page.respondent,
+    }[field]
     widget.value = f"A{char}B"
     page.start_button.click()
     assert page.view is None, "a bidi override must not be stripped silently"
@@ -534,7 +571,8 @@ def test_the_start_form_keeps_one_agency_name_per_code(store):
     other = Workshop(store, query=query("乙", name="研考會（改名）"))
     assert other.view is None
     assert NAME in other.message.value.replace("&lt;", "<").replace("&gt;", ">").replace(
-        "&#34;", '"')
+        "&#34;", '"'
+    )
     fresh = Workshop(store)
     fresh.round.value, fresh.agency_id.value = "2026", AGENCY
     assert fresh.agency_name.value == NAME  # offered from the store
@@ -543,18 +581,26 @@ def test_the_start_form_keeps_one_agency_name_per_code(store):
 def test_participants_see_no_other_agency_and_need_the_key_for_the_team_view(store):
     from guidekit.store import Change, Sheet
 
-    store.record(Change(Sheet("2025", "X-OLD", "上月的某機關", "", "service", "王小明"),
-                        "SV-P01-01", "N", "主管不支持，電話 0912-345-678"))
+    store.record(
+        Change(
+            Sheet("2025", "X-OLD", "上月的某機關", "", "service", "王小明"),
+            "SV-P01-01",
+            "N",
+            "主管不支持，電話 0912-345-678",
+        )
+    )
     page = Workshop(store, facilitator_key="k3y-abc")
     assert all(code != "X-OLD" for _, code in page.agency_pick.options)
     assert "上月的某機關" not in str(page.agency_pick.options)
     team = Workshop(store, facilitator_key="k3y-abc", query="round=2025&agency=X-OLD&view=team")
     assert team.view is None and "主持人密碼" in team.message.value
-    wrong = Workshop(store, facilitator_key="k3y-abc",
-                     query="round=2025&agency=X-OLD&view=team&key=guess")
+    wrong = Workshop(
+        store, facilitator_key="k3y-abc", query="round=2025&agency=X-OLD&view=team&key=guess"
+    )
     assert wrong.view is None and "不正確" in wrong.message.value
-    right = Workshop(store, facilitator_key="k3y-abc",
-                     query="round=2025&agency=X-OLD&view=team&key=k3y-abc")
+    right = Workshop(
+        store, facilitator_key="k3y-abc", query="round=2025&agency=X-OLD&view=team&key=k3y-abc"
+    )
     assert right.view is not None
     # A respondent's own sheet needs no key.
     sheet = Workshop(store, facilitator_key="k3y-abc", query=query("甲"))
@@ -593,8 +639,18 @@ def test_the_shown_commands_are_quoted_for_a_shell(store, fw, tmp_path, monkeypa
     monkeypatch.setattr(batch, "run_reports", fake_run_reports)
     made = Facilitator(store, round_, agency).report(tmp_path / "rep")
     assert shlex.split(made.command) == [
-        "guidekit", "--lang", "zh-TW", "reports", "--responses", str(made.answers.csv),
-        "--agency", agency, "--round", round_, "--out", str(tmp_path / "rep"),
+        "guidekit",
+        "--lang",
+        "zh-TW",
+        "reports",
+        "--responses",
+        str(made.answers.csv),
+        "--agency",
+        agency,
+        "--round",
+        round_,
+        "--out",
+        str(tmp_path / "rep"),
     ]
     assert calls[0]["agencies"] == [agency] and calls[0]["round"] == round_
 
@@ -602,8 +658,11 @@ def test_the_shown_commands_are_quoted_for_a_shell(store, fw, tmp_path, monkeypa
 def test_export_says_which_excel_cells_were_changed(store, fw, tmp_path):
     from guidekit.store import Change, Sheet
 
-    store.record(Change(Sheet("2026", AGENCY, NAME, "", "service", "甲"), "SV-P01-01", "Y",
-                        "第一行\x0b第二行"))
+    store.record(
+        Change(
+            Sheet("2026", AGENCY, NAME, "", "service", "甲"), "SV-P01-01", "Y", "第一行\x0b第二行"
+        )
+    )
     team = Workshop(store, query="round=2026&agency=0012&view=team").view
     team.export_button.click()
     assert team.last_export.replaced == 1

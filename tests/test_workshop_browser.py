@@ -46,9 +46,22 @@ class Server:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "GUIDEKIT_WORKSHOP_LOG": str(self.log)}
         env.pop("GUIDEKIT_STORE", None)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "guidekit", "workshop", "--store", str(self.store), "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
-            env=env, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "guidekit",
+                "workshop",
+                "--store",
+                str(self.store),
+                "--port",
+                "0",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            env=env,
+            start_new_session=True,
         )
         self.output: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -81,7 +94,9 @@ class Server:
         try:
             rows = db.execute(
                 "SELECT item_id, new_answer, new_note FROM answer_log WHERE respondent = ? AND kind = ? "
-                "ORDER BY id", (respondent, kind)).fetchall()
+                "ORDER BY id",
+                (respondent, kind),
+            ).fetchall()
         finally:
             db.close()
         return {item: (answer, note) for item, answer, note in rows}
@@ -129,7 +144,7 @@ class Server:
 
 def _ppid(pid: int) -> int:
     stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2:].split()[1])
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +169,11 @@ def browser(server):
 def open_sheet(context, server, respondent: str):
     page = context.new_page()
     page.set_default_timeout(PAGE_TIMEOUT_MS)
-    page.goto(server.page_url(round=ROUND, agency=AGENCY, name=NAME, form="service",
-                              respondent=respondent))
+    page.goto(
+        server.page_url(
+            round=ROUND, agency=AGENCY, name=NAME, form="service", respondent=respondent
+        )
+    )
     page.wait_for_selector("text=SV-P01-01 答案")
     return page
 
@@ -196,11 +214,13 @@ def shown_answers(page) -> dict[str, tuple[str | None, str]]:
 
 def saved_shown(page) -> set[str]:
     """Items whose status says saved (✓)."""
-    return set(page.evaluate(
-        """() => [...document.querySelectorAll('.gk-ws-item')]
+    return set(
+        page.evaluate(
+            """() => [...document.querySelectorAll('.gk-ws-item')]
               .filter(i => i.querySelector('.gk-ws-ok'))
               .map(i => i.querySelector('.gk-ws-id').textContent)"""
-    ))
+        )
+    )
 
 
 LABELS = {"Y": "符合", "P": "部分符合", "N": "不符合", "NA": "不適用"}
@@ -237,7 +257,10 @@ def test_start_form_and_every_item_with_the_keyboard_only(server, browser, fw):
     page.wait_for_selector("text=開始填答")
     # The start form, by keyboard: Tab from field to field, type, choose with the arrow keys.
     fields = {
-        "評估回合": ROUND, "機關代碼": AGENCY, "機關名稱": NAME, "服務／計畫名稱（可留白）": "",
+        "評估回合": ROUND,
+        "機關代碼": AGENCY,
+        "機關名稱": NAME,
+        "服務／計畫名稱（可留白）": "",
         "填答者（姓名或代號）": "鍵盤",
     }
     pressed = 0
@@ -247,7 +270,8 @@ def test_start_form_and_every_item_with_the_keyboard_only(server, browser, fw):
         label = page.evaluate(
             "() => { const e = document.activeElement; const l = e.id ? "
             "document.querySelector(`label[for='${e.id}']`) : null; "
-            "return [e.tagName, l ? l.textContent : '', e.textContent || ''] }")
+            "return [e.tagName, l ? l.textContent : '', e.textContent || ''] }"
+        )
         tag, name, text = label
         if name in fields:
             page.keyboard.press("Control+A")
@@ -260,7 +284,12 @@ def test_start_form_and_every_item_with_the_keyboard_only(server, browser, fw):
             break
     page.wait_for_selector("text=SV-P01-01 答案")
     assert "研考會 <i>" in page.inner_text(".gk-ws-header")  # shown as text, not markup
-    assert page.evaluate("() => document.querySelectorAll('.gk-ws-item input[type=radio]:checked').length") == 0
+    assert (
+        page.evaluate(
+            "() => document.querySelectorAll('.gk-ws-item input[type=radio]:checked').length"
+        )
+        == 0
+    )
 
     # Every item, by keyboard: Tab to the chosen option and press Space; type notes; Enter on
     # "next dimension".
@@ -288,7 +317,8 @@ def test_start_form_and_every_item_with_the_keyboard_only(server, browser, fw):
     stored = wait_saved(server, "鍵盤", len(bank))
     assert {k: v for k, v in stored.items()} == plan
     page.wait_for_function(
-        f"() => document.querySelectorAll('.gk-ws-item .gk-ws-ok').length >= {len(bank)}")
+        f"() => document.querySelectorAll('.gk-ws-item .gk-ws-ok').length >= {len(bank)}"
+    )
     page.screenshot(path=str(server.folder / "keyboard.png"))
 
     # Close the tab, open the sheet again: every answer and note is back.
@@ -342,8 +372,12 @@ def test_killing_the_kernel_loses_no_saved_answer(server, browser, fw):
         row.locator("label", has_text=re.compile("^符合$" if n % 2 else "^不符合$")).click()
         if n == 8:
             page.locator(".gk-ws-item .gk-ws-ok").first.wait_for()
-            sessions = {s for (s,) in sqlite3.connect(server.store).execute(
-                "SELECT DISTINCT session FROM answer_log WHERE respondent = '中斷'")}
+            sessions = {
+                s
+                for (s,) in sqlite3.connect(server.store).execute(
+                    "SELECT DISTINCT session FROM answer_log WHERE respondent = '中斷'"
+                )
+            }
             [session] = sessions
             kernel = session.split(":")[0]
             pids = server.kernel_pids()
@@ -446,7 +480,9 @@ def test_the_same_sheet_in_two_tabs_loses_nothing(server, browser, fw):
     tab_b.wait_for_function(
         "([id, text]) => [...document.querySelectorAll('.gk-ws-item')].some(i => "
         "i.querySelector('.gk-ws-id').textContent === id && "
-        "i.querySelector('textarea').value === text)", arg=[first, "佐證：使用者訪談紀錄"])
+        "i.querySelector('textarea').value === text)",
+        arg=[first, "佐證：使用者訪談紀錄"],
+    )
     # Both tabs write a note on the same item: the second is refused and shown, not lost.
     note(tab_a, third, "甲分頁")
     row(tab_a, third).locator(".gk-ws-ok").wait_for()
@@ -465,9 +501,11 @@ def test_a_note_with_half_an_emoji_is_refused_on_the_page(server, browser):
     box = row.locator("textarea")
     box.click()
     # What a browser can send: text cut in the middle of an emoji (a lone surrogate).
-    box.evaluate("e => { e.value = '佐證 😀'.slice(0, 4); "
-                 "e.dispatchEvent(new Event('input', {bubbles: true})); "
-                 "e.dispatchEvent(new Event('change', {bubbles: true})); }")
+    box.evaluate(
+        "e => { e.value = '佐證 😀'.slice(0, 4); "
+        "e.dispatchEvent(new Event('input', {bubbles: true})); "
+        "e.dispatchEvent(new Event('change', {bubbles: true})); }"
+    )
     page.locator(".gk-ws-title").click()
     page.locator(".gk-errors", has_text="無法儲存的字元").wait_for()
     assert "未儲存" in row.locator(".gk-ws-status").inner_text()

@@ -27,9 +27,18 @@ from guidekit.widgets.server import (
 )
 
 
-@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
-                                            ("127.0.0.2", True), ("0.0.0.0", False),
-                                            ("192.168.1.20", False), ("workshop.example", False)])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),
+        ("192.168.1.20", False),
+        ("workshop.example", False),
+    ],
+)
 def test_loopback(host, loopback):
     assert is_loopback(host) is loopback
 
@@ -42,7 +51,10 @@ def test_plan_on_this_computer_only_needs_no_token(tmp_path, monkeypatch):
     assert "--Voila.ip=127.0.0.1" in p.command and "--strip_sources=True" in p.command
     assert "--show_tracebacks=False" in p.command
     assert not any("auto_token" in c for c in p.command)
-    assert p.env[STORE_ENV] == str((tmp_path / "s.sqlite").resolve()) and Path(p.env[STORE_ENV]).is_file()
+    assert (
+        p.env[STORE_ENV] == str((tmp_path / "s.sqlite").resolve())
+        and Path(p.env[STORE_ENV]).is_file()
+    )
     assert p.env["GUIDEKIT_LANG"] == "en" and LOG_ENV in p.env
 
 
@@ -73,13 +85,34 @@ def test_token_is_required_and_stopping_the_command_stops_voila(tmp_path):
     config.mkdir()
     (config / "voila.json").write_text(hostile, encoding="utf-8")
     (tmp_path / "voila.json").write_text(hostile, encoding="utf-8")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", LOG_ENV: str(tmp_path / "ws.log"),
-           "JUPYTER_CONFIG_DIR": str(config)}
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        LOG_ENV: str(tmp_path / "ws.log"),
+        "JUPYTER_CONFIG_DIR": str(config),
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "guidekit", "--lang", "en", "workshop", "--store",
-         str(tmp_path / "s.sqlite"), "--host", "0.0.0.0", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", env=env,
-        start_new_session=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "guidekit",
+            "--lang",
+            "en",
+            "workshop",
+            "--store",
+            str(tmp_path / "s.sqlite"),
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        start_new_session=True,
+        cwd=tmp_path,
     )
     try:
         url = ""
@@ -118,7 +151,9 @@ def test_token_is_required_and_stopping_the_command_stops_voila(tmp_path):
             raise
     time.sleep(1)
     for pid in voila:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
 
 
 def _group_members(pgid: int, word: str) -> list[int]:
@@ -204,8 +239,14 @@ def test_a_server_answering_without_the_token_is_noticed(status, required):
 
 
 def _run(args, env, timeout=120):
-    return subprocess.run([sys.executable, "-m", "guidekit", *args], capture_output=True,
-                          text=True, encoding="utf-8", env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "guidekit", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=timeout,
+    )
 
 
 def test_a_port_in_use_or_a_host_not_here_is_a_message_not_a_traceback(tmp_path):
@@ -231,9 +272,21 @@ def test_a_port_in_use_or_a_host_not_here_is_a_message_not_a_traceback(tmp_path)
 def test_voila_killed_is_said_with_where_its_log_is(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", LOG_ENV: str(tmp_path / "ws.log")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "guidekit", "workshop", "--store", str(tmp_path / "s.sqlite"),
-         "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", env=env,
+        [
+            sys.executable,
+            "-m",
+            "guidekit",
+            "workshop",
+            "--store",
+            str(tmp_path / "s.sqlite"),
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        env=env,
         start_new_session=True,
     )
     try:
