@@ -203,11 +203,12 @@ def load(
 
 
 def _store_responses(store: Any, fw: Framework, agreed: str) -> Responses:
-    if not (hasattr(store, "responses") and callable(store.responses)):
-        from .store import open_store  # the workshop's response store
+    if hasattr(store, "responses") and callable(store.responses):
+        return store.responses(fw, agreed=agreed)
+    from .store import open_store  # the workshop's response store, read-only: reading never changes it
 
-        store = open_store(Path(store), fw)
-    return store.responses(fw, agreed=agreed)
+    with open_store(Path(store), fw, readonly=True) as opened:
+        return opened.responses(fw, agreed=agreed)
 
 
 def _chosen_round(data: Responses | Scores, round: str | None) -> str:
