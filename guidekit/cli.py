@@ -86,6 +86,7 @@ def main(ctx: click.Context, lang: str | None) -> None:
     guidekit reports            以內附範例產製各機關報告 / reports for the bundled example
     guidekit validate 檔案…      檢查填答檔 / check answer files
     guidekit workshop           開啟自評工作坊 / serve the workshop
+    guidekit backup 儲存檔 備份   備份工作坊答案 / back up a workshop store
     """
     ctx.ensure_object(dict)
     ctx.obj["lang"] = lang
@@ -558,6 +559,29 @@ def workshop_cmd(store: Path | None, host: str, port: int, lang: str | None) -> 
     sys.exit(
         serve(store=store, host=host, port=port, lang=lang, say=lambda zh, en: _say(lang, zh, en))
     )
+
+
+@main.command(name="backup")
+@click.argument("store", type=click.Path(path_type=Path))
+@click.argument("target", type=click.Path(path_type=Path))
+@LANG_OPTION
+@_handle_errors
+def backup_cmd(store: Path, target: Path, lang: str | None) -> None:
+    """把答案儲存檔完整複製成一個檔案（工作坊進行中也可以）。Copy a workshop answer store,
+    every saved answer included, into one file (also while the workshop runs).
+
+    Reads STORE without changing it (answers still in its -wal file included) and
+    writes TARGET as one .sqlite file that ``guidekit validate`` reads.
+    """
+    from .store import SQLiteStore
+
+    lang = _lang(click.get_current_context(), lang)
+    with SQLiteStore(store, readonly=True) as opened:
+        written = opened.backup(target)
+    with SQLiteStore(written, readonly=True) as copy:
+        rows = len(copy.log())
+    values = {"store": str(Path(store)), "target": str(written), "rows": rows}
+    _say(lang, i18n.t("backup.done", "zh-TW", **values), i18n.t("backup.done", "en", **values))
 
 
 if __name__ == "__main__":  # pragma: no cover

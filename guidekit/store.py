@@ -1528,9 +1528,79 @@ class SQLiteStore(ResponseStore):
         where, params = self._where(filters)
         return self._read(_CURRENT_SELECT.format(where=where), params)
 
+    def checkpoint(self) -> bool:
+        """Copy every change still in the ``-wal`` file into the store file and empty the
+        ``-wal`` file (``PRAGMA wal_checkpoint(TRUNCATE)``), so the ``.sqlite`` file alone
+        holds every answer.  Waits up to :attr:`BUSY_TIMEOUT_S` for other writers.
+
+        Returns True when every change was copied; False when another connection kept
+        SQLite from finishing (then nothing is lost: the rest stays in the ``-wal`` file),
+        or for a read-only store (it never writes).
+        """
+        with self._lock:
+            if self._db is None or self.readonly:
+                return False
+            try:
+                busy, _log, _copied = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.DatabaseError:
+                return False
+            return busy == 0
+
+    def backup(self, target: str | Path) -> Path:
+        """Write a consistent copy of the store, every change in the ``-wal`` file included,
+        to ``target`` (one ``.sqlite`` file, no ``-wal``); works while a workshop is running
+        and after a killed one.  Written to a temporary file and renamed.
+
+        Raises
+        ------
+        StoreError
+            ``backup`` if the copy cannot be written, or names the store itself.
+        """
+        target = Path(target).expanduser().resolve()
+        if target == self.path:
+            raise StoreError(
+                "backup", f"{target} is the store itself", path=str(target), detail="same file"
+            )
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial.unlink(missing_ok=True)
+            copy = sqlite3.connect(partial, isolation_level=None)
+            try:
+                with self._lock:
+                    if self._db is None:
+                        raise StoreError(
+                            "closed", f"the store {self.path} is closed", path=str(self.path)
+                        )
+                    self._db.backup(copy)
+                # One file: the copy keeps no -wal (it is closed in rollback-journal mode).
+                copy.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                copy.close()
+            with open(partial, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(partial, target)
+        except StoreError:
+            partial.unlink(missing_ok=True)
+            raise
+        except (sqlite3.DatabaseError, OSError) as exc:
+            partial.unlink(missing_ok=True)
+            raise StoreError(
+                "backup",
+                f"cannot write the copy {target}: {exc}",
+                path=str(target),
+                detail=str(exc),
+            ) from exc
+        return target
+
     def close(self) -> None:
+        """Checkpoint (:meth:`checkpoint`: the ``.sqlite`` file alone then holds every
+        answer) and release the connection; the last connection to close also removes
+        the ``-wal`` and ``-shm`` files."""
         with self._lock:
             if self._db is not None:
+                if not self.readonly:
+                    self.checkpoint()
                 self._db.close()
                 self._db = None
 

@@ -895,3 +895,103 @@ def test_the_wal_is_checkpointed_every_few_answers(tmp_path, fw):
     # A commit writes at least 2 pages (table and index leaf): at most
     # WAL_AUTOCHECKPOINT_PAGES / 2 commits wait in the -wal file.
     assert in_main_file >= 30 - WAL_AUTOCHECKPOINT_PAGES // 2
+
+
+def _rows_in_file_alone(path, tmp_path) -> int:
+    """Answer-log rows a copy of ``path`` holds without its -wal file (what copying only the
+    .sqlite file keeps)."""
+    import shutil
+
+    folder = tmp_path / f"copy{len(list(tmp_path.glob('copy*')))}"
+    folder.mkdir()
+    copy = folder / path.name
+    shutil.copyfile(path, copy)
+    raw = sqlite3.connect(f"{copy.as_uri()}?mode=ro", uri=True)
+    try:
+        return raw.execute("SELECT count(*) FROM answer_log").fetchone()[0]
+    except sqlite3.OperationalError:  # not even the table reached the main file
+        return 0
+    finally:
+        raw.close()
+
+
+def _write_and_die(path: str, n: int) -> None:
+    """A workshop kernel killed after saving: it never closes the store."""
+    store = open_store(path)
+    for k in range(n):
+        store.record(Change(SHEET, items(store.framework)[k], "YPN"[k % 3]))
+    os._exit(0)
+
+
+def test_closing_the_store_leaves_every_answer_in_the_sqlite_file(tmp_path, fw):
+    path = tmp_path / "s.sqlite"
+    keeper = open_store(path, fw)  # another page still open (its store stays open)
+    store = open_store(path, fw)
+    for k in range(8):
+        store.record(Change(SHEET, items(fw)[k], "YPN"[k % 3]))
+    # Every few commits are checkpointed; the last ones wait in the -wal file.
+    assert _rows_in_file_alone(path, tmp_path) < 8
+    store.close()  # the page closes: not the last connection, so SQLite would not checkpoint
+    try:
+        assert _rows_in_file_alone(path, tmp_path) == 8
+    finally:
+        keeper.close()
+    assert not (tmp_path / "s.sqlite-wal").exists()  # the last one out removes the -wal file
+
+
+def test_after_killed_writers_the_server_puts_every_answer_into_the_sqlite_file(tmp_path, fw):
+    """What `guidekit workshop` does after stopping: kernels shut down or killed left answers
+    in the -wal file; afterwards the .sqlite file alone holds all of them, and
+    `guidekit backup` copies all of them even before."""
+    import subprocess
+    import sys
+
+    from guidekit.widgets.server import settle_store
+
+    path = tmp_path / "w.sqlite"
+    context = multiprocessing.get_context("spawn")
+    writer = context.Process(target=_write_and_die, args=(str(path), 2))
+    writer.start()
+    writer.join(120)
+    assert writer.exitcode == 0
+    wal = tmp_path / "w.sqlite-wal"
+    assert wal.stat().st_size > 0
+    assert _rows_in_file_alone(path, tmp_path) < 2  # copying the .sqlite alone would lose answers
+
+    env = {**os.environ, "GUIDEKIT_LANG": "en"}
+    copy = tmp_path / "backup" / "copy.sqlite"
+    done = subprocess.run(
+        [sys.executable, "-m", "guidekit", "backup", str(path), str(copy)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"to {copy} (2 log rows)" in done.stdout
+    assert not copy.with_name("copy.sqlite-wal").exists()
+    assert wal.stat().st_size > 0  # the store itself was only read
+
+    assert settle_store(path) is True
+    assert _rows_in_file_alone(path, tmp_path) == 2
+    assert not wal.exists()
+    for checked in (path, copy):
+        alone = tmp_path / f"alone-{checked.parent.name}"
+        alone.mkdir()
+        (alone / "a.sqlite").write_bytes(checked.read_bytes())
+        report = validate_responses(alone / "a.sqlite", fw)
+        assert report.ok
+        assert report.responses.frame[["item_id", "answer"]].values.tolist() == [
+            [items(fw)[0], "Y"],
+            [items(fw)[1], "P"],
+        ]
+    same = subprocess.run(
+        [sys.executable, "-m", "guidekit", "backup", str(path), str(path)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=120,
+    )
+    assert same.returncode == 2 and "Traceback" not in same.stderr

@@ -24,6 +24,7 @@ not a Voilà traceback.  Voilà's own output goes to its log file
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import ipaddress
@@ -331,6 +332,7 @@ def serve(
         # Stopped by a service manager or `kill`: stop Voilà (and its kernels) too.
         signal.signal(signal.SIGTERM, _interrupt)
     values = {"host": p.host, "port": p.port, "log": str(p.voila_log), "store": str(p.store)}
+    settled = False
     try:
         if not wait_until_listening(p.host, p.port, process):
             raise _error("workshop.server.not_started", **values)
@@ -358,12 +360,17 @@ def serve(
         raise _error("workshop.server.stopped", code=code, **values)
     except KeyboardInterrupt:
         _stop(process)
+        _settle(p.store, say)
+        settled = True
         return 0
     finally:
         if process.poll() is None:
             _stop(process)
         output.close()
         _cleanup(p)
+        if not settled:  # stopped unexpectedly: the answers go into the .sqlite file all the same
+            with contextlib.suppress(GuidekitError):
+                settle_store(p.store)
 
 
 def token_required(host: str, port: int) -> bool:
@@ -385,6 +392,31 @@ def token_required(host: str, port: int) -> bool:
         return exc.code in (301, 302, 303, 307, 401, 403)
     except (OSError, urllib.error.URLError):
         return False
+
+
+def settle_store(path: Path) -> bool:
+    """After the server stopped: copy every change still in the store's ``-wal`` file into
+    the ``.sqlite`` file (:meth:`guidekit.store.SQLiteStore.checkpoint`), so that file
+    alone holds every answer (a kernel that was shut down or killed may have left them in
+    the ``-wal`` file).  Returns True when it did; False if another program kept it from
+    finishing (nothing is lost then: the rest stays in the ``-wal`` file)."""
+    from ..store import SQLiteStore
+
+    store = SQLiteStore(path)
+    try:
+        done = store.checkpoint()
+    finally:
+        store.close()
+    return done
+
+
+def _settle(path: Path, say: Callable[[str, str], None]) -> None:
+    try:
+        done = settle_store(path)
+    except GuidekitError:
+        done = False
+    key = "workshop.server.settled" if done else "workshop.server.unsettled"
+    say(*(i18n.t(key, lg, path=str(path)) for lg in ("zh-TW", "en")))
 
 
 def _cleanup(p: Plan) -> None:
