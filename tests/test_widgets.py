@@ -119,7 +119,7 @@ def test_english_page(store, fw):
     page = Workshop(store, query=query("R1", lang="en"))
     item = fw.items["service"][0].id
     page.view.answer(item, "NA")
-    assert "needs a reason" in page.view.rows[item].status.value
+    assert "has no reason yet" in page.view.rows[item].status.value
     assert page.view.rows[item].answer.options[0][0] == "Met"
 
 
@@ -670,3 +670,137 @@ def test_export_says_which_excel_cells_were_changed(store, fw, tmp_path):
     assert validate_responses(team.last_export.xlsx, fw).ok
     csv_notes = validate_responses(team.last_export.csv, fw).responses.frame["note"].tolist()
     assert csv_notes == ["第一行\x0b第二行"]
+
+
+# -- new-user trial findings -------------------------------------------------------------------
+
+
+def _texts(widget) -> str:
+    """Every text a widget tree shows (values, descriptions, options, tab titles)."""
+    out = []
+    for name in ("value", "description", "placeholder", "tooltip"):
+        value = getattr(widget, name, None)
+        if isinstance(value, str):
+            out.append(value)
+    out += [str(o) for o in getattr(widget, "options", ()) or ()]
+    out += [str(t) for t in getattr(widget, "titles", ()) or ()]
+    for child in getattr(widget, "children", ()) or ():
+        out.append(_texts(child))
+    return "\n".join(out)
+
+
+def test_not_applicable_without_a_reason_says_which_answer_stays_saved(store, fw):
+    """Chosen 不適用 with a blank reason: the page says it is not saved and names the
+    stored answer; chart, progress, reopened page and facilitator all show that answer."""
+    bank = [i.id for i in fw.items["service"]]
+    item = bank[0]  # principle P01
+    view = sheet_view(store, "甲")
+    view.answer(item, "N")
+    view.answer(item, "NA")  # e.g. arrowed on from 不符合; no reason yet
+    assert store.current()[["item_id", "answer"]].values.tolist() == [[item, "N"]]
+    status = view.rows[item].status.value
+    assert "尚未儲存" in status and "目前儲存的答案仍是「不符合」" in status
+    assert 'role="alert"' in status
+    assert view.rows[item].answer.value == "NA"  # what was chosen stays on the page …
+    assert item in view.unsaved.value and "1 題" in view.unsaved.value  # … and is listed
+    # By hand: P01 holds one saved answer, 不符合 = 0 of 2 → 0; 1 item done.
+    table = view.scores().set_index("principle_id")
+    assert table.loc["P01", "n_done"] == 1 and table.loc["P01", "score"] == 0
+    assert view.overall.value == 1
+    other = sheet_view(store, "乙")
+    other.answer(item, "N")
+    team = Workshop(store, query=query("", view="team")).view
+    assert team.model.items().set_index("item_id").loc[item, "disagreement"] == False  # noqa: E712
+    again = sheet_view(store, "甲")  # reopened: the stored answer, as the message said
+    assert again.rows[item].answer.value == "N" and again.unsaved.value == ""
+    # The reason arrives: 不適用 saved with it, nothing left unsaved.
+    view.write(item, "本服務沒有臨櫃")
+    assert store.current(respondent="甲")[["answer", "note"]].values.tolist() == [
+        ["NA", "本服務沒有臨櫃"]
+    ]
+    assert view.unsaved.value == "" and "已儲存" in view.rows[item].status.value
+    # By hand: P01's only answer is 不適用 → no score, 1 item done.
+    table = view.scores().set_index("principle_id")
+    assert table.loc["P01", "n_done"] == 1 and math.isnan(table.loc["P01", "score"])
+    # Unanswered before: the message names 尚未作答.
+    view.answer(bank[1], "NA")
+    assert "目前儲存的答案仍是「尚未作答」" in view.rows[bank[1]].status.value
+    english = Workshop(store, query=query("甲", lang="en")).view
+    english.answer(bank[2], "Y")
+    english.answer(bank[2], "NA")
+    assert "The saved answer is still “Met”" in english.rows[bank[2]].status.value
+
+
+def test_arrowing_over_options_saves_only_where_it_stops(store, fw):
+    """In a kernel (a running event loop) a choice is saved once it rests; passing over
+    options with the arrow keys saves only the last; another item, a note or the kernel's
+    exit saves a resting choice at once."""
+    import asyncio
+
+    from guidekit.widgets.questionnaire import SETTLE_S
+
+    bank = [i.id for i in fw.items["service"]]
+    page = Workshop(store, query=query("方向鍵"))
+    view = page.view
+
+    def answers():
+        return [
+            (r.item_id, r.new_answer, r.new_note)
+            for r in store.log(respondent="方向鍵").itertuples()
+        ]
+
+    async def keyboard():
+        for code in ("Y", "P", "N"):  # ArrowRight, ArrowRight, ArrowRight
+            view.answer(bank[0], code)
+        assert answers() == [] and "儲存中" in view.rows[bank[0]].status.value
+        await asyncio.sleep(SETTLE_S + 0.4)
+        assert answers() == [(bank[0], "N", "")]
+        assert "已儲存" in view.rows[bank[0]].status.value
+        # Onto 不適用 from unanswered, passing the others: nothing saved, said so.
+        for code in ("Y", "P", "N", "NA"):
+            view.answer(bank[1], code)
+        await asyncio.sleep(SETTLE_S + 0.4)
+        assert answers() == [(bank[0], "N", "")]
+        assert "目前儲存的答案仍是「尚未作答」" in view.rows[bank[1]].status.value
+        view.write(bank[1], "無此情境")  # the reason: 不適用 saved with it
+        assert answers()[-1] == (bank[1], "NA", "無此情境")
+        # A choice, then at once another item: the first is saved without waiting.
+        view.answer(bank[2], "P")
+        view.answer(bank[3], "Y")
+        assert answers()[-1] == (bank[2], "P", "")
+        # A choice, then at once its note: the answer first, then the note.
+        view.write(bank[3], "有紀錄")
+        assert answers()[-2:] == [(bank[3], "Y", ""), (bank[3], "Y", "有紀錄")]
+        # A choice resting when the kernel exits is saved by the exit hook.
+        view.answer(bank[4], "N")
+        page.at_exit()
+        assert answers()[-1] == (bank[4], "N", "")
+
+    asyncio.run(keyboard())
+    assert len(answers()) == 6  # N; NA+reason; P; Y; the note; N
+
+
+def test_the_agreed_count_goes_up_when_an_agreed_answer_is_recorded(store, fw):
+    bank = two_respondents(store, fw)
+    team = Workshop(store, query=query("", view="team")).view
+    assert "已記錄團隊共識 0 項" in team.summary.value
+    team.agree(bank[0], "P", "討論後部分符合")
+    assert "已記錄團隊共識 1 項" in team.summary.value
+    team.agree(bank[40], "Y")  # an item picked from the list
+    assert "已記錄團隊共識 2 項" in team.summary.value
+    team.editors[bank[0]].clear.click()
+    assert "已記錄團隊共識 1 項" in team.summary.value
+    team.agree(bank[1], "NA")  # no reason: not saved, not counted, and said so
+    assert "已記錄團隊共識 1 項" in team.summary.value
+    assert "目前儲存的團隊共識仍是「尚未記錄共識」" in team.editors[bank[1]].status.value
+
+
+def test_only_the_facilitator_sees_where_the_store_is(store, fw):
+    path = store.location
+    start = Workshop(store, facilitator_key="k3y")
+    assert path not in _texts(start.widget)
+    sheet = Workshop(store, query=query("甲"), facilitator_key="k3y")
+    sheet.view.answer(fw.items["service"][0].id, "Y")
+    assert path not in _texts(sheet.widget)
+    team = Workshop(store, query=query("", view="team", key="k3y"), facilitator_key="k3y")
+    assert path in team.view.header.value

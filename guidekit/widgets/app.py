@@ -19,6 +19,8 @@ prints it for the facilitator only).  Use one store per workshop.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import csv
 import datetime as dt
 import hmac
@@ -127,10 +129,16 @@ class Workshop:
         import ipywidgets as w
 
         setup_logging()
-        wire.use_in_kernel()  # a note with half an emoji reaches the page and is refused aloud
+        # A note with half an emoji reaches the page and is refused aloud.
+        in_kernel = wire.use_in_kernel()
         key = facilitator_key if facilitator_key is not None else os.environ.get(KEY_ENV, "")
         self.facilitator_key = key.strip()
+        self._owns_store = not isinstance(store, ResponseStore)
         self.store = store if isinstance(store, ResponseStore) else open_store(store, framework)
+        if in_kernel:
+            # The kernel is shut down (page closed, server stopped): save a resting choice and
+            # close the store, which copies the -wal file's changes into the .sqlite file.
+            atexit.register(self.at_exit)
         choices = query_choices(query)
         self.lang = i18n.normalise_lang(
             choices.get("lang") or lang or os.environ.get(LANG_ENV) or None
@@ -151,6 +159,16 @@ class Workshop:
 
     def t(self, key: str, **values: Any) -> str:
         return i18n.t(key, self.lang, **values)
+
+    def at_exit(self) -> None:
+        """Save what the open page still holds (a resting choice) and close the store if
+        this page opened it; called when the kernel exits."""
+        flush = getattr(self.view, "flush", None)
+        if callable(flush):
+            with contextlib.suppress(Exception):
+                flush()
+        if self._owns_store:
+            self.store.close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -180,8 +198,6 @@ class Workshop:
                 css="",
                 title=self.t("workshop.title"),
                 intro=self.t("workshop.intro"),
-                store_label=self.t("workshop.store"),
-                store=self.store.location,
             )
         )
         self.lang_pick = w.Dropdown(

@@ -197,6 +197,8 @@ class FacilitatorView:
             fields=[
                 (self.t("report.meta.round"), m.round),
                 (self.t("report.meta.agency"), f"{m.agency_name}（{m.agency_id}）"),
+                # Only here (and in the server's console): respondents need not see the path.
+                (self.t("workshop.store"), m.store.location),
             ],
         )
         choices = m.assessments()
@@ -232,21 +234,9 @@ class FacilitatorView:
         items = m.items()
         respondents = m.respondents()
         self.items = items
-        n_disagree = int(items["disagreement"].sum())
-        n_agreed = sum(isinstance(a, str) for a in items["agreed"])
-        self.summary.value = render(
-            "workshop/status.html.j2",
-            kind="none",
-            text=self.t(
-                "workshop.team.summary",
-                respondents="、".join(respondents)
-                if self.lang == "zh-TW"
-                else ", ".join(respondents),
-                n=len(respondents),
-                disagree=n_disagree,
-                agreed=n_agreed,
-            ),
-        )
+        self._respondents = respondents
+        self._n_disagree = int(items["disagreement"].sum())
+        self._show_summary()
         self.editors = {}
         editors = [self._editor(row) for row in items[items["disagreement"]].itertuples()]
         if editors:
@@ -296,6 +286,24 @@ class FacilitatorView:
                 }
                 for r in items.itertuples()
             ],
+        )
+
+    def _show_summary(self) -> None:
+        """Respondents, disagreements and agreed answers (counted from what this page last
+        read or saved, so a recorded agreed answer counts at once)."""
+        respondents = self._respondents
+        self.summary.value = render(
+            "workshop/status.html.j2",
+            kind="none",
+            text=self.t(
+                "workshop.team.summary",
+                respondents="、".join(respondents)
+                if self.lang == "zh-TW"
+                else ", ".join(respondents),
+                n=len(respondents),
+                disagree=self._n_disagree,
+                agreed=self.model.n_agreed(),
+            ),
         )
 
     def _editor(self, row: Any) -> AgreedEditor:
@@ -457,6 +465,7 @@ class FacilitatorView:
                     else f"{text} ({outcome.message})"
                 )
             editor.status.value = render("workshop/status.html.j2", kind="saved", text=text)
+            self._show_summary()
         else:
             editor.status.value = render(
                 "workshop/status.html.j2", kind=outcome.status, text=outcome.message

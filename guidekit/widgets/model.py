@@ -186,6 +186,21 @@ class Questionnaire:
         except KeyError:
             return code
 
+    def pending_message(self, item_id: str) -> str:
+        """What the page says next to an answer chosen but not saved (不適用 waiting for its
+        reason): not saved, and which answer the store still holds (the one reports,
+        the chart and the facilitator see)."""
+        state = self.state[item_id]
+        return self.t(
+            "workshop.na.not_saved",
+            chosen=self.answer_label(state.pending),
+            stored=self.answer_label(state.answer),
+        )
+
+    def pending_items(self) -> list[str]:
+        """Items whose shown answer is not saved (不適用 waiting for its reason), bank order."""
+        return [i for i, s in self.state.items() if s.pending is not None]
+
     def _write(self, state: ItemState, change: Change, typed: str | None = None) -> Outcome:
         """Write one field-wise change; on a conflict re-read the sheet and say what was
         not saved (``typed``: the note the respondent typed)."""
@@ -236,7 +251,7 @@ class Questionnaire:
         state = self.state[item_id]
         if self.is_na(code) and not state.note.strip():
             state.pending = code
-            state.message = self.t("workshop.na.reason_required")
+            state.message = self.pending_message(item_id)
             return Outcome("pending", item_id, state.message)
         change = Change(
             self.sheet,
@@ -263,7 +278,7 @@ class Questionnaire:
         answer = state.pending if state.pending is not None else state.answer
         if self.is_na(answer) and not text.strip():
             if state.pending is not None:
-                state.message = self.t("workshop.na.reason_required")
+                state.message = self.pending_message(item_id)
                 return Outcome("pending", item_id, state.message)
             state.message = self.t("workshop.na.reason_kept")
             return Outcome("refused", item_id, state.message)
@@ -618,7 +633,15 @@ class Facilitator:
         final_note = seen_note if note is KEEP else note
         if is_na(code) and not final_note.strip():
             self.pending[item_id] = code
-            return Outcome("pending", item_id, self.t("workshop.na.reason_required"))
+            return Outcome(
+                "pending",
+                item_id,
+                self.t(
+                    "workshop.na.not_saved_agreed",
+                    chosen=self._label_of(code),
+                    stored=self._label(seen_answer),
+                ),
+            )
         change = Change(
             self.sheet,
             item_id,
@@ -653,6 +676,17 @@ class Facilitator:
                 message += self.t("workshop.merged")
             return Outcome("saved", item_id, message, saved, merged)
         return Outcome("unchanged", item_id, "", saved, merged)
+
+    def n_agreed(self) -> int:
+        """Items of the selected assessment with an agreed answer, as this page last read
+        or wrote them (:meth:`agreed`, :meth:`set_agreed`)."""
+        return sum(answer is not None for answer, _ in self.seen.values())
+
+    def _label_of(self, code: str) -> str:
+        try:
+            return self.framework.scale(self.sheet.instrument).option(code).text("label", self.lang)
+        except KeyError:
+            return code
 
     def _label(self, code: str | None) -> str:
         if code is None:

@@ -6,7 +6,13 @@ calls the model and shows its :class:`~guidekit.widgets.model.Outcome`.
 - Items are grouped by 構面 (one tab each) and principle (a heading with its
   requirement and, folded, the guideline's explanation).
 - Answer choices are radio buttons that start unanswered (``value=None``) unless
-  the store already holds an answer (resume).
+  the store already holds an answer (resume).  In a running kernel a chosen answer
+  is saved once the choice has rested for :data:`SETTLE_S` (arrow keys pass over
+  options on their way: only where they stop is saved); a choice on another item, a
+  note, another tab, the back button and the kernel's exit save it at once.
+- 不適用 without a reason is not saved: the item says so and names the answer the
+  store still holds (which progress, scores and the facilitator use), and the side
+  column lists such items.
 - A note / evidence box per item is saved when it loses focus
   (``continuous_update=False``), never per keystroke.
 - Observers use ``names="value"``: one call per change, one log row per change.
@@ -27,6 +33,20 @@ from .. import i18n
 from ..html import render
 from .errors import ErrorPanel, guarded
 from .model import Outcome, Questionnaire, local_time
+
+#: Seconds a chosen answer rests before it is saved (in a running kernel): arrow keys in a
+#: radio group choose every option they pass, and only the last one should be saved.
+SETTLE_S = 0.4
+
+
+def _running_loop() -> Any:
+    """The kernel's running asyncio loop, or None (tests without a kernel save at once)."""
+    import asyncio
+
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 @dataclasses.dataclass
@@ -73,6 +93,9 @@ class QuestionnaireView:
         self.lang = model.lang
         self.errors = errors or ErrorPanel(self.lang)
         self._syncing = False
+        #: Answers chosen but not yet saved (resting, see SETTLE_S), per item id.
+        self.waiting: dict[str, str | None] = {}
+        self._timer: Any = None
         self.rows: dict[str, ItemRow] = {}
         fw = model.framework
 
@@ -85,7 +108,7 @@ class QuestionnaireView:
             layout=w.Layout(width="auto"),
         )
         if on_back is not None:
-            self.back.on_click(guarded(self.errors, "back")(lambda _b: on_back()))
+            self.back.on_click(guarded(self.errors, "back")(lambda _b: (self.flush(), on_back())))
         else:
             self.back.layout.display = "none"
         self.overall = w.IntProgress(
@@ -98,6 +121,8 @@ class QuestionnaireView:
         )
         self.progress = w.HTML(value="")
         self.chart = w.HTML(value="")
+        #: Answers shown but not saved (不適用 without a reason), listed beside the chart.
+        self.unsaved = w.HTML(value="")
 
         # One tab per 構面 that has items on this form; principles as headings inside.
         self.principle_headers: dict[str, Any] = {}
@@ -132,6 +157,8 @@ class QuestionnaireView:
                     icon="arrow-right",
                     layout=w.Layout(width="auto", margin="12px 0"),
                 )
+                # The page script moves the keyboard focus to the next 構面's first heading.
+                button.add_class("gk-ws-next")
                 button.on_click(
                     guarded(self.errors, "next tab")(
                         lambda _b, k=n + 1: setattr(self.tabs, "selected_index", k)
@@ -150,11 +177,14 @@ class QuestionnaireView:
                     )
                 )
         self.tabs = w.Tab(children=[w.VBox(c) for c in pages])
+        self.tabs.observe(
+            guarded(self.errors, "tab")(lambda _c: self.flush()), names="selected_index"
+        )
 
         # Questions on the left; progress and the live chart beside them, staying in view
         # while the page scrolls (below the questions on a narrow screen).
         sidebar = w.VBox(
-            [self.overall, self.chart, self.progress],
+            [self.overall, self.unsaved, self.chart, self.progress],
             layout=w.Layout(flex="0 1 470px", min_width="300px"),
         )
         sidebar.add_class("gk-ws-sidebar")
@@ -252,8 +282,31 @@ class QuestionnaireView:
 
     # -- callbacks -----------------------------------------------------------------
     def _on_answer(self, item_id: str, code: str | None) -> None:
+        """A choice on the page: saved after it rests for :data:`SETTLE_S` in a kernel
+        (at once without one); a resting choice on another item is saved first."""
         if self._syncing:
             return
+        loop = _running_loop()
+        if loop is None:
+            self._save_answer(item_id, code)
+            return
+        self.flush(keep=item_id)
+        self.waiting[item_id] = code
+        self._status(item_id, "none", self.t("workshop.saving"))
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_later(SETTLE_S, guarded(self.errors, "save answers")(self.flush))
+
+    def flush(self, keep: str | None = None) -> None:
+        """Save every resting choice now (but ``keep``'s, which goes on resting)."""
+        if keep is None and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for item_id in [i for i in self.waiting if i != keep]:
+            code = self.waiting.pop(item_id)
+            guarded(self.errors, f"answer {item_id}")(self._save_answer)(item_id, code)
+
+    def _save_answer(self, item_id: str, code: str | None) -> None:
         self.errors.clear()
         try:
             outcome = self.model.choose(item_id, code)
@@ -265,6 +318,9 @@ class QuestionnaireView:
     def _on_note(self, item_id: str, text: str) -> None:
         if self._syncing:
             return
+        if item_id in self.waiting:  # the answer chosen just before comes first
+            code = self.waiting.pop(item_id)
+            guarded(self.errors, f"answer {item_id}")(self._save_answer)(item_id, code)
         self.errors.clear()
         try:
             outcome = self.model.write_note(item_id, text)
@@ -285,6 +341,7 @@ class QuestionnaireView:
             self._status(outcome.item_id, "refused", outcome.message)
             self._show_saved_status(outcome)
             self.refresh()
+            self._show_unsaved()
             return
         if outcome.merged:
             self._sync(outcome.item_id)
@@ -297,6 +354,26 @@ class QuestionnaireView:
             self._status(outcome.item_id, outcome.status, outcome.message)
         else:
             self._status(outcome.item_id, None, self._status_text(outcome.item_id))
+        self._show_unsaved()
+
+    def _show_unsaved(self) -> None:
+        """List the answers shown but not saved beside the chart (nothing disagrees silently)."""
+        pending = self.model.pending_items()
+        value = (
+            render(
+                "workshop/status.html.j2",
+                kind="pending",
+                text=self.t(
+                    "workshop.pending.summary",
+                    n=len(pending),
+                    items="、".join(pending) if self.lang == "zh-TW" else ", ".join(pending),
+                ),
+            )
+            if pending
+            else ""
+        )
+        if self.unsaved.value != value:
+            self.unsaved.value = value
 
     def _sync(self, item_id: str) -> None:
         """Show the model's value of one item (answer waiting for a reason included)."""
@@ -334,7 +411,8 @@ class QuestionnaireView:
 
     def _show_saved_status(self, outcome: Outcome | None) -> None:
         latest = max((s.saved_at for s in self.model.state.values() if s.saved_at), default=None)
-        text = self.t("workshop.autosave", path=self.model.store.location)
+        # No file path here: where the store is shows in the facilitator view and the console.
+        text = self.t("workshop.autosave")
         if latest:
             text += " " + self.t("workshop.last_saved", time=local_time(latest))
         self.save_status.value = render("workshop/status.html.j2", kind="none", text=text)
@@ -400,7 +478,8 @@ class QuestionnaireView:
 
     # -- for tests and the benchmark ----------------------------------------------------
     def answer(self, item_id: str, code: str | None) -> None:
-        """Choose an answer as a click would (sets the radio buttons' value)."""
+        """Choose an answer as a click would (sets the radio buttons' value; in a running
+        event loop it is saved after :data:`SETTLE_S`, or by :meth:`flush`)."""
         self.rows[item_id].answer.value = code
 
     def write(self, item_id: str, text: str) -> None:
