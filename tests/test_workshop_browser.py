@@ -39,11 +39,16 @@ PAGE_TIMEOUT_MS = 120_000
 
 
 class Server:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, **extra_env: str) -> None:
         self.folder = folder
         self.store = folder / "store.sqlite"
         self.log = folder / "workshop.log"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "GUIDEKIT_WORKSHOP_LOG": str(self.log)}
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "GUIDEKIT_WORKSHOP_LOG": str(self.log),
+            **extra_env,
+        }
         env.pop("GUIDEKIT_STORE", None)
         self.process = subprocess.Popen(
             [
@@ -247,12 +252,46 @@ def wait_saved(server, respondent: str, want: int, timeout: float = 90) -> dict:
     return got
 
 
+#: Keys that choose each answer in a radio group reached with Tab (nothing chosen yet: the
+#: focus is on the first option): Space chooses it; each ArrowRight moves on and chooses.
+KEYS = {"Y": ["Space"], "P": ["ArrowRight"], "N": ["ArrowRight"] * 2, "NA": ["ArrowRight"] * 3}
+
+
+def row_of(page, item: str):
+    return page.locator(".gk-ws-item", has=page.locator(f".gk-ws-id:text-is('{item}')"))
+
+
+def requests_elsewhere(page, server) -> list[str]:
+    """Collects the page's requests to anywhere but the workshop server (offline check)."""
+    host = urllib.parse.urlsplit(server.url).netloc
+    out: list[str] = []
+
+    def seen(request) -> None:
+        url = request.url
+        if not url.startswith(("data:", "blob:")) and urllib.parse.urlsplit(url).netloc != host:
+            out.append(url)
+
+    page.on("request", seen)
+    return out
+
+
+def wait_opened(page) -> None:
+    """Wait for the sheet, or fail with the reason the start form gave."""
+    page.wait_for_function(
+        "() => document.body.innerText.includes('SV-P01-01 答案') || "
+        "document.body.innerText.includes('尚無法開啟')"
+    )
+    refused = page.locator(".gk-ws-error")
+    assert not refused.count(), refused.first.inner_text()
+
+
 def test_start_form_and_every_item_with_the_keyboard_only(server, browser, fw):
     bank = [i.id for i in fw.items["service"]]
     plan = plan_for(bank)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(PAGE_TIMEOUT_MS)
+    elsewhere = requests_elsewhere(page, server)
     page.goto(server.url)
     page.wait_for_selector("text=開始填答")
     # The start form, by keyboard: Tab from field to field, type, choose with the arrow keys.
@@ -282,7 +321,7 @@ def test_start_form_and_every_item_with_the_keyboard_only(server, browser, fw):
         elif tag == "BUTTON" and "開始填答" in text:
             page.keyboard.press("Enter")
             break
-    page.wait_for_selector("text=SV-P01-01 答案")
+    wait_opened(page)
     assert "研考會 <i>" in page.inner_text(".gk-ws-header")  # shown as text, not markup
     assert (
         page.evaluate(
@@ -291,29 +330,56 @@ def test_start_form_and_every_item_with_the_keyboard_only(server, browser, fw):
         == 0
     )
 
-    # Every item, by keyboard: Tab to the chosen option and press Space; type notes; Enter on
-    # "next dimension".
+    # Every item, by keyboard: Tab to the item's radio group (one Tab stop), choose with Space or
+    # the arrow keys (passing over options on the way to 不適用), Tab to its note and type; Enter
+    # on "next dimension" moves the focus to the next dimension's first heading.
     done: set[str] = set()
-    noted: set[str] = set()
+    waiting_checked = False
     presses = 0
-    while len(done) < len(bank) and presses < 3000:
+    dims = [d.id for d in fw.dimensions if any(i.dimension == d.id for i in fw.items["service"])]
+    first_principle = {
+        d: next(i.principle for i in fw.items["service"] if i.dimension == d) for d in dims
+    }
+    while len(done) < len(bank) and presses < 1000:
         page.keyboard.press("Tab")
         presses += 1
         at = item_of(page)
         item = at["id"]
         if at["type"] == "radio" and item in plan and item not in done:
-            if at["option"] == LABELS[plan[item][0]]:
-                page.keyboard.press("Space")
-                if not plan[item][1]:
-                    done.add(item)
-        elif at["tag"] == "TEXTAREA" and item in plan and plan[item][1] and item not in noted:
-            page.keyboard.type(plan[item][1])
-            noted.add(item)
-            done.add(item)  # saved when the focus leaves the box (next Tab)
+            assert at["option"] == "符合", at  # the group's Tab stop: nothing chosen yet
+            code, note = plan[item]
+            for key in KEYS[code]:
+                page.keyboard.press(key)
+            assert item_of(page)["option"] == LABELS[code]
+            page.keyboard.press("Tab")
+            presses += 1
+            at = item_of(page)
+            assert (at["tag"], at["id"]) == ("TEXTAREA", item), at  # one Tab stop per group
+            if code == "NA" and not waiting_checked:
+                # Before the reason: not saved, and the page names what the store holds.
+                warning = row_of(page, item).locator(".gk-ws-warn")
+                warning.wait_for()
+                stored = server.answers("鍵盤").get(item, (None, ""))[0]
+                shown = LABELS[stored] if stored else "尚未作答"
+                assert "尚未儲存" in warning.inner_text()
+                assert f"目前儲存的答案仍是「{shown}」" in warning.inner_text()
+                waiting_checked = True
+            if note:
+                page.keyboard.type(note)  # saved when the focus leaves the box (next Tab)
+            done.add(item)
         elif at["tag"] == "BUTTON" and at["text"].startswith("下一個構面"):
+            target = at["text"].removeprefix("下一個構面：").split(" ")[0]
             page.keyboard.press("Enter")
+            page.wait_for_function(
+                "id => document.activeElement && document.activeElement.id === id",
+                arg=f"gk-principle-{first_principle[target]}",
+            )
     page.keyboard.press("Tab")  # leave the last box
     assert done == set(bank), f"{len(done)} of {len(bank)} answered in {presses} key presses"
+    assert waiting_checked
+    # Radio group + note per item, the explanation of each principle, the buttons: one Tab stop
+    # per radio group (four per item before), so well under three presses per item.
+    assert presses < 2 * len(bank) + 60, presses
     stored = wait_saved(server, "鍵盤", len(bank))
     assert {k: v for k, v in stored.items()} == plan
     page.wait_for_function(
@@ -328,6 +394,7 @@ def test_start_form_and_every_item_with_the_keyboard_only(server, browser, fw):
     assert {k: (LABELS[c], n) for k, (c, n) in plan.items()} == shown
     assert "整體進度 94／94" in again.inner_text(".gk-ws-sidebar")
     context.close()
+    assert elsewhere == []  # nothing from the internet: the workshop works offline
 
 
 def test_click_and_type_then_reload(server, browser, fw):

@@ -25,6 +25,7 @@ import csv
 import datetime as dt
 import hmac
 import os
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,12 @@ from .questionnaire import QuestionnaireView
 #: Environment variable with the page language (``guidekit workshop --lang`` sets it).
 LANG_ENV = "GUIDEKIT_LANG"
 
-#: Seconds to wait for field values still on their way before refusing a start.
+#: After a start click: seconds without any field change before the form is read (values
+#: typed before the click may still be on their way), seconds between further looks while
+#: fields look incomplete, and the longest wait before saying what is missing.
+QUIET_S = 0.6
 SETTLE_S = 0.8
+SETTLE_MAX_S = 4.0
 
 #: The facilitator key's environment variable (``guidekit workshop`` sets it): when set, the
 #: facilitator view opens only with this key (start form field or ``&key=`` in the address).
@@ -144,6 +149,8 @@ class Workshop:
             choices.get("lang") or lang or os.environ.get(LANG_ENV) or None
         )
         self.session = new_session()
+        self._looking = False  # a start click waits for values still on their way
+        self._changed_at = 0.0  # time.monotonic() of the start form's last field change
         self.errors = ErrorPanel(self.lang)
         self.view: Any = None
         self.style = w.HTML(value=f"<style>{stylesheet()}</style>")
@@ -187,9 +194,12 @@ class Workshop:
         # answered in this store (a participant need not learn who else was assessed).
         self.agencies = known_agencies()
         label = {"style": {"description_width": "initial"}}
-        # Text fields send their value when left (Tab, Enter, click elsewhere): one message
-        # per field, so it always reaches the kernel before a button click that follows.
-        typed = {**label, "continuous_update": False}
+        # Text fields send every change as it is typed: a field whose value only travels when
+        # it is left shows the kernel's value again whenever the kernel changes anything
+        # else about it (e.g. the list of suggested names), which wiped half-typed names.
+        typed = {**label, "continuous_update": True}
+        #: The agency name this form filled in itself (it follows the code until edited).
+        self._auto_name = ""
         wide = w.Layout(width="min(560px, 98%)")
 
         self.intro = w.HTML(
@@ -290,6 +300,17 @@ class Workshop:
             field.observe(
                 guarded(self.errors, "suggestions")(lambda _c: self._suggest()), names="value"
             )
+        for field in (
+            self.round,
+            self.agency_pick,
+            self.agency_id,
+            self.agency_name,
+            self.service,
+            self.instrument,
+            self.respondent,
+            self.key,
+        ):
+            field.observe(self._typed, names="value")
         self.start_button.on_click(lambda _b: self._after_typing(self.open_questionnaire, "start"))
         self.team_button.on_click(
             lambda _b: self._after_typing(self.open_facilitator, "facilitator")
@@ -317,21 +338,41 @@ class Workshop:
         self.body.children = (self.start,)
 
     def _after_typing(self, action: Any, where: str) -> None:
-        """Run a button's action; if fields still look incomplete, look again shortly first.
+        """Run a button's action once the start form's values have all arrived.
 
-        The browser sends a text field's value when the field is left, but ipywidgets
-        holds a value back while an earlier one is unacknowledged, and a click is sent at
-        once: a click right after typing can reach the kernel before the last value.  So a
-        start that looks incomplete is retried after :data:`SETTLE_S` (on the kernel's
-        event loop) before the missing fields are reported.
+        The browser sends each typed change, but ipywidgets holds a value back while an
+        earlier one is unacknowledged, and a click is sent at once: a click right after
+        typing reaches the kernel before the last value (a name typed as 「鍵盤」 would
+        arrive as 「鍵」, or not at all).  So in a kernel the action waits until no field
+        has changed for :data:`QUIET_S`, and while fields still look incomplete, up to
+        :data:`SETTLE_MAX_S`; then it runs (and says what is missing, if anything).
         """
         run = guarded(self.errors, where)(action)
         team = action == self.open_facilitator
         loop = _running_loop()
-        if loop is None or not self.problems(team=team):
+        if loop is None:
             run()
-        else:
-            loop.call_later(SETTLE_S, run)
+            return
+        if self._looking:
+            return  # a second click while the first still waits for the values
+        self._looking = True
+        clicked = time.monotonic()
+        deadline = clicked + SETTLE_MAX_S
+
+        def look_again() -> None:
+            now = time.monotonic()
+            settling = now - max(clicked, self._changed_at) < QUIET_S
+            if (settling or self.problems(team=team)) and now + SETTLE_S <= deadline:
+                loop.call_later(SETTLE_S if not settling else QUIET_S / 2, look_again)
+                return
+            self._looking = False
+            run()
+
+        loop.call_later(QUIET_S, look_again)
+
+    def _typed(self, _change: Any = None) -> None:
+        """A start-form field changed (the click waits for the last change, see above)."""
+        self._changed_at = time.monotonic()
 
     def _on_lang(self, change: dict[str, Any]) -> None:
         self.lang = i18n.normalise_lang(change["new"])
@@ -365,7 +406,8 @@ class Workshop:
         if code is None:
             return
         self.agency_id.value = code
-        self.agency_name.value = self.agencies.get(code, "")
+        self._auto_name = self.agencies.get(code, "")
+        self.agency_name.value = self._auto_name
 
     def _suggest(self) -> None:
         """Offer the services and respondents the store already has for these choices."""
@@ -373,9 +415,13 @@ class Workshop:
         sheets = self.store.sheets(round=v["round"] or None, agency_id=v["agency_id"] or None)
         sheets = sheets[sheets["kind"] == "answer"]
         registered = self._registered()
-        if v["agency_id"] and not self.agency_name.value.strip():
-            name = registered or self.agencies.get(v["agency_id"])
-            if name:
+        # The name follows the code while it is the one this form filled in (typing a code
+        # passes over shorter codes: their names must not stay); a typed name is kept.
+        shown = self.agency_name.value or ""
+        if not shown.strip() or shown == self._auto_name:
+            name = (registered or self.agencies.get(v["agency_id"]) or "") if v["agency_id"] else ""
+            self._auto_name = name
+            if shown != name:
                 self.agency_name.value = name
         self.service.options = sorted({str(s) for s in sheets["service"] if str(s)})
         if v["instrument"]:

@@ -62,8 +62,23 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 #: Seconds to wait for Voilà to start listening.
 START_TIMEOUT_S = 90.0
 
-#: Seconds a kernel with no page connected may idle before Voilà shuts it down.
-CULL_IDLE_S = 900
+#: Seconds a kernel with no page connected may idle before Voilà shuts it down.  Every
+#: closed or reloaded tab leaves its kernel (~120 MB) behind: Voilà's shutdown request on
+#: closing a tab is refused for a missing _xsrf argument (voila-dashboards/voila#1458).  A
+#: page that is still open keeps its connection and is never shut down (cull_connected is
+#: off); its answers are in the store already.  ``$GUIDEKIT_WORKSHOP_CULL_S`` changes it.
+CULL_IDLE_S = 120
+
+#: How often (seconds) Voilà looks for such kernels.
+CULL_INTERVAL_S = 30
+
+#: Environment variable overriding :data:`CULL_IDLE_S` (seconds, at least 10).
+CULL_ENV = "GUIDEKIT_WORKSHOP_CULL_S"
+
+#: The Voilà template of the workshop page (Voilà's "lab" template, nothing from the internet,
+#: keyboard help): found through JUPYTER_PATH in this folder.
+TEMPLATE_NAME = "guidekit-workshop"
+TEMPLATE_ROOT = Path(__file__).resolve().parent.parent / "templates" / "workshop" / "jupyter"
 
 
 def is_loopback(host: str) -> bool:
@@ -172,6 +187,9 @@ class Plan:
     voila_log: Path | None = None
     #: An empty folder of this run: Voilà's only config search path.
     config_dir: Path | None = None
+    #: With ``--host 0.0.0.0`` / ``::``: the address by each of this computer's network
+    #: addresses (other computers may not resolve its name).
+    lan_urls: list[str] = dataclasses.field(default_factory=list)
 
 
 def plan(
@@ -223,6 +241,10 @@ def plan(
     env[KEY_ENV] = key
     if lang:
         env["GUIDEKIT_LANG"] = lang
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        [str(TEMPLATE_ROOT), *filter(None, [os.environ.get("JUPYTER_PATH", "")])]
+    )
+    cull = cull_idle_seconds()
     config_dir = Path(tempfile.mkdtemp(prefix="guidekit-voila-config-"))
     command = [
         sys.executable,
@@ -242,11 +264,13 @@ def plan(
         "--strip_sources=True",
         "--show_tracebacks=False",
         "--theme=light",
+        f"--template={TEMPLATE_NAME}",
         "--Voila.log_level=WARN",
-        # A page closed without saying goodbye leaves its kernel behind; after this long
-        # without a connection it is shut down (answers are in the store already).
-        f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}",
-        "--MappingKernelManager.cull_interval=60",
+        # A closed tab leaves its kernel behind (see CULL_IDLE_S); after this long without
+        # a connection it is shut down (answers are in the store already).
+        f"--MappingKernelManager.cull_idle_timeout={cull}",
+        f"--MappingKernelManager.cull_interval={max(5, min(CULL_INTERVAL_S, cull // 4))}",
+        "--MappingKernelManager.cull_connected=False",
     ]
     token = None
     if not is_loopback(host):
@@ -254,13 +278,13 @@ def plan(
         env["JUPYTER_TOKEN"] = token
         command.append("--Voila.auto_token=True")
     shown = host if host not in ("0.0.0.0", "::") else socket.gethostname()
-    if ":" in shown:
-        shown = f"[{shown}]"
-    url = f"http://{shown}:{port}/"
     query = {"token": token} if token else {}
-    facilitator_url = url + "?" + urllib.parse.urlencode({**query, "view": "team", "key": key})
-    if token:
-        url += "?" + urllib.parse.urlencode(query)
+    url = _address(shown, port, query)
+    facilitator_url = _address(shown, port, {**query, "view": "team", "key": key})
+    # Other laptops may not resolve this computer's name: its network addresses too.
+    lan_urls = (
+        [_address(a, port, query) for a in lan_addresses(host)] if host in ("0.0.0.0", "::") else []
+    )
     log = Path(env[LOG_ENV])
     return Plan(
         command,
@@ -275,7 +299,58 @@ def plan(
         facilitator_url,
         voila_log_path(log),
         config_dir,
+        lan_urls,
     )
+
+
+def _address(host: str, port: int, query: dict[str, str]) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
+    return url + "?" + urllib.parse.urlencode(query) if query else url
+
+
+def cull_idle_seconds() -> int:
+    """:data:`CULL_IDLE_S`, or ``$GUIDEKIT_WORKSHOP_CULL_S`` (whole seconds, at least 10).
+
+    Raises
+    ------
+    GuidekitError
+        If the variable is set to something else.
+    """
+    raw = os.environ.get(CULL_ENV, "").strip()
+    if not raw:
+        return CULL_IDLE_S
+    if not raw.isdigit() or int(raw) < 10:
+        raise _error("workshop.server.cull_bad", name=CULL_ENV, value=raw)
+    return int(raw)
+
+
+def lan_addresses(host: str = "0.0.0.0") -> list[str]:
+    """This computer's network addresses other computers can use (no loopback, no
+    link-local), IPv4 first; for ``host="::"`` IPv6 ones too.  Found from the host
+    name and from the address the system would send from (a UDP socket that is
+    connected but sends nothing); empty when the computer has no network."""
+    found: list[str] = []
+    families = [socket.AF_INET] + ([socket.AF_INET6] if host == "::" else [])
+    with contextlib.suppress(OSError, UnicodeError):
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_UNSPEC):
+            if info[0] in families:
+                found.append(str(info[4][0]))
+    probes = {socket.AF_INET: ("192.0.2.1", 9), socket.AF_INET6: ("2001:db8::1", 9)}
+    for family in families:
+        with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect(probes[family])  # UDP: chooses a route, sends nothing
+            found.append(str(sock.getsockname()[0]))
+    out = []
+    for address in dict.fromkeys(found):
+        try:
+            ip = ipaddress.ip_address(address.split("%")[0])
+        except ValueError:
+            continue
+        if ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+            continue
+        out.append(str(ip))
+    return sorted(out, key=lambda a: (":" in a, a))
 
 
 def wait_until_listening(
@@ -329,8 +404,10 @@ def serve(
         _cleanup(p)
         raise
     if threading.current_thread() is threading.main_thread():
-        # Stopped by a service manager or `kill`: stop Voilà (and its kernels) too.
+        # Stopped by a service manager or `kill`: stop Voilà (and its kernels) too.  Ctrl+C
+        # (SIGINT) stops it even where it was started ignoring SIGINT (`command &` in a script).
         signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
     values = {"host": p.host, "port": p.port, "log": str(p.voila_log), "store": str(p.store)}
     settled = False
     try:
@@ -339,6 +416,11 @@ def serve(
         if p.token and not token_required(p.host, p.port):
             raise _error("workshop.server.token_off")
         say(f"自評工作坊已啟動：{p.url}", f"The workshop is running at {p.url}")
+        if p.host in ("0.0.0.0", "::"):
+            for url in p.lan_urls:
+                say(*(i18n.t("workshop.server.lan", lg, url=url) for lg in ("zh-TW", "en")))
+            if not p.lan_urls:
+                say(*(i18n.t("workshop.server.lan_none", lg) for lg in ("zh-TW", "en")))
         say(f"  答案儲存於：{p.store}", f"  Answers are stored in: {p.store}")
         say(f"  錯誤記錄檔：{p.log}", f"  Error log: {p.log}")
         say(*(i18n.t("workshop.server.voila_log", lg, path=p.voila_log) for lg in ("zh-TW", "en")))
