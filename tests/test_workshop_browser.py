@@ -424,7 +424,60 @@ def test_click_and_type_then_reload(server, browser, fw):
         assert shown[item][0] == ("符合", "部分符合", "不符合", "不適用")[n % 4]
     assert shown[bank[3]][1] == "不涉及 <script>alert(1)</script>"
     assert page.evaluate("() => document.querySelectorAll('.gk-ws script').length") == 0
+
+    # Every dimension tab shows its whole title, on a laptop and on a phone.
+    done = {d.id: 0 for d in fw.dimensions}
+    total = {d.id: 0 for d in fw.dimensions}
+    for item in fw.items["service"]:
+        total[item.dimension] += 1
+        done[item.dimension] += item.id in bank
+    expected = [
+        f"{d.id} {d.title_zh}（{done[d.id]}／{total[d.id]}）" for d in fw.dimensions if total[d.id]
+    ]
+    assert expected[0].endswith("（8／21）")  # by hand: the 8 answers are all in A's 21 items
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        tabs = page.evaluate(
+            """() => [...document.querySelectorAll('.lm-TabBar-tab')].map(t => {
+                const l = t.querySelector('.lm-TabBar-tabLabel');
+                return [l.innerText, l.scrollWidth <= l.clientWidth + 1,
+                        l.scrollHeight <= l.clientHeight + 1,
+                        t.getBoundingClientRect().right <= window.innerWidth + 1];
+            })"""
+        )
+        assert [t[0] for t in tabs] == expected, width
+        assert all(all(t[1:]) for t in tabs), (width, tabs)  # nothing cut off or off screen
     context.close()
+
+
+def test_the_start_form_keeps_what_was_typed_quickly(server, browser):
+    """Fields filled at once (Playwright's fill) right after choices that change the form's
+    suggestions, then an immediate click: the sheet opens with exactly the typed name."""
+    code = "315000000H"  # 交通部 in the bundled register
+    first = browser.new_context()
+    page = first.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    # Someone answered already: choosing the form changes the suggested names.
+    page.goto(server.page_url(round=ROUND, agency=code, form="service", respondent="先到"))
+    wait_opened(page)
+    row_of(page, "SV-P01-01").locator("label", has_text=re.compile("^符合$")).click()
+    row_of(page, "SV-P01-01").locator(".gk-ws-ok").wait_for()
+    first.close()
+    for n in range(3):
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(PAGE_TIMEOUT_MS)
+        page.goto(server.page_url(round=ROUND))
+        page.wait_for_selector("text=開始填答")
+        page.get_by_label("機關（從清單選擇）").select_option(value=None, label=f"交通部（{code}）")
+        page.get_by_label("自評表").select_option(label="政府數位服務自評表（附件2）")
+        name = f"很快的填答者{n}號"
+        page.get_by_label("填答者（姓名或代號）").fill(name)
+        page.get_by_role("button", name="開始填答").click()
+        wait_opened(page)
+        header = page.inner_text(".gk-ws-header")
+        assert name in header and f"交通部（{code}）" in header, header
+        context.close()
 
 
 def test_killing_the_kernel_loses_no_saved_answer(server, browser, fw):
@@ -581,3 +634,101 @@ def test_a_note_with_half_an_emoji_is_refused_on_the_page(server, browser):
     row.locator(".gk-ws-ok").wait_for()
     assert server.answers("半個表情") == {"SV-P01-01": ("Y", "")}
     context.close()
+
+
+def _kernels_and_memory(server) -> tuple[int, int]:
+    """(kernels, their resident memory in bytes) of a server, from /proc."""
+    pids = server.kernel_pids()
+    rss = 0
+    for pid in pids.values():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        kb = re.search(r"VmRSS:\s+(\d+) kB", status)
+        rss += int(kb.group(1)) * 1024 if kb else 0
+    return len(pids), rss
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = predicate()
+        if got:
+            return got
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_closed_tabs_free_their_kernels_and_a_stopped_server_leaves_every_answer_in_the_file(
+    browser, tmp_path
+):
+    """Closing or reloading a tab leaves its kernel behind (Voilà's shutdown request is refused,
+    voila#1458): kernels without a page are shut down after the cull time (10 s here, 120 s by
+    default), an open page keeps its kernel.  Ctrl+C (SIGINT) stops the server; afterwards the
+    .sqlite file alone, copied elsewhere, holds every answer (`guidekit validate` on the copy)."""
+    server = Server(tmp_path, GUIDEKIT_WORKSHOP_CULL_S="10")
+    try:
+        assert _kernels_and_memory(server)[0] == 0
+        context = browser.new_context()
+        for n in range(3):  # three tabs opened, answered and closed
+            page = open_sheet(context, server, f"關閉{n}")
+            row_of(page, "SV-P01-01").locator("label", has_text=re.compile("^不符合$")).click()
+            row_of(page, "SV-P01-01").locator(".gk-ws-ok").wait_for()
+            page.close(run_before_unload=True)
+        kept = open_sheet(context, server, "留著")  # a page still open
+        row_of(kept, "SV-P01-01").locator("label", has_text=re.compile("^符合$")).click()
+        row_of(kept, "SV-P01-01").locator(".gk-ws-ok").wait_for()
+        closed = _kernels_and_memory(server)
+        # 4 pages were opened (some closed tabs' kernels may be gone already at 10 s).
+        assert 2 <= closed[0] <= 4, closed
+        # Kernels without a page go; the open page's stays (and keeps working).
+        after = _wait_for(
+            lambda: (k := _kernels_and_memory(server))[0] == 1 and k, 120, "closed tabs' kernels"
+        )
+        print(
+            f"kernels: {closed[0]} ({closed[1] / 2**20:.0f} MiB) after 3 tabs closed and 1 open; "
+            f"{after[0]} ({after[1] / 2**20:.0f} MiB) after the cull time"
+        )
+        assert after[1] < closed[1]
+        [session] = {
+            s
+            for (s,) in sqlite3.connect(server.store).execute(
+                "SELECT DISTINCT session FROM answer_log WHERE respondent = '留著'"
+            )
+        }
+        assert set(server.kernel_pids()) == {session.split(":")[0]}
+        row_of(kept, "SV-P01-02").locator("label", has_text=re.compile("^部分符合$")).click()
+        row_of(kept, "SV-P01-02").locator(".gk-ws-ok").wait_for()
+        context.close()
+
+        # Ctrl+C: the terminal sends SIGINT to the command (and its process group).
+        os.killpg(server.process.pid, signal.SIGINT)
+        assert server.process.wait(90) == 0
+        server._reader.join(10)
+        output = "".join(server.output)
+        assert f"所有答案都已寫入 {server.store.resolve()}" in output, output
+    finally:
+        server.stop()
+    assert not server.kernel_pids()
+    copy = tmp_path / "elsewhere" / "copy.sqlite"
+    copy.parent.mkdir()
+    copy.write_bytes(server.store.read_bytes())  # the .sqlite file only
+    checked = subprocess.run(
+        [sys.executable, "-m", "guidekit", "validate", str(copy)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # By hand: 關閉0–2 answered SV-P01-01; 留著 answered SV-P01-01 and SV-P01-02 → 5 answers.
+    assert f"已讀取 {copy}：5 列" in checked.stdout, checked.stdout
+    from guidekit.store import open_store
+
+    with open_store(copy, readonly=True) as stored:
+        rows = stored.current()[["respondent", "item_id", "answer"]].values.tolist()
+    assert sorted(map(tuple, rows)) == sorted(
+        [(f"關閉{n}", "SV-P01-01", "N") for n in range(3)]
+        + [("留著", "SV-P01-01", "Y"), ("留著", "SV-P01-02", "P")]
+    )

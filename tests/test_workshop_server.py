@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from guidekit.problems import GuidekitError
 from guidekit.store import STORE_ENV
 from guidekit.widgets.errors import LOG_ENV
 from guidekit.widgets.server import (
@@ -322,3 +323,62 @@ def test_a_message_with_half_an_emoji_is_packed_not_dropped(tmp_path):
     assert wire.use_in_kernel() is False  # no kernel in a test process
     p = plan(tmp_path / "s.sqlite", "127.0.0.1", 0)
     assert f"--Session.packer={wire.PACKER}" in p.command
+
+
+def test_the_page_uses_guidekits_template_and_closed_tabs_kernels_are_culled(tmp_path, monkeypatch):
+    from guidekit.widgets import server
+
+    monkeypatch.delenv(server.CULL_ENV, raising=False)
+    p = plan(tmp_path / "s.sqlite", "127.0.0.1", 0)
+    assert "--template=guidekit-workshop" in p.command
+    root = Path(p.env["JUPYTER_PATH"].split(os.pathsep)[0])
+    template = root / "voila" / "templates" / "guidekit-workshop"
+    assert (template / "index.html.j2").is_file() and (template / "workshop.js").is_file()
+    assert "cdn.jsdelivr.net/npm/@fortawesome" in (template / "index.html.j2").read_text("utf-8")
+    assert "--MappingKernelManager.cull_idle_timeout=120" in p.command
+    assert "--MappingKernelManager.cull_interval=30" in p.command
+    assert "--MappingKernelManager.cull_connected=False" in p.command
+    monkeypatch.setenv(server.CULL_ENV, "20")
+    p = plan(tmp_path / "s.sqlite", "127.0.0.1", 0)
+    assert "--MappingKernelManager.cull_idle_timeout=20" in p.command
+    assert "--MappingKernelManager.cull_interval=5" in p.command
+    for bad in ("5", "abc", "-30"):
+        monkeypatch.setenv(server.CULL_ENV, bad)
+        with pytest.raises(GuidekitError) as info:
+            plan(tmp_path / "s.sqlite", "127.0.0.1", 0)
+        assert server.CULL_ENV in info.value.text("zh-TW") and bad in info.value.text("en")
+
+
+def test_listening_on_every_address_prints_this_computers_network_addresses(tmp_path, monkeypatch):
+    import socket
+
+    from guidekit.widgets import server
+
+    monkeypatch.setattr(server, "lan_addresses", lambda host: ["192.168.1.20", "fd00::2"])
+    p = plan(tmp_path / "s.sqlite", "0.0.0.0", 0)
+    assert p.lan_urls == [
+        f"http://192.168.1.20:{p.port}/?token={p.token}",
+        f"http://[fd00::2]:{p.port}/?token={p.token}",
+    ]
+    assert plan(tmp_path / "s.sqlite", "127.0.0.1", 0).lan_urls == []
+
+    # Which addresses count: no loopback, link-local or unspecified ones; IPv4 first.
+    monkeypatch.undo()
+    infos = [
+        (socket.AF_INET, 1, 6, "", ("127.0.1.1", 0)),
+        (socket.AF_INET, 1, 6, "", ("169.254.3.4", 0)),
+        (socket.AF_INET, 1, 6, "", ("10.0.0.7", 0)),
+        (socket.AF_INET6, 1, 6, "", ("fe80::1%eth0", 0, 0, 2)),
+        (socket.AF_INET6, 1, 6, "", ("2001:db8::7", 0, 0, 0)),
+    ]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: infos)
+
+    class NoNetwork(socket.socket):
+        def connect(self, address):
+            raise OSError("network is unreachable")
+
+    monkeypatch.setattr(socket, "socket", NoNetwork)
+    assert server.lan_addresses("0.0.0.0") == ["10.0.0.7"]
+    assert server.lan_addresses("::") == ["10.0.0.7", "2001:db8::7"]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: infos[:2])
+    assert server.lan_addresses("0.0.0.0") == []
