@@ -8,7 +8,10 @@ browser; each measured step sets one item's answer the way a click does
 written to a fresh SQLite store (one ``BEGIN IMMEDIATE`` transaction,
 ``synchronous=FULL``), then progress, the principle scores
 (:func:`guidekit.scoring.respondent_scores`) and the radar chart are redrawn.
-The browser's own rendering and the websocket are not included.
+The browser's own rendering and the websocket are not included, nor the deliberate
+rest before saving in a kernel (:data:`guidekit.widgets.questionnaire.SETTLE_S`,
+0.4 s, so arrow keys passing over options save only where they stop): this is
+the work after it.
 
 Baselines measured in the same run, on the same machine:
 
@@ -145,6 +148,11 @@ def main() -> None:
     verdict = "meets" if page_med <= TARGET_MS else "MISSES"
     print(
         f"target: median ≤ {TARGET_MS:.0f} ms → {verdict} ({page_med:.1f} ms; p90 {page_p90:.1f} ms)"
+    )
+    from guidekit.widgets.questionnaire import SETTLE_S
+
+    print(
+        f"in a kernel a choice first rests {SETTLE_S * 1000:.0f} ms (arrow keys), not counted here"
     )
 
 

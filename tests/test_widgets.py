@@ -860,3 +860,44 @@ def test_start_form_fields_send_every_change_and_the_filled_in_name_follows_the_
     page.agency_name.value = "自己輸入的名稱"
     page.agency_id.value = short
     assert page.agency_name.value == "自己輸入的名稱"  # a typed name is kept
+
+
+def test_the_facilitator_arrowing_over_agreed_answers_saves_only_where_it_stops(store, fw):
+    import asyncio
+
+    from guidekit.widgets.questionnaire import SETTLE_S
+
+    bank = two_respondents(store, fw)
+    page = Workshop(store, query=query("", view="team"))
+    team = page.view
+
+    def agreed():
+        return [
+            (r.item_id, r.new_answer, r.new_note) for r in store.log(kind="agreed").itertuples()
+        ]
+
+    async def keyboard():
+        editor = team.editors[bank[0]]
+        for code in ("Y", "P"):
+            editor.answer.value = code
+        assert agreed() == [] and "儲存中" in editor.status.value
+        await asyncio.sleep(SETTLE_S + 0.4)
+        assert agreed() == [(bank[0], "P", "")]
+        assert "已記錄團隊共識 1 項" in team.summary.value
+        # Chosen, then at once the note: the answer first.
+        second = team.editors[bank[1]]
+        second.answer.value = "N"
+        second.note.value = "維持不符合"
+        assert agreed()[-2:] == [(bank[1], "N", ""), (bank[1], "N", "維持不符合")]
+        # Chosen, then cleared before it rested: nothing saved for it.
+        third = team.editors[bank[2]]
+        third.answer.value = "Y"
+        third.clear.click()
+        await asyncio.sleep(SETTLE_S + 0.4)
+        assert [row for row in agreed() if row[0] == bank[2]] == []
+        # Resting when the kernel exits: saved by the exit hook.
+        third.answer.value = "P"
+        page.at_exit()
+        assert agreed()[-1] == (bank[2], "P", "")
+
+    asyncio.run(keyboard())

@@ -24,6 +24,7 @@ from ..html import render
 from ..store import KEEP
 from .errors import ErrorPanel, guarded
 from .model import Facilitator, Outcome, principle_label, shell_command
+from .questionnaire import SETTLE_S, _running_loop
 
 #: Files larger than this get no download link (the path is still shown), bytes.
 MAX_LINK_BYTES = 8_000_000
@@ -74,6 +75,10 @@ class FacilitatorView:
         self.lang = model.lang
         self.errors = errors or ErrorPanel(self.lang)
         self._syncing = False
+        #: Agreed answers chosen but not yet saved (resting, as on the questionnaire: arrow
+        #: keys pass over options), per item id.
+        self.waiting: dict[str, tuple[AgreedEditor, Any]] = {}
+        self._timer: Any = None
         self.editors: dict[str, AgreedEditor] = {}
         self.last_report: Any = None
         self.last_export: Any = None
@@ -127,7 +132,9 @@ class FacilitatorView:
             guarded(self.errors, "assessment")(self._on_assessment), names="value"
         )
         self.picker.observe(guarded(self.errors, "pick item")(self._on_pick), names="value")
-        self.refresh_button.on_click(guarded(self.errors, "refresh")(lambda _b: self.refresh()))
+        self.refresh_button.on_click(
+            guarded(self.errors, "refresh")(lambda _b: (self.flush(), self.refresh()))
+        )
         self.report_button.on_click(guarded(self.errors, "report")(self._on_report))
         self.export_button.on_click(guarded(self.errors, "export")(self._on_export))
 
@@ -395,6 +402,7 @@ class FacilitatorView:
     def _on_assessment(self, change: dict[str, Any]) -> None:
         if self._syncing or change["new"] is None:
             return
+        self.flush()
         self.model.select(*change["new"])
         self._draw()
 
@@ -407,9 +415,37 @@ class FacilitatorView:
     def _on_agreed(self, editor: AgreedEditor, code: Any = KEEP, note: Any = KEEP) -> None:
         if self._syncing:
             return
-        self.errors.clear()
         if code is None and note is KEEP:
             return  # the radio buttons were reset (not a choice)
+        loop = _running_loop()
+        if code is not KEEP and loop is not None:
+            # A choice rests SETTLE_S before it is saved (arrow keys pass over options).
+            self.flush(keep=editor.item_id)
+            self.waiting[editor.item_id] = (editor, code)
+            editor.status.value = render(
+                "workshop/status.html.j2", kind="none", text=self.t("workshop.saving")
+            )
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_later(
+                SETTLE_S, guarded(self.errors, "save agreed answers")(self.flush)
+            )
+            return
+        if editor.item_id in self.waiting:  # the answer chosen just before comes first
+            self._save(*self.waiting.pop(editor.item_id))
+        self._save(editor, code, note)
+
+    def flush(self, keep: str | None = None) -> None:
+        """Save every resting agreed answer now (but ``keep``'s, which goes on resting)."""
+        if keep is None and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for item_id in [i for i in self.waiting if i != keep]:
+            editor, code = self.waiting.pop(item_id)
+            guarded(self.errors, f"agreed {item_id}")(self._save)(editor, code)
+
+    def _save(self, editor: AgreedEditor, code: Any = KEEP, note: Any = KEEP) -> None:
+        self.errors.clear()
         try:
             outcome = self.model.set_agreed(editor.item_id, code, note)
         except Exception:
@@ -420,6 +456,7 @@ class FacilitatorView:
         self._show(editor, outcome)
 
     def _on_clear(self, editor: AgreedEditor) -> None:
+        self.waiting.pop(editor.item_id, None)  # a resting choice is what is being cleared
         self.errors.clear()
         outcome = self.model.set_agreed(editor.item_id, None)
         if outcome.status != "conflict":
