@@ -794,20 +794,27 @@ def test_arrowing_over_options_saves_only_where_it_stops(store, fw):
         assert "目前儲存的答案仍是「尚未作答」" in view.rows[bank[1]].status.value
         view.write(bank[1], "無此情境")  # the reason: 不適用 saved with it
         assert answers()[-1] == (bank[1], "NA", "無此情境")
-        # A choice, then at once another item: the first is saved without waiting.
+        # Two items in a burst, each passing over an option (a browser may send an item's
+        # later value after another item's first): each item rests on its own.
+        view.answer(bank[2], "Y")
+        view.answer(bank[3], "P")
         view.answer(bank[2], "P")
         view.answer(bank[3], "Y")
-        assert answers()[-1] == (bank[2], "P", "")
+        await asyncio.sleep(SETTLE_S / 2)
+        assert answers()[-1] == (bank[1], "NA", "無此情境")
+        await asyncio.sleep(SETTLE_S / 2 + 0.4)
+        assert answers()[-2:] == [(bank[2], "P", ""), (bank[3], "Y", "")]
+        view.answer(bank[3], "N")
         # A choice, then at once its note: the answer first, then the note.
         view.write(bank[3], "有紀錄")
-        assert answers()[-2:] == [(bank[3], "Y", ""), (bank[3], "Y", "有紀錄")]
+        assert answers()[-2:] == [(bank[3], "N", ""), (bank[3], "N", "有紀錄")]
         # A choice resting when the kernel exits is saved by the exit hook.
         view.answer(bank[4], "N")
         page.at_exit()
         assert answers()[-1] == (bank[4], "N", "")
 
     asyncio.run(keyboard())
-    assert len(answers()) == 6  # N; NA+reason; P; Y; the note; N
+    assert len(answers()) == 7  # N; NA+reason; P; Y; N; the note; N
 
 
 def test_the_agreed_count_goes_up_when_an_agreed_answer_is_recorded(store, fw):

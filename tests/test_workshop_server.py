@@ -331,6 +331,7 @@ def test_the_page_uses_guidekits_template_and_closed_tabs_kernels_are_culled(tmp
     monkeypatch.delenv(server.CULL_ENV, raising=False)
     p = plan(tmp_path / "s.sqlite", "127.0.0.1", 0)
     assert "--template=guidekit-workshop" in p.command
+    assert "--VoilaExecutor.iopub_timeout=60" in p.command  # a busy computer: no empty page
     root = Path(p.env["JUPYTER_PATH"].split(os.pathsep)[0])
     template = root / "voila" / "templates" / "guidekit-workshop"
     assert (template / "index.html.j2").is_file() and (template / "workshop.js").is_file()

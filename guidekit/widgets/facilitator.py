@@ -78,7 +78,7 @@ class FacilitatorView:
         #: Agreed answers chosen but not yet saved (resting, as on the questionnaire: arrow
         #: keys pass over options), per item id.
         self.waiting: dict[str, tuple[AgreedEditor, Any]] = {}
-        self._timer: Any = None
+        self._timers: dict[str, Any] = {}
         self.editors: dict[str, AgreedEditor] = {}
         self.last_report: Any = None
         self.last_export: Any = None
@@ -418,31 +418,36 @@ class FacilitatorView:
         if code is None and note is KEEP:
             return  # the radio buttons were reset (not a choice)
         loop = _running_loop()
+        item_id = editor.item_id
         if code is not KEEP and loop is not None:
             # A choice rests SETTLE_S before it is saved (arrow keys pass over options).
-            self.flush(keep=editor.item_id)
-            self.waiting[editor.item_id] = (editor, code)
+            self.waiting[item_id] = (editor, code)
             editor.status.value = render(
                 "workshop/status.html.j2", kind="none", text=self.t("workshop.saving")
             )
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = loop.call_later(
-                SETTLE_S, guarded(self.errors, "save agreed answers")(self.flush)
+            self._cancel(item_id)
+            self._timers[item_id] = loop.call_later(
+                SETTLE_S, guarded(self.errors, f"agreed {item_id}")(self._save_waiting), item_id
             )
             return
-        if editor.item_id in self.waiting:  # the answer chosen just before comes first
-            self._save(*self.waiting.pop(editor.item_id))
+        if item_id in self.waiting:  # the answer chosen just before comes first
+            self._save_waiting(item_id)
         self._save(editor, code, note)
 
-    def flush(self, keep: str | None = None) -> None:
-        """Save every resting agreed answer now (but ``keep``'s, which goes on resting)."""
-        if keep is None and self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        for item_id in [i for i in self.waiting if i != keep]:
-            editor, code = self.waiting.pop(item_id)
-            guarded(self.errors, f"agreed {item_id}")(self._save)(editor, code)
+    def _cancel(self, item_id: str) -> None:
+        timer = self._timers.pop(item_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _save_waiting(self, item_id: str) -> None:
+        self._cancel(item_id)
+        if item_id in self.waiting:
+            self._save(*self.waiting.pop(item_id))
+
+    def flush(self) -> None:
+        """Save every resting agreed answer now."""
+        for item_id in list(self.waiting):
+            guarded(self.errors, f"agreed {item_id}")(self._save_waiting)(item_id)
 
     def _save(self, editor: AgreedEditor, code: Any = KEEP, note: Any = KEEP) -> None:
         self.errors.clear()
@@ -457,6 +462,7 @@ class FacilitatorView:
 
     def _on_clear(self, editor: AgreedEditor) -> None:
         self.waiting.pop(editor.item_id, None)  # a resting choice is what is being cleared
+        self._cancel(editor.item_id)
         self.errors.clear()
         outcome = self.model.set_agreed(editor.item_id, None)
         if outcome.status != "conflict":

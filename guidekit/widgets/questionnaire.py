@@ -8,7 +8,8 @@ calls the model and shows its :class:`~guidekit.widgets.model.Outcome`.
 - Answer choices are radio buttons that start unanswered (``value=None``) unless
   the store already holds an answer (resume).  In a running kernel a chosen answer
   is saved once the choice has rested for :data:`SETTLE_S` (arrow keys pass over
-  options on their way: only where they stop is saved); a choice on another item, a
+  options on their way: only where they stop is saved); each item rests on its own
+  (a browser may send an item's later values after other items' first ones); its
   note, another tab, the back button and the kernel's exit save it at once.
 - 不適用 without a reason is not saved: the item says so and names the answer the
   store still holds (which progress, scores and the facilitator use), and the side
@@ -95,7 +96,7 @@ class QuestionnaireView:
         self._syncing = False
         #: Answers chosen but not yet saved (resting, see SETTLE_S), per item id.
         self.waiting: dict[str, str | None] = {}
-        self._timer: Any = None
+        self._timers: dict[str, Any] = {}
         self.rows: dict[str, ItemRow] = {}
         fw = model.framework
 
@@ -283,28 +284,33 @@ class QuestionnaireView:
     # -- callbacks -----------------------------------------------------------------
     def _on_answer(self, item_id: str, code: str | None) -> None:
         """A choice on the page: saved after it rests for :data:`SETTLE_S` in a kernel
-        (at once without one); a resting choice on another item is saved first."""
+        (at once without one); a newer choice on the same item starts the rest again."""
         if self._syncing:
             return
         loop = _running_loop()
         if loop is None:
             self._save_answer(item_id, code)
             return
-        self.flush(keep=item_id)
         self.waiting[item_id] = code
         self._status(item_id, "none", self.t("workshop.saving"))
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_later(SETTLE_S, guarded(self.errors, "save answers")(self.flush))
+        timer = self._timers.pop(item_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._timers[item_id] = loop.call_later(
+            SETTLE_S, guarded(self.errors, f"answer {item_id}")(self._save_waiting), item_id
+        )
 
-    def flush(self, keep: str | None = None) -> None:
-        """Save every resting choice now (but ``keep``'s, which goes on resting)."""
-        if keep is None and self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        for item_id in [i for i in self.waiting if i != keep]:
-            code = self.waiting.pop(item_id)
-            guarded(self.errors, f"answer {item_id}")(self._save_answer)(item_id, code)
+    def _save_waiting(self, item_id: str) -> None:
+        timer = self._timers.pop(item_id, None)
+        if timer is not None:
+            timer.cancel()
+        if item_id in self.waiting:
+            self._save_answer(item_id, self.waiting.pop(item_id))
+
+    def flush(self) -> None:
+        """Save every resting choice now."""
+        for item_id in list(self.waiting):
+            guarded(self.errors, f"answer {item_id}")(self._save_waiting)(item_id)
 
     def _save_answer(self, item_id: str, code: str | None) -> None:
         self.errors.clear()
@@ -319,8 +325,7 @@ class QuestionnaireView:
         if self._syncing:
             return
         if item_id in self.waiting:  # the answer chosen just before comes first
-            code = self.waiting.pop(item_id)
-            guarded(self.errors, f"answer {item_id}")(self._save_answer)(item_id, code)
+            guarded(self.errors, f"answer {item_id}")(self._save_waiting)(item_id)
         self.errors.clear()
         try:
             outcome = self.model.write_note(item_id, text)

@@ -72,6 +72,9 @@ CULL_IDLE_S = 120
 #: How often (seconds) Voilà looks for such kernels.
 CULL_INTERVAL_S = 30
 
+#: Seconds Voilà waits for a page's widget messages after running the notebook.
+IOPUB_TIMEOUT_S = 60
+
 #: Environment variable overriding :data:`CULL_IDLE_S` (seconds, at least 10).
 CULL_ENV = "GUIDEKIT_WORKSHOP_CULL_S"
 
@@ -265,6 +268,10 @@ def plan(
         "--show_tracebacks=False",
         "--theme=light",
         f"--template={TEMPLATE_NAME}",
+        # Building a sheet sends ~1,500 widget messages; on a busy computer they can take
+        # longer than nbclient's 4 s, and the page then came up empty ("Timeout waiting for
+        # IOPub output").  Waiting costs nothing when they arrive in time.
+        f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT_S}",
         "--Voila.log_level=WARN",
         # A closed tab leaves its kernel behind (see CULL_IDLE_S); after this long without
         # a connection it is shut down (answers are in the store already).
