@@ -106,24 +106,31 @@ def batch(agencies: list[str], responses: Path, out: Path, workers: int = 2) -> 
 
 
 def measure(pipeline: str, agencies: list[str], responses: Path, workers: int) -> tuple[float, int]:
-    """Run one pipeline in a fresh Python process; (seconds, peak RSS bytes)."""
-    code = (
-        "import json, sys; sys.path.insert(0, %r); import bench_reports as b; from pathlib import Path; "
-        "import tempfile; tmp = Path(tempfile.mkdtemp()); "
-        "t = b.%s(%r, Path(%r), tmp, %s); print(json.dumps([t, b.peak_rss()]))"
-    ) % (
-        str(Path(__file__).parent),
+    """Run one pipeline in a fresh Python process (this script with ``--run``); (seconds, peak RSS bytes)."""
+    args = [
+        sys.executable,
+        __file__,
+        "--run",
         pipeline,
-        agencies,
+        "--workers",
+        str(workers),
+        "--responses",
         str(responses),
-        "" if pipeline == "naive" else workers,
-    )
-    code = code.replace(", )", ")")
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout
+    ]
+    args += ["--ids", json.dumps(agencies)]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     seconds, rss = json.loads(out.strip().splitlines()[-1])
     return seconds, rss
+
+
+def run_one_pipeline(pipeline: str, agencies: list[str], responses: Path, workers: int) -> None:
+    """The ``--run`` mode: one pipeline, its output in a temporary folder; prints [seconds, peak RSS]."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if pipeline == "naive":
+            seconds = naive(agencies, responses, Path(tmp))
+        else:
+            seconds = batch(agencies, responses, Path(tmp) / "out", workers)
+    print(json.dumps([seconds, peak_rss()]))
 
 
 def main() -> None:
@@ -132,7 +139,13 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="guidekit worker processes (default 2)"
     )
+    parser.add_argument("--run", choices=["naive", "batch"], help=argparse.SUPPRESS)
+    parser.add_argument("--responses", help=argparse.SUPPRESS)
+    parser.add_argument("--ids", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run:
+        run_one_pipeline(args.run, json.loads(args.ids), Path(args.responses), args.workers)
+        return
     for tool in ("papermill", "jupyter"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not on PATH: pip install -e . first")

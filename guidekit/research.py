@@ -205,7 +205,9 @@ def load(
 def _store_responses(store: Any, fw: Framework, agreed: str) -> Responses:
     if hasattr(store, "responses") and callable(store.responses):
         return store.responses(fw, agreed=agreed)
-    from .store import open_store  # the workshop's response store, read-only: reading never changes it
+    from .store import (
+        open_store,  # the workshop's response store, read-only: reading never changes it
+    )
 
     with open_store(Path(store), fw, readonly=True) as opened:
         return opened.responses(fw, agreed=agreed)
