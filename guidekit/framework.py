@@ -711,13 +711,13 @@ class _Loader:
             )
 
     # -- readers --
-    def read_yaml(self, name: str) -> tuple[Any, Any]:
+    def read_text(self, name: str) -> tuple[Path, str | None]:
+        """The file's UTF-8 text, or ``None`` after recording why it cannot be read."""
         path = self.folder / name
         try:
-            text = path.read_text(encoding=ENCODING)
+            return path, path.read_text(encoding=ENCODING)
         except FileNotFoundError:
             self.problem(path, None, None, None, "missing-file", what=_WHAT_ZH, what_en=_WHAT_EN)
-            return None, None
         except UnicodeDecodeError:
             self.problem(
                 path,
@@ -728,6 +728,11 @@ class _Loader:
                 expected_zh="UTF-8 文字",
                 expected_en="UTF-8 text",
             )
+        return path, None
+
+    def read_yaml(self, name: str) -> tuple[Any, Any]:
+        path, text = self.read_text(name)
+        if text is None:
             return None, None
         yaml = YAML(typ="rt")
         try:
@@ -748,22 +753,8 @@ class _Loader:
         return _plain(data), data
 
     def read_csv(self, name: str) -> list[tuple[int, dict[str, str]]]:
-        path = self.folder / name
-        try:
-            text = path.read_text(encoding=ENCODING)
-        except FileNotFoundError:
-            self.problem(path, None, None, None, "missing-file", what=_WHAT_ZH, what_en=_WHAT_EN)
-            return []
-        except UnicodeDecodeError:
-            self.problem(
-                path,
-                None,
-                None,
-                None,
-                "encoding",
-                expected_zh="UTF-8 文字",
-                expected_en="UTF-8 text",
-            )
+        path, text = self.read_text(name)
+        if text is None:
             return []
         text = text.removeprefix("\ufeff")
         reader = csv.reader(io.StringIO(text, newline=""))
