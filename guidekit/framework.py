@@ -48,8 +48,30 @@ _WHAT_ZH = "含 framework.yaml 的框架資料夾及其檔案"
 _WHAT_EN = "a framework folder with framework.yaml and its files"
 
 
+def _rule(en: str, zh: str) -> PydanticCustomError:
+    """A broken rule of a framework file, worded in English and Traditional Chinese."""
+    return PydanticCustomError("rule", en, {"zh": zh})
+
+
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # allow_inf_nan=False: a weight or threshold of inf/nan would make scores vanish silently.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: Any) -> Any:
+        """YAML ``true``/``false`` is not a number (pydantic would read it as 1/0)."""
+        if isinstance(value, bool) and info.field_name in cls.model_fields:
+            annotation = cls.model_fields[info.field_name].annotation
+            if "bool" not in str(annotation) and (
+                "float" in str(annotation) or "int" in str(annotation)
+            ):
+                raise PydanticCustomError(
+                    "number_not_bool", "Input should be a number, not true/false"
+                )
+        return value
 
     def text(self, field: str, lang: str = "zh-TW") -> str:
         """The ``field`` in ``lang`` (``title`` → ``title_zh`` / ``title_en``), falling back to zh."""
@@ -116,9 +138,9 @@ class ScaleOption(_Record):
     @model_validator(mode="after")
     def _value_or_na(self) -> ScaleOption:
         if self.na and self.value is not None:
-            raise ValueError("an N/A option has no value")
+            raise _rule("an N/A option has no value", "不適用選項不可有數值")
         if not self.na and self.value is None:
-            raise ValueError("a non-N/A option needs a numeric value")
+            raise _rule("a non-N/A option needs a numeric value", "不適用以外的選項需要數值")
         return self
 
 
@@ -146,13 +168,47 @@ class Scale(_Record):
         values = [o.value for o in self.options if o.value is not None]
         if self.kind == "ordinal":
             if len(values) < 2:
-                raise ValueError("an ordinal scale needs at least two options with values")
+                raise _rule(
+                    "an ordinal scale needs at least two options with values",
+                    "順序量表至少需要兩個有數值的選項",
+                )
         else:
             if self.min is None or self.max is None or not self.max > self.min:
-                raise ValueError("a continuous scale needs min < max")
+                raise _rule("a continuous scale needs min < max", "連續量表需要 min 小於 max")
+        broken: list[tuple[str, str]] = []  # every broken rule of the scale, reported at once
         codes = [clean_key(o.code) for o in self.options]
         if len(set(codes)) != len(codes):
-            raise ValueError("option codes must be unique")
+            broken.append(("option codes must be unique", "選項代碼不可重複"))
+        low, high = self.low, self.high
+        for name in ("met_value", "not_met_below"):
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:
+                broken.append(
+                    (
+                        f"{name} {value:g} must lie on the scale, from {low:g} to {high:g}",
+                        f"{name} {value:g} 須在量表範圍 {low:g} 至 {high:g} 之內",
+                    )
+                )
+        met = self.met_value if self.met_value is not None else high
+        below = self.not_met_below if self.not_met_below is not None else low
+        if below > met:
+            broken.append(
+                (
+                    f"not_met_below {below:g} must not exceed met_value {met:g}",
+                    f"not_met_below {below:g} 不可大於 met_value {met:g}",
+                )
+            )
+        spread = self.disagreement_spread
+        if spread is not None and not 0 < spread <= high - low:
+            broken.append(
+                (
+                    f"disagreement_spread {spread:g} must be above 0 and at most "
+                    f"the scale's range {high - low:g}",
+                    f"disagreement_spread {spread:g} 須大於 0 且不超過量表全距 {high - low:g}",
+                )
+            )
+        if broken:
+            raise _rule("; ".join(en for en, _ in broken), "；".join(zh for _, zh in broken))
         return self
 
     @property
@@ -330,7 +386,10 @@ class Condition(_Record):
         by_items = bool(self.items) and bool(self.status)
         by_score = self.principle is not None and self.score_below is not None
         if by_items == by_score:
-            raise ValueError("a condition is either {items, status} or {principle, score_below}")
+            raise _rule(
+                "a condition is either {items, status} or {principle, score_below}",
+                "條件須為 {items, status} 或 {principle, score_below} 其中一組",
+            )
         return self
 
 
@@ -413,7 +472,10 @@ class FrameworkMeta(FrameworkIdentity):
     def _version_text(cls, value: Any) -> Any:
         # ``version: 2026.11`` unquoted would be a float and lose a trailing zero.
         if not isinstance(value, str):
-            raise ValueError('write the version as a quoted string, e.g. "2026.10"')
+            raise _rule(
+                'write the version as a quoted string, e.g. "2026.10"',
+                '版本請寫成加引號的文字，例如 "2026.10"',
+            )
         return value
 
 
@@ -670,6 +732,8 @@ class _Loader:
         self.folder = folder
         self.problems: list[Problem] = []
         self.principles_ok = True
+        # Ids of rows already reported as invalid: references to them are not flagged again.
+        self.invalid_ids: set[str] = set()
 
     # -- problem helpers --
     def problem(
@@ -695,8 +759,15 @@ class _Loader:
         )
 
     def validation_problems(self, file: Path, exc: ValidationError, row_of: Any) -> None:
-        for error in exc.errors():
+        errors = exc.errors()
+        for error in errors:
             loc = list(error["loc"])
+            # A list whose only entries are broken is also "too short": one problem is enough.
+            if error["type"] == "too_short" and any(
+                len(other["loc"]) > len(loc) and list(other["loc"][: len(loc)]) == loc
+                for other in errors
+            ):
+                continue
             field = ".".join(str(x) for x in loc)
             value = error.get("input")
             if isinstance(value, dict | list):
@@ -935,6 +1006,8 @@ class _Loader:
             try:
                 item = Item.model_validate(record)
             except ValidationError as exc:
+                if record.get("id"):
+                    self.invalid_ids.add(str(record["id"]).strip())
                 for error in exc.errors():
                     field = ".".join(str(x) for x in error["loc"])
                     self.problem(
@@ -1071,7 +1144,7 @@ class _Loader:
                     )
             for c, cond in enumerate(measure.when):
                 for k, iid in enumerate(cond.items):
-                    if iid not in item_ids:
+                    if iid not in item_ids and iid not in self.invalid_ids:
                         self.problem(
                             path,
                             _yaml_line(raw, [n, "when", c, "items", k]),
@@ -1111,7 +1184,9 @@ def _squash(text: str) -> str:
 _SCHEMA_ZH = {
     "missing": ("缺少必填欄位", "填入此欄位"),
     "extra_forbidden": ("未定義的欄位", "只使用文件列出的欄位"),
-    "literal_error": ("不是允許的值", "允許的值之一"),
+    "literal_error": ("不是允許的值", "允許的值之一：{expected}"),
+    "finite_number": ("不是有限的數字", "有限的數字（不可為 inf 或 nan）"),
+    "number_not_bool": ("是非值不是數字", "數字（不是 true／false）"),
     "string_pattern_mismatch": ("代碼格式不符", "由英數字、-、_ 或 . 組成的代碼"),
     "string_too_short": ("不可空白", "非空白的文字"),
     "float_parsing": ("不是數字", "數字"),
@@ -1124,6 +1199,7 @@ _SCHEMA_ZH = {
     "less_than_equal": ("數值太大", "至多 {le} 的數字"),
     "too_short": ("項目太少", "至少 {min_length} 項"),
     "value_error": ("內容不符規則", "{msg}"),
+    "rule": ("內容不符規則", "{zh}"),
 }
 
 
@@ -1134,7 +1210,7 @@ def _schema_params(error: dict[str, Any]) -> dict[str, str]:
     detail_zh, expected_zh = _SCHEMA_ZH.get(kind, ("內容不符格式", _expected(error)))
     message = error["msg"].removeprefix("Value error, ")
     return {
-        "detail": message,
+        "detail": "breaks a rule of the file" if kind == "rule" else message,
         "detail_zh": detail_zh if kind != "value_error" else f"{detail_zh}（{message}）",
         "expected_en": _expected(error),
         "expected_zh": expected_zh.format(msg=message, **ctx)
@@ -1158,6 +1234,10 @@ def _expected(error: dict[str, Any]) -> str:
         return error["msg"].replace("Input should be ", "")
     if kind.startswith(("float", "int")):
         return "a number"
+    if kind == "finite_number":
+        return "a finite number (not inf or nan)"
+    if kind == "number_not_bool":
+        return "a number (not true/false)"
     if kind.startswith("bool"):
         return "true or false"
     return error["msg"].removeprefix("Value error, ")

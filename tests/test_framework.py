@@ -188,7 +188,8 @@ def test_unquoted_version_is_refused(broken):
     )
     problems = _problems(broken)
     assert [(p.column, p.code) for p in problems] == [("version", "schema")]
-    assert "quoted" in problems[0].message("en")
+    assert "quoted" in problems[0].expected("en")
+    assert "加引號" in problems[0].expected("zh-TW")
 
 
 def test_measure_with_unknown_item(broken):
@@ -216,3 +217,86 @@ def test_messages_in_both_languages(broken):
     problem = _problems(broken)[0]
     assert "構面" in problem.format("zh-TW") and "錯誤" in problem.format("zh-TW")
     assert "dimension" in problem.format("en") and "error" in problem.format("en")
+
+
+@pytest.mark.parametrize("weight", ["inf", "-inf", "nan", "1e400"])
+def test_item_weight_must_be_finite(broken, weight):
+    # An infinite weight made a principle's score vanish (inf/inf) without a word.
+    path = broken / "items-service.csv"
+    text = path.read_text(encoding="utf-8").replace(
+        "S2,P01,A,false,1,", f"S2,P01,A,false,{weight},"
+    )
+    path.write_text(text, encoding="utf-8")
+    problems = _problems(broken)
+    assert [(p.row, p.column, p.value, p.code) for p in problems] == [
+        (3, "weight", weight, "schema")
+    ]
+    assert "有限的數字" in problems[0].format("zh-TW")
+    assert "finite number" in problems[0].format("en")
+
+
+def test_broken_item_row_is_not_reported_again_by_measures(broken):
+    # measures.yaml refers to S1; S1's own row is broken. One problem, not a second
+    # "unknown item" for a row that is in the file.
+    path = broken / "items-service.csv"
+    text = path.read_text(encoding="utf-8").replace("S1,P01,A,true,1,", "S1,P01,A,true,inf,")
+    path.write_text(text, encoding="utf-8")
+    assert [(p.row, p.column, p.code) for p in _problems(broken)] == [(2, "weight", "schema")]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "column"),
+    [
+        ("  weight: 1\n", "  weight: .inf\n", "weight"),
+        ("  weight: 1\n", "  weight: true\n", "weight"),
+        ("  number: 2\n", "  number: true\n", "number"),
+    ],
+)
+def test_principle_numbers_are_finite_and_not_true_false(broken, old, new, column):
+    path = broken / "principles.yaml"
+    text = path.read_text(encoding="utf-8")
+    if old not in text:  # the fixture gives no weight: add one to the second principle
+        text = text.replace("  number: 2\n", "  number: 2\n" + old)
+    text = text.replace(old, new, 1)
+    path.write_text(text, encoding="utf-8")
+    problems = _problems(broken)
+    assert [(p.row, p.column, p.code) for p in problems] == [
+        (text.splitlines().index(new.rstrip("\n")) + 1, column, "schema")
+    ]
+
+
+def test_scale_thresholds_lie_on_the_scale_all_reported_at_once(broken):
+    # met_value 7 on a 0–2 scale: no item could ever be met; a negative spread
+    # flags every item as a disagreement. Both are named in one problem, in both languages.
+    path = broken / "framework.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("    met_value: 2\n", "    met_value: 7\n")
+    text = text.replace("    disagreement_spread: 2\n", "    disagreement_spread: -1\n")
+    path.write_text(text, encoding="utf-8")
+    problems = _problems(broken)
+    assert [(p.column, p.code) for p in problems] == [("scales.0", "schema")]
+    en, zh = problems[0].format("en"), problems[0].format("zh-TW")
+    assert "met_value 7" in en and "from 0 to 2" in en and "disagreement_spread -1" in en
+    assert "met_value 7 須在量表範圍 0 至 2 之內" in zh and "disagreement_spread -1 須大於 0" in zh
+
+
+def test_not_met_below_above_met_value_is_refused(broken):
+    path = broken / "framework.yaml"
+    text = path.read_text(encoding="utf-8").replace(
+        "    met_value: 2\n    not_met_below: 1\n", "    met_value: 1\n    not_met_below: 2\n"
+    )
+    path.write_text(text, encoding="utf-8")
+    problems = _problems(broken)
+    assert "not_met_below 2 must not exceed met_value 1" in problems[0].format("en")
+
+
+def test_unknown_scoring_choice_lists_the_allowed_values(broken):
+    path = broken / "framework.yaml"
+    text = path.read_text(encoding="utf-8").replace(
+        "scoring:\n", "scoring:\n  aggregation: median\n"
+    )
+    path.write_text(text, encoding="utf-8")
+    problems = _problems(broken)
+    assert [(p.column, p.value) for p in problems] == [("scoring.aggregation", "median")]
+    assert "'arithmetic' or 'geometric'" in problems[0].format("en")
+    assert "允許的值之一：'arithmetic' or 'geometric'" in problems[0].format("zh-TW")

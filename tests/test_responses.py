@@ -68,11 +68,17 @@ def test_header_hygiene(write_csv, mini):
     assert list(responses.frame.columns) == list(COLUMNS)
     # every clean-up beyond plain spaces is reported, naming the cleaned header
     cleaned = sorted((p.code, p.column) for p in responses.problems)
-    assert cleaned == [("header-cleaned", "機關代碼"), ("header-cleaned", "機關名稱"), ("header-cleaned", "評估回合")]
+    assert cleaned == [
+        ("header-cleaned", "機關代碼"),
+        ("header-cleaned", "機關名稱"),
+        ("header-cleaned", "評估回合"),
+    ]
 
 
 def test_hidden_characters_in_answers_are_reported(write_csv, mini):
-    responses = read_responses(write_csv(rows_for(answers=[("S1", "符合\u200b", ""), ("S2", "\u00a0部分符合", "")])), mini)
+    responses = read_responses(
+        write_csv(rows_for(answers=[("S1", "符合\u200b", ""), ("S2", "\u00a0部分符合", "")])), mini
+    )
     assert responses.frame["answer"].tolist() == ["Y", "P"]
     assert sorted((p.code, p.row) for p in responses.problems) == [("cleaned", 2), ("cleaned", 3)]
 
@@ -80,7 +86,12 @@ def test_hidden_characters_in_answers_are_reported(write_csv, mini):
 def test_agency_code_in_scientific_notation_is_flagged(write_csv, mini):
     responses = read_responses(write_csv(rows_for(agency_id="3.79E+09")), mini)
     [warning] = responses.problems
-    assert (warning.code, warning.row, warning.also_rows, warning.value) == ("scientific-id", 2, (3, 4), "3.79E+09")
+    assert (warning.code, warning.row, warning.also_rows, warning.value) == (
+        "scientific-id",
+        2,
+        (3, 4),
+        "3.79E+09",
+    )
 
 
 def test_english_headers_are_accepted(write_csv, mini):

@@ -312,8 +312,14 @@ def test_wide_table_has_one_row_per_assessment(write_csv, mini):
     scores = score(responses_of(write_csv, mini, _peer_rows("abc")))
     wide = scores.wide()
     assert len(wide) == 3
-    assert wide.set_index("agency_id")["agency_name"].to_dict() == {"a": "機關a", "b": "機關b", "c": "機關c"}
-    assert wide.set_index("agency_id")["P01"].to_dict() == pytest.approx({"a": 100, "b": 75, "c": 50})
+    assert wide.set_index("agency_id")["agency_name"].to_dict() == {
+        "a": "機關a",
+        "b": "機關b",
+        "c": "機關c",
+    }
+    assert wide.set_index("agency_id")["P01"].to_dict() == pytest.approx(
+        {"a": 100, "b": 75, "c": 50}
+    )
 
 
 def test_bundled_example_scores_are_bounded(example_round, fw):
