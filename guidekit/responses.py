@@ -65,6 +65,53 @@ COLUMNS = (
 #: exported and read: not a person — scoring does not count it as a respondent.
 AGREED_RESPONDENT = "團隊共識"
 
+#: Simplified forms of the reserved name's characters (团队共识 looks like 團隊共識).
+_TRADITIONAL = str.maketrans({"团": "團", "队": "隊", "识": "識"})
+
+
+def _reserved_key(name: str) -> str:
+    return re.sub(r"\s+", "", clean_key(name)).translate(_TRADITIONAL)
+
+
+def is_reserved_name(name: str) -> bool:
+    """True if ``name`` is, or looks like, :data:`AGREED_RESPONDENT` (「團隊共識」):
+    the same after NFKC, removing invisible characters and every space, case folding
+    and the simplified forms 团队共识."""
+    return _reserved_key(name) == _reserved_key(AGREED_RESPONDENT)
+
+
+#: The answer slot the agreed-answer rule works on: one item of one assessment.
+ITEM_KEY = ("round", "agency_id", "service", "instrument", "item_id")
+
+
+def settle_agreed(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply the agreed-answer rule to canonical answer rows.
+
+    Where the team recorded an agreed answer (respondent :data:`AGREED_RESPONDENT`,
+    answer not blank), that answer is the agency's answer for the item: the
+    respondents' own rows for that item are set aside.  A team note without an
+    agreed answer settles nothing.  The rule of the workshop (README, "團隊共識的規則"),
+    applied alike to workshop stores and answer files.
+
+    Returns
+    -------
+    (kept, set_aside)
+        Two frames with the columns of ``frame``: the rows that count, and the
+        individual rows set aside (empty when nothing was settled).
+    """
+    key = list(ITEM_KEY)
+    team = frame["respondent"] == AGREED_RESPONDENT
+    settles = team & frame["answer"].fillna("").ne("")
+    if not settles.any():
+        return frame, frame.iloc[0:0]
+    settled = pd.MultiIndex.from_frame(frame.loc[settles, key])
+    aside = ~team & pd.MultiIndex.from_frame(frame[key]).isin(settled)
+    return frame[~aside].reset_index(drop=True), frame[aside]
+
+
+#: A round Excel may store as a number without losing anything: a whole year-like number.
+_PLAIN_ROUND = re.compile(r"[0-9]{1,6}")
+
 #: Columns a file must have (``instrument`` is derived from the item id when absent).
 REQUIRED = ("round", "agency_id", "agency_name", "respondent", "item_id", "answer")
 OPTIONAL = ("service", "instrument", "note", "answered_at", "framework_version")
@@ -427,6 +474,9 @@ def validate_responses(
     frame = _concat(parts)
     problems += _check_across(frame, {s.file: s.columns for s in sources})
     problems += _check_values(frame, fw)
+    if not frame.empty:
+        frame, aside = settle_agreed(frame)
+        problems += _settled_warnings(frame, aside)
     if files and frame.empty and not any(p.is_error for p in problems):
         problems.append(
             Problem(_describe(paths), None, None, None, "no-answers", {}, Severity.WARNING)
@@ -658,6 +708,15 @@ class _FileReader:
                 self.warn_grouped(number, header, raw, "excel-number")
             if (
                 cell is not None
+                and cell.converted_from == "number"
+                and column == "round"
+                and not _PLAIN_ROUND.fullmatch(raw)
+            ):
+                # 2026.10 stored as a number reads 2026.1: one round would split in two.
+                self.error(number, header, raw, "excel-number-round")
+                ok = False
+            if (
+                cell is not None
                 and cell.converted_from in {"date", "boolean"}
                 and column != "answered_at"
             ):
@@ -677,6 +736,9 @@ class _FileReader:
             value = clean(raw)
             if value != raw and raw.strip() != value:
                 self.warn_grouped(number, header, raw, "cleaned", cleaned=value)
+            if column == "respondent" and value != AGREED_RESPONDENT and is_reserved_name(value):
+                self.error(number, header, raw, "reserved-lookalike", name=AGREED_RESPONDENT)
+                ok = False
             if not value and column in REQUIRED:
                 self.error(
                     number, header, raw, "blank", what_zh=_WHAT[column][0], what_en=_WHAT[column][1]
@@ -686,7 +748,10 @@ class _FileReader:
 
         name_cell = self.cell(cells, mapping, "agency_name")
         raw_name = name_cell.text if name_cell is not None else ""
-        if _CONTROL.search(raw_name):
+        if name_cell is not None and name_cell.converted_from == "formula":
+            self.error(number, columns.get("agency_name", "agency_name"), None, "excel-formula")
+            ok = False
+        elif _CONTROL.search(raw_name):
             self.error(number, columns.get("agency_name", "agency_name"), raw_name, "control-char")
             ok = False
         name = _clean_name(raw_name)
@@ -694,7 +759,7 @@ class _FileReader:
             self.warn_grouped(
                 number, columns.get("agency_name", "agency_name"), raw_name, "cleaned", cleaned=name
             )
-        if not name:
+        if not name and not (name_cell is not None and name_cell.converted_from == "formula"):
             self.error(
                 number,
                 columns.get("agency_name", "agency_name"),
@@ -708,6 +773,11 @@ class _FileReader:
 
         note_cell = self.cell(cells, mapping, "note")
         values["note"] = note_cell.text if note_cell is not None else ""
+        if note_cell is not None and note_cell.converted_from == "formula":
+            # Not blank: the note is there but was never computed (and 不適用 would
+            # then be said to have no reason).
+            self.error(number, columns.get("note", "note"), None, "excel-formula")
+            ok = False
 
         item = None
         if values["item_id"]:
@@ -782,7 +852,8 @@ class _FileReader:
                 ok = False
             elif isinstance(matched, ScaleOption):
                 answer = matched.code
-                if matched.na and not values["note"].strip():
+                note_is_formula = note_cell is not None and note_cell.converted_from == "formula"
+                if matched.na and not values["note"].strip() and not note_is_formula:
                     self.warn_grouped(number, columns.get("note", "note"), "", "na-without-reason")
             else:
                 answer = (
@@ -918,6 +989,33 @@ def _check_values(frame: pd.DataFrame, fw: Framework) -> list[Problem]:
                     Severity.WARNING,
                 )
             )
+    return problems
+
+
+def _settled_warnings(kept: pd.DataFrame, aside: pd.DataFrame) -> list[Problem]:
+    """One warning per file whose agreed answers set individual answers aside."""
+    if aside.empty:
+        return []
+    key = list(ITEM_KEY)
+    team = kept[(kept["respondent"] == AGREED_RESPONDENT) & kept["answer"].fillna("").ne("")]
+    settling = team.merge(aside[key].drop_duplicates(), on=key, how="inner")
+    problems = []
+    for file, group in settling.groupby("source_file", sort=True):
+        first = group.iloc[0]
+        mine = aside.merge(group[key], on=key, how="inner")
+        where = ", ".join(f"{r.source_file}:{r.source_row}" for r in mine.head(3).itertuples())
+        problems.append(
+            Problem(
+                str(file),
+                int(first.source_row),
+                "respondent",
+                AGREED_RESPONDENT,
+                "agreed-settles",
+                {"n": len(mine), "where": where + ("…" if len(mine) > 3 else "")},
+                Severity.WARNING,
+                tuple(int(r) for r in group["source_row"].iloc[1:6]),
+            )
+        )
     return problems
 
 

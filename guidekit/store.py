@@ -79,8 +79,10 @@ from .responses import (
     SourceInfo,
     _clean_name,
     empty_frame,
+    is_reserved_name,
+    settle_agreed,
 )
-from .text import clean, clean_key, printable
+from .text import clean, printable
 
 #: Schema version written into the store; a newer store is refused, not guessed at.
 SCHEMA_VERSION = 1
@@ -274,21 +276,6 @@ def text_problem(value: str, *, one_line: bool = True) -> str | None:
     if one_line and (_CONTROL.search(value) or _LINE_BREAK.search(value)):
         return "control-char"
     return None
-
-
-#: Simplified forms of the reserved name's characters (团队共识 looks like 團隊共識).
-_TRADITIONAL = str.maketrans({"团": "團", "队": "隊", "识": "識"})
-
-
-def _reserved_key(name: str) -> str:
-    return re.sub(r"\s+", "", clean_key(name)).translate(_TRADITIONAL)
-
-
-def is_reserved_name(name: str) -> bool:
-    """True if ``name`` is, or looks like, :data:`AGREED_RESPONDENT` (「團隊共識」):
-    the same after NFKC, removing invisible characters and every space, case folding
-    and the simplified forms 团队共识."""
-    return _reserved_key(name) == _reserved_key(AGREED_RESPONDENT)
 
 
 def _shown(text: str, limit: int = 80) -> str:
@@ -1089,17 +1076,9 @@ def _canonical(
     # The agency's name: the latest recorded for (round, agency_id), whichever sheet wrote it.
     latest = current.sort_values("log_id").groupby(["round", "agency_id"])["agency_name"].last()
     rows = current[~(current["answer"].isna() & current["note"].fillna("").eq(""))]
-    answers = rows[rows["kind"] == "answer"]
-    if agreed == "team":
-        # Every agreed row is kept (a note without an agreed answer too: blank answer =
-        # unanswered, never scored or counted); only an agreed ANSWER settles the item.
-        team = rows[rows["kind"] == "agreed"]
-        item_key = ["round", "agency_id", "service", "instrument", "item_id"]
-        settled = pd.MultiIndex.from_frame(team.loc[team["answer"].notna(), item_key])
-        mine = pd.MultiIndex.from_frame(answers[item_key])
-        answers = pd.concat([answers[~mine.isin(settled)], team])
-    if respondent is not None:
-        answers = answers[answers["respondent"] == respondent]
+    # Every agreed row is kept in "team" mode (a note without an agreed answer too:
+    # blank answer = unanswered, never scored or counted); settle_agreed applies the rule.
+    answers = rows if agreed == "team" else rows[rows["kind"] == "answer"]
     frame = pd.DataFrame(
         {
             "round": answers["round"],
@@ -1122,6 +1101,10 @@ def _canonical(
     )
     for column in COLUMNS:
         frame[column] = frame[column].astype("Int64" if column == "source_row" else "string")
+    if agreed == "team":
+        frame, _ = settle_agreed(frame)
+    if respondent is not None:
+        frame = frame[frame["respondent"] == respondent]
     return frame.reset_index(drop=True)
 
 

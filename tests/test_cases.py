@@ -93,12 +93,14 @@ def test_xlsx_dates_in_code_columns_are_warned(fw):
 
 
 def test_xlsx_formulas_without_values_are_errors(fw):
-    # formulas saved by a program, never computed by Excel: the file holds no value
+    # formulas saved by a program, never computed by Excel: the file holds no value.
+    # Row 4's note (=HYPERLINK(...)) is not blank either: it is an error, not a lost note.
     _, codes = found(CASES / "12-xlsx-formulas-nocache.xlsx", fw)
     assert codes == [
         ("excel-formula", 2, "error"),
         ("excel-formula", 3, "error"),
         ("excel-formula", 3, "error"),
+        ("excel-formula", 4, "error"),
     ]
 
 

@@ -229,8 +229,12 @@ def test_five_people_are_published_without_the_team_or_blank_respondents(tmp_pat
     assert overall["n_respondents"] == "5" and overall["item_level_published"] == "true"
     published = _rows(out / "answers.csv")
     assert {r["respondent"] for r in published} == {"R1", "R2", "R3", "R4", "R5"}
-    assert len(published) == 5 * 7  # neither the team's row nor 己's blank row
-    # each label carries exactly one person's seven answers (vectors as a multiset)
+    # The agreed answer settles SV-P01-01 (the agreed-answer rule): the people's own
+    # answers to it are not the agency's and are not published; neither is the team's
+    # row (not a person) nor 己's blank row.
+    assert len(published) == 5 * 6
+    assert "SV-P01-01" not in {r["item_id"] for r in published}
+    # each label carries exactly one person's six other answers (vectors as a multiset)
     vectors = sorted(
         "".join(
             r["answer"]
@@ -239,7 +243,7 @@ def test_five_people_are_published_without_the_team_or_blank_respondents(tmp_pat
         )
         for label in ("R1", "R2", "R3", "R4", "R5")
     )
-    expected = sorted("".join("YPN"[(k + n) % 3] for n in range(7)) for k in range(5))
+    expected = sorted("".join("YPN"[(k + n) % 3] for n in range(1, 7)) for k in range(5))
     assert vectors == expected
     results = {r["item_id"]: r for r in _rows(out / "item_results.csv")}
     assert results["SV-P01-01"]["agreed"] == "true" and results["SV-P01-02"]["agreed"] == "false"

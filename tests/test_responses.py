@@ -324,3 +324,92 @@ def test_bundled_example_reads_cleanly(example_round, fw):
     assert responses.frame["agency_id"].nunique() >= 50
     counts = responses.frame.groupby("agency_id")["respondent"].nunique()
     assert counts.between(2, 5).all()
+
+
+# -- the team's agreed answer in a file (團隊共識) ---------------------------------------
+
+
+def test_agreed_answer_in_a_file_settles_the_item(write_csv, mini):
+    # The workshop rule, applied to files too: an agreed answer is the agency's answer.
+    path = write_csv(
+        [
+            *rows_for(respondent="甲", answers=[("S1", "不符合", ""), ("S2", "部分符合", "")]),
+            *rows_for(respondent="乙", answers=[("S1", "不符合", ""), ("S2", "不符合", "")]),
+            *rows_for(respondent="團隊共識", answers=[("S1", "符合", "討論後")]),
+        ]
+    )
+    report = validate_responses(path, mini)
+    assert [(p.row, p.code, p.severity) for p in report.problems] == [
+        (6, "agreed-settles", Severity.WARNING)
+    ]
+    assert report.problems[0].params["n"] == 2
+    frame = report.responses.frame
+    assert sorted(zip(frame["respondent"], frame["item_id"], frame["answer"], strict=True)) == [
+        ("乙", "S2", "N"),
+        ("團隊共識", "S1", "Y"),
+        ("甲", "S2", "P"),
+    ]
+    from guidekit.scoring import score
+
+    items = score(report.responses).items.set_index("item_id")
+    # S1: the agreed 符合 (2) alone, not the median of 0, 0, 2; S2: median of 1 and 0.
+    assert (items.loc["S1", "value"], items.loc["S1", "status"]) == (2.0, "met")
+    assert (items.loc["S2", "value"], items.loc["S2", "status"]) == (0.5, "not_met")
+
+
+def test_agreed_note_without_an_answer_settles_nothing(write_csv, mini):
+    path = write_csv(
+        [
+            *rows_for(respondent="甲", answers=[("S1", "不符合", "")]),
+            *rows_for(respondent="團隊共識", answers=[("S1", "", "還在討論")]),
+        ]
+    )
+    report = validate_responses(path, mini)
+    assert report.problems == []
+    assert sorted(report.responses.frame["respondent"]) == ["團隊共識", "甲"]
+
+
+def test_lookalikes_of_the_reserved_name_are_refused(write_csv, mini):
+    path = write_csv(
+        [
+            *rows_for(respondent="团队共识", answers=[("S1", "符合", "")]),
+            *rows_for(respondent="團隊 共識", answers=[("S2", "符合", "")]),
+        ]
+    )
+    report = validate_responses(path, mini)
+    assert codes(report) == [
+        (2, "填答者", "reserved-lookalike"),
+        (3, "填答者", "reserved-lookalike"),
+    ]
+    assert "團隊共識" in report.problems[0].format("zh-TW")
+
+
+# -- Excel cells that are not what they show ---------------------------------------------
+
+
+def test_round_stored_as_a_decimal_number_is_an_error(tmp_path, mini):
+    # 2026.10 typed into a number cell is stored as 2026.1; a whole 2026 loses nothing.
+    path = _xlsx(
+        tmp_path / "a.xlsx",
+        [
+            [2026.10, "0012", "測試機關", "甲", "S1", "符合", ""],
+            [2026, "0012", "測試機關", "甲", "S2", "符合", ""],
+        ],
+    )
+    report = validate_responses(path, mini)
+    assert [(p.row, p.column, p.value, p.code) for p in report.problems] == [
+        (2, "評估回合", "2026.1", "excel-number-round")
+    ]
+
+
+def test_uncomputed_formula_in_note_or_name_is_named_not_blank(tmp_path, mini):
+    path = _xlsx(
+        tmp_path / "a.xlsx",
+        [
+            ["2026", "0012", "測試機關", "甲", "S1", "不適用", '=A1&"理由"'],
+            ["2026", "0012", '=B3&"機關"', "甲", "S2", "符合", ""],
+        ],
+    )
+    report = validate_responses(path, mini)
+    # one problem each, no "不適用 without a reason" and no "blank agency name"
+    assert codes(report) == [(2, "說明", "excel-formula"), (3, "機關名稱", "excel-formula")]
