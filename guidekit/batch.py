@@ -579,11 +579,16 @@ def _execute(
     return results
 
 
-def _summary_frame(data: RoundData, results: list[AgencyResult], lang: str) -> pd.DataFrame:
+def _summary_frame(
+    data: RoundData, results: list[AgencyResult], lang: str, rounded: bool = True
+) -> pd.DataFrame:
     """One row per agency: scores from the round, file and status from the run.
 
     ``band_label`` and ``position`` are in the report language (``band`` and
-    ``quartile`` are the stable codes: Q4 = top quarter of the round).
+    ``quartile`` are the stable codes: Q4 = top quarter of the round).  ``rounded``:
+    score to 2 decimals and coverage to 4 for summary.csv; the index rounds the exact
+    values once, as the reports do (rounding 57.5549 to 57.55 and then to 57.5 would
+    disagree with the report's 57.6).
     """
     fw = data.scores.framework
     by_id = {r.agency_id: r for r in results}
@@ -593,8 +598,9 @@ def _summary_frame(data: RoundData, results: list[AgencyResult], lang: str) -> p
         lambda a: by_id[a].file if by_id[a].status == "ok" else ""
     )
     overall["status"] = overall["agency_id"].map(lambda a: by_id[a].status)
-    overall["score"] = overall["score"].round(2)
-    overall["coverage"] = overall["coverage"].round(4)
+    if rounded:
+        overall["score"] = overall["score"].round(2)
+        overall["coverage"] = overall["coverage"].round(4)
     overall["band_label"] = overall["band"].map(lambda b: _band_label(fw, b, lang))
     minimum = fw.scoring.min_peer_group
     overall["position"] = [
@@ -666,7 +672,7 @@ def _write_index(
     out: Path, data: RoundData, results: list[AgencyResult], lang: str, today: dt.date
 ) -> Path:
     fw = data.scores.framework
-    summary = _summary_frame(data, results, lang)
+    summary = _summary_frame(data, results, lang, rounded=False)
     rows = []
     by_id = {r.agency_id: r for r in results}
     for record in summary.to_dict("records"):

@@ -241,3 +241,25 @@ def test_outputs_are_readable_by_others(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["report.html"]  # no temporary left
     with pytest.raises(ValueError):
         write_atomic(tmp_path / "b.txt", "text without an encoding")
+
+
+def test_index_rounds_the_exact_score_once_like_the_report(tmp_path, example_round):
+    # 315000000H scores 57.5549… in the bundled round: the report shows 57.6. Rounding
+    # to 2 decimals first (57.55) and then to 1 gave 57.5 in the index.
+    import datetime as dt
+
+    from guidekit.batch import AgencyResult, _write_index
+    from guidekit.report.context import load_round
+
+    data = load_round(example_round)
+    overall = data.scores.overall.set_index("agency_id")["score"]
+    exact = overall["315000000H"]
+    assert round(exact, 2) == 57.55 and f"{exact:.1f}" == "57.6"  # the case it guards
+    results = [AgencyResult(a, "", f"{a}.html") for a in overall.index]
+    html = _write_index(tmp_path, data, results, "zh-TW", dt.date(2026, 11, 29)).read_text(
+        encoding="utf-8"
+    )
+    for agency_id, value in overall.items():
+        link = html.index(f'href="{agency_id}.html"')
+        row = html[html.rindex("<tr", 0, link) : html.index("</tr>", link)]
+        assert f">{value:.1f}<" in row, (agency_id, value)
