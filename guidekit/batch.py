@@ -45,6 +45,7 @@ from .html import render, stylesheet
 from .paths import notebooks_dir
 from .problems import GuidekitError
 from .report import RoundData, load_round
+from .responses import Responses
 
 #: Seconds a single notebook cell may run before the agency is marked failed.
 DEFAULT_TIMEOUT = 600
@@ -57,6 +58,8 @@ _WINDOWS_RESERVED = (
     | {f"com{i}" for i in range(1, 10)}
     | {f"lpt{i}" for i in range(1, 10)}
 )
+#: Stems of the batch's own files: an agency coded "index" must not overwrite index.html.
+_OWN_STEMS = {"index"}
 
 SUMMARY_COLUMNS = [
     "round",
@@ -134,7 +137,8 @@ def report_filenames(agency_ids: Iterable[str]) -> dict[str, str]:
 
     An id of ASCII letters, digits, ``-`` and ``_`` (at most 64, not a Windows
     device name, not ending like a hashed name) is used as it is, unless another
-    id equals it ignoring case (Windows and macOS file systems ignore case);
+    id equals it ignoring case (Windows and macOS file systems ignore case) or
+    it is ``index`` (the batch's own ``index.html``);
     every other id becomes an ASCII slug plus a hash of the exact id.  The raw
     agency *name* is never used.  Injective: two different ids never share a
     file — checked, with longer hashes if ever needed.
@@ -147,7 +151,7 @@ def report_filenames(agency_ids: Iterable[str]) -> dict[str, str]:
     def plain(agency_id: str) -> bool:
         return (
             bool(_SAFE_ID.match(agency_id))
-            and agency_id.casefold() not in _WINDOWS_RESERVED
+            and agency_id.casefold() not in _WINDOWS_RESERVED | _OWN_STEMS
             and folded[agency_id.casefold()] == 1
             and not _HASHED.search(agency_id)
         )
@@ -347,6 +351,7 @@ def run_reports(
         raise GuidekitError(
             f"--out {out} is a file, not a folder", zh=f"--out {out} 是檔案，不是資料夾"
         )
+    _check_out(out, data.responses)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -472,6 +477,43 @@ def _run_key(data: RoundData, lang: str) -> dict[str, Any]:
         "framework": f"{fw.id} {fw.version}",
         "answers": digest,
     }
+
+
+def _check_out(out: Path, responses: Responses) -> None:
+    """Refuse an output folder the batch would damage (nothing is written then).
+
+    The batch writes ``index.html``, ``summary.csv``, ``manifest.json`` and one
+    file per agency, and removes reports of an earlier, different run.  So ``out``
+    must be new, empty (hidden files aside) or a folder of an earlier guidekit run
+    (its ``manifest.json`` names guidekit), and must not hold the answer files.
+    """
+    for source in responses.sources:
+        file = Path(source.file).resolve()
+        if file == out or out in file.parents:
+            raise GuidekitError(
+                f"--out {out} holds the answer file {file}: reports would be mixed with the "
+                "answers; choose another folder",
+                zh=f"--out {out} 裡有填答檔案 {file}：報告會和填答混在一起，請改用其他資料夾",
+            )
+    if not out.is_dir():
+        return
+    others = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    if not others or _is_guidekit_manifest(out / "manifest.json"):
+        return
+    shown = ", ".join(others[:5]) + ("…" if len(others) > 5 else "")
+    raise GuidekitError(
+        f"--out {out} already holds other files ({shown}) and is not a guidekit report "
+        "folder: choose a new or empty folder, so nothing of yours is overwritten",
+        zh=f"--out {out} 已有其他檔案（{shown}），不是 guidekit 的報告資料夾："
+        "請指定新的或空的資料夾，以免覆寫您的檔案",
+    )
+
+
+def _is_guidekit_manifest(path: Path) -> bool:
+    try:
+        return "guidekit" in json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def _previous_results(

@@ -70,6 +70,16 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             _say(lang, "已中斷。", "interrupted.", err=True)
             ctx.exit(130)
+        except OSError as exc:  # a read-only folder, a full disk, a folder in a file's place
+            where = exc.filename or ""
+            reason = exc.strerror or type(exc).__name__
+            _say(
+                lang,
+                f"錯誤：無法讀取或寫入 {where}：{reason}",
+                f"error: cannot read or write {where}: {reason}",
+                err=True,
+            )
+            ctx.exit(2)
 
     return wrapper
 
@@ -217,6 +227,8 @@ def score(
                 f"--weight {entry!r}: expected ID=number, e.g. P08=2",
                 zh=f"--weight {entry!r}：格式應為 代碼=數字，例如 P08=2",
             )
+    if output is not None:
+        _check_score_output(output, fmt, paths)
     responses = read_responses(list(paths), framework)
     if round_ is not None:
         frame = responses.frame[responses.frame["round"] == round_].reset_index(drop=True)
@@ -239,10 +251,6 @@ def score(
     else:
         text = table.to_json(orient="records", force_ascii=False, indent=2) + "\n"
     if output:
-        if output.is_dir():
-            raise GuidekitError(
-                f"-o {output} is a folder; give a file name", zh=f"-o {output} 是資料夾，請給檔名"
-            )
         if fmt == "csv":  # a file for Excel: BOM, and no cell that Excel would run as a formula
             text = excel_safe(table).to_csv(index=False)
         write_atomic(output, text, "utf-8-sig" if fmt == "csv" else "utf-8")
@@ -251,6 +259,32 @@ def score(
     else:
         # exact data when piped; control characters made visible on a terminal
         click.echo(printable(text) if sys.stdout.isatty() else text, nl=False)
+
+
+def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None:
+    """Refuse an -o that would overwrite an answer file, land among them, or lie about its format."""
+    if output.is_dir():
+        raise GuidekitError(
+            f"-o {output} is a folder; give a file name", zh=f"-o {output} 是資料夾，請給檔名"
+        )
+    suffixes = {"csv": (".csv", ".txt"), "json": (".json",)}[fmt]
+    if output.suffix.lower() not in suffixes:
+        raise GuidekitError(
+            f"-o {output}: --format {fmt} writes {' or '.join(suffixes)} files "
+            f"(a {output.suffix or 'suffix-less'} file would not open as one); "
+            "CSV opens in Excel and LibreOffice",
+            zh=f"-o {output}：--format {fmt} 寫出的是 {' 或 '.join(suffixes)} 檔"
+            f"（副檔名 {output.suffix or '（無）'} 會讓試算表軟體誤判格式）；CSV 可用 Excel 或 LibreOffice 開啟",
+        )
+    target = output.resolve()
+    for path in paths:
+        source = path.resolve()
+        if target == source or source in target.parents:
+            raise GuidekitError(
+                f"-o {output} would overwrite or sit among the answers ({path}): "
+                "write the scores elsewhere",
+                zh=f"-o {output} 會覆寫填答檔案或放進填答資料夾（{path}）：請寫到其他位置",
+            )
 
 
 @main.command()

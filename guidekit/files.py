@@ -40,6 +40,9 @@ def write_atomic(path: str | Path, data: str | bytes, encoding: str | None = Non
     ------
     ValueError
         If text is given without an encoding.
+    OSError
+        If the file cannot be written (read-only folder, full disk …); its
+        ``filename`` is ``path``, never the temporary file.
     """
     path = Path(path)
     if isinstance(data, str):
@@ -48,8 +51,11 @@ def write_atomic(path: str | Path, data: str | bytes, encoding: str | None = Non
         payload = data.encode(encoding)
     else:
         payload = data
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # name the file the user asked for, not a temporary one
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
@@ -57,6 +63,9 @@ def write_atomic(path: str | Path, data: str | bytes, encoding: str | None = Non
             os.fsync(fh.fileno())  # on disk before it replaces the old file
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -180,6 +180,30 @@ def test_report_filenames_are_safe_and_injective():
     for name in names.values():
         assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*\.html", name) and len(name) < 80
     assert names["CON"] != "CON.html" and names["A01"] != "A01.html"
+    # an agency coded "index" (any case) must not overwrite the batch's index.html
+    own = report_filenames(["index", "Index2", "INDEX"])
+    assert own["Index2"] == "Index2.html"
+    assert {own["index"].casefold(), own["INDEX"].casefold()}.isdisjoint({"index.html"})
+
+
+def test_output_folder_of_other_files_or_answers_is_refused(tmp_path, example_round):
+    from guidekit.problems import GuidekitError
+
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "a.csv").write_bytes((example_round / "301000000A.csv").read_bytes())
+    (answers / "index.html").write_text("<p>my notes</p>", encoding="utf-8")
+    with pytest.raises(GuidekitError) as info:
+        run_reports(answers, out=answers)
+    assert "a.csv" in info.value.text("en") and "填答檔案" in info.value.text("zh-TW")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me", encoding="utf-8")
+    with pytest.raises(GuidekitError) as info:
+        run_reports(answers / "a.csv", out=mine)
+    assert "notes.txt" in info.value.text("en")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    assert (answers / "index.html").read_text(encoding="utf-8") == "<p>my notes</p>"
 
 
 def test_report_notebook_runs_under_papermill(tmp_path):

@@ -134,3 +134,42 @@ def test_framework_command(runner):
 def test_unknown_language_is_a_usage_error(runner):
     result = runner.invoke(main, ["--lang", "fr", "framework"])
     assert result.exit_code == 2
+
+
+# -- outputs that would destroy or mislabel something --------------------------------------
+
+
+def _score(runner, *args):
+    return runner.invoke(main, ["score", *args, "--framework", str(FIXTURES / "mini")])
+
+
+def test_score_output_never_overwrites_the_answers(runner, write_csv):
+    path = write_csv(good_rows())
+    before = path.read_bytes()
+    result = _score(runner, str(path), "-o", str(path))
+    assert result.exit_code == 2 and "覆寫填答檔案" in result.output
+    inside = _score(runner, str(path.parent), "-o", str(path.parent / "scores.csv"))
+    assert inside.exit_code == 2 and not (path.parent / "scores.csv").exists()
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"), [("csv", "scores.xlsx"), ("json", "scores.csv"), ("csv", "scores.json")]
+)
+def test_score_output_suffix_must_match_the_format(runner, write_csv, tmp_path, fmt, name):
+    path = write_csv(good_rows())
+    target = tmp_path / "out" / name
+    result = _score(runner, str(path), "--format", fmt, "-o", str(target))
+    assert result.exit_code == 2 and not target.exists()
+    assert f"--format {fmt}" in result.output
+
+
+def test_unwritable_output_is_a_message_naming_the_file(runner, write_csv, tmp_path):
+    path = write_csv(good_rows())
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be", encoding="utf-8")
+    target = blocker / "scores.csv"
+    result = _score(runner, str(path), "-o", str(target))
+    assert result.exit_code == 2, result.output
+    assert f"無法讀取或寫入 {target}" in result.output
+    assert "Traceback" not in result.output and ".tmp" not in result.output

@@ -680,7 +680,7 @@ def test_the_shown_commands_are_quoted_for_a_shell(store, fw, tmp_path, monkeypa
         "--round",
         round_,
         "--out",
-        str(tmp_path / "rep"),
+        str(tmp_path / "rep" / "report"),
     ]
     assert calls[0]["agencies"] == [agency] and calls[0]["round"] == round_
 

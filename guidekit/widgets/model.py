@@ -724,13 +724,16 @@ class Facilitator:
         CSV as input, exactly what ``guidekit reports --responses <csv> --agency
         <id> --round <round> --out <folder>`` does; ``command`` is that command
         line, every argument quoted for a shell (:func:`shell_command`).
-        Default folder: ``<out>/reports/<round>_<agency>_<time>/``.
+        Default folder: ``<out>/reports/<round>_<agency>_<time>/``, with the answer
+        files in it and the report in its ``report/`` folder (answers and reports
+        never share a folder: a folder with a report run is not read as answers).
         """
         from ..batch import run_reports
 
         folder = Path(folder) if folder is not None else self.out / "reports" / self._stem()
         answers = self.export(folder)
         framework = str(self.framework.path)
+        folder = folder / "report"
         result = run_reports(
             responses=[answers.csv],
             out=folder,
