@@ -260,15 +260,22 @@ def _read_csv(path: Path, delimiter: str) -> Table:
                 continue
             for cell in record:
                 if "\n" in cell and _ROW_LIKE.search(cell):
+                    # A line inside the cell with a whole row's fields: a quote left open
+                    # has swallowed that row (its answer would be lost), an error; fewer
+                    # fields may be a note with commas, a warning.
+                    whole = any(
+                        len(line.split(delimiter)) >= max(len(header) - 1, 2)
+                        for line in cell.split("\n")[1:]
+                    )
                     problems.append(
                         Problem(
                             str(path),
                             number,
                             None,
                             cell[:60] + "…",
-                            "multiline-rows",
+                            "swallowed-rows" if whole else "multiline-rows",
                             {},
-                            Severity.WARNING,
+                            Severity.ERROR if whole else Severity.WARNING,
                         )
                     )
                     break

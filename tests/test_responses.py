@@ -413,3 +413,27 @@ def test_uncomputed_formula_in_note_or_name_is_named_not_blank(tmp_path, mini):
     report = validate_responses(path, mini)
     # one problem each, no "不適用 without a reason" and no "blank agency name"
     assert codes(report) == [(2, "說明", "excel-formula"), (3, "機關名稱", "excel-formula")]
+
+
+def test_a_quote_that_swallows_a_whole_row_is_an_error(tmp_path, mini):
+    # Row 3's answer (S2 = N) would vanish into row 2's note: an error, not a warning.
+    path = tmp_path / "a.csv"
+    path.write_text(
+        ",".join(ZH_HEADER) + "\n"
+        '2026,0012,測試機關,甲,S1,符合,"多行\n'
+        '2026,0012,測試機關,甲,S2,不符合,說明"\n'
+        "2026,0012,測試機關,甲,S3,符合,\n",
+        encoding="utf-8",
+    )
+    report = validate_responses(path, mini)
+    assert [(p.row, p.code, p.severity) for p in report.problems] == [
+        (2, "swallowed-rows", Severity.ERROR)
+    ]
+    # a note whose second line merely has commas is a warning only
+    path.write_text(
+        ",".join(ZH_HEADER) + "\n" + '2026,0012,測試機關,甲,S1,符合,"一,二\n三,四,五,六,七"\n',
+        encoding="utf-8",
+    )
+    report = validate_responses(path, mini)
+    assert [(p.code, p.severity) for p in report.problems] == [("multiline-rows", Severity.WARNING)]
+    assert report.responses.frame["note"].tolist() == ["一,二\n三,四,五,六,七"]
