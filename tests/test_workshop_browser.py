@@ -7,6 +7,7 @@ One Voilà server (started through the real command, on a free port) serves the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -697,12 +698,14 @@ def test_closed_tabs_free_their_kernels_and_a_stopped_server_leaves_every_answer
             f"{after[0]} ({after[1] / 2**20:.0f} MiB) after the cull time"
         )
         assert after[1] < closed[1]
-        [session] = {
-            s
-            for (s,) in sqlite3.connect(server.store).execute(
-                "SELECT DISTINCT session FROM answer_log WHERE respondent = '留著'"
-            )
-        }
+        # closed at once: an open reader would keep the -wal file beside the store
+        with contextlib.closing(sqlite3.connect(server.store)) as db:
+            [session] = {
+                s
+                for (s,) in db.execute(
+                    "SELECT DISTINCT session FROM answer_log WHERE respondent = '留著'"
+                )
+            }
         assert set(server.kernel_pids()) == {session.split(":")[0]}
         row_of(kept, "SV-P01-02").locator("label", has_text=re.compile("^部分符合$")).click()
         row_of(kept, "SV-P01-02").locator(".gk-ws-ok").wait_for()
@@ -714,6 +717,10 @@ def test_closed_tabs_free_their_kernels_and_a_stopped_server_leaves_every_answer
         server._reader.join(10)
         output = "".join(server.output)
         assert f"所有答案都已寫入 {server.store.resolve()}" in output, output
+        # nothing beside the store: the README's sign of a crash or a running workshop
+        # (a -wal file) must not appear after a normal Ctrl+C
+        beside = sorted(p.name for p in server.store.parent.glob(server.store.name + "-*"))
+        assert beside == [], beside
     finally:
         server.stop()
     assert not server.kernel_pids()

@@ -141,7 +141,7 @@ def test_token_is_required_and_stopping_the_command_stops_voila(tmp_path):
         assert "/login" in (refused.value.headers.get("Location") or "/login")
         with opener.open(f"{local}?token={token}", timeout=60) as response:
             assert response.status == 200
-        voila = _group_members(process.pid, "voila")
+        voila = _children(process.pid, "voila")
         assert voila
     finally:
         process.send_signal(signal.SIGTERM)  # as a service manager or `kill` would
@@ -157,18 +157,23 @@ def test_token_is_required_and_stopping_the_command_stops_voila(tmp_path):
         )
 
 
-def _group_members(pgid: int, word: str) -> list[int]:
-    """Processes of a process group whose command line contains ``word`` (via /proc)."""
+def _children(parent: int, word: str) -> list[int]:
+    """Child processes of ``parent`` whose command line contains ``word`` (via /proc).
+
+    Voilà runs in a session of its own (Ctrl+C reaches guidekit only), so it is found
+    as guidekit's child, not in guidekit's process group."""
     out = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if os.getpgid(int(entry.name)) != pgid:
+            status = (entry / "status").read_text(encoding="utf-8")
+            ppid = int(re.search(r"^PPid:\s+(\d+)", status, re.M).group(1))
+            if ppid != parent:
                 continue
             if word in (entry / "cmdline").read_bytes().decode("utf-8", "replace"):
                 out.append(int(entry.name))
-        except (OSError, ProcessLookupError):
+        except (OSError, ProcessLookupError, AttributeError):
             continue
     return out
 
@@ -296,7 +301,7 @@ def test_voila_killed_is_said_with_where_its_log_is(tmp_path):
             line = process.stdout.readline()
             if not line:
                 break
-        [voila] = [pid for pid in _group_members(process.pid, "voila") if pid != process.pid]
+        [voila] = _children(process.pid, "voila")
         os.kill(voila, signal.SIGKILL)
         _out, err = process.communicate(timeout=60)
     finally:

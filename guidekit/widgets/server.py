@@ -405,7 +405,18 @@ def serve(
     p.voila_log.parent.mkdir(parents=True, exist_ok=True)
     output = p.voila_log.open("ab")
     try:
-        process = subprocess.Popen(p.command, env=p.env, stdout=output, stderr=subprocess.STDOUT)
+        # Voilà in its own session (POSIX): Ctrl+C in the terminal signals this command only,
+        # which then stops Voilà in order: Voilà shuts its kernels down, they close the store,
+        # and the checkpoint below is the last connection, so no -wal/-shm file is left.
+        # (Interrupted together with us, Voilà's shutdown was cut short and kernels kept the
+        # store open while it was settled.)
+        process = subprocess.Popen(
+            p.command,
+            env=p.env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=os.name == "posix",
+        )
     except BaseException:
         output.close()
         _cleanup(p)
@@ -415,6 +426,8 @@ def serve(
         # (SIGINT) stops it even where it was started ignoring SIGINT (`command &` in a script).
         signal.signal(signal.SIGTERM, _interrupt)
         signal.signal(signal.SIGINT, _interrupt)
+        if hasattr(signal, "SIGHUP"):  # the terminal closed: Voilà, in its own session, is
+            signal.signal(signal.SIGHUP, _interrupt)  # not told, so stop it from here
     values = {"host": p.host, "port": p.port, "log": str(p.voila_log), "store": str(p.store)}
     settled = False
     try:
