@@ -282,3 +282,13 @@ def test_default_output_folders():
     assert default_out("en") == Path("reports/example-en")
     assert default_out("zh-TW", ["匯出/answers.csv"]) == Path("reports/answers")
     assert default_out("en", "data/my round/") == Path("reports/my-round-en")
+
+
+def test_method_note_says_how_a_median_between_levels_becomes_a_result(hostile):
+    # tw-dsg service scale: 符合 2, 部分符合 1, 不符合 0; met at 2, not met below 1.
+    # 部分符合 + 不符合 → median 0.5 → 25 on 0–100 → below 50 → 不符合 (by hand).
+    method = re.sub(r"<[^>]+>", "", build(hostile, "0003").method().html)
+    assert "綜合後達 100 分為「符合」，低於 50 分為「不符合」，其間為「部分符合」。" in method
+    assert "分別答「部分符合」與「不符合」時，中位數為 25 分，綜合結果為「不符合」。" in method
+    english = re.sub(r"<[^>]+>", "", build(hostile, "0003", "en").method().html)
+    assert "median of 25, so the combined result is &#34;Not met&#34;" in english

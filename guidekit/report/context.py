@@ -716,6 +716,39 @@ class AgencyReport:
             blocks.append({"label": self._assessment_label(a), "items": self._item_rows(a, rows)})
         return self._section("section_na.html.j2", "section.na", blocks=blocks)
 
+    def _status_rule(self, scale: Any) -> str:
+        """How a combined (median) value becomes the item's result on an ordinal scale,
+        with a worked example of two respondents one level apart (Scale.status)."""
+
+        def score(value: float) -> str:
+            return f"{(value - scale.low) / (scale.high - scale.low) * 100:g}"
+
+        def label(status: str) -> str:
+            return scale.status_label(status, self.lang) or self.t(f"status.{status}")
+
+        met = scale.met_value if scale.met_value is not None else scale.high
+        below = scale.not_met_below if scale.not_met_below is not None else scale.low
+        text = self.t(
+            "method.status",
+            met=score(met),
+            below=score(below),
+            met_label=label("met"),
+            not_met_label=label("not_met"),
+            partial_label=label("partial"),
+        )
+        valued = sorted((o for o in scale.options if o.value is not None), key=lambda o: o.value)
+        if len(valued) >= 3:
+            low, next_up = valued[0], valued[1]
+            middle = (low.value + next_up.value) / 2
+            text += self.t(
+                "method.status_example",
+                a=next_up.text("label", self.lang),
+                b=low.text("label", self.lang),
+                score=score(middle),
+                result=label(scale.status(middle)),
+            )
+        return text
+
     def method(self) -> HTML:
         """What the score means and does not mean, in this framework's terms and rules."""
         fw = self.framework
@@ -738,6 +771,8 @@ class AgencyReport:
         if ordinal:
             joined = ("；" if zh else "; ").join(dict.fromkeys(ordinal))
             sentences.append(self.t("method.scale_ordinal", scale=joined))
+            statuses = [self._status_rule(s) for s in scales if s.kind == "ordinal"]
+            sentences.extend(dict.fromkeys(statuses))
         if any(o.na for scale in scales for o in scale.options):
             sentences.append(self.t("method.na"))
         if fw.scoring.normalisation != "none":
