@@ -758,10 +758,44 @@ def _write_index(
         synthetic=data.responses.synthetic,
         framework=f"{fw.meta.text('title', lang)} {fw.version}",
         rows=rows,
+        reading=_index_reading(fw, {r["instrument"] for r in rows if r["instrument"]}, lang),
     )
     path = out / "index.html"
     _write_atomic(path, html)
     return path
+
+
+def _index_reading(fw: Any, forms: set[str], lang: str) -> list[str]:
+    """How to read the index, in the framework's terms: the same caveats as the reports'
+    method note (indicative, not a ranking; bands; coverage), and a warning when the
+    table mixes self-assessment forms, whose items differ."""
+    names = fw.names(lang)
+    zh = lang == "zh-TW"
+    bands = sorted(fw.bands, key=lambda b: b.min)
+    out = [
+        i18n.t("method.indicative", lang),
+        i18n.t(
+            "method.bands",
+            lang,
+            bands=("、" if zh else ", ").join(
+                f"{b.text('label', lang)} ≥ {b.min:g}" for b in bands
+            ),
+        ),
+        i18n.t(
+            "index.read.coverage",
+            lang,
+            pct=i18n.format_pct(fw.scoring.low_coverage_below),
+            **names,
+        ),
+    ]
+    if any(i.major for bank in fw.items.values() for i in bank):
+        out.append(i18n.t("index.read.major", lang, **names))
+    if len(forms) > 1:
+        out.append(
+            i18n.t("index.read.forms", lang, forms=("、" if zh else ", ").join(sorted(forms)))
+        )
+    out.append(i18n.t("index.read.method", lang))
+    return out
 
 
 def _band_label(fw: Any, code: Any, lang: str) -> str:

@@ -283,7 +283,23 @@ def test_index_rounds_the_exact_score_once_like_the_report(tmp_path, example_rou
     html = _write_index(tmp_path, data, results, "zh-TW", dt.date(2026, 11, 29)).read_text(
         encoding="utf-8"
     )
+    # the index says how to read it: indicative not a ranking, bands, coverage, major items
+    text = visible_text(html)
+    assert "如何閱讀本表" in text and "不適合作為機關排名" in text
+    assert "起步 ≥ 0、發展中 ≥ 40、穩健 ≥ 65、領先 ≥ 85" in text
+    assert "低於 50% 的分數標示「涵蓋率低」" in text and "屬於大項、但綜合結果為未符合" in text
     for agency_id, value in overall.items():
         link = html.index(f'href="{agency_id}.html"')
         row = html[html.rindex("<tr", 0, link) : html.index("</tr>", link)]
         assert f">{value:.1f}<" in row, (agency_id, value)
+
+
+def test_index_warns_when_it_mixes_self_assessment_forms(fw):
+    from guidekit.batch import _index_reading
+
+    one = _index_reading(fw, {"政府數位服務自評表"}, "zh-TW")
+    two = _index_reading(fw, {"政府數位服務自評表", "資通訊應用計畫自評表"}, "zh-TW")
+    assert [s for s in two if s not in one] == [
+        "本表包含不同自評表（政府數位服務自評表、資通訊應用計畫自評表）的分數："
+        "各表題目不同，分數不宜直接比較。"
+    ]
