@@ -251,46 +251,62 @@ def _read_csv(path: Path, delimiter: str) -> Table:
     header: list[str] = []
     rows: list[tuple[int, list[Cell]]] = []
     number = 0
-    try:
-        for number, record in enumerate(reader, start=1):
-            if number == 1:
-                header = record
-                continue
-            if not any(cell.strip() for cell in record):
-                continue
-            for cell in record:
-                if "\n" in cell and _ROW_LIKE.search(cell):
-                    # A line inside the cell with a whole row's fields: a quote left open
-                    # has swallowed that row (its answer would be lost), an error; fewer
-                    # fields may be a note with commas, a warning.
-                    whole = any(
-                        len(line.split(delimiter)) >= max(len(header) - 1, 2)
-                        for line in cell.split("\n")[1:]
+    while True:
+        # A malformed record is reported and reading goes on with the next one, so every
+        # problem of the file is found at once (csv.reader resumes after an Error).
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            number += 1
+            problems.append(Problem(str(path), number, None, None, "csv", _csv_detail(str(exc))))
+            continue
+        number += 1
+        if number == 1:
+            header = record
+            continue
+        if not any(cell.strip() for cell in record):
+            continue
+        for cell in record:
+            if "\n" in cell and _ROW_LIKE.search(cell):
+                # A line inside the cell with a whole row's fields: a quote left open
+                # has swallowed that row (its answer would be lost), an error; fewer
+                # fields may be a note with commas, a warning.
+                whole = any(
+                    len(line.split(delimiter)) >= max(len(header) - 1, 2)
+                    for line in cell.split("\n")[1:]
+                )
+                problems.append(
+                    Problem(
+                        str(path),
+                        number,
+                        None,
+                        cell[:60] + "…",
+                        "swallowed-rows" if whole else "multiline-rows",
+                        {},
+                        Severity.ERROR if whole else Severity.WARNING,
                     )
-                    problems.append(
-                        Problem(
-                            str(path),
-                            number,
-                            None,
-                            cell[:60] + "…",
-                            "swallowed-rows" if whole else "multiline-rows",
-                            {},
-                            Severity.ERROR if whole else Severity.WARNING,
-                        )
-                    )
-                    break
-            rows.append((number, [Cell(cell) for cell in record]))
-    except csv.Error as exc:
-        problems.append(
-            Problem(str(path), number + 1, None, None, "csv", {"detail": _csv_detail(str(exc))})
-        )
+                )
+                break
+        rows.append((number, [Cell(cell) for cell in record]))
     return Table(str(path), encoding, header, rows, problems)
 
 
-def _csv_detail(message: str) -> str:
+def _csv_detail(message: str) -> dict[str, str]:
+    """Parameters of a ``csv`` problem: the csv module's message in both languages."""
     if "unexpected end of data" in message:
-        return 'a quoted value is never closed (a missing ") / 引號未成對'
-    return message
+        return {
+            "detail": 'a quoted value is never closed (a missing ")',
+            "detail_zh": '引號未成對（缺少結尾的 "）',
+        }
+    if "expected after" in message:
+        return {
+            "detail": "a closing quote must be followed by the delimiter: "
+            "quote the whole cell, or use 「」 inside the text",
+            "detail_zh": "結尾引號後面應緊接分隔符號：請把整格文字放在一對引號內，或在文字中改用「」",
+        }
+    return {"detail": message, "detail_zh": message}
 
 
 # -- workbooks -----------------------------------------------------------------------

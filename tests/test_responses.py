@@ -437,3 +437,22 @@ def test_a_quote_that_swallows_a_whole_row_is_an_error(tmp_path, mini):
     report = validate_responses(path, mini)
     assert [(p.code, p.severity) for p in report.problems] == [("multiline-rows", Severity.WARNING)]
     assert report.responses.frame["note"].tolist() == ["一,二\n三,四,五,六,七"]
+
+
+def test_a_malformed_csv_row_does_not_hide_the_problems_after_it(tmp_path, mini):
+    path = tmp_path / "a.csv"
+    path.write_text(
+        ",".join(ZH_HEADER) + "\n"
+        '2026,0012,測試機關,甲,S1,符合,"引號" 之後\n'  # row 2: text after a closing quote
+        "2026,0012,測試機關,甲,S77,符合,\n"  # row 3: unknown item
+        "2026,0012,測試機關,甲,S3,也許,\n",  # row 4: unknown answer
+        encoding="utf-8",
+    )
+    report = validate_responses(path, mini)
+    assert codes(report) == [
+        (2, None, "csv"),
+        (3, "題號", "unknown-item"),
+        (4, "答案", "unknown-answer"),
+    ]
+    assert "結尾引號後面應緊接分隔符號" in report.problems[0].format("zh-TW")
+    assert "closing quote must be followed by the delimiter" in report.problems[0].format("en")
