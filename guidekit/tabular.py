@@ -10,6 +10,7 @@ spreadsheet row numbers; what the columns mean is decided by the caller
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
@@ -161,6 +162,15 @@ def decode(data: bytes, file: str) -> tuple[str | None, str, list[Problem]]:
                 "utf-8-sig",
                 [_decode_problem(file, data[3:], exc, "BOM 之後為 UTF-8", "UTF-8 after its BOM")],
             )
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        try:  # before UTF-16: a UTF-32 BOM starts like UTF-16's
+            return data.decode("utf-32"), "utf-32", []
+        except UnicodeDecodeError as exc:
+            return (
+                None,
+                "utf-32",
+                [_decode_problem(file, data, exc, "BOM 之後為 UTF-32", "UTF-32 after its BOM")],
+            )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16"), "utf-16", []
@@ -170,6 +180,10 @@ def decode(data: bytes, file: str) -> tuple[str | None, str, list[Problem]]:
                 "utf-16",
                 [_decode_problem(file, data, exc, "BOM 之後為 UTF-16", "UTF-16 after its BOM")],
             )
+    bom_less = _utf16_without_bom(data)
+    if bom_less is not None:
+        with contextlib.suppress(UnicodeDecodeError):
+            return data.decode(bom_less), bom_less, []
     try:
         return data.decode("utf-8"), "utf-8", []
     except UnicodeDecodeError as utf8_error:
@@ -189,7 +203,12 @@ def decode(data: bytes, file: str) -> tuple[str | None, str, list[Problem]]:
         )
         params = dict(problem.params)
         lead = data[exc.start] if exc.start < len(data) else 0
-        if exc is cp950_error and (0x81 <= lead <= 0xA0 or 0xFA <= lead <= 0xFE):
+        guess = _guess(data)
+        if guess and _normal(guess) in _OTHER_CJK:
+            # GB18030 or Shift-JIS also fail CP950 at "user-defined" lead bytes: name them
+            params["guess_zh"] = f"（看起來是 {guess} 編碼；請在 Excel 另存為「CSV UTF-8」）"
+            params["guess_en"] = f' (it looks like {guess}; save it as "CSV UTF-8" in Excel)'
+        elif exc is cp950_error and (0x81 <= lead <= 0xA0 or 0xFA <= lead <= 0xFE):
             params["guess_zh"] = (
                 "（此處可能是造字／使用者自定字元，無法讀取；請改用標準字或另存為 UTF-8）"
             )
@@ -198,7 +217,6 @@ def decode(data: bytes, file: str) -> tuple[str | None, str, list[Problem]]:
                 " use a standard character or save as UTF-8)"
             )
         else:
-            guess = _guess(data)
             if guess:
                 params["guess_zh"] = f"（可能是 {guess}；請在 Excel 另存為「CSV UTF-8」）"
                 params["guess_en"] = f' (it may be {guess}; save it as "CSV UTF-8" in Excel)'
@@ -210,6 +228,30 @@ def decode(data: bytes, file: str) -> tuple[str | None, str, list[Problem]]:
             Problem(file, None, None, guess, "maybe-simplified", {"guess": guess}, Severity.WARNING)
         )
     return text, "cp950", problems
+
+
+#: Encodings a CP950 failure is more likely to be than a user-defined character.
+_OTHER_CJK = {"gb18030", "gbk", "gb2312", "hz", "shiftjis", "cp932", "eucjp", "euckr", "cp949"}
+
+
+def _normal(encoding: str) -> str:
+    return encoding.replace("_", "").replace("-", "").lower()
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``"utf-16-le"``/``"utf-16-be"`` when the bytes look like UTF-16 without a BOM:
+    NUL in most odd (LE) or even (BE) positions of mostly-ASCII text, as headers are."""
+    sample = data[:4096]
+    if len(sample) < 8 or b"\x00" not in sample:
+        return None
+    half = len(sample) // 2
+    even = sample[0::2].count(0) / half
+    odd = sample[1::2].count(0) / half
+    if odd > 0.3 and even < 0.05:
+        return "utf-16-le"
+    if even > 0.3 and odd < 0.05:
+        return "utf-16-be"
+    return None
 
 
 def _guess(data: bytes) -> str | None:
@@ -240,7 +282,7 @@ def _read_csv(path: Path, delimiter: str) -> Table:
     if text is None:
         return Table(str(path), encoding, [], [], problems)
     first = text.split("\n", 1)[0]
-    if path.suffix.lower() == ".txt" or encoding == "utf-16":
+    if path.suffix.lower() == ".txt" or encoding.startswith(("utf-16", "utf-32")):
         # Excel's "Unicode text" is tab-separated whatever the file is called; a .txt
         # file may also be comma-separated: follow the header line.
         if "\t" in first:

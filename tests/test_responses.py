@@ -326,6 +326,29 @@ def test_bundled_example_reads_cleanly(example_round, fw):
     assert counts.between(2, 5).all()
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_without_a_bom_and_utf32_are_read(write_csv, mini, encoding):
+    # UTF-32's BOM starts like UTF-16's: it was read as UTF-16 with garbled headers.
+    note = "裏面的碁盤"
+    path = write_csv(rows_for(answers=[("S1", "符合", note)]), encoding=encoding)
+    responses = read_responses(path, mini)
+    assert [s.encoding for s in responses.sources] == [encoding]
+    assert responses.frame["note"].tolist() == [note] and responses.problems == []
+
+
+def test_simplified_chinese_file_is_named_not_called_a_user_defined_character(write_csv, mini):
+    path = write_csv(
+        rows_for(
+            name="简体中文机关测试单位", answers=[("S1", "符合", "这个说明是简体中文写的")] * 1
+        ),
+        encoding="gb18030",
+    )
+    report = validate_responses(path, mini)
+    message = report.problems[0].format("zh-TW")
+    assert report.problems[0].code == "encoding" and "造字" not in message
+    assert "gb18030" in message.lower() or "gbk" in message.lower()
+
+
 # -- the team's agreed answer in a file (團隊共識) ---------------------------------------
 
 
