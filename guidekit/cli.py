@@ -212,6 +212,13 @@ def score(
     from .files import excel_safe, write_atomic
     from .responses import read_responses
 
+    given = [entry.partition("=")[0].strip() for entry in weights]
+    twice = sorted({key for key in given if given.count(key) > 1})
+    if twice:
+        raise GuidekitError(
+            f"--weight given more than once for {', '.join(twice)}: give each weight once",
+            zh=f"--weight 對 {'、'.join(twice)} 給了不只一次：每個權重只給一次",
+        )
     parsed: dict[str, float] = {}
     for entry in weights:
         key, sep, value = entry.partition("=")

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from . import i18n
+from .text import printable
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -26,6 +28,7 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_visible,
     )
     env.globals.update(
         t=i18n.t,
@@ -33,6 +36,16 @@ def environment() -> Environment:
         fmt_pct=i18n.format_pct,
     )
     return env
+
+
+def _visible(value: Any) -> Any:
+    """Every text shown in a page, before escaping: control characters (NUL …) and
+    text-direction overrides (U+202E …) become visible escapes such as ``\\u202e``, so a
+    note cannot reverse or hide what the reader sees; CR/CRLF are line breaks.  Markup
+    built by guidekit (charts, ``| safe``) is left alone."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return printable(value.replace("\r\n", "\n").replace("\r", "\n"))
+    return value
 
 
 def render(template: str, **context: Any) -> str:

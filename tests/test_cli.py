@@ -173,3 +173,9 @@ def test_unwritable_output_is_a_message_naming_the_file(runner, write_csv, tmp_p
     assert result.exit_code == 2, result.output
     assert f"無法讀取或寫入 {target}" in result.output
     assert "Traceback" not in result.output and ".tmp" not in result.output
+
+
+def test_a_weight_given_twice_is_refused(runner, write_csv):
+    path = write_csv(good_rows())
+    result = _score(runner, str(path), "--weight", "P01=0", "--weight", "P01=2")
+    assert result.exit_code == 2 and "P01" in result.output and "不只一次" in result.output

@@ -292,3 +292,14 @@ def test_method_note_says_how_a_median_between_levels_becomes_a_result(hostile):
     assert "分別答「部分符合」與「不符合」時，中位數為 25 分，綜合結果為「不符合」。" in method
     english = re.sub(r"<[^>]+>", "", build(hostile, "0003", "en").method().html)
     assert "median of 25, so the combined result is &#34;Not met&#34;" in english
+
+
+def test_control_and_direction_characters_in_notes_are_shown_not_obeyed(tmp_path, fw):
+    # U+202E would show the rest of the note reversed; NUL becomes U+FFFD in browsers.
+    path = write_round(tmp_path, fw, [("0001", "普通機關")])
+    text = path.read_bytes().decode("utf-8-sig")
+    text = text.replace("理由：不涉及", "付款\u202e帳號\x00尾", 1)  # an N/A reason
+    path.write_bytes(text.encode("utf-8-sig"))
+    html = html_of(build(load_round(read_responses(path, fw)), "0001"))
+    assert "付款\\u202e帳號\\x00尾" in html
+    assert "\u202e" not in html and "\x00" not in html
