@@ -181,6 +181,7 @@ def open_sheet(context, server, respondent: str):
         )
     )
     page.wait_for_selector("text=SV-P01-01 答案")
+    assert page.title() == "自評工作坊 · Self-assessment workshop"  # the browser tab's name
     return page
 
 
