@@ -43,9 +43,9 @@ from . import __version__, i18n
 from .files import excel_safe, write_atomic
 from .html import render, stylesheet
 from .paths import notebooks_dir
-from .problems import GuidekitError
+from .problems import GuidekitError, ResponsesError
 from .report import RoundData, load_round
-from .responses import Responses
+from .responses import AgencySplit, Responses
 
 #: Seconds a single notebook cell may run before the agency is marked failed.
 DEFAULT_TIMEOUT = 600
@@ -122,6 +122,8 @@ class BatchResult:
     removed: list[str] = dataclasses.field(default_factory=list)
     #: Things the user should know, as (zh-TW, English) pairs.
     notes: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    #: With ``skip_invalid``: errors that name no agency (their answers are in no report).
+    unread: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def failed(self) -> list[AgencyResult]:
@@ -129,7 +131,7 @@ class BatchResult:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.unread
 
 
 def report_filenames(agency_ids: Iterable[str]) -> dict[str, str]:
@@ -295,6 +297,7 @@ def run_reports(
     progress: bool | None = None,
     today: dt.date | None = None,
     notebook: str | Path | None = None,
+    skip_invalid: bool = False,
 ) -> BatchResult:
     """Write one HTML report per agency of a round, plus ``index.html``,
     ``summary.csv`` and ``manifest.json``.
@@ -329,6 +332,12 @@ def run_reports(
         The date printed in the reports (default today).
     notebook : path, optional
         The report notebook; default ``notebooks/report.ipynb``.
+    skip_invalid : bool
+        Errors in the answers do not stop the batch: every agency with an error
+        is listed as failed with its errors (index, summary, manifest), the
+        others get their reports, and errors that name no agency (an unreadable
+        file) are listed as unread (:func:`guidekit.responses.split_by_agency`).
+        Default False: any error stops the batch before anything is written.
 
     Returns
     -------
@@ -337,14 +346,20 @@ def run_reports(
     Raises
     ------
     ResponsesError
-        If the answers are invalid (nothing is written).
+        If the answers are invalid (nothing is written); with ``skip_invalid``,
+        only when no agency is left.
     GuidekitError
         If the round is missing or ``lang`` is unsupported.
     """
     started = time.perf_counter()
     lang = i18n.normalise_lang(lang)
     today = today or i18n.today()
-    data = load_round(responses, framework, round)
+    source: Any = responses
+    split = None
+    if skip_invalid and not isinstance(responses, Responses):
+        split = _valid_part(responses, framework)
+        source = split.responses
+    data = load_round(source, framework, round)
     # absolute: papermill changes the working directory while a notebook runs
     out = Path(out if out is not None else default_out(lang, responses)).resolve()
     if out.exists() and not out.is_dir():
@@ -364,9 +379,15 @@ def run_reports(
         .set_index("agency_id")["agency_name"]
         .to_dict()
     )
-    wanted = list(dict.fromkeys(agencies)) if agencies else sorted(names, key=_natural)
+    invalid = {
+        a: problems
+        for (r, a), problems in (split.failed if split else {}).items()
+        if r in (data.round, "") and a not in names
+    }
+    every = sorted([*names, *invalid], key=_natural)
+    wanted = list(dict.fromkeys(agencies)) if agencies else every
     # names over every agency of the round, so a partial run names files as a full one
-    files = report_filenames([*sorted(names, key=_natural), *wanted])
+    files = report_filenames([*every, *wanted])
     key = _run_key(data, lang)
     carried, removed = _previous_results(out, key, set(wanted))
     notebook_path = Path(notebook) if notebook else notebooks_dir() / "report.ipynb"
@@ -380,6 +401,24 @@ def run_reports(
         cache = data.save(Path(tmp) / "round.pkl")
         tasks, results = [], []
         for agency_id in wanted:
+            if agency_id in invalid:
+                problems = invalid[agency_id]
+                results.append(
+                    AgencyResult(
+                        agency_id,
+                        split.names.get((data.round, agency_id), "") if split else "",
+                        files[agency_id],
+                        status="failed",
+                        error="\n".join(
+                            [
+                                i18n.t("report.invalid_answers", lang, n=len(problems)),
+                                *(p.format(lang) for p in problems[:20]),
+                                *(["…"] if len(problems) > 20 else []),
+                            ]
+                        ),
+                    )
+                )
+                continue
             if agency_id not in names:
                 results.append(
                     AgencyResult(
@@ -418,18 +457,28 @@ def run_reports(
                     "cwd": str(notebook_path.parent),
                 }
             )
-        results += _execute(tasks, workers, progress)
+        executed = _execute(tasks, workers, progress)
+        results += executed
 
-    _tidy_logs(out / "_notebooks", results)
+    _tidy_logs(out / "_notebooks", executed)  # the kernels' log tells of notebooks run
     results += carried
-    everyone = [*sorted(names, key=_natural), *wanted]
+    everyone = [*every, *wanted]
     order = {a: n for n, a in reversed(list(enumerate(everyone)))}
     results.sort(key=lambda r: order.get(r.agency_id, len(order)))
     duration = round_s(time.perf_counter() - started)
     summary = _write_summary(out, data, results, lang)
-    manifest = _write_manifest(out, data, results, lang, duration, today, key)
-    index = _write_index(out, data, results, lang, today)
+    unread = [p.format(lang) for p in split.unplaced] if split else []
+    manifest = _write_manifest(out, data, results, lang, duration, today, key, unread)
+    index = _write_index(out, data, results, lang, today, unread)
     notes = []
+    if unread:
+        notes.append(
+            (
+                "下列問題無法對應到機關，相關的答案未納入任何報告：\n  " + "\n  ".join(unread),
+                "these problems name no agency; the answers they concern are in no report:\n  "
+                + "\n  ".join(unread),
+            )
+        )
     if data.other_rounds and round is None:
         listed = ", ".join(
             f"{r} ({n})" for r, n in sorted(data.other_rounds.items(), key=lambda x: _natural(x[0]))
@@ -442,7 +491,9 @@ def run_reports(
                 f"{data.round}, was reported. Use --round for another.",
             )
         )
-    return BatchResult(out, data.round, results, index, summary, manifest, duration, removed, notes)
+    return BatchResult(
+        out, data.round, results, index, summary, manifest, duration, removed, notes, unread
+    )
 
 
 def default_out(lang: str, responses: Any = None) -> Path:
@@ -477,6 +528,27 @@ def _run_key(data: RoundData, lang: str) -> dict[str, Any]:
         "framework": f"{fw.id} {fw.version}",
         "answers": digest,
     }
+
+
+def _valid_part(responses: Any, framework: Any) -> AgencySplit:
+    """The agencies whose answers have no error, and the errors of the others.
+
+    Raises ResponsesError when no agency is left (as without ``skip_invalid``)."""
+    from .framework import load_framework
+    from .paths import examples_dir
+    from .report.context import default_responses
+    from .responses import split_by_agency, validate_responses
+
+    fw = load_framework(framework)
+    report = validate_responses(
+        responses if responses is not None else default_responses(examples_dir()), fw
+    )
+    split = split_by_agency(report)
+    if split.responses is None:
+        raise ResponsesError(
+            report.problems, summary="the answers cannot be used", summary_zh="填答資料無法使用"
+        )
+    return split
 
 
 def _check_out(out: Path, responses: Responses) -> None:
@@ -681,6 +753,7 @@ def _write_manifest(
     duration: float,
     today: dt.date,
     key: dict[str, Any],
+    unread: list[str] | None = None,
 ) -> Path:
     fw = data.scores.framework
     manifest = {
@@ -696,6 +769,8 @@ def _write_manifest(
             {"file": s.file, "encoding": s.encoding, "rows": s.rows} for s in data.responses.sources
         ],
         "input_warnings": [p.format() for p in data.responses.problems],
+        # --skip-invalid: errors naming no agency; their answers are in no report
+        "unread": unread or [],
         "totals": {
             "agencies": len(results),
             "ok": sum(r.status == "ok" for r in results),
@@ -711,7 +786,12 @@ def _write_manifest(
 
 
 def _write_index(
-    out: Path, data: RoundData, results: list[AgencyResult], lang: str, today: dt.date
+    out: Path,
+    data: RoundData,
+    results: list[AgencyResult],
+    lang: str,
+    today: dt.date,
+    unread: list[str] | None = None,
 ) -> Path:
     fw = data.scores.framework
     summary = _summary_frame(data, results, lang, rounded=False)
@@ -759,6 +839,7 @@ def _write_index(
         framework=f"{fw.meta.text('title', lang)} {fw.version}",
         rows=rows,
         reading=_index_reading(fw, {r["instrument"] for r in rows if r["instrument"]}, lang),
+        unread=unread or [],
     )
     path = out / "index.html"
     _write_atomic(path, html)

@@ -346,6 +346,13 @@ def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None
     default=None,
     help="顯示進度列（預設：在終端機時）/ Progress bar (default: on a terminal).",
 )
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="填答有錯誤的機關列為失敗（附錯誤），其他機關照常產製報告；預設任何錯誤都停止 / "
+    "List agencies whose answers have errors as failed and report the others "
+    "(default: any error stops the batch).",
+)
 @LANG_OPTION
 @_handle_errors
 def reports(
@@ -358,6 +365,7 @@ def reports(
     timeout: int,
     keep_notebooks: bool,
     progress: bool | None,
+    skip_invalid: bool,
     lang: str | None,
 ) -> None:
     """產製各機關的 HTML 報告、索引、彙整表與執行紀錄。One self-contained HTML report per
@@ -376,6 +384,7 @@ def reports(
         timeout=timeout,
         keep_notebooks=keep_notebooks,
         progress=progress,
+        skip_invalid=skip_invalid,
     )
     ok = sum(r.status == "ok" and not r.reused for r in result.results)
     reused = sum(r.reused for r in result.results)

@@ -225,6 +225,10 @@ class ValidationReport:
     problems: list[Problem]
     sources: list[SourceInfo]
     responses: Responses | None
+    #: The rows that could be read, errors or not (rows with an error left out).
+    read: Responses | None = None
+    #: (file, row) -> (round, agency_id) as written, for every row of every file read.
+    row_keys: dict[tuple[str, int], tuple[str, str]] = dataclasses.field(default_factory=dict)
 
     @property
     def errors(self) -> list[Problem]:
@@ -233,6 +237,71 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+@dataclasses.dataclass
+class AgencySplit:
+    """Answers split by agency: those without errors, and the errors of the others.
+
+    Attributes
+    ----------
+    responses : Responses or None
+        The answers of every (round, agency) none of whose rows has an error;
+        None when no agency is left.
+    failed : dict
+        ``(round, agency_id) -> [Problem]``: the errors of each agency left out.
+    unplaced : list of Problem
+        Errors that name no agency (an unreadable file, a missing column, a
+        row without an agency code in a file with no other agency): the
+        answers they concern are unknown and not included.
+    names : dict
+        ``(round, agency_id) -> agency name`` of the agencies left out, where known.
+    """
+
+    responses: Responses | None
+    failed: dict[tuple[str, str], list[Problem]]
+    unplaced: list[Problem]
+    names: dict[tuple[str, str], str]
+
+
+def split_by_agency(report: ValidationReport) -> AgencySplit:
+    """Keep the agencies whose answers have no error; name the errors of the others.
+
+    An error on a row belongs to that row's (round, agency); an error without a
+    row, or on a row without an agency code, belongs to every agency of its file.
+    An agency with one error anywhere is left out whole (a report on part of its
+    answers would be wrong), in every file.  For ``guidekit reports
+    --skip-invalid``: one broken file does not stop hundreds of reports, and
+    nothing is dropped without being named.
+    """
+    failed: dict[tuple[str, str], list[Problem]] = collections.defaultdict(list)
+    unplaced: list[Problem] = []
+    by_file: dict[str, set[tuple[str, str]]] = collections.defaultdict(set)
+    for (file, _row), key in report.row_keys.items():
+        if key[1]:
+            by_file[file].add(key)
+    for problem in report.errors:
+        key = report.row_keys.get((problem.file, problem.row)) if problem.row else None
+        if key and key[1]:
+            failed[key].append(problem)
+        elif by_file.get(problem.file):
+            for key in sorted(by_file[problem.file]):
+                failed[key].append(problem)
+        else:
+            unplaced.append(problem)
+    read = report.read
+    if read is None or read.frame.empty:
+        return AgencySplit(None, dict(failed), unplaced, {})
+    frame = read.frame
+    keys = pd.MultiIndex.from_frame(frame[["round", "agency_id"]])
+    out = keys.isin(list(failed)) if failed else pd.Series(False, index=frame.index).to_numpy()
+    names = {
+        (r, a): n
+        for r, a, n in frame.loc[out, ["round", "agency_id", "agency_name"]].itertuples(index=False)
+    }
+    kept = frame[~out].reset_index(drop=True)
+    responses = dataclasses.replace(read, frame=kept) if not kept.empty else None
+    return AgencySplit(responses, dict(failed), unplaced, names)
 
 
 def empty_frame() -> pd.DataFrame:
@@ -420,6 +489,7 @@ def validate_responses(
     sources: list[SourceInfo] = []
     parts: list[dict[str, list[Any]]] = []
     metadata: dict[str, Any] = {}
+    row_keys: dict[tuple[str, int], tuple[str, str]] = {}
     suffixes = ", ".join(SUFFIXES)
     if not files:
         problems.append(
@@ -470,6 +540,7 @@ def validate_responses(
         sources.append(SourceInfo(str(path), table.encoding, len(table.rows), columns, meta))
         parts.append(reader.out)
         metadata.update(meta)
+        row_keys.update({(reader.file, n): key for n, key in reader.row_keys.items()})
 
     frame = _concat(parts)
     problems += _check_across(frame, {s.file: s.columns for s in sources})
@@ -482,16 +553,15 @@ def validate_responses(
             Problem(_describe(paths), None, None, None, "no-answers", {}, Severity.WARNING)
         )
     problems = sort_problems(problems)
-    responses = None
-    if not any(p.is_error for p in problems):
-        responses = Responses(
-            frame=frame,
-            framework=fw,
-            problems=[p for p in problems if not p.is_error],
-            sources=sources,
-            metadata=metadata,
-        )
-    return ValidationReport(problems, sources, responses)
+    read = Responses(
+        frame=frame,
+        framework=fw,
+        problems=[p for p in problems if not p.is_error],
+        sources=sources,
+        metadata=metadata,
+    )
+    responses = None if any(p.is_error for p in problems) else read
+    return ValidationReport(problems, sources, responses, read, row_keys)
 
 
 #: Metadata of a whole folder of answer files (e.g. ``synthetic: true``).
@@ -543,6 +613,8 @@ class _FileReader:
         self.file = table.file
         self.problems: list[Problem] = list(table.problems)
         self.out: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+        # row number -> (round, agency_id) as written, for every row, errors or not
+        self.row_keys: dict[int, tuple[str, str]] = {}
         # headers as shown in messages (cleaned: no zero-width characters)
         self.display: dict[int, str] = {}
         # repeated warnings are grouped: key -> (first problem, other rows)
@@ -745,6 +817,7 @@ class _FileReader:
                 )
                 ok = False
             values[column] = value
+        self.row_keys[number] = (values.get("round", ""), values.get("agency_id", ""))
 
         name_cell = self.cell(cells, mapping, "agency_name")
         raw_name = name_cell.text if name_cell is not None else ""

@@ -303,3 +303,37 @@ def test_index_warns_when_it_mixes_self_assessment_forms(fw):
         "本表包含不同自評表（政府數位服務自評表、資通訊應用計畫自評表）的分數："
         "各表題目不同，分數不宜直接比較。"
     ]
+
+
+def test_skip_invalid_reports_the_clean_agencies_and_lists_the_others(tmp_path, example_round):
+    from guidekit.problems import ResponsesError
+
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "good.csv").write_bytes((example_round / "301000000A.csv").read_bytes())
+    (answers / "bad.csv").write_text(
+        "評估回合,機關代碼,機關名稱,填答者,題號,答案,說明\n"
+        "2026,00123,壞機關,R1,SV-P01-01,符合,\n"
+        "2026,00123,壞機關,R1,SV-P99-01,符合,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ResponsesError):  # the default: any error stops the batch
+        run_reports(answers, out=tmp_path / "stopped", progress=False)
+    assert not (tmp_path / "stopped").exists()
+    result = run_reports(answers, out=tmp_path / "out", progress=False, skip_invalid=True)
+    statuses = {r.agency_id: r.status for r in result.results}
+    assert statuses == {"00123": "failed", "301000000A": "ok"} and not result.ok
+    failed = result.failed[0]
+    assert failed.agency_name == "壞機關" and "SV-P99-01" in failed.error
+    assert "bad.csv:3" in failed.error and "填答資料有 1 個錯誤" in failed.error
+    assert (tmp_path / "out" / "301000000A.html").is_file()
+    index = visible_text((tmp_path / "out" / "index.html").read_text(encoding="utf-8"))
+    assert "壞機關" in index and "SV-P99-01" in index
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["unread"] == []
+    # an unreadable file names no agency: said in the index and manifest, never dropped quietly
+    (answers / "garbage.csv").write_bytes(b"\x81\x30\xff\xfe \x80\x80\x80")
+    again = run_reports(answers, out=tmp_path / "out2", progress=False, skip_invalid=True)
+    assert [Path(line.split(" ")[0]).name for line in again.unread] == ["garbage.csv:1"]
+    index = visible_text((tmp_path / "out2" / "index.html").read_text(encoding="utf-8"))
+    assert "下列問題無法對應到機關" in index and "garbage.csv" in index

@@ -479,3 +479,48 @@ def test_a_malformed_csv_row_does_not_hide_the_problems_after_it(tmp_path, mini)
     ]
     assert "結尾引號後面應緊接分隔符號" in report.problems[0].format("zh-TW")
     assert "closing quote must be followed by the delimiter" in report.problems[0].format("en")
+
+
+# -- split by agency (guidekit reports --skip-invalid) -------------------------------------
+
+
+def test_split_by_agency_keeps_clean_agencies_and_names_every_error(tmp_path, mini):
+    from guidekit.responses import split_by_agency
+
+    good = rows_for("0012", "甲機關")
+    bad = rows_for("0013", "乙機關", answers=[("S1", "符合", ""), ("S2", "也許", "")])
+    (tmp_path / "a.csv").write_text(
+        "\n".join(",".join(r) for r in [ZH_HEADER, *good, *bad]) + "\n", encoding="utf-8"
+    )
+    (tmp_path / "b.csv").write_bytes(b"\x81\x30\xff\xfe garbage \x80\x80\x80")  # unreadable
+    report = validate_responses(tmp_path, mini)
+    split = split_by_agency(report)
+    # 0013's row 6 (header row 1, three 0012 rows, then S1 and S2 of 0013)
+    assert {k: [(p.row, p.code) for p in v] for k, v in split.failed.items()} == {
+        ("2026", "0013"): [(6, "unknown-answer")]
+    }
+    assert [(Path(p.file).name, p.code) for p in split.unplaced] == [("b.csv", "encoding")]
+    assert split.names == {("2026", "0013"): "乙機關"}
+    frame = split.responses.frame
+    assert set(frame["agency_id"]) == {"0012"} and len(frame) == 3
+
+
+def test_an_error_without_a_row_fails_every_agency_of_its_file(tmp_path, mini):
+    from guidekit.responses import split_by_agency
+
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "\n".join(
+            ",".join(r)
+            for r in [
+                ZH_HEADER,
+                *rows_for("0012", "甲機關"),
+                ["2026", "", "無代碼", "甲", "S4", "符合", ""],
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    split = split_by_agency(validate_responses(path, mini))
+    # the row without an agency code could belong to any agency of the file
+    assert list(split.failed) == [("2026", "0012")] and split.responses is None
