@@ -33,6 +33,12 @@ LANG_OPTION = click.option(
     help="訊息與報告的語言：zh-TW（預設）或 en / Language of messages and reports.",
 )
 
+FRAMEWORK_OPTION = click.option(
+    "--framework",
+    type=click.Path(path_type=Path),
+    help="題庫資料夾（預設 tw-dsg）/ Framework folder.",
+)
+
 
 def _lang(ctx: click.Context, lang: str | None) -> str:
     chosen = lang or (ctx.obj or {}).get("lang")
@@ -104,11 +110,7 @@ def main(ctx: click.Context, lang: str | None) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--framework",
-    type=click.Path(path_type=Path),
-    help="題庫資料夾（預設 tw-dsg）/ Framework folder.",
-)
+@FRAMEWORK_OPTION
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -184,11 +186,7 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
     metavar="ID=W",
     help="調整權重，例如 --weight P08=2（可重複）/ Override a weight (repeatable).",
 )
-@click.option(
-    "--framework",
-    type=click.Path(path_type=Path),
-    help="題庫資料夾（預設 tw-dsg）/ Framework folder.",
-)
+@FRAMEWORK_OPTION
 @click.option(
     "-o",
     "--output",
@@ -324,11 +322,7 @@ def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None
 @click.option(
     "--round", "round_", help="評估回合（預設填答中最新的回合）/ Round (default: the latest)."
 )
-@click.option(
-    "--framework",
-    type=click.Path(path_type=Path),
-    help="題庫資料夾（預設 tw-dsg）/ Framework folder.",
-)
+@FRAMEWORK_OPTION
 @click.option(
     "--timeout",
     type=click.IntRange(1),
@@ -476,11 +470,7 @@ def framework_cmd(folder: Path | None, lang: str | None) -> None:
     required=True,
     help="資料包的輸出資料夾 / Output folder for the data package.",
 )
-@click.option(
-    "--framework",
-    type=click.Path(path_type=Path),
-    help="題庫資料夾（預設 tw-dsg）/ Framework folder.",
-)
+@FRAMEWORK_OPTION
 @click.option(
     "--licence",
     default="OGDL-Taiwan-1.0",

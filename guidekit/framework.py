@@ -823,6 +823,25 @@ class _Loader:
             return None, None
         return _plain(data), data
 
+    def read_yaml_list(self, name: str, what_zh: str, what_en: str) -> tuple[Any, Any]:
+        """A YAML file that must hold a list (of principles, measures …): ``(data, raw)``,
+        or ``(None, None)`` after recording why not."""
+        data, raw = self.read_yaml(name)
+        if data is not None and not isinstance(data, list):
+            self.problem(
+                self.folder / name,
+                1,
+                None,
+                None,
+                "schema",
+                detail="not a list",
+                detail_zh="不是清單",
+                expected_en=f"a list of {what_en}",
+                expected_zh=f"{what_zh}的清單（每項以 - 開頭）",
+            )
+            return None, None
+        return data, raw
+
     def read_csv(self, name: str) -> list[tuple[int, dict[str, str]]]:
         path, text = self.read_text(name)
         if text is None:
@@ -938,21 +957,8 @@ class _Loader:
 
     def load_principles(self, meta: FrameworkMeta) -> tuple[Principle, ...]:
         path = self.folder / meta.principles
-        data, raw = self.read_yaml(meta.principles)
+        data, raw = self.read_yaml_list(meta.principles, "原則", "principles")
         if data is None:
-            return ()
-        if not isinstance(data, list):
-            self.problem(
-                path,
-                1,
-                None,
-                None,
-                "schema",
-                detail="not a list",
-                detail_zh="不是清單",
-                expected_en="a list of principles",
-                expected_zh="原則的清單（每項以 - 開頭）",
-            )
             return ()
         dims = {d.id for d in meta.dimensions}
         out: list[Principle] = []
@@ -1092,21 +1098,8 @@ class _Loader:
     ) -> tuple[Measure, ...]:
         assert meta.measures
         path = self.folder / meta.measures
-        data, raw = self.read_yaml(meta.measures)
+        data, raw = self.read_yaml_list(meta.measures, "配套措施", "measures")
         if data is None:
-            return ()
-        if not isinstance(data, list):
-            self.problem(
-                path,
-                1,
-                None,
-                None,
-                "schema",
-                detail="not a list",
-                detail_zh="不是清單",
-                expected_en="a list of measures",
-                expected_zh="配套措施的清單（每項以 - 開頭）",
-            )
             return ()
         item_ids = {i.id for bank in items.values() for i in bank}
         principle_ids = {p.id for p in principles}
