@@ -60,7 +60,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="guidekit-bench-") as tmp:
         os.environ["GUIDEKIT_WORKSHOP_LOG"] = str(Path(tmp) / "workshop.log")
-        from guidekit import charts, scoring
+        from guidekit import scoring
+        from guidekit.render import charts
         from guidekit.store import Change, Sheet, open_store
         from guidekit.widgets.model import Questionnaire, principle_label
         from guidekit.widgets.questionnaire import QuestionnaireView

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .framework import Framework, load_framework
-from .problems import DataError, FrameworkError, GuidekitError, Problem, ResponsesError
-from .responses import Responses, read_responses, validate_responses
-from .scoring import Scores, score
+from guidekit.answers import Responses
+from guidekit.framework import Framework, load_framework
+from guidekit.intake.responses import read_responses, validate_responses
+from guidekit.problems import DataError, FrameworkError, GuidekitError, Problem, ResponsesError
+from guidekit.scoring import Scores, score
 
 __all__ = [
     "DataError",

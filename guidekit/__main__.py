@@ -1,6 +1,6 @@
 """``python -m guidekit`` runs the command line (same as ``guidekit``)."""
 
-from .cli import main
+from guidekit.cli import main
 
 if __name__ == "__main__":
     main()

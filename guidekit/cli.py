@@ -22,9 +22,18 @@ from typing import Any
 
 import click
 
-from . import i18n
-from .problems import DataError, GuidekitError
-from .text import printable
+from guidekit import i18n, scoring
+from guidekit.files import excel_safe, write_atomic
+from guidekit.framework import load_framework
+from guidekit.intake.responses import read_responses, validate_responses
+from guidekit.problems import DataError, GuidekitError
+from guidekit.render.fonts import has_cjk_font
+from guidekit.report.batch import run_reports
+from guidekit.research import load
+from guidekit.research.opendata import export_package
+from guidekit.store import SQLiteStore
+from guidekit.text import printable
+from guidekit.widgets.server import serve
 
 LANG_OPTION = click.option(
     "--lang",
@@ -121,8 +130,6 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
 
     Exit status 0 when there are no errors (warnings are printed), 1 otherwise.
     """
-    from .responses import validate_responses
-
     lang = _lang(click.get_current_context(), lang)
     report = validate_responses(list(paths), framework)
     if fmt == "json":
@@ -206,10 +213,6 @@ def score(
     lang: str | None,
 ) -> None:
     """計算指標分數（0–100）：檢核項目 → 原則 → 構面 → 整體。Score answers (0–100)."""
-    from . import scoring
-    from .files import excel_safe, write_atomic
-    from .responses import read_responses
-
     given = [entry.partition("=")[0].strip() for entry in weights]
     twice = sorted({key for key in given if given.count(key) > 1})
     if twice:
@@ -364,8 +367,6 @@ def reports(
 ) -> None:
     """產製各機關的 HTML 報告、索引、彙整表與執行紀錄。One self-contained HTML report per
     agency, plus index.html, summary.csv and manifest.json."""
-    from .batch import run_reports
-
     lang = _lang(click.get_current_context(), lang)
     result = run_reports(
         responses=list(responses) or None,
@@ -413,8 +414,6 @@ def reports(
 
 def _warn_fonts(lang: str) -> None:
     """Say so when this machine has no CJK font (reports would show boxes in its browser)."""
-    from .fonts import has_cjk_font
-
     if has_cjk_font() is False:
         _say(
             lang,
@@ -431,8 +430,6 @@ def _warn_fonts(lang: str) -> None:
 @_handle_errors
 def framework_cmd(folder: Path | None, lang: str | None) -> None:
     """檢查題庫資料夾並摘要。Check a framework folder and summarise it."""
-    from .framework import load_framework
-
     lang = _lang(click.get_current_context(), lang)
     fw = load_framework(folder)
     _say(
@@ -502,13 +499,10 @@ def export_cmd(
 
     Respondents become random labels; item-level data (answers, item results) of
     assessments with fewer than --min-group respondents, and all notes, are left
-    out; agency scores are public by design (see guidekit.opendata).  An existing
+    out; agency scores are public by design (see guidekit.research.opendata).  An existing
     folder must be empty or hold a package written by guidekit: only that
     package's files are replaced, other files stay.
     """
-    from .opendata import export_package
-    from .research import load
-
     lang = _lang(click.get_current_context(), lang)
     result = export_package(
         load(list(responses) or None, framework),
@@ -593,8 +587,6 @@ def workshop_cmd(store: Path | None, host: str, port: int, lang: str | None) -> 
     the facilitator only) and where the logs are; answers are saved to the store as
     they change.  Use one store per workshop.  Ctrl+C stops.
     """
-    from .widgets.server import serve
-
     lang = _lang(click.get_current_context(), lang)
     sys.exit(
         serve(store=store, host=host, port=port, lang=lang, say=lambda zh, en: _say(lang, zh, en))
@@ -613,8 +605,6 @@ def backup_cmd(store: Path, target: Path, lang: str | None) -> None:
     Reads STORE without changing it (answers still in its -wal file included) and
     writes TARGET as one .sqlite file that ``guidekit validate`` reads.
     """
-    from .store import SQLiteStore
-
     lang = _lang(click.get_current_context(), lang)
     with SQLiteStore(store, readonly=True) as opened:
         written = opened.backup(target)

@@ -9,6 +9,7 @@ the Gregorian date, as Taiwanese government documents do.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import functools
 import math
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from .problems import GuidekitError
+from guidekit.problems import GuidekitError
 
 LANGS = ("zh-TW", "en")
 DEFAULT_LANG = "zh-TW"
@@ -159,3 +160,27 @@ def format_pct(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     return f"{value * 100:.0f}%"
+
+
+def error(key: str, /, **params: Any) -> GuidekitError:
+    """A :class:`~guidekit.problems.GuidekitError` whose texts (zh-TW and English) are the
+    message ``key`` of ``messages.yaml``, filled with ``params``.
+
+    A parameter may itself be a ``{"zh-TW": ..., "en": ...}`` dict (see :func:`os_detail`);
+    each language then gets its own text.
+    """
+
+    def text(lang: str) -> str:
+        values = {k: v[lang] if isinstance(v, dict) else v for k, v in params.items()}
+        return t(key, lang, **values)
+
+    return GuidekitError(text("en"), zh=text("zh-TW"))
+
+
+def os_detail(exc: OSError) -> dict[str, str]:
+    """What went wrong with a file, in both languages (the system's text when not known)."""
+    key = f"oserror.{errno.errorcode.get(exc.errno or 0, '')}"
+    if key in messages():
+        return {lang: t(key, lang) for lang in LANGS}
+    fallback = exc.strerror or type(exc).__name__
+    return {lang: fallback for lang in LANGS}

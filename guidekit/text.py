@@ -54,7 +54,14 @@ def has_hidden(value: str) -> bool:
     return has_invisible(value) or "\u00a0" in value
 
 
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: Control characters (C0 but tab, line feed and carriage return; DEL; C1) and
+#: text-direction overrides and isolates: never in a code or a name (problem
+#: ``control-char``), shown as escapes wherever free text is printed.
+CONTROL_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+CONTROL = re.compile(f"[{CONTROL_CHARS}]")
+#: What :func:`printable` escapes: :data:`CONTROL` and a carriage return (a lone CR
+#: would move a terminal's cursor back over what was printed).
+_UNPRINTABLE = re.compile(f"[{CONTROL_CHARS}\r]")
 
 
 def printable(text: str) -> str:

@@ -14,9 +14,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from guidekit.batch import report_filenames, run_reports
+from guidekit.intake.responses import read_responses
 from guidekit.paths import notebooks_dir
-from guidekit.responses import read_responses
+from guidekit.report.batch import report_filenames, run_reports
 from guidekit.scoring import score
 
 from .helpers import HOSTILE_AGENCIES, HOSTILE_NOTE, write_round
@@ -238,7 +238,7 @@ def test_kernels_use_private_ipc_sockets(tmp_path, monkeypatch):
     directory ("Invalid Signature"). Each kernel manager must get its own socket path."""
     import os
 
-    from guidekit.kernels import LocalKernelManager
+    from guidekit.report.kernels import LocalKernelManager
 
     monkeypatch.chdir(tmp_path)
     first, second = LocalKernelManager(), LocalKernelManager()
@@ -272,7 +272,7 @@ def test_index_rounds_the_exact_score_once_like_the_report(tmp_path, example_rou
     # to 2 decimals first (57.55) and then to 1 gave 57.5 in the index.
     import datetime as dt
 
-    from guidekit.batch import AgencyResult, _write_index
+    from guidekit.report.batch import AgencyResult, _write_index
     from guidekit.report.context import load_round
 
     data = load_round(example_round)
@@ -295,7 +295,7 @@ def test_index_rounds_the_exact_score_once_like_the_report(tmp_path, example_rou
 
 
 def test_index_warns_when_it_mixes_self_assessment_forms(fw):
-    from guidekit.batch import _index_reading
+    from guidekit.report.batch import _index_reading
 
     one = _index_reading(fw, {"政府數位服務自評表"}, "zh-TW")
     two = _index_reading(fw, {"政府數位服務自評表", "資通訊應用計畫自評表"}, "zh-TW")

@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from guidekit.batch import report_filenames
 from guidekit.cli import main
 from guidekit.files import excel_safe
+from guidekit.intake.responses import read_responses, validate_responses
 from guidekit.report import load_round
-from guidekit.responses import read_responses, validate_responses
+from guidekit.report.batch import report_filenames
 from guidekit.scoring import score
 from guidekit.text import printable
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from guidekit.cli import main
-from guidekit.responses import read_responses
+from guidekit.intake.responses import read_responses
 from guidekit.scoring import score
 
 from .conftest import FIXTURES

@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from frictionless import Package, validate
 
 import guidekit as gk
-from guidekit import opendata
 from guidekit import research as rs
 from guidekit.cli import main
+from guidekit.research import opendata
 from guidekit.scoring import KEY
 
 OWN_FILES = {f"{name}.csv" for name in opendata.RESOURCES} | {"datapackage.json"}

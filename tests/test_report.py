@@ -10,10 +10,10 @@ from html.parser import HTMLParser
 import pytest
 
 from guidekit import i18n
-from guidekit.charts import bars, radar
-from guidekit.recommend import recommend
+from guidekit.intake.responses import read_responses
+from guidekit.render.charts import bars, radar
 from guidekit.report import AgencyReport, load_round
-from guidekit.responses import read_responses
+from guidekit.scoring.recommend import recommend
 
 from .helpers import write_round
 
@@ -276,7 +276,7 @@ def test_overview_counts_unanswered_major_items(write_csv, fw):
 def test_default_output_folders():
     from pathlib import Path
 
-    from guidekit.batch import default_out
+    from guidekit.report.batch import default_out
 
     assert default_out("zh-TW") == Path("reports/example")
     assert default_out("en") == Path("reports/example-en")

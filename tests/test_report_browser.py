@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from guidekit.batch import run_reports
+from guidekit.report.batch import run_reports
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 import guidekit as gk
-from guidekit import consistency, history, sensitivity
 from guidekit import research as rs
-from guidekit.framework import load_framework
+from guidekit.framework import history, load_framework
 from guidekit.problems import FrameworkError
+from guidekit.research import consistency, sensitivity
 from guidekit.scoring import KEY, overall_from_principle_scores
 
 from .conftest import FIXTURES

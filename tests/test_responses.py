@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
+from guidekit.answers import COLUMNS
+from guidekit.intake.responses import read_responses, validate_responses
 from guidekit.problems import ResponsesError, Severity
-from guidekit.responses import COLUMNS, read_responses, validate_responses
 
 from .conftest import ZH_HEADER
 
@@ -485,7 +486,7 @@ def test_a_malformed_csv_row_does_not_hide_the_problems_after_it(tmp_path, mini)
 
 
 def test_split_by_agency_keeps_clean_agencies_and_names_every_error(tmp_path, mini):
-    from guidekit.responses import split_by_agency
+    from guidekit.intake.responses import split_by_agency
 
     good = rows_for("0012", "甲機關")
     bad = rows_for("0013", "乙機關", answers=[("S1", "符合", ""), ("S2", "也許", "")])
@@ -506,7 +507,7 @@ def test_split_by_agency_keeps_clean_agencies_and_names_every_error(tmp_path, mi
 
 
 def test_an_error_without_a_row_fails_every_agency_of_its_file(tmp_path, mini):
-    from guidekit.responses import split_by_agency
+    from guidekit.intake.responses import split_by_agency
 
     path = tmp_path / "a.csv"
     path.write_text(

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from guidekit.framework import load_framework
+from guidekit.intake.responses import read_responses
 from guidekit.problems import GuidekitError
-from guidekit.responses import read_responses
 from guidekit.scoring import quartile_band, respondent_scores, score
 
 from .conftest import FIXTURES

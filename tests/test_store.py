@@ -12,9 +12,9 @@ import time
 import pandas as pd
 import pytest
 
-from guidekit.responses import COLUMNS, validate_responses
+from guidekit.answers import AGREED_RESPONDENT, COLUMNS
+from guidekit.intake.responses import validate_responses
 from guidekit.store import (
-    AGREED_RESPONDENT,
     CURRENT_COLUMNS,
     KEEP,
     LOG_COLUMNS,
@@ -438,7 +438,7 @@ def test_a_store_is_read_wherever_answer_files_are(tmp_path, fw):
     from click.testing import CliRunner
 
     from guidekit.cli import main
-    from guidekit.responses import read_responses
+    from guidekit.intake.responses import read_responses
     from guidekit.store import Change, Sheet, open_store
 
     path = tmp_path / "workshop.sqlite"
@@ -632,7 +632,7 @@ LOOKALIKES = [
 
 @pytest.mark.parametrize("name", LOOKALIKES)
 def test_look_alikes_of_the_reserved_name_are_refused(store, name):
-    from guidekit.store import is_reserved_name
+    from guidekit.answers import is_reserved_name
 
     sheet = Sheet("2026", "0012", "測試機關", "", "service", name)
     with pytest.raises(StoreError) as info:
@@ -643,7 +643,7 @@ def test_look_alikes_of_the_reserved_name_are_refused(store, name):
 
 
 def test_people_may_have_names_near_the_reserved_one(store):
-    from guidekit.store import is_reserved_name
+    from guidekit.answers import is_reserved_name
 
     for name in ("團隊", "共識小組", "團隊共識會議記錄人"):
         assert not is_reserved_name(name)

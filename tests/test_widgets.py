@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from guidekit import scoring
-from guidekit.responses import validate_responses
-from guidekit.store import AGREED_RESPONDENT, open_store
+from guidekit.answers import AGREED_RESPONDENT
+from guidekit.intake.responses import validate_responses
+from guidekit.store import open_store
 from guidekit.widgets import Workshop
 from guidekit.widgets.app import query_choices
 
@@ -653,8 +654,8 @@ def test_the_shown_commands_are_quoted_for_a_shell(store, fw, tmp_path, monkeypa
     import shlex
     import types
 
-    from guidekit import batch
     from guidekit.store import Change, Sheet
+    from guidekit.widgets import model
     from guidekit.widgets.model import Facilitator
 
     round_, agency = '2026"; echo INJECTED; "', "A1$(touch /tmp/PWNED)"
@@ -666,7 +667,7 @@ def test_the_shown_commands_are_quoted_for_a_shell(store, fw, tmp_path, monkeypa
         result = types.SimpleNamespace(status="ok", file="r.html", error=None)
         return types.SimpleNamespace(results=[result])
 
-    monkeypatch.setattr(batch, "run_reports", fake_run_reports)
+    monkeypatch.setattr(model, "run_reports", fake_run_reports)
     made = Facilitator(store, round_, agency).report(tmp_path / "rep")
     assert shlex.split(made.command) == [
         "guidekit",

@@ -8,6 +8,6 @@ notebook into a self-contained HTML page.
 
 from __future__ import annotations
 
-from .context import AgencyReport, RoundData, latest_round, load_round
+from guidekit.report.context import AgencyReport, RoundData, latest_round, load_round
 
 __all__ = ["AgencyReport", "RoundData", "latest_round", "load_round"]

@@ -1,7 +1,7 @@
 """What one agency's report shows, computed from the round's scores.
 
 Nothing here decides a score: numbers come from :mod:`guidekit.scoring`,
-recommended measures from :mod:`guidekit.recommend`; this module selects and
+recommended measures from :mod:`guidekit.scoring.recommend`; this module selects and
 formats them, and renders each report section through an autoescaping template.
 """
 
@@ -17,14 +17,17 @@ from typing import Any
 
 import pandas as pd
 
-from .. import charts, i18n
-from ..files import write_atomic
-from ..framework import Framework, load_framework
-from ..html import HTML, render
-from ..problems import GuidekitError
-from ..recommend import recommend
-from ..responses import Responses, read_responses
-from ..scoring import KEY, Scores, score
+from guidekit import i18n
+from guidekit.answers import Responses
+from guidekit.files import write_atomic
+from guidekit.framework import Framework, load_framework
+from guidekit.intake.responses import read_responses
+from guidekit.paths import examples_dir
+from guidekit.problems import GuidekitError
+from guidekit.render import charts
+from guidekit.render.html import HTML, render
+from guidekit.scoring import KEY, Scores, score
+from guidekit.scoring.recommend import recommend
 
 _NUMBER_PARTS = re.compile(r"(\d+)")
 
@@ -109,8 +112,6 @@ def load_round(
     GuidekitError
         If the round is not in the answers.
     """
-    from ..paths import examples_dir
-
     if isinstance(responses, Responses):
         data = responses
     else:
@@ -162,7 +163,7 @@ class _Assessment:
 class AgencyReport:
     """One agency's report for one round.
 
-    Build it with :meth:`build`; each section method returns an :class:`~guidekit.html.HTML`
+    Build it with :meth:`build`; each section method returns an :class:`~guidekit.render.html.HTML`
     that Jupyter displays.  All text is in ``lang`` (``"zh-TW"`` or ``"en"``).
 
     Attributes
@@ -305,7 +306,7 @@ class AgencyReport:
         if self.lang != "en":
             return self.agency_name
         try:
-            from ..research import agencies
+            from guidekit.research import agencies
 
             register = agencies().set_index("agency_id")
         except Exception:  # no register: the name as answered

@@ -8,11 +8,11 @@ only draw it.  Answers go to a :mod:`guidekit.store` the moment they change.
 
 from __future__ import annotations
 
-from .app import Workshop, workshop
-from .errors import ErrorPanel, log_path
-from .facilitator import FacilitatorView
-from .model import Facilitator, Outcome, Questionnaire
-from .questionnaire import QuestionnaireView
+from guidekit.widgets.app import Workshop, workshop
+from guidekit.widgets.errors import ErrorPanel, log_path
+from guidekit.widgets.facilitator import FacilitatorView
+from guidekit.widgets.model import Facilitator, Outcome, Questionnaire
+from guidekit.widgets.questionnaire import QuestionnaireView
 
 __all__ = [
     "ErrorPanel",

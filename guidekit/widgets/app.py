@@ -30,25 +30,23 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from .. import i18n
-from ..framework import Framework
-from ..html import TEMPLATES, render
-from ..paths import agencies_file
-from ..responses import _clean_name
-from ..store import (
-    AGREED_RESPONDENT,
+from guidekit import i18n
+from guidekit.answers import AGREED_RESPONDENT, clean_name, is_reserved_name
+from guidekit.framework import Framework
+from guidekit.paths import agencies_file
+from guidekit.render.html import TEMPLATES, render
+from guidekit.store import (
     ResponseStore,
     Sheet,
-    is_reserved_name,
     open_store,
     text_problem,
 )
-from ..text import clean
-from . import server, wire
-from .errors import ErrorPanel, guarded, setup_logging
-from .facilitator import FacilitatorView
-from .model import Facilitator, Questionnaire, new_session
-from .questionnaire import QuestionnaireView
+from guidekit.text import clean
+from guidekit.widgets import server, wire
+from guidekit.widgets.errors import ErrorPanel, guarded, setup_logging
+from guidekit.widgets.facilitator import FacilitatorView
+from guidekit.widgets.model import Facilitator, Questionnaire, new_session
+from guidekit.widgets.questionnaire import QuestionnaireView
 
 #: Environment variable with the page language (``guidekit workshop --lang`` sets it).
 LANG_ENV = "GUIDEKIT_LANG"
@@ -434,7 +432,7 @@ class Workshop:
         return {
             "round": clean(self.round.value or ""),
             "agency_id": clean(self.agency_id.value or ""),
-            "agency_name": _clean_name(self.agency_name.value or ""),
+            "agency_name": clean_name(self.agency_name.value or ""),
             "service": clean(self.service.value or ""),
             "instrument": self.instrument.value,
             "respondent": clean(self.respondent.value or ""),
@@ -442,11 +440,11 @@ class Workshop:
 
     def _text_fields(self) -> list[tuple[str, Any, str, Any]]:
         """(key, widget, label key, clean-up) of the typed fields, as the file reader
-        cleans the same columns (:mod:`guidekit.responses`)."""
+        cleans the same columns (:mod:`guidekit.intake.responses`)."""
         return [
             ("round", self.round, "report.meta.round", clean),
             ("agency_id", self.agency_id, "report.meta.agency_id", clean),
-            ("agency_name", self.agency_name, "workshop.field.agency_name", _clean_name),
+            ("agency_name", self.agency_name, "workshop.field.agency_name", clean_name),
             ("service", self.service, "workshop.field.service", clean),
             ("respondent", self.respondent, "workshop.field.respondent", clean),
         ]

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .. import i18n
-from ..html import render
+from guidekit import i18n
+from guidekit.problems import GuidekitError
+from guidekit.render.html import render
 
 #: Environment variable naming the log file (``guidekit workshop`` sets it).
 LOG_ENV = "GUIDEKIT_WORKSHOP_LOG"
@@ -109,8 +110,6 @@ class ErrorPanel:
 
     def exception(self, exc: BaseException, where: str) -> None:
         """Log ``exc`` with its traceback and show a readable message."""
-        from ..problems import GuidekitError
-
         path = setup_logging()
         LOGGER.error("error in %s", where, exc_info=(type(exc), exc, exc.__traceback__))
         if isinstance(exc, GuidekitError) and callable(getattr(exc, "text", None)):

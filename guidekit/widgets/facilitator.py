@@ -19,12 +19,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from .. import i18n
-from ..html import render
-from ..store import KEEP
-from .errors import ErrorPanel, guarded
-from .model import Facilitator, Outcome, principle_label, shell_command
-from .questionnaire import SETTLE_S, _running_loop
+from guidekit import i18n
+from guidekit.render.html import render
+from guidekit.store import KEEP
+from guidekit.widgets.errors import ErrorPanel, guarded
+from guidekit.widgets.model import Facilitator, Outcome, principle_label, shell_command
+from guidekit.widgets.questionnaire import SETTLE_S, _running_loop
 
 #: Files larger than this get no download link (the path is still shown), bytes.
 MAX_LINK_BYTES = 8_000_000

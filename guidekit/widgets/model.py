@@ -23,11 +23,12 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .. import charts, i18n, scoring
-from ..framework import Framework, Item
-from ..responses import COLUMNS, Responses
-from ..store import (
-    AGREED_RESPONDENT,
+from guidekit import i18n, scoring
+from guidekit.answers import AGREED_RESPONDENT, COLUMNS, Responses
+from guidekit.framework import Framework, Item
+from guidekit.render import charts
+from guidekit.report.batch import report_filenames, run_reports
+from guidekit.store import (
     KEEP,
     Change,
     Conflict,
@@ -324,7 +325,7 @@ class Questionnaire:
         return frame
 
     def responses(self) -> Responses:
-        """This sheet's saved answers as :class:`~guidekit.responses.Responses`."""
+        """This sheet's saved answers as :class:`~guidekit.intake.responses.Responses`."""
         return Responses(frame=self.frame(), framework=self.framework)
 
     def principles(self) -> pd.DataFrame:
@@ -698,8 +699,6 @@ class Facilitator:
 
     # -- files ---------------------------------------------------------------------------
     def _stem(self) -> str:
-        from ..batch import report_filenames
-
         agency = report_filenames([self.agency_id])[self.agency_id].removesuffix(".html")
         round_ = report_filenames([self.round])[self.round].removesuffix(".html")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -720,7 +719,7 @@ class Facilitator:
     def report(self, folder: str | Path | None = None, today: dt.date | None = None) -> Reported:
         """Export the answers (:meth:`export`) and run ``guidekit reports`` on that file.
 
-        The report comes from :func:`guidekit.batch.run_reports` with the exported
+        The report comes from :func:`guidekit.report.batch.run_reports` with the exported
         CSV as input, exactly what ``guidekit reports --responses <csv> --agency
         <id> --round <round> --out <folder>`` does; ``command`` is that command
         line, every argument quoted for a shell (:func:`shell_command`).
@@ -728,8 +727,6 @@ class Facilitator:
         files in it and the report in its ``report/`` folder (answers and reports
         never share a folder: a folder with a report run is not read as answers).
         """
-        from ..batch import run_reports
-
         folder = Path(folder) if folder is not None else self.out / "reports" / self._stem()
         answers = self.export(folder)
         framework = str(self.framework.path)

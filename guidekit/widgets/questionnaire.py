@@ -30,10 +30,10 @@ from typing import Any
 
 import pandas as pd
 
-from .. import i18n
-from ..html import render
-from .errors import ErrorPanel, guarded
-from .model import Outcome, Questionnaire, local_time
+from guidekit import i18n
+from guidekit.render.html import render
+from guidekit.widgets.errors import ErrorPanel, guarded
+from guidekit.widgets.model import Outcome, Questionnaire, local_time
 
 #: Seconds a chosen answer rests before it is saved (in a running kernel): arrow keys in a
 #: radio group choose every option they pass, and only the last one should be saved.

@@ -45,12 +45,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import i18n
-from ..paths import notebooks_dir
-from ..problems import GuidekitError
-from ..store import STORE_ENV, default_store_path, open_store
-from . import wire
-from .errors import LOG_ENV, log_path
+from guidekit import i18n
+from guidekit.paths import notebooks_dir
+from guidekit.problems import GuidekitError
+from guidekit.render import TEMPLATES
+from guidekit.store import STORE_ENV, SQLiteStore, default_store_path, open_store
+from guidekit.widgets import wire
+from guidekit.widgets.errors import LOG_ENV, log_path
 
 #: Environment variable with the facilitator key, read by the workshop page
 #: (:class:`guidekit.widgets.app.Workshop`): the facilitator view needs it.
@@ -81,7 +82,7 @@ CULL_ENV = "GUIDEKIT_WORKSHOP_CULL_S"
 #: The Voilà template of the workshop page (Voilà's "lab" template, nothing from the internet,
 #: keyboard help): found through JUPYTER_PATH in this folder.
 TEMPLATE_NAME = "guidekit-workshop"
-TEMPLATE_ROOT = Path(__file__).resolve().parent.parent / "templates" / "workshop" / "jupyter"
+TEMPLATE_ROOT = TEMPLATES.resolve() / "workshop" / "jupyter"
 
 
 def is_loopback(host: str) -> bool:
@@ -105,10 +106,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     return check_address(host, 0)
 
 
-def _error(key: str, **values: Any) -> GuidekitError:
-    return GuidekitError(i18n.t(key, "en", **values), zh=i18n.t(key, "zh-TW", **values))
-
-
 def check_address(host: str, port: int) -> int:
     """Try to listen on (host, port) the way Voilà will (then let go); returns the port
     (a free one for ``port=0``).
@@ -124,7 +121,7 @@ def check_address(host: str, port: int) -> int:
             host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
         )
     except (socket.gaierror, UnicodeError) as exc:
-        raise _error("workshop.server.host_unknown", host=host, detail=_detail(exc)) from None
+        raise i18n.error("workshop.server.host_unknown", host=host, detail=_detail(exc)) from None
     chosen = port
     seen: set[tuple[int, str]] = set()
     for family, kind, proto, _, address in infos:
@@ -141,16 +138,16 @@ def check_address(host: str, port: int) -> int:
                 chosen = int(sock.getsockname()[1])
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise _error("workshop.server.port_taken", port=chosen or port) from None
+                raise i18n.error("workshop.server.port_taken", port=chosen or port) from None
             if exc.errno in (errno.EACCES, errno.EPERM):
-                raise _error("workshop.server.port_denied", port=port) from None
+                raise i18n.error("workshop.server.port_denied", port=port) from None
             if exc.errno == errno.EADDRNOTAVAIL:
-                raise _error(
+                raise i18n.error(
                     "workshop.server.host_not_here", host=host, detail=_detail(exc)
                 ) from None
             if exc.errno == errno.EAFNOSUPPORT:
                 continue  # e.g. no IPv6 on this computer: Voilà skips it too
-            raise _error(
+            raise i18n.error(
                 "workshop.server.bind_failed", host=host, port=port, detail=_detail(exc)
             ) from None
     return chosen
@@ -328,7 +325,7 @@ def cull_idle_seconds() -> int:
     if not raw:
         return CULL_IDLE_S
     if not raw.isdigit() or int(raw) < 10:
-        raise _error("workshop.server.cull_bad", name=CULL_ENV, value=raw)
+        raise i18n.error("workshop.server.cull_bad", name=CULL_ENV, value=raw)
     return int(raw)
 
 
@@ -432,9 +429,9 @@ def serve(
     settled = False
     try:
         if not wait_until_listening(p.host, p.port, process):
-            raise _error("workshop.server.not_started", **values)
+            raise i18n.error("workshop.server.not_started", **values)
         if p.token and not token_required(p.host, p.port):
-            raise _error("workshop.server.token_off")
+            raise i18n.error("workshop.server.token_off")
         say(f"自評工作坊已啟動：{p.url}", f"The workshop is running at {p.url}")
         if p.host in ("0.0.0.0", "::"):
             for url in p.lan_urls:
@@ -459,7 +456,7 @@ def serve(
         say(*(i18n.t("workshop.server.key", lg, key=p.key) for lg in ("zh-TW", "en")))
         say("  按 Ctrl+C 結束。", "  Press Ctrl+C to stop.")
         code = process.wait()
-        raise _error("workshop.server.stopped", code=code, **values)
+        raise i18n.error("workshop.server.stopped", code=code, **values)
     except KeyboardInterrupt:
         _stop(process)
         _settle(p.store, say)
@@ -502,8 +499,6 @@ def settle_store(path: Path) -> bool:
     alone holds every answer (a kernel that was shut down or killed may have left them in
     the ``-wal`` file).  Returns True when it did; False if another program kept it from
     finishing (nothing is lost then: the rest stays in the ``-wal`` file)."""
-    from ..store import SQLiteStore
-
     store = SQLiteStore(path)
     try:
         done = store.checkpoint()

@@ -34,9 +34,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from .research import _error
-from .responses import Responses
-from .scoring import KEY, answer_values
+from guidekit import i18n
+from guidekit.answers import Responses
+from guidekit.scoring import KEY, answer_values
 
 __all__ = ["alpha_by_principle", "cronbach_alpha", "krippendorff_alpha", "respondent_agreement"]
 
@@ -55,7 +55,7 @@ def cronbach_alpha(matrix: pd.DataFrame | np.ndarray) -> float:
     """
     values = np.asarray(matrix, dtype=float)
     if values.ndim != 2:
-        raise _error("research.error.matrix")
+        raise i18n.error("research.error.matrix")
     values = values[np.isfinite(values).all(axis=1)]
     n, k = values.shape
     if k < 2 or n < 2:
@@ -100,7 +100,7 @@ def alpha_by_principle(
     valued = valued.merge(bank, on="item_id", how="inner")
     rows_key = [*KEY, "respondent"] if unit == "respondent" else list(KEY)
     if unit not in ("respondent", "assessment"):
-        raise _error(
+        raise i18n.error(
             "research.error.argument", name="unit", allowed="respondent, assessment", value=unit
         )
     out = []
@@ -191,7 +191,7 @@ def respondent_agreement(responses: Responses, by: str = "assessment") -> pd.Dat
         ``interval``).
     """
     if by not in ("assessment", "principle"):
-        raise _error(
+        raise i18n.error(
             "research.error.argument", name="by", allowed="assessment, principle", value=by
         )
     fw = responses.framework

@@ -4,7 +4,7 @@ workbooks agencies exchange.
 
 This module only turns a file into a header and rows of text with their
 spreadsheet row numbers; what the columns mean is decided by the caller
-(:mod:`guidekit.responses`).  The encoding is detected, not guessed silently:
+(:mod:`guidekit.intake.responses`).  The encoding is detected, not guessed silently:
 :class:`Table` records which one was used, and every doubt becomes a Problem.
 """
 
@@ -20,7 +20,7 @@ import re
 import sys
 from pathlib import Path
 
-from .problems import Problem, Severity
+from guidekit.problems import Problem, Severity
 
 #: Encodings tried, in order, for CSV files without a byte-order mark.  CP950 is
 #: Microsoft's Big5 (what Excel on zh-TW Windows writes as "CSV"); it accepts

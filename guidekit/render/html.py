@@ -14,8 +14,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from . import i18n
-from .text import printable
+from guidekit import i18n
+from guidekit.text import printable
 
 TEMPLATES = Path(__file__).with_name("templates")
 

@@ -18,7 +18,7 @@ Results carry the version they were answered against (``framework_version``);
 comparisons across rounds can say exactly which items are affected
 (users of other tools asked for this: see ``reference/what-users-ask.md``,
 "keep the bank and the standard in step").  A lens framework
-(:mod:`guidekit.lens`) uses its source framework's history.
+(:mod:`guidekit.framework.lens`) uses its source framework's history.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from pydantic import Field, ValidationError, field_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from .framework import Framework, _Record
-from .problems import FrameworkError, Problem
+from guidekit.framework.model import Framework, Record
+from guidekit.problems import FrameworkError, Problem
 
 ENCODING = "utf-8"
 
@@ -51,7 +51,7 @@ HISTORY_COLUMNS = (
 )
 
 
-class ItemChange(_Record):
+class ItemChange(Record):
     """One item's change in a revision."""
 
     id: str = Field(min_length=1)
@@ -62,7 +62,7 @@ class ItemChange(_Record):
     note_en: str = ""
 
 
-class Revision(_Record):
+class Revision(Record):
     """One revision of the question bank: ``previous`` → ``version``."""
 
     version: str = Field(min_length=1)
@@ -160,8 +160,8 @@ def _load(
                     f"[{n}].{field}",
                     error.get("input") if not isinstance(error.get("input"), dict | list) else None,
                     error["msg"],
-                    "見 guidekit.history 說明",
-                    "see guidekit.history",
+                    "見 guidekit.framework.history 說明",
+                    "see guidekit.framework.history",
                 )
             continue
         for change in revision.items:

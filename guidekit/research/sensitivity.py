@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .research import _error
-from .scoring import KEY, Scores, overall_from_principle_scores
+from guidekit import i18n
+from guidekit.scoring import KEY, Scores, overall_from_principle_scores
 
 __all__ = ["weight_schemes", "weight_sensitivity"]
 
@@ -55,7 +55,7 @@ def weight_schemes(
     """
     base = np.asarray(base, dtype=float)
     if not 0 <= spread < 1:
-        raise _error(
+        raise i18n.error(
             "research.error.argument",
             name="spread",
             allowed="0 ≤ spread < 1 (0.2 = ±20 %)",
@@ -63,7 +63,7 @@ def weight_schemes(
         )
     if method == "montecarlo":
         if draws < 1:
-            raise _error("research.error.argument", name="draws", allowed="≥ 1", value=draws)
+            raise i18n.error("research.error.argument", name="draws", allowed="≥ 1", value=draws)
         rng = np.random.default_rng(seed)
         return base * rng.uniform(1 - spread, 1 + spread, size=(draws, len(base)))
     if method == "one_at_a_time":
@@ -72,7 +72,7 @@ def weight_schemes(
             schemes[2 * i, i] *= 1 - spread
             schemes[2 * i + 1, i] *= 1 + spread
         return schemes
-    raise _error(
+    raise i18n.error(
         "research.error.argument", name="method", allowed="montecarlo, one_at_a_time", value=method
     )
 

@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from .framework import Framework
+from guidekit.framework import Framework
 
 COLUMNS = ["measure_id", "stage", "principles", "reasons"]
 

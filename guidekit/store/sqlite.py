@@ -32,7 +32,7 @@ that item are left out; items without an agreed answer keep every
 respondent's answer (scored by their median, :mod:`guidekit.scoring`).  The
 individual answers stay in the store (``agreed="individual"``, :meth:`log`).
 Because the report button exports exactly these rows and runs
-:func:`guidekit.batch.run_reports` on the exported file, it makes the same
+:func:`guidekit.report.batch.run_reports` on the exported file, it makes the same
 report as ``guidekit reports --responses <export>``.
 
 Backends
@@ -67,28 +67,28 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .files import write_atomic
-from .framework import Framework, ScaleOption, load_framework
-from .problems import GuidekitError, Problem, ResponsesError, Severity
-from .responses import (
-    _CONTROL,
+from guidekit import i18n
+from guidekit.answers import (
     AGREED_RESPONDENT,
     COLUMNS,
     HEADER_ALIASES,
     Responses,
     SourceInfo,
-    _clean_name,
+    clean_name,
     empty_frame,
     is_reserved_name,
     settle_agreed,
 )
-from .text import clean, printable
+from guidekit.files import write_atomic
+from guidekit.framework import Framework, ScaleOption, load_framework
+from guidekit.problems import GuidekitError, Problem, ResponsesError, Severity
+from guidekit.text import CONTROL, clean, printable
 
 #: Schema version written into the store; a newer store is refused, not guessed at.
 SCHEMA_VERSION = 1
 
 #: The reserved respondent under which the team's agreed answers are kept and exported
-#: is :data:`guidekit.responses.AGREED_RESPONDENT` (「團隊共識」), imported here.
+#: is :data:`guidekit.intake.responses.AGREED_RESPONDENT` (「團隊共識」), imported here.
 
 #: Record kinds: a respondent's own answer, or the team's agreed answer.
 KINDS = ("answer", "agreed")
@@ -224,8 +224,6 @@ class StoreError(GuidekitError):
 
     def text(self, lang: str = "zh-TW") -> str:
         """The reason in ``lang`` (zh-TW or en)."""
-        from . import i18n
-
         lang = i18n.normalise_lang(lang)
         params = dict(self.params)
         if "field" in params:
@@ -267,13 +265,13 @@ def text_problem(value: str, *, one_line: bool = True) -> str | None:
     ``"surrogate"``: it holds a lone UTF-16 surrogate (text cut in the middle of an
     emoji), which no file can hold.  With ``one_line`` (codes and names):
     ``"control-char"`` for control and text-direction characters — the answer-file
-    reader's rule (:data:`guidekit.responses._CONTROL`, problem ``control-char``),
+    reader's rule (:data:`guidekit.text.CONTROL`, problem ``control-char``),
     so nothing the store accepts is refused when its export is read — and for line
     breaks and tabs.  Notes (``one_line=False``) may hold any other character.
     """
     if _SURROGATE.search(value):
         return "surrogate"
-    if one_line and (_CONTROL.search(value) or _LINE_BREAK.search(value)):
+    if one_line and (CONTROL.search(value) or _LINE_BREAK.search(value)):
         return "control-char"
     return None
 
@@ -490,7 +488,7 @@ class ResponseStore(abc.ABC):
         """Validate a change against the framework; returns it with defaults filled.
 
         The codes and names are checked as the answer-file reader
-        (:mod:`guidekit.responses`) would read them back from an export, so
+        (:mod:`guidekit.intake.responses`) would read them back from an export, so
         nothing the store accepts is refused or changed there.
 
         Raises
@@ -535,7 +533,7 @@ class ResponseStore(abc.ABC):
             raise StoreError(
                 "surrogate", "the note holds a lone UTF-16 surrogate", field="note", value=""
             )
-        # Stored exactly as an answer file would be read back (guidekit.responses cleans
+        # Stored exactly as an answer file would be read back (guidekit.intake.responses cleans
         # these fields), so an export re-reads without a single change.
         for field in ("round", "agency_id", "service", "instrument", "respondent"):
             value = getattr(sheet, field)
@@ -547,13 +545,13 @@ class ResponseStore(abc.ABC):
                     value=value,
                     cleaned=clean(value),
                 )
-        if _clean_name(sheet.agency_name) != sheet.agency_name:
+        if clean_name(sheet.agency_name) != sheet.agency_name:
             raise StoreError(
                 "unclean",
                 f"agency_name {sheet.agency_name!r} is not clean text",
                 field="agency_name",
                 value=sheet.agency_name,
-                cleaned=_clean_name(sheet.agency_name),
+                cleaned=clean_name(sheet.agency_name),
             )
         if sheet.kind not in KINDS:
             raise StoreError("kind", f"unknown record kind {sheet.kind!r}", kind=sheet.kind)
@@ -760,7 +758,7 @@ class ResponseStore(abc.ABC):
         instrument: str | None = None,
         respondent: str | None = None,
     ) -> Responses:
-        """The current answers as canonical :class:`~guidekit.responses.Responses`.
+        """The current answers as canonical :class:`~guidekit.intake.responses.Responses`.
 
         Parameters
         ----------
@@ -777,7 +775,7 @@ class ResponseStore(abc.ABC):
         Returns
         -------
         Responses
-            ``frame`` has the canonical columns (:data:`guidekit.responses.COLUMNS`):
+            ``frame`` has the canonical columns (:data:`guidekit.intake.responses.COLUMNS`):
             ``answered_at`` is the UTC ISO time of the slot's latest change,
             ``agency_name`` the latest name recorded for the agency in that round,
             ``source_file`` the store location and ``source_row`` the log id.
@@ -850,7 +848,7 @@ class ResponseStore(abc.ABC):
         headers : {"zh-TW", "canonical"}
             ``"zh-TW"``: Chinese headers (評估回合, 機關代碼 …) and answers as the
             scale's Chinese labels (符合 …); ``"canonical"``: the column names of
-            :mod:`guidekit.responses` and answer codes (Y, P, N, NA).
+            :mod:`guidekit.intake.responses` and answer codes (Y, P, N, NA).
         agreed : {"team", "individual"}
             As in :meth:`responses`.
         **filters
@@ -1004,7 +1002,7 @@ def _read_problems(
         bad = False
         for column in ("round", "agency_id", "agency_name", "service", "respondent", "item_id"):
             value = getattr(row, column)
-            if isinstance(value, str) and _CONTROL.search(value):
+            if isinstance(value, str) and CONTROL.search(value):
                 problems.append(Problem(location, log_id, column, value, "control-char", {}))
                 bad = True
         if bad:

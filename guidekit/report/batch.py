@@ -39,13 +39,18 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__, i18n
-from .files import excel_safe, write_atomic
-from .html import render, stylesheet
-from .paths import notebooks_dir
-from .problems import GuidekitError, ResponsesError
-from .report import RoundData, load_round
-from .responses import AgencySplit, Responses
+from guidekit import __version__, i18n
+from guidekit.answers import Responses
+from guidekit.files import excel_safe, write_atomic
+from guidekit.framework import load_framework
+from guidekit.intake.responses import AgencySplit, split_by_agency, validate_responses
+from guidekit.paths import examples_dir, notebooks_dir
+from guidekit.problems import GuidekitError, ResponsesError
+from guidekit.render.html import render, stylesheet
+from guidekit.report import RoundData, kernels, load_round
+from guidekit.report.context import default_responses
+from guidekit.report.export import exporter, notebook_to_html
+from guidekit.report.kernels import LocalKernelManager
 
 #: Seconds a single notebook cell may run before the agency is marked failed.
 DEFAULT_TIMEOUT = 600
@@ -58,6 +63,7 @@ _WINDOWS_RESERVED = (
     | {f"com{i}" for i in range(1, 10)}
     | {f"lpt{i}" for i in range(1, 10)}
 )
+
 #: Stems of the batch's own files: an agency coded "index" must not overwrite index.html.
 _OWN_STEMS = {"index"}
 
@@ -197,8 +203,6 @@ def _warm_up() -> None:
     """Import papermill and build the exporter once per worker process."""
     import papermill  # noqa: F401
 
-    from .report.export import exporter
-
     exporter()
 
 
@@ -212,8 +216,6 @@ def run_one(task: dict[str, Any]) -> AgencyResult:
     kernel; a failing cell is not.  The executed notebook is kept as the log when
     a cell failed; after a timeout or a dead kernel there is no notebook to keep.
     """
-    from . import kernels
-
     started = time.perf_counter()
     log = Path(task["log"])
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -233,9 +235,6 @@ def _attempt(task: dict[str, Any], log: Path) -> AgencyResult:
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
-
-    from .kernels import LocalKernelManager
-    from .report.export import notebook_to_html
 
     result = AgencyResult(task["agency_id"], task["agency_name"], Path(task["html"]).name)
     try:
@@ -336,7 +335,7 @@ def run_reports(
         Errors in the answers do not stop the batch: every agency with an error
         is listed as failed with its errors (index, summary, manifest), the
         others get their reports, and errors that name no agency (an unreadable
-        file) are listed as unread (:func:`guidekit.responses.split_by_agency`).
+        file) are listed as unread (:func:`guidekit.intake.responses.split_by_agency`).
         Default False: any error stops the batch before anything is written.
 
     Returns
@@ -534,11 +533,6 @@ def _valid_part(responses: Any, framework: Any) -> AgencySplit:
     """The agencies whose answers have no error, and the errors of the others.
 
     Raises ResponsesError when no agency is left (as without ``skip_invalid``)."""
-    from .framework import load_framework
-    from .paths import examples_dir
-    from .report.context import default_responses
-    from .responses import split_by_agency, validate_responses
-
     fw = load_framework(framework)
     report = validate_responses(
         responses if responses is not None else default_responses(examples_dir()), fw

@@ -22,7 +22,7 @@ can read::
   is the people who answered at least one item of one assessment (same
   round, agency, service and form) — :func:`guidekit.scoring.score`'s
   ``n_respondents``: the team's agreed answers
-  (:data:`~guidekit.responses.AGREED_RESPONDENT`) and people whose every row
+  (:data:`~guidekit.intake.responses.AGREED_RESPONDENT`) and people whose every row
   is blank are not respondents.  With fewer than ``min_group`` (default 5)
   respondents, **no figure about a single check item** is published: not the
   answers (``answers.csv``), not the agency's combined result per item
@@ -85,11 +85,11 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__, i18n
-from .files import excel_safe, write_atomic
-from .research import _error, _os_detail, agencies, group_summary, rounds
-from .responses import AGREED_RESPONDENT, Responses
-from .scoring import KEY, Scores, score
+from guidekit import __version__, i18n
+from guidekit.answers import AGREED_RESPONDENT, Responses
+from guidekit.files import excel_safe, write_atomic
+from guidekit.research.load import agencies, group_summary, rounds
+from guidekit.scoring import KEY, Scores, score
 
 __all__ = [
     "LICENCES",
@@ -303,7 +303,7 @@ def _select(data: Responses | Scores, round: str | None) -> tuple[Scores, Respon
     responses = data if isinstance(data, Responses) else None
     have = rounds(data)
     if round is not None and round not in have:
-        raise _error("research.error.round", round=round, rounds=", ".join(have) or "—")
+        raise i18n.error("research.error.round", round=round, rounds=", ".join(have) or "—")
     if responses is not None:
         if round is not None:
             responses = dataclasses.replace(
@@ -369,9 +369,9 @@ def export_package(
         written when the folder is refused.
     """
     if licence not in LICENCES:
-        raise _error("export.error.licence", licence=licence, allowed=", ".join(LICENCES))
+        raise i18n.error("export.error.licence", licence=licence, allowed=", ".join(LICENCES))
     if min_group < MIN_GROUP:
-        raise _error("export.error.min_group", minimum=MIN_GROUP, value=min_group)
+        raise i18n.error("export.error.min_group", minimum=MIN_GROUP, value=min_group)
     scores, responses = _select(data, round)
     out = Path(out)
     names = [f"{name}.csv" for name in RESOURCES] + [DESCRIPTOR]
@@ -388,7 +388,7 @@ def export_package(
         out.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".guidekit-export-", dir=out))
     except OSError as exc:
-        raise _error("export.error.write", path=out, detail=_os_detail(exc)) from None
+        raise i18n.error("export.error.write", path=out, detail=i18n.os_detail(exc)) from None
     try:
         for name, frame in tables.items():
             write_atomic(tmp / f"{name}.csv", _csv_text(frame), encoding=ENCODING)
@@ -403,13 +403,13 @@ def export_package(
             removed.append(name)
     except OSError as exc:
         if replaced:
-            raise _error(
+            raise i18n.error(
                 "export.error.write_partial",
                 path=out,
-                detail=_os_detail(exc),
+                detail=i18n.os_detail(exc),
                 files=", ".join(replaced),
             ) from None
-        raise _error("export.error.write", path=out, detail=_os_detail(exc)) from None
+        raise i18n.error("export.error.write", path=out, detail=i18n.os_detail(exc)) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     overall = tables["scores_overall"]
@@ -445,33 +445,35 @@ def _check_folder(out: Path, names: list[str]) -> tuple[set[str], list[str]]:
     """Which files of ``out`` the previous guidekit package owns, and which others
     stay; raise before anything is written when the folder cannot take the package."""
     if out.exists() and not out.is_dir():
-        raise _error("export.error.not_folder", path=out)
+        raise i18n.error("export.error.not_folder", path=out)
     if not out.exists():
         return set(), []
     try:
         present = sorted(p.name for p in out.iterdir())
     except OSError as exc:
-        raise _error("export.error.write", path=out, detail=_os_detail(exc)) from None
+        raise i18n.error("export.error.write", path=out, detail=i18n.os_detail(exc)) from None
     if not present:
         return set(), []
     previous = out / DESCRIPTOR
     if not previous.is_file() or previous.is_symlink():
-        raise _error("export.error.not_empty", path=out)
+        raise i18n.error("export.error.not_empty", path=out)
     try:
         old = json.loads(previous.read_text(encoding=ENCODING))
     except (OSError, UnicodeDecodeError, ValueError):
-        raise _error(
+        raise i18n.error(
             "export.error.foreign", path=out, detail=_texts("export.detail.unreadable")
         ) from None
     if not isinstance(old, dict) or not isinstance(old.get("guidekit"), dict):
-        raise _error("export.error.foreign", path=out, detail=_texts("export.detail.not_guidekit"))
+        raise i18n.error(
+            "export.error.foreign", path=out, detail=_texts("export.detail.not_guidekit")
+        )
     owned = {DESCRIPTOR}
     resources = old.get("resources")
     for resource in resources if isinstance(resources, list) else []:
         path = resource.get("path") if isinstance(resource, dict) else None
         if not _plain_name(path) or (out / path).is_symlink() or (out / path).is_dir():
             detail = _texts("export.detail.odd_path", value=path)
-            raise _error("export.error.foreign", path=out, detail=detail)
+            raise i18n.error("export.error.foreign", path=out, detail=detail)
         owned.add(path)
     in_the_way = [
         name
@@ -479,7 +481,7 @@ def _check_folder(out: Path, names: list[str]) -> tuple[set[str], list[str]]:
         if name in present and (name not in owned or not (out / name).is_file())
     ]
     if in_the_way:
-        raise _error("export.error.collision", path=out, files=", ".join(in_the_way))
+        raise i18n.error("export.error.collision", path=out, files=", ".join(in_the_way))
     return owned, [name for name in present if name not in owned]
 
 

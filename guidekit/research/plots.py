@@ -3,7 +3,7 @@
 Every function returns a :class:`Chart`: the figure, the DataFrame it was drawn
 from (``chart.data``) and a title.  In Jupyter a chart displays as a PNG; its
 numbers are one ``chart.data`` away.  Charts call
-:func:`guidekit.fonts.use_cjk_font` first so Chinese labels are drawn with an
+:func:`guidekit.render.fonts.use_cjk_font` first so Chinese labels are drawn with an
 installed CJK font (Noto Sans CJK TC on Debian: ``fonts-noto-cjk``).
 
 No chart here ranks agencies by score: positions are shown as ranges, in the
@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import i18n
-from .fonts import use_cjk_font
-from .framework import Framework
+from guidekit import i18n
+from guidekit.framework import Framework
+from guidekit.render.fonts import use_cjk_font
 
 __all__ = [
     "Chart",
@@ -290,7 +290,7 @@ def correlation(corr: pd.DataFrame, fw: Framework, lang: str = "zh-TW") -> Chart
 
 
 def alpha(table: pd.DataFrame, fw: Framework, lang: str = "zh-TW", reference: float = 0.7) -> Chart:
-    """Cronbach's alpha per principle (:func:`guidekit.consistency.alpha_by_principle`, one round and form).
+    """Cronbach's alpha per principle (:func:`guidekit.research.consistency.alpha_by_principle`, one round and form).
 
     A dashed line marks ``reference`` (0.7, a common rule of thumb, Nunnally
     1978).  ``chart.data``: the table.
@@ -317,7 +317,7 @@ def alpha(table: pd.DataFrame, fw: Framework, lang: str = "zh-TW", reference: fl
 def agreement(table: pd.DataFrame, lang: str = "zh-TW") -> Chart:
     """Distribution of Krippendorff's alpha between respondents, one value per assessment.
 
-    ``table``: :func:`guidekit.consistency.respondent_agreement` (one round).
+    ``table``: :func:`guidekit.research.consistency.respondent_agreement` (one round).
     ``chart.data``: the table.
     """
     lang = i18n.normalise_lang(lang)
@@ -391,7 +391,7 @@ def changes(table: pd.DataFrame, before: str, after: str, lang: str = "zh-TW") -
 
 
 def sensitivity(table: pd.DataFrame, lang: str = "zh-TW", order: list[str] | None = None) -> Chart:
-    """Range of each agency's rank under varied weights (:func:`guidekit.sensitivity.weight_sensitivity`).
+    """Range of each agency's rank under varied weights (:func:`guidekit.research.sensitivity.weight_sensitivity`).
 
     One row per assessment of one round and form, in ``order`` (agency ids,
     e.g. the agency register's order) — not sorted by score.  The bar spans

@@ -44,9 +44,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .framework import Framework, Scale
-from .problems import GuidekitError
-from .responses import AGREED_RESPONDENT, Responses
+from guidekit.answers import AGREED_RESPONDENT, Responses
+from guidekit.framework import Framework, Scale
+from guidekit.problems import GuidekitError
 
 #: Columns identifying an assessment.
 KEY = ["round", "agency_id", "service", "instrument"]
@@ -256,7 +256,7 @@ def _assessments(frame: pd.DataFrame) -> pd.DataFrame:
 
     ``n_respondents`` counts the people who gave at least one answer (不適用
     included): a respondent whose every row is blank, and the team's agreed
-    answers (:data:`~guidekit.responses.AGREED_RESPONDENT`, not a person), are
+    answers (:data:`~guidekit.intake.responses.AGREED_RESPONDENT`, not a person), are
     not respondents.  ``has_agreed`` says whether the team recorded agreed answers.
     """
     if frame.empty:
@@ -684,7 +684,7 @@ def respondent_scores(responses: Responses) -> pd.DataFrame:
     return out
 
 
-# -- re-aggregation under other weights (vectorised; used by guidekit.sensitivity) ----------
+# -- re-aggregation under other weights (vectorised; used by guidekit.research.sensitivity) ----------
 
 
 def weighted_means(

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .html import render
+from guidekit.render.html import render
 
 #: Colours with at least 4.5:1 contrast on white (WCAG 2.1 SC 1.4.11 asks 3:1 for graphics).
 AGENCY_COLOUR = "#1d4f91"

@@ -39,183 +39,32 @@ from typing import Any
 import pandas as pd
 from ruamel.yaml import YAML
 
-from .framework import Framework, ScaleOption, load_framework
-from .problems import GuidekitError, Problem, ResponsesError, Severity, sort_problems
-from .tabular import FOLDER_SUFFIXES, SUFFIXES, Table, read_table
-from .text import INVISIBLE, clean, clean_key, has_hidden
-
-#: The canonical columns, in order.
-COLUMNS = (
-    "round",
-    "agency_id",
-    "agency_name",
-    "service",
-    "instrument",
-    "respondent",
-    "item_id",
-    "answer",
-    "note",
-    "answered_at",
-    "framework_version",
-    "source_file",
-    "source_row",
+from guidekit.answers.columns import (
+    ALIAS_TO_COLUMN,
+    COLUMNS,
+    HEADER_ALIASES,
+    ITEM_KEY,
+    REQUIRED,
+    empty_frame,
+    header_key,
 )
-
-#: The reserved respondent under which a team's agreed answers (團隊共識) are kept,
-#: exported and read: not a person — scoring does not count it as a respondent.
-AGREED_RESPONDENT = "團隊共識"
-
-#: Simplified forms of the reserved name's characters (团队共识 looks like 團隊共識).
-_TRADITIONAL = str.maketrans({"团": "團", "队": "隊", "识": "識"})
-
-
-def _reserved_key(name: str) -> str:
-    return re.sub(r"\s+", "", clean_key(name)).translate(_TRADITIONAL)
-
-
-def is_reserved_name(name: str) -> bool:
-    """True if ``name`` is, or looks like, :data:`AGREED_RESPONDENT` (「團隊共識」):
-    the same after NFKC, removing invisible characters and every space, case folding
-    and the simplified forms 团队共识."""
-    return _reserved_key(name) == _reserved_key(AGREED_RESPONDENT)
-
-
-#: The answer slot the agreed-answer rule works on: one item of one assessment.
-ITEM_KEY = ("round", "agency_id", "service", "instrument", "item_id")
-
-
-def settle_agreed(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Apply the agreed-answer rule to canonical answer rows.
-
-    Where the team recorded an agreed answer (respondent :data:`AGREED_RESPONDENT`,
-    answer not blank), that answer is the agency's answer for the item: the
-    respondents' own rows for that item are set aside.  A team note without an
-    agreed answer settles nothing.  The rule of the workshop (README, "團隊共識的規則"),
-    applied alike to workshop stores and answer files.
-
-    Returns
-    -------
-    (kept, set_aside)
-        Two frames with the columns of ``frame``: the rows that count, and the
-        individual rows set aside (empty when nothing was settled).
-    """
-    key = list(ITEM_KEY)
-    team = frame["respondent"] == AGREED_RESPONDENT
-    settles = team & frame["answer"].fillna("").ne("")
-    if not settles.any():
-        return frame, frame.iloc[0:0]
-    settled = pd.MultiIndex.from_frame(frame.loc[settles, key])
-    aside = ~team & pd.MultiIndex.from_frame(frame[key]).isin(settled)
-    return frame[~aside].reset_index(drop=True), frame[aside]
-
+from guidekit.answers.model import Responses, SourceInfo
+from guidekit.answers.rules import (
+    AGREED_RESPONDENT,
+    clean_name,
+    is_reserved_name,
+    name_key,
+    settle_agreed,
+)
+from guidekit.framework import Framework, ScaleOption, load_framework
+from guidekit.framework.history import load_history
+from guidekit.intake.tabular import FOLDER_SUFFIXES, SUFFIXES, Table, read_table
+from guidekit.problems import GuidekitError, Problem, ResponsesError, Severity, sort_problems
+from guidekit.store import StoreError, open_store
+from guidekit.text import CONTROL, clean, clean_key, has_hidden
 
 #: A round Excel may store as a number without losing anything: a whole year-like number.
 _PLAIN_ROUND = re.compile(r"[0-9]{1,6}")
-
-#: Columns a file must have (``instrument`` is derived from the item id when absent).
-REQUIRED = ("round", "agency_id", "agency_name", "respondent", "item_id", "answer")
-OPTIONAL = ("service", "instrument", "note", "answered_at", "framework_version")
-
-#: Header aliases (matched after NFKC, trimming, case folding, and treating
-#: spaces / hyphens as underscores).
-HEADER_ALIASES: dict[str, tuple[str, ...]] = {
-    "round": ("round", "評估回合", "回合", "評估期別", "期別"),
-    "agency_id": ("agency_id", "agency_code", "機關代碼", "機關代號"),
-    "agency_name": ("agency_name", "agency", "機關名稱", "機關"),
-    "service": (
-        "service",
-        "service_name",
-        "服務名稱",
-        "計畫名稱",
-        "服務／計畫名稱",
-        "服務/計畫名稱",
-    ),
-    "instrument": ("instrument", "form", "自評表", "表單"),
-    "respondent": ("respondent", "填答者", "填答人", "填表人"),
-    "item_id": ("item_id", "item", "題號", "檢核項目編號", "項目編號"),
-    "answer": ("answer", "答案", "填答", "自評結果"),
-    "note": ("note", "notes", "evidence", "說明", "備註", "佐證說明", "佐證"),
-    "answered_at": ("answered_at", "填答時間"),
-    "framework_version": ("framework_version", "題庫版本"),
-}
-
-
-def _header_key(text: str) -> str:
-    """Headers compare without spaces, line breaks, "_" and "-" ("Agency ID", "機關 名稱", "機關\\n代碼")."""
-    return re.sub(r"[\s_\-]+", "", clean_key(text))
-
-
-_ALIAS_TO_COLUMN = {_header_key(a): col for col, aliases in HEADER_ALIASES.items() for a in aliases}
-
-
-@dataclasses.dataclass
-class SourceInfo:
-    """What was read from one file: its path, detected encoding and row count."""
-
-    file: str
-    encoding: str
-    rows: int
-    columns: dict[str, str]  # canonical column -> header as written
-    #: Metadata of this file (its folder's ``dataset.yaml``, then ``<file>.meta.yaml``).
-    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass
-class Responses:
-    """Answers in canonical form, with what was noticed while reading them.
-
-    Attributes
-    ----------
-    frame : DataFrame
-        The canonical long table (see module docstring for columns).
-    framework : Framework
-        The framework the answers were validated against.
-    problems : list of Problem
-        Warnings (reading succeeded; errors raise instead).
-    sources : list of SourceInfo
-    metadata : dict
-        Merged sidecar metadata (``<file>.meta.yaml``), e.g. ``{"synthetic": True}``.
-    """
-
-    frame: pd.DataFrame
-    framework: Framework
-    problems: list[Problem] = dataclasses.field(default_factory=list)
-    sources: list[SourceInfo] = dataclasses.field(default_factory=list)
-    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        frame = self.frame
-        rounds = ", ".join(sorted(set(frame["round"]))) or "-"
-        return (
-            f"<Responses: {len(frame)} answers, {frame['agency_id'].nunique()} agencies, "
-            f"rounds {rounds}, {len(self.sources)} source(s), {len(self.problems)} warning(s); "
-            f"the table is .frame>"
-        )
-
-    @property
-    def synthetic(self) -> bool:
-        """True when every answer file is marked synthetic (example data) in its metadata."""
-        if self.sources:
-            return all(bool(s.metadata.get("synthetic")) for s in self.sources)
-        return bool(self.metadata.get("synthetic"))
-
-    def synthetic_for(self, agency_id: str) -> bool:
-        """True when the answers of this agency come (also) from a file marked synthetic."""
-        marked = {s.file for s in self.sources if s.metadata.get("synthetic")}
-        if not self.sources:
-            return bool(self.metadata.get("synthetic"))
-        files = set(self.frame.loc[self.frame["agency_id"] == agency_id, "source_file"])
-        return bool(files & marked)
-
-    def agencies(self) -> pd.DataFrame:
-        """One row per (round, agency_id, agency_name, service, instrument), with ``n_respondents``."""
-        keys = ["round", "agency_id", "agency_name", "service", "instrument"]
-        return (
-            self.frame.groupby(keys, sort=True, dropna=False)["respondent"]
-            .nunique()
-            .rename("n_respondents")
-            .reset_index()
-        )
 
 
 @dataclasses.dataclass
@@ -304,13 +153,6 @@ def split_by_agency(report: ValidationReport) -> AgencySplit:
     return AgencySplit(responses, dict(failed), unplaced, names)
 
 
-def empty_frame() -> pd.DataFrame:
-    """A canonical table with no rows (right columns and dtypes)."""
-    frame = pd.DataFrame({c: pd.Series(dtype="string") for c in COLUMNS})
-    frame["source_row"] = frame["source_row"].astype("Int64")
-    return frame
-
-
 #: Response stores (SQLite) accepted wherever answer files are (named explicitly).
 STORE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
@@ -324,8 +166,6 @@ def _read_store(
     The store is opened read-only: reading never changes the file, and a file that
     is not a guidekit store is reported, not turned into one.  Rows the file reader
     would refuse are reported as problems of the store (row = log id)."""
-    from .store import StoreError, open_store
-
     try:
         with open_store(path, fw, readonly=True) as store:
             responses = store.responses(fw)
@@ -480,8 +320,7 @@ def validate_responses(
     """
     fw = framework if isinstance(framework, Framework) else load_framework(framework)
     if fw.lens is not None:
-        # A lens reads its source framework's answer files (guidekit.lens).
-        from .lens import validate_through_lens
+        # A lens reads its source framework's answer files (guidekit.framework.lens).
 
         return validate_through_lens(validate_responses(paths, fw.lens.source), fw)
     problems: list[Problem] = []
@@ -669,7 +508,7 @@ class _FileReader:
                 self.error(1, raw, raw, "duplicate-column", index=seen_clean[cleaned] + 1)
                 continue
             seen_clean[cleaned] = index
-            column = _ALIAS_TO_COLUMN.get(_header_key(cleaned))
+            column = ALIAS_TO_COLUMN.get(header_key(cleaned))
             if column is None:
                 self.problems.append(
                     Problem(
@@ -741,7 +580,7 @@ class _FileReader:
     def _hint_header_row(self) -> bool:
         """When the header is not on row 1 (a title row above it), say where it seems to be."""
         for number, cells in self.table.rows[:6]:
-            keys = {_ALIAS_TO_COLUMN.get(_header_key(clean(c.text))) for c in cells}
+            keys = {ALIAS_TO_COLUMN.get(header_key(clean(c.text))) for c in cells}
             if sum(1 for c in REQUIRED if c in keys) >= 3:
                 self.problems.append(
                     Problem(self.file, number, None, None, "header-row", {"row": number})
@@ -798,7 +637,7 @@ class _FileReader:
                 ok = False
                 values[column] = ""
                 continue
-            if _CONTROL.search(raw):
+            if CONTROL.search(raw):
                 self.error(number, header, raw, "control-char")
                 ok = False
                 values[column] = raw
@@ -824,10 +663,10 @@ class _FileReader:
         if name_cell is not None and name_cell.converted_from == "formula":
             self.error(number, columns.get("agency_name", "agency_name"), None, "excel-formula")
             ok = False
-        elif _CONTROL.search(raw_name):
+        elif CONTROL.search(raw_name):
             self.error(number, columns.get("agency_name", "agency_name"), raw_name, "control-char")
             ok = False
-        name = _clean_name(raw_name)
+        name = clean_name(raw_name)
         if name != raw_name.strip():
             self.warn_grouped(
                 number, columns.get("agency_name", "agency_name"), raw_name, "cleaned", cleaned=name
@@ -953,23 +792,8 @@ class _FileReader:
 
 #: Control characters (but tab, line feed, carriage return) and bidirectional overrides:
 #: never meaningful in a code or a name, and able to forge what a terminal or page shows.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
 #: An agency code Excel turned into scientific notation (1.23E+09): the code is already lost.
 _SCIENTIFIC = re.compile(r"[0-9](?:\.[0-9]+)?[eE][+]?[0-9]+")
-
-_NAME_SPACE_RE = re.compile(r"[\s\u3000]+")
-_INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
-
-
-def _clean_name(raw: str) -> str:
-    """Agency names: remove invisible characters and fold/trim white space, keep full-width forms."""
-    return _NAME_SPACE_RE.sub(" ", _INVISIBLE_RE.sub("", raw)).strip()
-
-
-def name_key(name: str) -> str:
-    """A key under which agency names that look alike compare equal (NFKC, 台→臺, no spaces)."""
-    return re.sub(r"\s+", "", clean_key(name)).replace("台", "臺")
 
 
 def _match_instrument(fw: Framework, raw: str) -> str | None:
@@ -1094,8 +918,6 @@ def _settled_warnings(kept: pd.DataFrame, aside: pd.DataFrame) -> list[Problem]:
 
 def _history_versions(fw: Framework) -> set[str]:
     """Question-bank versions the framework's history knows (data/frameworks/*/changes.yaml)."""
-    from .history import load_history
-
     try:
         revisions = load_history(fw)
     except GuidekitError:
@@ -1197,3 +1019,47 @@ def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> li
                 )
             )
     return problems
+
+
+def validate_through_lens(report: ValidationReport, fw: Framework) -> ValidationReport:
+    """Turn a validation of answers against the lens's *source* into one for the lens.
+
+    Answers are checked against the source question bank (their real form).
+    Rows of items the lens does not count stay out of the lens's canonical
+    table, each such item reported once as a warning (``lens-not-counted``)
+    naming the crosswalk's reason; nothing else changes (same item ids,
+    answers, respondents and framework_version).
+    """
+    if report.responses is None:
+        return report
+    crosswalk = fw.lens.crosswalk
+    excluded = crosswalk[crosswalk["principle_id"].isna()].set_index("item_id")
+    frame = report.responses.frame
+    dropped = frame["item_id"].isin(excluded.index)
+    problems = list(report.problems)
+    for item_id, rows in frame[dropped].groupby("item_id", sort=True):
+        first = rows.iloc[0]
+        problems.append(
+            Problem(
+                str(first["source_file"]),
+                int(first["source_row"]),
+                "item_id",
+                str(item_id),
+                "lens-not-counted",
+                {
+                    "lens": fw.id,
+                    "n": len(rows),
+                    "note_zh": excluded.at[item_id, "note_zh"] or "",
+                    "note_en": excluded.at[item_id, "note_en"] or "",
+                },
+                Severity.WARNING,
+            )
+        )
+    kept = frame[~dropped].reset_index(drop=True)
+    responses = dataclasses.replace(
+        report.responses,
+        frame=kept,
+        framework=fw,
+        problems=[p for p in problems if not p.is_error],
+    )
+    return ValidationReport(problems, report.sources, responses)

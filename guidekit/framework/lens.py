@@ -40,34 +40,29 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from pydantic import Field, ValidationError, field_validator
 
-from .framework import (
+from guidekit.framework.loader import FOLDER_KINDS, FrameworkLoader, load_framework, yaml_line
+from guidekit.framework.model import (
     Band,
     Dimension,
     Framework,
     FrameworkIdentity,
     FrameworkMeta,
     Item,
+    Record,
     Scoring,
-    _Record,
-    _yaml_line,
-    load_framework,
 )
-from .problems import FrameworkError, Problem, Severity
-from .responses import ValidationReport
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .framework import _Loader
+from guidekit.problems import FrameworkError
 
 #: Columns of ``crosswalk.csv``.
 CROSSWALK_COLUMNS = ("source", "principle", "note_zh", "note_en")
 
 
-class LensSpec(_Record):
+class LensSpec(Record):
     """The ``lens:`` block of a lens's ``framework.yaml``."""
 
     source: str = Field(
@@ -120,7 +115,7 @@ class Lens:
         return self.crosswalk.loc[self.crosswalk["principle_id"].isna(), "item_id"].tolist()
 
 
-def load_lens(loader: _Loader, data: dict[str, Any], raw: Any) -> Framework:
+def load_lens(loader: FrameworkLoader, data: dict[str, Any], raw: Any) -> Framework:
     """Build a lens :class:`Framework` (called by the framework loader for a ``lens:`` folder).
 
     Raises
@@ -133,7 +128,7 @@ def load_lens(loader: _Loader, data: dict[str, Any], raw: Any) -> Framework:
     try:
         lmeta = LensMeta.model_validate(data)
     except ValidationError as exc:
-        loader.validation_problems(meta_path, exc, lambda loc: _yaml_line(raw, loc))
+        loader.validation_problems(meta_path, exc, lambda loc: yaml_line(raw, loc))
         raise FrameworkError(loader.problems, summary=f"cannot load framework {folder}") from None
 
     source = _load_source(loader, lmeta, meta_path, raw)
@@ -209,12 +204,14 @@ def load_lens(loader: _Loader, data: dict[str, Any], raw: Any) -> Framework:
     return fw
 
 
-def _principle_line(loader: _Loader, lmeta: LensMeta, n: int) -> int | None:
+def _principle_line(loader: FrameworkLoader, lmeta: LensMeta, n: int) -> int | None:
     _, raw = loader.read_yaml(lmeta.principles)
-    return _yaml_line(raw, [n]) if raw is not None else None
+    return yaml_line(raw, [n]) if raw is not None else None
 
 
-def _load_source(loader: _Loader, lmeta: LensMeta, meta_path: Path, raw: Any) -> Framework | None:
+def _load_source(
+    loader: FrameworkLoader, lmeta: LensMeta, meta_path: Path, raw: Any
+) -> Framework | None:
     spec = lmeta.lens.source
     relative = loader.folder / spec
     target: str | Path = relative if (relative / "framework.yaml").is_file() else spec
@@ -226,7 +223,7 @@ def _load_source(loader: _Loader, lmeta: LensMeta, meta_path: Path, raw: Any) ->
     if source.lens is not None:
         loader.problem(
             meta_path,
-            _yaml_line(raw, ["lens", "source"]),
+            yaml_line(raw, ["lens", "source"]),
             "lens.source",
             spec,
             "unknown-ref",
@@ -239,7 +236,7 @@ def _load_source(loader: _Loader, lmeta: LensMeta, meta_path: Path, raw: Any) ->
 
 
 def _resolve_crosswalk(
-    loader: _Loader,
+    loader: FrameworkLoader,
     path: Path,
     rows: list[tuple[int, dict[str, str]]],
     source: Framework,
@@ -356,45 +353,4 @@ def _empty_crosswalk() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
 
 
-def validate_through_lens(report: ValidationReport, fw: Framework) -> ValidationReport:
-    """Turn a validation of answers against the lens's *source* into one for the lens.
-
-    Answers are checked against the source question bank (their real form).
-    Rows of items the lens does not count stay out of the lens's canonical
-    table, each such item reported once as a warning (``lens-not-counted``)
-    naming the crosswalk's reason; nothing else changes (same item ids,
-    answers, respondents and framework_version).
-    """
-    if report.responses is None:
-        return report
-    crosswalk = fw.lens.crosswalk
-    excluded = crosswalk[crosswalk["principle_id"].isna()].set_index("item_id")
-    frame = report.responses.frame
-    dropped = frame["item_id"].isin(excluded.index)
-    problems = list(report.problems)
-    for item_id, rows in frame[dropped].groupby("item_id", sort=True):
-        first = rows.iloc[0]
-        problems.append(
-            Problem(
-                str(first["source_file"]),
-                int(first["source_row"]),
-                "item_id",
-                str(item_id),
-                "lens-not-counted",
-                {
-                    "lens": fw.id,
-                    "n": len(rows),
-                    "note_zh": excluded.at[item_id, "note_zh"] or "",
-                    "note_en": excluded.at[item_id, "note_en"] or "",
-                },
-                Severity.WARNING,
-            )
-        )
-    kept = frame[~dropped].reset_index(drop=True)
-    responses = dataclasses.replace(
-        report.responses,
-        frame=kept,
-        framework=fw,
-        problems=[p for p in problems if not p.is_error],
-    )
-    return ValidationReport(problems, report.sources, responses)
+FOLDER_KINDS["lens"] = load_lens

@@ -12,9 +12,9 @@ For policy researchers working in a notebook::
 
 Nothing here decides a score: numbers come from :mod:`guidekit.scoring`.
 This module selects, joins and summarises them.  Reliability statistics live
-in :mod:`guidekit.consistency`, weight sensitivity in
-:mod:`guidekit.sensitivity`, charts in :mod:`guidekit.research_plots`, the
-open-data package in :mod:`guidekit.opendata`.
+in :mod:`guidekit.research.consistency`, weight sensitivity in
+:mod:`guidekit.research.sensitivity`, charts in :mod:`guidekit.research.plots`, the
+open-data package in :mod:`guidekit.research.opendata`.
 
 Conventions of every table returned here: IDs are strings; scores are floats
 0–100 (NaN = no applicable answers; z-score frameworks give SD units);
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import errno
 import re
 import warnings
 from collections.abc import Iterable, Sequence
@@ -35,14 +34,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import i18n
-from .framework import Framework, load_framework
-from .history import changed_items
-from .paths import agencies_file, examples_dir
-from .problems import GuidekitError
-from .responses import Responses, read_responses
-from .scoring import KEY, Scores
-from .scoring import score as _score
+from guidekit import i18n
+from guidekit.answers import Responses
+from guidekit.framework import Framework, load_framework
+from guidekit.framework.history import changed_items
+from guidekit.intake.responses import read_responses
+from guidekit.paths import agencies_file, examples_dir
+from guidekit.render.html import HTML
+from guidekit.scoring import KEY, Scores
+from guidekit.scoring import score as _score
+from guidekit.store import open_store
 
 __all__ = [
     "AGENCY_COLUMNS",
@@ -96,28 +97,6 @@ _KIND_LABELS = {
 }
 
 
-def _error(key: str, **params: Any) -> GuidekitError:
-    """A GuidekitError whose text (Traditional Chinese and English) comes from messages.yaml.
-
-    A parameter may itself be a ``{"zh-TW": ..., "en": ...}`` dict (see :func:`_os_detail`).
-    """
-
-    def text(lang: str) -> str:
-        values = {k: v[lang] if isinstance(v, dict) else v for k, v in params.items()}
-        return i18n.t(key, lang, **values)
-
-    return GuidekitError(text("en"), zh=text("zh-TW"))
-
-
-def _os_detail(exc: OSError) -> dict[str, str]:
-    """What went wrong with a file, in both languages (the system's text when not known)."""
-    key = f"oserror.{errno.errorcode.get(exc.errno or 0, '')}"
-    if key in i18n.messages():
-        return {lang: i18n.t(key, lang) for lang in i18n.LANGS}
-    fallback = exc.strerror or type(exc).__name__
-    return {lang: fallback for lang in i18n.LANGS}
-
-
 class VersionMismatchWarning(UserWarning):
     """Two rounds being compared were answered against different question-bank versions."""
 
@@ -153,7 +132,7 @@ def load(
         the bundled example (:func:`example_rounds`).
     framework : Framework or path or id, optional
         Default: the bundled 政府數位服務指引 (``tw-dsg``).  A lens framework
-        (:mod:`guidekit.lens`) reads the same files through its crosswalk.
+        (:mod:`guidekit.framework.lens`) reads the same files through its crosswalk.
     store : optional
         A response store (the workshop's :mod:`guidekit.store`: an object with
         ``responses(framework, agreed=...)``), or the path of a store file,
@@ -167,7 +146,7 @@ def load(
     Returns
     -------
     Responses
-        ``frame`` is the canonical table (columns in :mod:`guidekit.responses`):
+        ``frame`` is the canonical table (columns in :mod:`guidekit.intake.responses`):
         one row per round × agency × service × respondent × item.
 
     Raises
@@ -189,7 +168,7 @@ def load(
     frame = pd.concat([p.frame for p in parts], ignore_index=True)
     key = ["round", "agency_id", "service", "respondent", "item_id"]
     if frame.duplicated(key).any():
-        raise _error("research.error.overlap")
+        raise i18n.error("research.error.overlap")
     metadata: dict[str, Any] = {}
     for part in parts:
         metadata.update(part.metadata)
@@ -205,9 +184,6 @@ def load(
 def _store_responses(store: Any, fw: Framework, agreed: str) -> Responses:
     if hasattr(store, "responses") and callable(store.responses):
         return store.responses(fw, agreed=agreed)
-    from .store import (
-        open_store,  # the workshop's response store, read-only: reading never changes it
-    )
 
     with open_store(Path(store), fw, readonly=True) as opened:
         return opened.responses(fw, agreed=agreed)
@@ -218,10 +194,10 @@ def _chosen_round(data: Responses | Scores, round: str | None) -> str:
     have = rounds(data)
     if round is None:
         if not have:
-            raise _error("research.error.no_data")
+            raise i18n.error("research.error.no_data")
         return have[-1]
     if round not in have:
-        raise _error("research.error.round", round=round, rounds=", ".join(have) or "—")
+        raise i18n.error("research.error.round", round=round, rounds=", ".join(have) or "—")
     return round
 
 
@@ -270,17 +246,19 @@ def agencies(path: str | Path | None = None) -> pd.DataFrame:
         with path.open(encoding=ENCODING, newline="") as fh:
             rows = list(csv.DictReader(fh))
     except OSError as exc:
-        raise _error("research.error.register_read", path=path, detail=_os_detail(exc)) from None
+        raise i18n.error(
+            "research.error.register_read", path=path, detail=i18n.os_detail(exc)
+        ) from None
     except UnicodeDecodeError:
-        raise _error("research.error.register_read", path=path, detail="UTF-8") from None
+        raise i18n.error("research.error.register_read", path=path, detail="UTF-8") from None
     needed = ("agency_id", "name_zh", "name_en", "level", "kind", "parent_id")
     missing = [c for c in needed if rows and c not in rows[0]]
     if not rows or missing:
-        raise _error("research.error.register_columns", path=path, columns=", ".join(needed))
+        raise i18n.error("research.error.register_columns", path=path, columns=", ".join(needed))
     frame = pd.DataFrame(rows).astype("string")
     if frame["agency_id"].duplicated().any():
         dup = frame.loc[frame["agency_id"].duplicated(), "agency_id"].iloc[0]
-        raise _error("research.error.register_duplicate", path=path, agency_id=dup)
+        raise i18n.error("research.error.register_duplicate", path=path, agency_id=dup)
     if "short_name_zh" not in frame:
         frame["short_name_zh"] = ""
     names = dict(zip(frame["agency_id"], frame["name_zh"], strict=True))
@@ -372,9 +350,11 @@ def score_table(
     """
     scores = data if isinstance(data, Scores) else _score(data)
     if level not in ("principle", "dimension", "overall"):
-        raise _error("research.error.level", allowed="principle, dimension, overall", value=level)
+        raise i18n.error(
+            "research.error.level", allowed="principle, dimension, overall", value=level
+        )
     if form not in ("long", "wide"):
-        raise _error("research.error.form", value=form)
+        raise i18n.error("research.error.form", value=form)
     overall = scores.overall
     if rounds is not None:
         wanted = set(rounds)
@@ -610,7 +590,7 @@ def round_changes(
     assessments were answered against different question-bank versions, the
     row says so and a :class:`VersionMismatchWarning` is issued (zh-TW and
     English text, see :func:`version_warning`); items that changed between the
-    versions come from the framework's history (:mod:`guidekit.history`).
+    versions come from the framework's history (:mod:`guidekit.framework.history`).
 
     Parameters
     ----------
@@ -645,7 +625,7 @@ def round_changes(
     have = rounds(scores)
     for r in (before, after):
         if r not in have:
-            raise _error("research.error.round", round=r, rounds=", ".join(have) or "—")
+            raise i18n.error("research.error.round", round=r, rounds=", ".join(have) or "—")
     on = list(on)
     fw = scores.framework
     if level == "overall":
@@ -655,7 +635,9 @@ def round_changes(
     elif level == "dimension":
         table, ids = scores.dimensions, ["dimension_id"]
     else:
-        raise _error("research.error.level", allowed="overall, principle, dimension", value=level)
+        raise i18n.error(
+            "research.error.level", allowed="overall, principle, dimension", value=level
+        )
     versions = scores.overall[[*KEY, "framework_version"]]
     if "framework_version" not in table.columns:
         table = table.merge(versions, on=KEY, how="left")
@@ -814,7 +796,7 @@ def only_round(responses: Responses, round_ids: str | Sequence[str]) -> Response
     have = set(responses.frame["round"])
     missing = [r for r in wanted if r not in have]
     if missing:
-        raise _error(
+        raise i18n.error(
             "research.error.round", round=missing[0], rounds=", ".join(rounds(responses)) or "—"
         )
     return _replace(responses, responses.frame[responses.frame["round"].isin(wanted)])
@@ -825,7 +807,7 @@ def main_instrument(scores: Scores, round: str | None = None) -> str:
     chosen = _chosen_round(scores, round)
     counts = scores.overall.loc[scores.overall["round"] == chosen, "instrument"].value_counts()
     if counts.empty:
-        raise _error("research.error.no_assessments", round=chosen)
+        raise i18n.error("research.error.no_assessments", round=chosen)
     order = [i.id for i in scores.framework.instruments]
     return max(counts.index, key=lambda i: (counts[i], -order.index(i) if i in order else 0))
 
@@ -833,8 +815,6 @@ def main_instrument(scores: Scores, round: str | None = None) -> str:
 def warning_html(text: str | None) -> Any:
     """A visible warning box (escaped text) for notebooks; an empty string when ``text`` is None."""
     import html as _html
-
-    from .html import HTML
 
     if not text:
         return HTML("", text="")

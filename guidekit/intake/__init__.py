@@ -1,0 +1,31 @@
+"""Intake: finding answer files, reading CSV / Excel / ODF tables and validating them.
+
+Every reader collects all problems of a file before raising; values are tidied only
+with a warning.  Boundary: produces :class:`~guidekit.answers.Responses`; scores nothing.
+"""
+
+from __future__ import annotations
+
+from guidekit.intake.responses import (
+    AgencySplit,
+    ValidationReport,
+    expand_paths,
+    read_responses,
+    split_by_agency,
+    validate_responses,
+)
+from guidekit.intake.tabular import (
+    Table,
+    read_table,
+)
+
+__all__ = [
+    "AgencySplit",
+    "Table",
+    "ValidationReport",
+    "expand_paths",
+    "read_responses",
+    "read_table",
+    "split_by_agency",
+    "validate_responses",
+]

@@ -1,0 +1,39 @@
+"""Scoring: the one home of the rules that turn answers into numbers.
+
+不適用 (not applicable), unanswered, how respondents are combined, weights, aggregation,
+coverage, bands, peers and recommended supporting measures.  Boundary: takes a
+:class:`~guidekit.framework.Framework` and :class:`~guidekit.answers.Responses`, reads no
+files and renders nothing.
+"""
+
+from __future__ import annotations
+
+from guidekit.scoring.recommend import (
+    recommend,
+)
+from guidekit.scoring.rules import (
+    KEY,
+    QUARTILES,
+    Scores,
+    answer_values,
+    overall_from_principle_scores,
+    quartile_band,
+    respondent_scores,
+    score,
+    weighted_mean,
+    weighted_means,
+)
+
+__all__ = [
+    "KEY",
+    "QUARTILES",
+    "Scores",
+    "answer_values",
+    "overall_from_principle_scores",
+    "quartile_band",
+    "recommend",
+    "respondent_scores",
+    "score",
+    "weighted_mean",
+    "weighted_means",
+]
