@@ -10,13 +10,12 @@ The public API in one place::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from guidekit.answers import Responses
 from guidekit.framework import Framework, load_framework
 from guidekit.intake.responses import read_responses, validate_responses
 from guidekit.problems import DataError, FrameworkError, GuidekitError, Problem, ResponsesError
 from guidekit.scoring import Scores, score
+from guidekit.version import __version__
 
 __all__ = [
     "DataError",

@@ -39,7 +39,7 @@ from typing import Any
 
 import pandas as pd
 
-from guidekit import __version__, i18n
+from guidekit import i18n
 from guidekit.answers import Responses
 from guidekit.files import excel_safe, write_atomic
 from guidekit.framework import load_framework
@@ -51,6 +51,7 @@ from guidekit.report import RoundData, kernels, load_round
 from guidekit.report.context import default_responses
 from guidekit.report.export import exporter, notebook_to_html
 from guidekit.report.kernels import LocalKernelManager
+from guidekit.version import __version__
 
 #: Seconds a single notebook cell may run before the agency is marked failed.
 DEFAULT_TIMEOUT = 600

@@ -15,8 +15,8 @@ from typing import Any
 
 import nbformat
 
-from guidekit import __version__
 from guidekit.render.html import stylesheet
+from guidekit.version import __version__
 
 TEMPLATE_DIR = Path(__file__).with_name("nbconvert")
 TEMPLATE_NAME = "guidekit_report"

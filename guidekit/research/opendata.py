@@ -85,11 +85,12 @@ from typing import Any
 
 import pandas as pd
 
-from guidekit import __version__, i18n
+from guidekit import i18n
 from guidekit.answers import AGREED_RESPONDENT, Responses
 from guidekit.files import excel_safe, write_atomic
 from guidekit.research.load import agencies, group_summary, rounds
 from guidekit.scoring import KEY, Scores, score
+from guidekit.version import __version__
 
 __all__ = [
     "LICENCES",

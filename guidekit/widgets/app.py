@@ -46,7 +46,7 @@ from guidekit.widgets import server, wire
 from guidekit.widgets.errors import ErrorPanel, guarded, setup_logging
 from guidekit.widgets.facilitator import FacilitatorView
 from guidekit.widgets.model import Facilitator, Questionnaire, new_session
-from guidekit.widgets.questionnaire import QuestionnaireView
+from guidekit.widgets.questionnaire import QuestionnaireView, running_loop
 
 #: Environment variable with the page language (``guidekit workshop --lang`` sets it).
 LANG_ENV = "GUIDEKIT_LANG"
@@ -61,16 +61,6 @@ SETTLE_MAX_S = 4.0
 #: The facilitator key's environment variable (``guidekit workshop`` sets it): when set, the
 #: facilitator view opens only with this key (start form field or ``&key=`` in the address).
 KEY_ENV = server.KEY_ENV
-
-
-def _running_loop() -> Any:
-    """The kernel's running asyncio loop, or None (e.g. in tests without a kernel)."""
-    import asyncio
-
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def stylesheet() -> str:
@@ -347,7 +337,7 @@ class Workshop:
         """
         run = guarded(self.errors, where)(action)
         team = action == self.open_facilitator
-        loop = _running_loop()
+        loop = running_loop()
         if loop is None:
             run()
             return

@@ -24,7 +24,7 @@ from guidekit.render.html import render
 from guidekit.store import KEEP
 from guidekit.widgets.errors import ErrorPanel, guarded
 from guidekit.widgets.model import Facilitator, Outcome, principle_label, shell_command
-from guidekit.widgets.questionnaire import SETTLE_S, _running_loop
+from guidekit.widgets.questionnaire import SETTLE_S, running_loop
 
 #: Files larger than this get no download link (the path is still shown), bytes.
 MAX_LINK_BYTES = 8_000_000
@@ -417,7 +417,7 @@ class FacilitatorView:
             return
         if code is None and note is KEEP:
             return  # the radio buttons were reset (not a choice)
-        loop = _running_loop()
+        loop = running_loop()
         item_id = editor.item_id
         if code is not KEEP and loop is not None:
             # A choice rests SETTLE_S before it is saved (arrow keys pass over options).

@@ -40,7 +40,7 @@ from guidekit.widgets.model import Outcome, Questionnaire, local_time
 SETTLE_S = 0.4
 
 
-def _running_loop() -> Any:
+def running_loop() -> Any:
     """The kernel's running asyncio loop, or None (tests without a kernel save at once)."""
     import asyncio
 
@@ -287,7 +287,7 @@ class QuestionnaireView:
         (at once without one); a newer choice on the same item starts the rest again."""
         if self._syncing:
             return
-        loop = _running_loop()
+        loop = running_loop()
         if loop is None:
             self._save_answer(item_id, code)
             return
