@@ -207,7 +207,7 @@ def score(
 ) -> None:
     """計算指標分數（0–100）：檢核項目 → 原則 → 構面 → 整體。Score answers (0–100)."""
     from . import scoring
-    from .files import excel_safe, write_atomic
+    from .files import excel_safe, write_output
     from .responses import read_responses
 
     given = [entry.partition("=")[0].strip() for entry in weights]
@@ -258,7 +258,7 @@ def score(
     if output:
         if fmt == "csv":  # a file for Excel: BOM, and no cell that Excel would run as a formula
             text = excel_safe(table).to_csv(index=False)
-        write_atomic(output, text, "utf-8-sig" if fmt == "csv" else "utf-8")
+        write_output(output, text, "utf-8-sig" if fmt == "csv" else "utf-8")
         lang = _lang(click.get_current_context(), lang)
         _say(lang, f"已寫入 {output}", f"wrote {output}", err=True)
     else:
@@ -267,7 +267,10 @@ def score(
 
 
 def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None:
-    """Refuse an -o that would overwrite an answer file, land among them, or lie about its format."""
+    """Refuse an -o that would overwrite an answer file, land among them, lie about its
+    format, or replace a file guidekit did not write (:func:`guidekit.files.check_target`)."""
+    from .files import check_target
+
     if output.is_dir():
         raise GuidekitError(
             f"-o {output} is a folder; give a file name", zh=f"-o {output} 是資料夾，請給檔名"
@@ -290,6 +293,7 @@ def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None
                 "write the scores elsewhere",
                 zh=f"-o {output} 會覆寫填答檔案或放進填答資料夾（{path}）：請寫到其他位置",
             )
+    check_target(output)
 
 
 @main.command()
@@ -611,16 +615,18 @@ def backup_cmd(store: Path, target: Path, lang: str | None) -> None:
     every saved answer included, into one file (also while the workshop runs).
 
     Reads STORE without changing it (answers still in its -wal file included) and
-    writes TARGET as one .sqlite file that ``guidekit validate`` reads.
+    writes TARGET as one .sqlite file that ``guidekit validate`` reads.  TARGET must
+    be a new name: an existing file (or its -wal, -shm, -journal file) is never
+    replaced (exit status 2).  The rows reported are counted in the copy.
     """
+    from .files import SQLITE_SIBLINGS, check_target
     from .store import SQLiteStore
 
     lang = _lang(click.get_current_context(), lang)
+    check_target(target, replace="never", siblings=SQLITE_SIBLINGS)  # before opening STORE
     with SQLiteStore(store, readonly=True) as opened:
-        written = opened.backup(target)
-    with SQLiteStore(written, readonly=True) as copy:
-        rows = len(copy.log())
-    values = {"store": str(Path(store)), "target": str(written), "rows": rows}
+        backed_up = opened.backup_file(target)
+    values = {"store": str(Path(store)), "target": str(backed_up.path), "rows": backed_up.rows}
     _say(lang, i18n.t("backup.done", "zh-TW", **values), i18n.t("backup.done", "en", **values))
 
 
