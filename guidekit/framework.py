@@ -34,7 +34,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from .paths import frameworks_dir
 from .problems import FrameworkError, Problem, Severity
-from .text import clean, clean_key
+from .text import clean, clean_key, flag_spellings, parse_flag
 
 ENCODING = "utf-8"
 
@@ -62,7 +62,18 @@ class _Record(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_numbers(cls, value: Any, info: Any) -> Any:
-        """YAML ``true``/``false`` is not a number (pydantic would read it as 1/0)."""
+        """YAML ``true``/``false`` is not a number (pydantic would read it as 1/0); a yes/no
+        field (``major``, ``na``) reads the spellings of :func:`guidekit.text.parse_flag`
+        (a blank CSV cell is no) and refuses anything else."""
+        if (
+            info.field_name in cls.model_fields
+            and cls.model_fields[info.field_name].annotation is bool
+            and not isinstance(value, bool)
+        ):
+            flag = False if isinstance(value, str) and not clean_key(value) else parse_flag(value)
+            if flag is None:
+                raise PydanticCustomError("bool_parsing", "Input should be yes or no")
+            return flag
         if isinstance(value, bool) and info.field_name in cls.model_fields:
             annotation = cls.model_fields[info.field_name].annotation
             if "bool" not in str(annotation) and (
@@ -340,18 +351,6 @@ class Item(_Record):
     source: str = ""
     source_quote: str = ""
     form_ref: str = ""
-
-    @field_validator("major", mode="before")
-    @classmethod
-    def _bool(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            key = clean_key(value)
-            if key in {"true", "yes", "y", "1", "是"}:
-                return True
-            if key in {"false", "no", "n", "0", "否", ""}:
-                return False
-            raise PydanticCustomError("bool_parsing", "Input should be true or false")
-        return value
 
 
 class Instrument(_Record):
@@ -1186,7 +1185,7 @@ _SCHEMA_ZH = {
     "float_type": ("不是數字", "數字"),
     "int_parsing": ("不是整數", "整數"),
     "int_type": ("不是整數", "整數"),
-    "bool_parsing": ("不是是非值", "true 或 false"),
+    "bool_parsing": ("不是是非值", "是非值：" + flag_spellings("zh-TW")),
     "greater_than": ("數值太小", "大於 {gt} 的數字"),
     "greater_than_equal": ("數值太小", "至少 {ge} 的數字"),
     "less_than_equal": ("數值太大", "至多 {le} 的數字"),
@@ -1232,7 +1231,7 @@ def _expected(error: dict[str, Any]) -> str:
     if kind == "number_not_bool":
         return "a number (not true/false)"
     if kind.startswith("bool"):
-        return "true or false"
+        return "yes or no: " + flag_spellings("en")
     return error["msg"].removeprefix("Value error, ")
 
 

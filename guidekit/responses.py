@@ -32,7 +32,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from ruamel.yaml import YAML
 from .framework import Framework, ScaleOption, load_framework
 from .problems import GuidekitError, Problem, ResponsesError, Severity, sort_problems
 from .tabular import FOLDER_SUFFIXES, SUFFIXES, Table, read_table
-from .text import INVISIBLE, clean, clean_key, has_hidden
+from .text import INVISIBLE, clean, clean_key, flag_spellings, has_hidden, parse_flag
 
 #: The canonical columns, in order.
 COLUMNS = (
@@ -194,16 +194,17 @@ class Responses:
 
     @property
     def synthetic(self) -> bool:
-        """True when every answer file is marked synthetic (example data) in its metadata."""
+        """True when every answer file is marked synthetic (example data) in its metadata
+        (read by :func:`metadata_flag`: ``synthetic: no`` is false)."""
         if self.sources:
-            return all(bool(s.metadata.get("synthetic")) for s in self.sources)
-        return bool(self.metadata.get("synthetic"))
+            return all(metadata_flag(s.metadata, "synthetic") for s in self.sources)
+        return metadata_flag(self.metadata, "synthetic")
 
     def synthetic_for(self, agency_id: str) -> bool:
         """True when the answers of this agency come (also) from a file marked synthetic."""
-        marked = {s.file for s in self.sources if s.metadata.get("synthetic")}
+        marked = {s.file for s in self.sources if metadata_flag(s.metadata, "synthetic")}
         if not self.sources:
-            return bool(self.metadata.get("synthetic"))
+            return metadata_flag(self.metadata, "synthetic")
         files = set(self.frame.loc[self.frame["agency_id"] == agency_id, "source_file"])
         return bool(files & marked)
 
@@ -490,6 +491,7 @@ def validate_responses(
     parts: list[dict[str, list[Any]]] = []
     metadata: dict[str, Any] = {}
     row_keys: dict[tuple[str, int], tuple[str, str]] = {}
+    meta_cache: dict[Path, dict[str, Any]] = {}
     suffixes = ", ".join(SUFFIXES)
     if not files:
         problems.append(
@@ -536,7 +538,7 @@ def validate_responses(
         reader = _FileReader(table, fw)
         columns = reader.read()
         problems += reader.problems
-        meta = _sidecar(path, problems)
+        meta = _sidecar(path, problems, meta_cache)
         sources.append(SourceInfo(str(path), table.encoding, len(table.rows), columns, meta))
         parts.append(reader.out)
         metadata.update(meta)
@@ -567,20 +569,59 @@ def validate_responses(
 #: Metadata of a whole folder of answer files (e.g. ``synthetic: true``).
 FOLDER_METADATA = "dataset.yaml"
 
+#: Keys of answer-file metadata that are yes/no flags (read by :func:`metadata_flag`).
+METADATA_FLAGS = ("synthetic",)
 
-def _sidecar(path: Path, problems: list[Problem]) -> dict[str, Any]:
-    """Metadata of an answer file: ``<folder>/dataset.yaml``, then ``<file>.meta.yaml``."""
+
+def metadata_flag(metadata: Mapping[str, Any], key: str) -> bool:
+    """A yes/no flag of answer-file metadata (``dataset.yaml`` / ``<file>.meta.yaml``).
+
+    Absent means no.  The spellings are those of :func:`guidekit.text.parse_flag`
+    (true/false, yes/no, on/off, y/n, 1/0, 是/否, 真/假 … in any case), never
+    Python's truthiness of a string (``synthetic: no`` is *not* true).  Every flag
+    read from metadata goes through here.
+
+    Raises
+    ------
+    GuidekitError
+        If the value is not one of those spellings (the file reader reports such
+        a value as a problem first; this guards metadata made in code).
+    """
+    if key not in metadata or metadata[key] is None:
+        return False
+    value = parse_flag(metadata[key])
+    if value is None:
+        raise GuidekitError(
+            f"metadata {key!r} is {metadata[key]!r}, not yes or no; "
+            f"expected {flag_spellings('en')}",
+            zh=f"中繼資料 {key} 的值 {metadata[key]!r} 不是是非值；應為 {flag_spellings('zh-TW')}",
+        )
+    return value
+
+
+def _sidecar(
+    path: Path, problems: list[Problem], cache: dict[Path, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Metadata of an answer file: ``<folder>/dataset.yaml``, then ``<file>.meta.yaml``.
+
+    ``cache`` keeps each metadata file read once per call of the reader (its
+    problems are reported once, not once per answer file of the folder)."""
+    cache = {} if cache is None else cache
     data: dict[str, Any] = {}
     for meta in (path.parent / FOLDER_METADATA, path.with_name(path.stem + ".meta.yaml")):
         if meta.is_file():
-            data.update(_read_metadata(meta, problems))
+            if meta not in cache:
+                cache[meta] = _read_metadata(meta, problems)
+            data.update(cache[meta])
     return data
 
 
 def _read_metadata(meta: Path, problems: list[Problem]) -> dict[str, Any]:
+    """One metadata file (UTF-8 YAML mapping); its flags checked and read as booleans."""
     params = {"expected_zh": "YAML 對應表（key: value）", "expected_en": "a YAML mapping"}
     try:
-        data = YAML(typ="safe").load(meta.read_text(encoding="utf-8"))
+        text = meta.read_text(encoding="utf-8")
+        data = YAML(typ="safe").load(text)
     except Exception as exc:
         problems.append(
             Problem(str(meta), None, None, None, "yaml", {**params, "detail": str(exc)})
@@ -591,6 +632,36 @@ def _read_metadata(meta: Path, problems: list[Problem]) -> dict[str, Any]:
             Problem(str(meta), None, None, None, "yaml", {**params, "detail": "not a mapping"})
         )
         return {}
+    for key in METADATA_FLAGS:
+        if key not in data:
+            continue
+        value = parse_flag(data[key])
+        if value is None:
+            line = next(
+                (
+                    n
+                    for n, ln in enumerate(text.splitlines(), 1)
+                    if re.match(rf"\s*['\"]?{re.escape(key)}['\"]?\s*:", ln)
+                ),
+                None,
+            )
+            problems.append(
+                Problem(
+                    str(meta),
+                    line,
+                    key,
+                    "" if data[key] is None else str(data[key]),
+                    "metadata-flag",
+                    {
+                        "key": key,
+                        "spellings_zh": flag_spellings("zh-TW"),
+                        "spellings_en": flag_spellings("en"),
+                    },
+                )
+            )
+            del data[key]
+        else:
+            data[key] = value
     return data
 
 
