@@ -208,6 +208,7 @@ def score(
     """計算指標分數（0–100）：檢核項目 → 原則 → 構面 → 整體。Score answers (0–100)."""
     from . import scoring
     from .files import excel_safe, write_atomic
+    from .framework import check_weight
     from .responses import read_responses
 
     given = [entry.partition("=")[0].strip() for entry in weights]
@@ -221,17 +222,15 @@ def score(
     for entry in weights:
         key, sep, value = entry.partition("=")
         try:
-            parsed[key.strip()] = float(value)
+            float(value)
         except ValueError:
-            raise GuidekitError(
-                f"--weight {entry!r}: expected ID=number, e.g. P08=2",
-                zh=f"--weight {entry!r}：格式應為 代碼=數字，例如 P08=2",
-            ) from None
+            sep = ""
         if not sep:
             raise GuidekitError(
                 f"--weight {entry!r}: expected ID=number, e.g. P08=2",
                 zh=f"--weight {entry!r}：格式應為 代碼=數字，例如 P08=2",
             )
+        parsed[key.strip()] = check_weight(value, f"--weight {entry}", f"--weight {entry}")
     if output is not None:
         _check_score_output(output, fmt, paths)
     responses = read_responses(list(paths), framework)

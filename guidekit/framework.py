@@ -33,7 +33,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from .paths import frameworks_dir
-from .problems import FrameworkError, Problem, Severity
+from .problems import FrameworkError, GuidekitError, Problem, Severity
 from .text import clean, clean_key, flag_spellings, parse_flag
 
 ENCODING = "utf-8"
@@ -44,6 +44,45 @@ STATUSES = ("met", "partial", "not_met", "na", "unanswered")
 Status = Literal["met", "partial", "not_met", "na", "unanswered"]
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+#: Bounds of every weight (items, principles, dimensions in framework files; ``--weight``
+#: and ``score(weights=...)``): with scores on 0–100, no weighted sum of any realistic
+#: number of parts can overflow to inf, and no weight is so small that its products
+#: vanish to 0 (a ratio of 10¹² between two weights is more than any weighting needs).
+WEIGHT_MIN = 1e-6
+WEIGHT_MAX = 1e6
+
+
+def check_weight(value: Any, where_en: str, where_zh: str) -> float:
+    """A weight as a float, within [:data:`WEIGHT_MIN`, :data:`WEIGHT_MAX`].
+
+    The one home of the rule for weights given in code or on the command line
+    (framework files are checked by the same bounds in their fields).
+    ``where_en`` / ``where_zh`` name where the weight was given (``--weight P08=1e308``).
+
+    Raises
+    ------
+    GuidekitError
+        If the value is not a number (true/false is not one), not finite, or out of bounds.
+    """
+    low, high = f"{WEIGHT_MIN:.6f}", f"{WEIGHT_MAX:.0f}"
+    bounds_en = f"a number from {low} to {high}"
+    bounds_zh = f"{low} 至 {high} 之間的數字"
+    bad = GuidekitError(
+        f"{where_en}: a weight must be {bounds_en}, not {value!r}",
+        zh=f"{where_zh}：權重須為 {bounds_zh}，不是 {value!r}",
+    )
+    if isinstance(value, bool):
+        raise bad
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise bad from None
+    if not (math.isfinite(number) and WEIGHT_MIN <= number <= WEIGHT_MAX):
+        raise bad
+    return number
+
+
 _WHAT_ZH = "含 framework.yaml 的框架資料夾及其檔案"
 _WHAT_EN = "a framework folder with framework.yaml and its files"
 
@@ -99,7 +138,7 @@ class Dimension(_Record):
     title_en: str = Field(min_length=1)
     description_zh: str = ""
     description_en: str = ""
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(default=1.0, ge=WEIGHT_MIN, le=WEIGHT_MAX)
 
 
 class Stage(_Record):
@@ -127,7 +166,7 @@ class Principle(_Record):
     requirement_en: str = ""
     explanation_zh: str = ""
     summary_en: str = ""
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(default=1.0, ge=WEIGHT_MIN, le=WEIGHT_MAX)
 
     def clause(self, name: str) -> str:
         """Official text of a clause: ``"requirement"`` or ``"explanation"``."""
@@ -343,7 +382,7 @@ class Item(_Record):
     principle: str
     dimension: str
     major: bool = False
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(default=1.0, ge=WEIGHT_MIN, le=WEIGHT_MAX)
     text_zh: str = Field(min_length=1)
     text_en: str = Field(min_length=1)
     help_zh: str = ""
