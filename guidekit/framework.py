@@ -21,6 +21,7 @@ import functools
 import io
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +35,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from .paths import frameworks_dir
 from .problems import FrameworkError, GuidekitError, Problem, Severity
-from .text import clean, clean_key, flag_spellings, parse_flag
+from .text import INVISIBLE, clean, clean_key, flag_spellings, has_hidden, parse_flag
 
 ENCODING = "utf-8"
 
@@ -194,6 +195,10 @@ class ScaleOption(_Record):
         return self
 
 
+#: Kinds of clean-up :meth:`Scale.tidying` names, in the order they are applied.
+TIDY_KINDS = ("invisible", "spaces", "width", "case", "alias")
+
+
 class Scale(_Record):
     """An answer scale.
 
@@ -308,6 +313,37 @@ class Scale(_Record):
             if math.isfinite(number) and self.low <= number <= self.high:
                 return number
         return None
+
+    def tidying(self, raw: str) -> tuple[str, ...]:
+        """The clean-ups :meth:`match` applies to read ``raw`` (empty: written as the scale writes it).
+
+        ``invisible`` (zero-width characters, no-break spaces, BOM removed),
+        ``spaces`` (spaces around or doubled inside), ``width`` (full-width forms
+        made half-width, NFKC), ``case`` (``y`` for ``Y``, ``planned`` for
+        ``Planned``) and ``alias`` (a spelling other than the option's code, its
+        zh/en label or its value as a number: ``Yes``, ``部份規劃``, ``N/A``).  The
+        one home of what counts as a tidy-up of an answer: the answer-file reader
+        lists each kind as a warning (nothing is changed silently).
+        """
+        kinds: list[str] = []
+        if has_hidden(raw):
+            kinds.append("invisible")
+        text = re.sub(f"[{INVISIBLE}\u00a0]", "", raw)
+        if text != text.strip() or re.search(r"\s\s|[^\S ]", text.strip()):
+            kinds.append("spaces")
+        stripped = re.sub(r"\s+", " ", text.strip())
+        if unicodedata.normalize("NFKC", stripped) != stripped:
+            kinds.append("width")
+        matched = self.match(raw)
+        if isinstance(matched, ScaleOption):
+            written = re.sub(r"\s+", " ", clean(raw))
+            value = matched.value
+            number = f"{value:g}" if value is not None else None
+            exact = {matched.code, matched.label_zh, matched.label_en, number} - {None}
+            if written not in exact:
+                folded = {e.casefold() for e in exact if e}
+                kinds.append("case" if written.casefold() in folded else "alias")
+        return tuple(kinds)
 
     def option(self, code: str) -> ScaleOption:
         """The option with this exact code (KeyError if none)."""
