@@ -42,7 +42,7 @@ from ruamel.yaml import YAML
 from .framework import TIDY_KINDS, Framework, ScaleOption, load_framework
 from .problems import GuidekitError, Problem, ResponsesError, Severity, sort_problems
 from .tabular import FOLDER_SUFFIXES, SUFFIXES, Table, read_table
-from .text import INVISIBLE, clean, clean_key, flag_spellings, has_hidden, parse_flag
+from .text import INVISIBLE, clean, clean_key, flag_spellings, parse_flag
 
 #: The canonical columns, in order.
 COLUMNS = (
