@@ -1167,9 +1167,38 @@ def _clean_name(raw: str) -> str:
     return _NAME_SPACE_RE.sub(" ", _INVISIBLE_RE.sub("", raw)).strip()
 
 
+#: Variant characters that write the same word in Taiwan's usage (臺/台, 計畫/計劃,
+#: 部分/部份, 規畫/規劃 …) and common older or Simplified-influenced forms.
+_VARIANTS = str.maketrans(
+    {
+        "台": "臺",
+        "劃": "畫",
+        "份": "分",
+        "裏": "裡",
+        "爲": "為",
+        "衆": "眾",
+        "啓": "啟",
+        "羣": "群",
+        "峯": "峰",
+        "綫": "線",
+        "着": "著",
+        "汙": "污",
+        "録": "錄",
+        "衞": "衛",
+        "麪": "麵",
+    }
+)
+
+
 def name_key(name: str) -> str:
-    """A key under which agency names that look alike compare equal (NFKC, 台→臺, no spaces)."""
-    return re.sub(r"\s+", "", clean_key(name)).replace("台", "臺")
+    """A key under which names that look alike compare equal.
+
+    NFKC (full-width forms), invisible characters and every space removed, case
+    folded, and variant characters made one (臺/台, 計畫/計劃, 部分/部份 …).  The one
+    home of "these two names look alike": agency names of different codes, and
+    service names of one agency (:func:`_check_across`).
+    """
+    return re.sub(r"\s+", "", clean_key(name)).translate(_VARIANTS)
 
 
 def _match_instrument(fw: Framework, raw: str) -> str | None:
@@ -1377,6 +1406,8 @@ def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> li
                     )
                 )
 
+    problems += _split_services(frame, header)
+
     names = frame.drop_duplicates(["agency_id", "agency_name"])
     by_key: dict[str, list[Any]] = collections.defaultdict(list)
     for row in names.itertuples():
@@ -1396,4 +1427,66 @@ def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> li
                     severity=Severity.WARNING,
                 )
             )
+    return problems
+
+
+def _split_services(frame: pd.DataFrame, header: Any) -> list[Problem]:
+    """One agency's answers split into several assessments by service names that look alike.
+
+    An assessment is (round, agency, service, form).  When the service names of one
+    agency's form differ only in spaces, full-width forms or variant characters
+    (計畫/計劃, :func:`name_key`), or one file names a service and another leaves
+    服務名稱 blank (or has no such column), the answers are kept apart as written
+    (no name is guessed) and a warning names the files and the values.
+    """
+    problems: list[Problem] = []
+    keys = ["round", "agency_id", "instrument"]
+    services = frame.drop_duplicates([*keys, "service", "source_file"])
+    for (rnd, agency_id, instrument), group in services.groupby(keys, sort=True):
+        names = list(dict.fromkeys(group["service"].fillna("")))
+        if len(names) < 2:
+            continue
+        by_key: dict[str, list[str]] = collections.defaultdict(list)
+        for name in names:
+            by_key[name_key(name)].append(name)
+        alike = [n for same in by_key.values() if len(same) > 1 for n in same]
+        if "" in names:  # a blank service beside named ones: the same assessment?
+            alike = names
+        if not alike:
+            continue
+        rows = group[group["service"].fillna("").isin(alike)]
+
+        def files(name: str, rows: pd.DataFrame = rows) -> str:
+            return "、".join(
+                sorted(set(rows.loc[rows["service"].fillna("") == name, "source_file"]))
+            )
+
+        first = rows.iloc[0]
+        shown_zh = "；".join(
+            f"「{n}」（{files(n)}）" if n else f"空白（{files(n)}）" for n in alike
+        )
+        shown_en = "; ".join(
+            f"{n!r} ({files(n).replace('、', ', ')})"
+            if n
+            else f"blank ({files(n).replace('、', ', ')})"
+            for n in alike
+        )
+        problems.append(
+            Problem(
+                str(first.source_file),
+                int(first.source_row),
+                header(str(first.source_file), "service"),
+                None,
+                "service-lookalike",
+                {
+                    "agency_id": agency_id,
+                    "round": rnd,
+                    "instrument": instrument,
+                    "n": len(alike),
+                    "names_zh": shown_zh,
+                    "names_en": shown_en,
+                },
+                Severity.WARNING,
+            )
+        )
     return problems

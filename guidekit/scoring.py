@@ -711,8 +711,8 @@ def weighted_means(
     )
     present = ~np.isnan(values)
     w = np.where(present, weights, 0.0)
-    total = w.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        total = w.sum(axis=-1)
         if method == "arithmetic":
             out = (np.where(present, values, 0.0) * w).sum(axis=-1) / total
         elif method == "geometric":
