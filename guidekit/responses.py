@@ -988,7 +988,9 @@ class _FileReader:
                     number,
                     columns["answer"],
                     raw_answer,
-                    "yes-no-answer" if parse_flag(raw_answer) is not None else "unknown-answer",
+                    "yes-no-answer"
+                    if parse_flag(raw_answer) is not None and _ends(scale)
+                    else "unknown-answer",
                     choices_zh=scale.expected("zh-TW"),
                     choices_en=scale.expected("en"),
                     **_ends(scale),
