@@ -345,7 +345,8 @@ def _read_store(
             )
         )
         return None, None
-    problems.extend(responses.problems)
+    # look-alike services are checked over every file read together (_check_across)
+    problems.extend(p for p in responses.problems if p.code != "service-lookalike")
     frame = responses.frame
     part = {c: frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in COLUMNS}
     source = SourceInfo(str(path), "sqlite", len(frame), {c: c for c in COLUMNS[:11]})
@@ -1408,7 +1409,7 @@ def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> li
                     )
                 )
 
-    problems += _split_services(frame, header)
+    problems += service_lookalikes(frame, header)
 
     names = frame.drop_duplicates(["agency_id", "agency_name"])
     by_key: dict[str, list[Any]] = collections.defaultdict(list)
@@ -1432,15 +1433,19 @@ def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> li
     return problems
 
 
-def _split_services(frame: pd.DataFrame, header: Any) -> list[Problem]:
+def service_lookalikes(frame: pd.DataFrame, header: Any = None) -> list[Problem]:
     """One agency's answers split into several assessments by service names that look alike.
 
     An assessment is (round, agency, service, form).  When the service names of one
     agency's form differ only in spaces, full-width forms or variant characters
     (計畫/計劃, :func:`name_key`), or one file names a service and another leaves
     服務名稱 blank (or has no such column), the answers are kept apart as written
-    (no name is guessed) and a warning names the files and the values.
+    (no name is guessed) and a warning names the files and the values.  Used for
+    answer files (with a workshop store among them) and for a store read alone
+    (:meth:`guidekit.store.ResponseStore.responses`).  ``header(file, column)``
+    gives the column as the file writes it (default: the canonical name).
     """
+    header = header or (lambda _file, column: column)
     problems: list[Problem] = []
     keys = ["round", "agency_id", "instrument"]
     services = frame.drop_duplicates([*keys, "service", "source_file"])

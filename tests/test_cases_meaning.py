@@ -407,6 +407,20 @@ def test_split_across_a_store_and_a_csv(tmp_path, fw):
     assert str(tmp_path / "store.sqlite") in warning.params["names_zh"]
 
 
+def test_split_within_a_workshop_store(tmp_path, fw):
+    # two workshop sheets of one agency, the service typed 計畫 in one and 計劃 in the other
+    item = fw.items["plan"][0].id
+    path = tmp_path / "store.sqlite"
+    with open_store(path, fw) as store:
+        for respondent, service in (("甲", "數位服務精進計畫"), ("乙", "數位服務精進計劃")):
+            sheet = Sheet("2026", "0012", "測試機關", service, "plan", respondent)
+            store.record(Change(sheet, item, "Y"))
+        [warning] = warnings(store.responses(fw), "service-lookalike")
+    assert "「數位服務精進計劃」" in warning.params["names_zh"]
+    # read as an answer source, it is named once
+    assert len(warnings(validate_responses(path, fw), "service-lookalike")) == 1
+
+
 def test_the_score_command_shows_the_split(fw):
     result = CliRunner().invoke(main, ["score", str(SPLIT), "--level", "overall"])
     assert result.exit_code == 0, result.stderr
