@@ -208,6 +208,7 @@ def score(
     """計算指標分數（0–100）：檢核項目 → 原則 → 構面 → 整體。Score answers (0–100)."""
     from . import scoring
     from .files import excel_safe, write_output
+    from .framework import check_weight
     from .responses import read_responses
 
     given = [entry.partition("=")[0].strip() for entry in weights]
@@ -221,20 +222,21 @@ def score(
     for entry in weights:
         key, sep, value = entry.partition("=")
         try:
-            parsed[key.strip()] = float(value)
+            float(value)
         except ValueError:
-            raise GuidekitError(
-                f"--weight {entry!r}: expected ID=number, e.g. P08=2",
-                zh=f"--weight {entry!r}：格式應為 代碼=數字，例如 P08=2",
-            ) from None
+            sep = ""
         if not sep:
             raise GuidekitError(
                 f"--weight {entry!r}: expected ID=number, e.g. P08=2",
                 zh=f"--weight {entry!r}：格式應為 代碼=數字，例如 P08=2",
             )
+        parsed[key.strip()] = check_weight(value, f"--weight {entry}", f"--weight {entry}")
     if output is not None:
         _check_score_output(output, fmt, paths)
     responses = read_responses(list(paths), framework)
+    lang = _lang(click.get_current_context(), lang)
+    for problem in responses.problems:  # warnings (errors raise): never a silent clean-up
+        _echo(problem.format(lang), err=True)
     if round_ is not None:
         frame = responses.frame[responses.frame["round"] == round_].reset_index(drop=True)
         if frame.empty:
@@ -259,7 +261,6 @@ def score(
         if fmt == "csv":  # a file for Excel: BOM, and no cell that Excel would run as a formula
             text = excel_safe(table).to_csv(index=False)
         write_output(output, text, "utf-8-sig" if fmt == "csv" else "utf-8")
-        lang = _lang(click.get_current_context(), lang)
         _say(lang, f"已寫入 {output}", f"wrote {output}", err=True)
     else:
         # exact data when piped; control characters made visible on a terminal
@@ -403,6 +404,7 @@ def reports(
         )
     for note in result.notes:
         _say(lang, f"提醒：{note[0]}", f"note: {note[1]}", err=True)
+    _say_input_warnings(result.manifest, lang)
     _say(
         lang,
         f"評估回合 {result.round}：完成 {ok} 份報告、沿用前次 {reused} 份、失敗 {len(result.failed)} 份，"
@@ -413,6 +415,29 @@ def reports(
     _say(lang, f"索引：{result.index.resolve()}", f"Index: {result.index.resolve()}")
     _warn_fonts(lang)
     sys.exit(0 if result.ok else 1)
+
+
+def _say_input_warnings(manifest: Path, lang: str, shown: int = 10) -> None:
+    """The answers' warnings (clean-ups, look-alike services, 1/0 codes) on the terminal:
+    the first ``shown`` and where the others are (they are all in the manifest)."""
+    try:
+        warnings = json.loads(manifest.read_text(encoding="utf-8")).get("input_warnings", [])
+    except (OSError, ValueError):
+        return
+    if not warnings:
+        return
+    _say(
+        lang,
+        f"填答資料有 {len(warnings)} 項提醒（全部列於 {manifest} 的 input_warnings；"
+        "guidekit validate 也會列出）：",
+        f"the answers have {len(warnings)} warning(s) (all in input_warnings of {manifest}; "
+        "guidekit validate lists them too):",
+        err=True,
+    )
+    for line in warnings[:shown]:
+        _echo("  " + line, err=True)
+    if len(warnings) > shown:
+        _echo("  …", err=True)
 
 
 def _warn_fonts(lang: str) -> None:

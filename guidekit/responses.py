@@ -32,17 +32,17 @@ from __future__ import annotations
 import collections
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from ruamel.yaml import YAML
 
-from .framework import Framework, ScaleOption, load_framework
+from .framework import TIDY_KINDS, Framework, ScaleOption, load_framework
 from .problems import GuidekitError, Problem, ResponsesError, Severity, sort_problems
 from .tabular import FOLDER_SUFFIXES, SUFFIXES, Table, read_table
-from .text import INVISIBLE, clean, clean_key, has_hidden
+from .text import INVISIBLE, clean, clean_key, flag_spellings, parse_flag
 
 #: The canonical columns, in order.
 COLUMNS = (
@@ -194,16 +194,17 @@ class Responses:
 
     @property
     def synthetic(self) -> bool:
-        """True when every answer file is marked synthetic (example data) in its metadata."""
+        """True when every answer file is marked synthetic (example data) in its metadata
+        (read by :func:`metadata_flag`: ``synthetic: no`` is false)."""
         if self.sources:
-            return all(bool(s.metadata.get("synthetic")) for s in self.sources)
-        return bool(self.metadata.get("synthetic"))
+            return all(metadata_flag(s.metadata, "synthetic") for s in self.sources)
+        return metadata_flag(self.metadata, "synthetic")
 
     def synthetic_for(self, agency_id: str) -> bool:
         """True when the answers of this agency come (also) from a file marked synthetic."""
-        marked = {s.file for s in self.sources if s.metadata.get("synthetic")}
+        marked = {s.file for s in self.sources if metadata_flag(s.metadata, "synthetic")}
         if not self.sources:
-            return bool(self.metadata.get("synthetic"))
+            return metadata_flag(self.metadata, "synthetic")
         files = set(self.frame.loc[self.frame["agency_id"] == agency_id, "source_file"])
         return bool(files & marked)
 
@@ -344,7 +345,8 @@ def _read_store(
             )
         )
         return None, None
-    problems.extend(responses.problems)
+    # look-alike services are checked over every file read together (_check_across)
+    problems.extend(p for p in responses.problems if p.code != "service-lookalike")
     frame = responses.frame
     part = {c: frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in COLUMNS}
     source = SourceInfo(str(path), "sqlite", len(frame), {c: c for c in COLUMNS[:11]})
@@ -490,6 +492,7 @@ def validate_responses(
     parts: list[dict[str, list[Any]]] = []
     metadata: dict[str, Any] = {}
     row_keys: dict[tuple[str, int], tuple[str, str]] = {}
+    meta_cache: dict[Path, dict[str, Any]] = {}
     suffixes = ", ".join(SUFFIXES)
     if not files:
         problems.append(
@@ -536,7 +539,7 @@ def validate_responses(
         reader = _FileReader(table, fw)
         columns = reader.read()
         problems += reader.problems
-        meta = _sidecar(path, problems)
+        meta = _sidecar(path, problems, meta_cache)
         sources.append(SourceInfo(str(path), table.encoding, len(table.rows), columns, meta))
         parts.append(reader.out)
         metadata.update(meta)
@@ -567,20 +570,59 @@ def validate_responses(
 #: Metadata of a whole folder of answer files (e.g. ``synthetic: true``).
 FOLDER_METADATA = "dataset.yaml"
 
+#: Keys of answer-file metadata that are yes/no flags (read by :func:`metadata_flag`).
+METADATA_FLAGS = ("synthetic",)
 
-def _sidecar(path: Path, problems: list[Problem]) -> dict[str, Any]:
-    """Metadata of an answer file: ``<folder>/dataset.yaml``, then ``<file>.meta.yaml``."""
+
+def metadata_flag(metadata: Mapping[str, Any], key: str) -> bool:
+    """A yes/no flag of answer-file metadata (``dataset.yaml`` / ``<file>.meta.yaml``).
+
+    Absent means no.  The spellings are those of :func:`guidekit.text.parse_flag`
+    (true/false, yes/no, on/off, y/n, 1/0, 是/否, 真/假 … in any case), never
+    Python's truthiness of a string (``synthetic: no`` is *not* true).  Every flag
+    read from metadata goes through here.
+
+    Raises
+    ------
+    GuidekitError
+        If the value is not one of those spellings (the file reader reports such
+        a value as a problem first; this guards metadata made in code).
+    """
+    if key not in metadata or metadata[key] is None:
+        return False
+    value = parse_flag(metadata[key])
+    if value is None:
+        raise GuidekitError(
+            f"metadata {key!r} is {metadata[key]!r}, not yes or no; "
+            f"expected {flag_spellings('en')}",
+            zh=f"中繼資料 {key} 的值 {metadata[key]!r} 不是是非值；應為 {flag_spellings('zh-TW')}",
+        )
+    return value
+
+
+def _sidecar(
+    path: Path, problems: list[Problem], cache: dict[Path, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Metadata of an answer file: ``<folder>/dataset.yaml``, then ``<file>.meta.yaml``.
+
+    ``cache`` keeps each metadata file read once per call of the reader (its
+    problems are reported once, not once per answer file of the folder)."""
+    cache = {} if cache is None else cache
     data: dict[str, Any] = {}
     for meta in (path.parent / FOLDER_METADATA, path.with_name(path.stem + ".meta.yaml")):
         if meta.is_file():
-            data.update(_read_metadata(meta, problems))
+            if meta not in cache:
+                cache[meta] = _read_metadata(meta, problems)
+            data.update(cache[meta])
     return data
 
 
 def _read_metadata(meta: Path, problems: list[Problem]) -> dict[str, Any]:
+    """One metadata file (UTF-8 YAML mapping); its flags checked and read as booleans."""
     params = {"expected_zh": "YAML 對應表（key: value）", "expected_en": "a YAML mapping"}
     try:
-        data = YAML(typ="safe").load(meta.read_text(encoding="utf-8"))
+        text = meta.read_text(encoding="utf-8")
+        data = YAML(typ="safe").load(text)
     except Exception as exc:
         problems.append(
             Problem(str(meta), None, None, None, "yaml", {**params, "detail": str(exc)})
@@ -591,6 +633,36 @@ def _read_metadata(meta: Path, problems: list[Problem]) -> dict[str, Any]:
             Problem(str(meta), None, None, None, "yaml", {**params, "detail": "not a mapping"})
         )
         return {}
+    for key in METADATA_FLAGS:
+        if key not in data:
+            continue
+        value = parse_flag(data[key])
+        if value is None:
+            line = next(
+                (
+                    n
+                    for n, ln in enumerate(text.splitlines(), 1)
+                    if re.match(rf"\s*['\"]?{re.escape(key)}['\"]?\s*:", ln)
+                ),
+                None,
+            )
+            problems.append(
+                Problem(
+                    str(meta),
+                    line,
+                    key,
+                    "" if data[key] is None else str(data[key]),
+                    "metadata-flag",
+                    {
+                        "key": key,
+                        "spellings_zh": flag_spellings("zh-TW"),
+                        "spellings_en": flag_spellings("en"),
+                    },
+                )
+            )
+            del data[key]
+        else:
+            data[key] = value
     return data
 
 
@@ -615,6 +687,8 @@ class _FileReader:
         self.out: dict[str, list[Any]] = {c: [] for c in COLUMNS}
         # row number -> (round, agency_id) as written, for every row, errors or not
         self.row_keys: dict[int, tuple[str, str]] = {}
+        # how the answers were written: tidy-ups and 1/0 codes, reported per file
+        self.answers = _AnswerSpellings(self.file)
         # headers as shown in messages (cleaned: no zero-width characters)
         self.display: dict[int, str] = {}
         # repeated warnings are grouped: key -> (first problem, other rows)
@@ -736,6 +810,7 @@ class _FileReader:
                 )
             self.read_row(number, cells, mapping, columns)
         self._flush_grouped()
+        self.problems += self.answers.problems(columns.get("answer", "answer"))
         return columns
 
     def _hint_header_row(self) -> bool:
@@ -907,10 +982,6 @@ class _FileReader:
             # only spaces: read as unanswered, and said so
             self.warn_grouped(number, columns["answer"], raw_answer, "blank-answer")
         if item is not None and clean(raw_answer):
-            if has_hidden(raw_answer):
-                self.warn_grouped(
-                    number, columns["answer"], raw_answer, "cleaned", cleaned=clean(raw_answer)
-                )
             scale = self.fw.scale(item.instrument)
             matched = scale.match(raw_answer)
             if matched is None:
@@ -918,17 +989,22 @@ class _FileReader:
                     number,
                     columns["answer"],
                     raw_answer,
-                    "unknown-answer",
+                    "yes-no-answer"
+                    if parse_flag(raw_answer) is not None and _ends(scale)
+                    else "unknown-answer",
                     choices_zh=scale.expected("zh-TW"),
                     choices_en=scale.expected("en"),
+                    **_ends(scale),
                 )
                 ok = False
-            elif isinstance(matched, ScaleOption):
+            else:
+                self.answers.note(number, values["respondent"], raw_answer, scale, matched)
+            if isinstance(matched, ScaleOption):
                 answer = matched.code
                 note_is_formula = note_cell is not None and note_cell.converted_from == "formula"
                 if matched.na and not values["note"].strip() and not note_is_formula:
                     self.warn_grouped(number, columns.get("note", "note"), "", "na-without-reason")
-            else:
+            elif matched is not None:
                 answer = (
                     repr(float(matched)) if not float(matched).is_integer() else str(int(matched))
                 )
@@ -951,6 +1027,133 @@ class _FileReader:
         out["source_row"].append(number)
 
 
+def _ends(scale: Any) -> dict[str, str]:
+    """The top and bottom options of an ordinal scale, for messages (codes and labels)."""
+    valued = sorted((o for o in scale.options if o.value is not None), key=lambda o: o.value)
+    if scale.kind != "ordinal" or not valued:
+        return {}
+    top, bottom = valued[-1], valued[0]
+    return {
+        "top_code": top.code,
+        "top_zh": top.label_zh,
+        "top_en": top.label_en,
+        "top_value": f"{top.value:g}",
+        "bottom_code": bottom.code,
+        "bottom_zh": bottom.label_zh,
+        "bottom_en": bottom.label_en,
+        "bottom_value": f"{bottom.value:g}",
+    }
+
+
+class _AnswerSpellings:
+    """How the answers of one file were written, reported once per file and kind.
+
+    Every clean-up :meth:`guidekit.framework.Scale.tidying` names (full-width
+    forms, spaces, invisible characters, case, aliases such as ``Yes`` or
+    ``部份規劃``) becomes one warning per kind, with each spelling, what it was
+    read as and how often; and a respondent who answered a 2/1/0 scale only with
+    the numbers 1 and 0 (no 2 anywhere in the file: a yes/no sheet coded 1/0?) is
+    named, because 1 means the middle option there, not the top one.  Nothing is
+    re-mapped: the answers are read as the scale says.
+    """
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        # kind -> {(raw, code): [rows]}
+        self.tidied: dict[str, dict[tuple[str, str], list[int]]] = collections.defaultdict(dict)
+        # (respondent, scale id) -> {"numbers": {text: [rows]}, "words": n}
+        self.written: dict[tuple[str, str], dict[str, Any]] = {}
+        self.scales: dict[str, Any] = {}
+        self.top_as_number: set[str] = set()
+
+    def note(self, row: int, respondent: str, raw: str, scale: Any, matched: Any) -> None:
+        """Record one answer as written (``matched``: what :meth:`Scale.match` read it as)."""
+        code = matched.code if isinstance(matched, ScaleOption) else clean(raw)
+        for kind in scale.tidying(raw):
+            self.tidied[kind].setdefault((raw, code), []).append(row)
+        if not isinstance(matched, ScaleOption) or matched.value is None:
+            return  # 不適用 and numbers on a continuous scale say nothing about 1/0 codes
+        self.scales[scale.id] = scale
+        seen = self.written.setdefault((respondent, scale.id), {"numbers": {}, "words": 0})
+        text = clean(raw)
+        if text == f"{matched.value:g}":
+            seen["numbers"].setdefault(text, []).append(row)
+            if matched.value == scale.high:
+                self.top_as_number.add(scale.id)
+        else:
+            seen["words"] += 1
+
+    def problems(self, column: str) -> list[Problem]:
+        out: list[Problem] = []
+        for kind in TIDY_KINDS:
+            spellings = self.tidied.get(kind)
+            if not spellings:
+                continue
+            rows = sorted(r for found in spellings.values() for r in found)
+            shown = list(spellings.items())[:5]
+            more = "…" if len(spellings) > 5 else ""
+            examples_zh = "、".join(f"{raw!r} → {code}（{len(r)} 格）" for (raw, code), r in shown)
+            examples_en = ", ".join(f"{raw!r} → {code} ({len(r)})" for (raw, code), r in shown)
+            out.append(
+                Problem(
+                    self.file,
+                    rows[0],
+                    column,
+                    None,
+                    f"answer-{kind}",
+                    {"examples_zh": examples_zh + more, "examples_en": examples_en + more},
+                    Severity.WARNING,
+                    tuple(rows[1:]),
+                )
+            )
+        out += self._binary(column)
+        return out
+
+    def _binary(self, column: str) -> list[Problem]:
+        """Respondents whose answers are only 1 and 0 on a scale that goes up to 2 (or more)."""
+        out: list[Problem] = []
+        for scale_id, scale in sorted(self.scales.items()):
+            if scale_id in self.top_as_number or scale.high <= 1 or scale.low != 0:
+                continue
+            who: list[str] = []
+            rows: list[int] = []
+            for (respondent, sid), seen in self.written.items():
+                numbers = seen["numbers"]
+                if sid == scale_id and not seen["words"] and "1" in numbers:
+                    if set(numbers) <= {"0", "1"}:
+                        who.append(respondent)
+                        rows += [r for found in numbers.values() for r in found]
+            if not who:
+                continue
+            one, zero = scale.match("1"), scale.match("0")
+            if not (isinstance(one, ScaleOption) and isinstance(zero, ScaleOption)):
+                continue
+            rows.sort()
+            out.append(
+                Problem(
+                    self.file,
+                    rows[0],
+                    column,
+                    None,
+                    "binary-codes",
+                    {
+                        "respondents": "、".join(who),
+                        "respondents_en": ", ".join(who),
+                        "n": len(rows),
+                        "one_code": one.code,
+                        "one_zh": one.label_zh,
+                        "one_en": one.label_en,
+                        "zero_code": zero.code,
+                        "zero_zh": zero.label_zh,
+                        "zero_en": zero.label_en,
+                        **_ends(scale),
+                    },
+                    Severity.WARNING,
+                )
+            )
+        return out
+
+
 #: Control characters (but tab, line feed, carriage return) and bidirectional overrides:
 #: never meaningful in a code or a name, and able to forge what a terminal or page shows.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -967,9 +1170,38 @@ def _clean_name(raw: str) -> str:
     return _NAME_SPACE_RE.sub(" ", _INVISIBLE_RE.sub("", raw)).strip()
 
 
+#: Variant characters that write the same word in Taiwan's usage (臺/台, 計畫/計劃,
+#: 部分/部份, 規畫/規劃 …) and common older or Simplified-influenced forms.
+_VARIANTS = str.maketrans(
+    {
+        "台": "臺",
+        "劃": "畫",
+        "份": "分",
+        "裏": "裡",
+        "爲": "為",
+        "衆": "眾",
+        "啓": "啟",
+        "羣": "群",
+        "峯": "峰",
+        "綫": "線",
+        "着": "著",
+        "汙": "污",
+        "録": "錄",
+        "衞": "衛",
+        "麪": "麵",
+    }
+)
+
+
 def name_key(name: str) -> str:
-    """A key under which agency names that look alike compare equal (NFKC, 台→臺, no spaces)."""
-    return re.sub(r"\s+", "", clean_key(name)).replace("台", "臺")
+    """A key under which names that look alike compare equal.
+
+    NFKC (full-width forms), invisible characters and every space removed, case
+    folded, and variant characters made one (臺/台, 計畫/計劃, 部分/部份 …).  The one
+    home of "these two names look alike": agency names of different codes, and
+    service names of one agency (:func:`_check_across`).
+    """
+    return re.sub(r"\s+", "", clean_key(name)).translate(_VARIANTS)
 
 
 def _match_instrument(fw: Framework, raw: str) -> str | None:
@@ -1177,6 +1409,8 @@ def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> li
                     )
                 )
 
+    problems += service_lookalikes(frame, header)
+
     names = frame.drop_duplicates(["agency_id", "agency_name"])
     by_key: dict[str, list[Any]] = collections.defaultdict(list)
     for row in names.itertuples():
@@ -1196,4 +1430,70 @@ def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> li
                     severity=Severity.WARNING,
                 )
             )
+    return problems
+
+
+def service_lookalikes(frame: pd.DataFrame, header: Any = None) -> list[Problem]:
+    """One agency's answers split into several assessments by service names that look alike.
+
+    An assessment is (round, agency, service, form).  When the service names of one
+    agency's form differ only in spaces, full-width forms or variant characters
+    (計畫/計劃, :func:`name_key`), or one file names a service and another leaves
+    服務名稱 blank (or has no such column), the answers are kept apart as written
+    (no name is guessed) and a warning names the files and the values.  Used for
+    answer files (with a workshop store among them) and for a store read alone
+    (:meth:`guidekit.store.ResponseStore.responses`).  ``header(file, column)``
+    gives the column as the file writes it (default: the canonical name).
+    """
+    header = header or (lambda _file, column: column)
+    problems: list[Problem] = []
+    keys = ["round", "agency_id", "instrument"]
+    services = frame.drop_duplicates([*keys, "service", "source_file"])
+    for (rnd, agency_id, instrument), group in services.groupby(keys, sort=True):
+        names = list(dict.fromkeys(group["service"].fillna("")))
+        if len(names) < 2:
+            continue
+        by_key: dict[str, list[str]] = collections.defaultdict(list)
+        for name in names:
+            by_key[name_key(name)].append(name)
+        alike = [n for same in by_key.values() if len(same) > 1 for n in same]
+        if "" in names:  # a blank service beside named ones: the same assessment?
+            alike = names
+        if not alike:
+            continue
+        rows = group[group["service"].fillna("").isin(alike)]
+
+        def files(name: str, rows: pd.DataFrame = rows) -> str:
+            return "、".join(
+                sorted(set(rows.loc[rows["service"].fillna("") == name, "source_file"]))
+            )
+
+        first = rows.iloc[0]
+        shown_zh = "；".join(
+            f"「{n}」（{files(n)}）" if n else f"空白（{files(n)}）" for n in alike
+        )
+        shown_en = "; ".join(
+            f"{n!r} ({files(n).replace('、', ', ')})"
+            if n
+            else f"blank ({files(n).replace('、', ', ')})"
+            for n in alike
+        )
+        problems.append(
+            Problem(
+                str(first.source_file),
+                int(first.source_row),
+                header(str(first.source_file), "service"),
+                None,
+                "service-lookalike",
+                {
+                    "agency_id": agency_id,
+                    "round": rnd,
+                    "instrument": instrument,
+                    "n": len(alike),
+                    "names_zh": shown_zh,
+                    "names_en": shown_en,
+                },
+                Severity.WARNING,
+            )
+        )
     return problems

@@ -80,6 +80,7 @@ from .responses import (
     _clean_name,
     empty_frame,
     is_reserved_name,
+    service_lookalikes,
     settle_agreed,
 )
 from .text import clean, printable
@@ -813,6 +814,7 @@ class ResponseStore(abc.ABC):
                 summary=f"{self.location}: answers that cannot be used",
                 summary_zh=f"{self.location}：答案儲存檔中有無法使用的答案",
             )
+        problems += service_lookalikes(frame)
         if not frame.empty:
             order = {i.id: n for bank in fw.items.values() for n, i in enumerate(bank)}
             frame = (
