@@ -23,8 +23,8 @@ from typing import Any
 import click
 
 from guidekit import i18n, scoring
-from guidekit.files import excel_safe, write_atomic
-from guidekit.framework import load_framework
+from guidekit.files import SQLITE_SIBLINGS, check_target, excel_safe, write_output
+from guidekit.framework import check_weight, load_framework
 from guidekit.intake.responses import read_responses, validate_responses
 from guidekit.problems import DataError, GuidekitError
 from guidekit.render.fonts import has_cjk_font
@@ -224,20 +224,21 @@ def score(
     for entry in weights:
         key, sep, value = entry.partition("=")
         try:
-            parsed[key.strip()] = float(value)
+            float(value)
         except ValueError:
-            raise GuidekitError(
-                f"--weight {entry!r}: expected ID=number, e.g. P08=2",
-                zh=f"--weight {entry!r}：格式應為 代碼=數字，例如 P08=2",
-            ) from None
+            sep = ""
         if not sep:
             raise GuidekitError(
                 f"--weight {entry!r}: expected ID=number, e.g. P08=2",
                 zh=f"--weight {entry!r}：格式應為 代碼=數字，例如 P08=2",
             )
+        parsed[key.strip()] = check_weight(value, f"--weight {entry}", f"--weight {entry}")
     if output is not None:
         _check_score_output(output, fmt, paths)
     responses = read_responses(list(paths), framework)
+    lang = _lang(click.get_current_context(), lang)
+    for problem in responses.problems:  # warnings (errors raise): never a silent clean-up
+        _echo(problem.format(lang), err=True)
     if round_ is not None:
         frame = responses.frame[responses.frame["round"] == round_].reset_index(drop=True)
         if frame.empty:
@@ -261,8 +262,7 @@ def score(
     if output:
         if fmt == "csv":  # a file for Excel: BOM, and no cell that Excel would run as a formula
             text = excel_safe(table).to_csv(index=False)
-        write_atomic(output, text, "utf-8-sig" if fmt == "csv" else "utf-8")
-        lang = _lang(click.get_current_context(), lang)
+        write_output(output, text, "utf-8-sig" if fmt == "csv" else "utf-8")
         _say(lang, f"已寫入 {output}", f"wrote {output}", err=True)
     else:
         # exact data when piped; control characters made visible on a terminal
@@ -270,7 +270,10 @@ def score(
 
 
 def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None:
-    """Refuse an -o that would overwrite an answer file, land among them, or lie about its format."""
+    """Refuse an -o that would overwrite an answer file, land among them, lie about its
+    format, or replace a file guidekit did not write (:func:`guidekit.files.check_target`)."""
+    from .files import check_target
+
     if output.is_dir():
         raise GuidekitError(
             f"-o {output} is a folder; give a file name", zh=f"-o {output} 是資料夾，請給檔名"
@@ -293,6 +296,7 @@ def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None
                 "write the scores elsewhere",
                 zh=f"-o {output} 會覆寫填答檔案或放進填答資料夾（{path}）：請寫到其他位置",
             )
+    check_target(output)
 
 
 @main.command()
@@ -400,6 +404,7 @@ def reports(
         )
     for note in result.notes:
         _say(lang, f"提醒：{note[0]}", f"note: {note[1]}", err=True)
+    _say_input_warnings(result.manifest, lang)
     _say(
         lang,
         f"評估回合 {result.round}：完成 {ok} 份報告、沿用前次 {reused} 份、失敗 {len(result.failed)} 份，"
@@ -410,6 +415,29 @@ def reports(
     _say(lang, f"索引：{result.index.resolve()}", f"Index: {result.index.resolve()}")
     _warn_fonts(lang)
     sys.exit(0 if result.ok else 1)
+
+
+def _say_input_warnings(manifest: Path, lang: str, shown: int = 10) -> None:
+    """The answers' warnings (clean-ups, look-alike services, 1/0 codes) on the terminal:
+    the first ``shown`` and where the others are (they are all in the manifest)."""
+    try:
+        warnings = json.loads(manifest.read_text(encoding="utf-8")).get("input_warnings", [])
+    except (OSError, ValueError):
+        return
+    if not warnings:
+        return
+    _say(
+        lang,
+        f"填答資料有 {len(warnings)} 項提醒（全部列於 {manifest} 的 input_warnings；"
+        "guidekit validate 也會列出）：",
+        f"the answers have {len(warnings)} warning(s) (all in input_warnings of {manifest}; "
+        "guidekit validate lists them too):",
+        err=True,
+    )
+    for line in warnings[:shown]:
+        _echo("  " + line, err=True)
+    if len(warnings) > shown:
+        _echo("  …", err=True)
 
 
 def _warn_fonts(lang: str) -> None:
@@ -603,14 +631,15 @@ def backup_cmd(store: Path, target: Path, lang: str | None) -> None:
     every saved answer included, into one file (also while the workshop runs).
 
     Reads STORE without changing it (answers still in its -wal file included) and
-    writes TARGET as one .sqlite file that ``guidekit validate`` reads.
+    writes TARGET as one .sqlite file that ``guidekit validate`` reads.  TARGET must
+    be a new name: an existing file (or its -wal, -shm, -journal file) is never
+    replaced (exit status 2).  The rows reported are counted in the copy.
     """
     lang = _lang(click.get_current_context(), lang)
+    check_target(target, replace="never", siblings=SQLITE_SIBLINGS)  # before opening STORE
     with SQLiteStore(store, readonly=True) as opened:
-        written = opened.backup(target)
-    with SQLiteStore(written, readonly=True) as copy:
-        rows = len(copy.log())
-    values = {"store": str(Path(store)), "target": str(written), "rows": rows}
+        backed_up = opened.backup_file(target)
+    values = {"store": str(Path(store)), "target": str(backed_up.path), "rows": backed_up.rows}
     _say(lang, i18n.t("backup.done", "zh-TW", **values), i18n.t("backup.done", "en", **values))
 
 

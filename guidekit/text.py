@@ -69,3 +69,41 @@ def printable(text: str) -> str:
     ``\\x1b`` / ``\\u202e`` escapes (line breaks and tabs kept): safe to print
     on a terminal."""
     return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+#: Spellings of yes/no accepted for a flag (``synthetic: no``, an item's ``major``),
+#: compared after :func:`clean_key` (any case, full-width forms, surrounding spaces).
+FLAG_TRUE = ("true", "yes", "y", "on", "1", "t", "是", "真", "對", "有")
+FLAG_FALSE = ("false", "no", "n", "off", "0", "f", "否", "假", "錯", "無")
+
+
+def parse_flag(value: object) -> bool | None:
+    """Read a yes/no flag the way people write it, or None when it is not one.
+
+    The one home of this rule.  YAML 1.2 (what guidekit's YAML reader follows)
+    reads ``synthetic: no`` as the *string* ``"no"``, which Python's truthiness
+    would call true; here ``True``/``False``, the integers 1 and 0 and the words
+    of :data:`FLAG_TRUE` / :data:`FLAG_FALSE` (English and Chinese, any case,
+    full-width forms and surrounding spaces allowed) are read, and anything else
+    (``"maybe"``, ``2``, ``""``, ``None``) gives None so the caller can refuse it,
+    naming what was found.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        key = clean_key(value)
+        if key in FLAG_TRUE:
+            return True
+        if key in FLAG_FALSE:
+            return False
+    return None
+
+
+def flag_spellings(lang: str = "zh-TW") -> str:
+    """The accepted flag spellings as one line for a message (true/false, yes/no …)."""
+    pairs = "、".join(f"{t}/{f}" for t, f in zip(FLAG_TRUE, FLAG_FALSE, strict=True))
+    if lang.casefold().startswith("en"):
+        return pairs.replace("、", ", ") + " (any case)"
+    return pairs + "（不分大小寫）"

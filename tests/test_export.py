@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from frictionless import Package, validate
 
 import guidekit as gk
+from guidekit import files
 from guidekit import research as rs
 from guidekit.cli import main
 from guidekit.research import opendata
@@ -81,7 +82,7 @@ def test_package_validates_with_frictionless(package: Path) -> None:
     assert descriptor["guidekit"]["framework_versions_in_data"] == ["2025.10", "2026.11"]
     assert {r["name"] for r in descriptor["resources"]} == set(opendata.RESOURCES)
     assert all(r["schema"]["fields"] for r in descriptor["resources"])
-    assert {p.name for p in package.iterdir()} == OWN_FILES
+    assert {p.name for p in package.iterdir()} == OWN_FILES | {files.RECORD}
 
 
 def test_no_respondent_name_or_note_appears_anywhere(package: Path, answers: gk.Responses) -> None:
@@ -388,18 +389,20 @@ def test_re_export_replaces_only_the_packages_own_files(
     (out / ".git").mkdir()
     (out / ".git" / "HEAD").write_text("ref: refs/heads/main\n", encoding="utf-8")
     (out / "data-dictionary.docx").write_bytes(b"\x00docx")
-    # a table an older version wrote: listed in its descriptor, no longer written
+    # a table an older version wrote (and recorded as its own): listed in its descriptor,
+    # no longer written
     descriptor = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))
     descriptor["resources"].append({"name": "old", "path": "old_table.csv"})
-    (out / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
-    (out / "old_table.csv").write_text("a\n1\n", encoding="utf-8")
-    mine = {k: v for k, v in _tree(out).items() if k not in OWN_FILES | {"old_table.csv"}}
+    files.write_output(out / "datapackage.json", json.dumps(descriptor), encoding="utf-8")
+    files.write_output(out / "old_table.csv", "a\n1\n", encoding="utf-8")
+    ours = OWN_FILES | {"old_table.csv", files.RECORD}
+    mine = {k: v for k, v in _tree(out).items() if k not in ours}
 
     result = opendata.export_package(answers, out, round="2026")
     assert result.valid
     after = _tree(out)
     assert {k: v for k, v in after.items() if k in mine} == mine  # untouched, byte for byte
-    assert set(after) == set(mine) | OWN_FILES
+    assert set(after) == set(mine) | OWN_FILES | {files.RECORD}
     assert result.removed == ["old_table.csv"]
     assert result.kept == [".git", "README.md", "data-dictionary.docx"]
     assert {r["round"] for r in _rows(out / "scores_overall.csv")} == {"2026"}
@@ -410,10 +413,20 @@ def test_re_export_replaces_only_the_packages_own_files(
     ("setup", "zh"),
     [
         ("not_empty", "不是空的，也沒有 guidekit 產生的資料包"),
-        ("foreign", "不是 guidekit 產生的資料包（datapackage.json 沒有 guidekit 的紀錄）"),
-        ("broken", "datapackage.json 無法讀取為 JSON"),
+        (
+            "foreign",
+            "不是 guidekit 產生的資料包（datapackage.json 不是 guidekit 在此寫出的，或之後已被修改）",
+        ),
+        (
+            "broken",
+            "不是 guidekit 產生的資料包（datapackage.json 不是 guidekit 在此寫出的，或之後已被修改）",
+        ),
         ("escape", "列出資料夾外或非一般檔案的路徑「../outside.csv」"),
-        ("in_the_way", "已有 groups.csv，不是先前資料包的檔案，不會覆寫"),
+        ("in_the_way", "groups.csv 已存在，而且不是 guidekit 寫出的檔案，因此不會覆寫"),
+        (
+            "changed",
+            "groups.csv 是 guidekit 先前寫出的，但之後已被修改或換成其他檔案，因此不會覆寫",
+        ),
     ],
 )
 def test_a_folder_that_cannot_take_the_package_is_refused_untouched(
@@ -435,7 +448,16 @@ def test_a_folder_that_cannot_take_the_package_is_refused_untouched(
                 r for r in descriptor["resources"] if r["path"] != "groups.csv"
             ]
         text = "{not json" if setup == "broken" else json.dumps(descriptor)
-        (out / "datapackage.json").write_text(text, encoding="utf-8")
+        if setup == "in_the_way":  # a package without groups.csv, as a version might write
+            (out / "groups.csv").unlink()
+        if setup in ("escape", "in_the_way"):  # a descriptor guidekit wrote (and recorded)
+            files.write_output(out / "datapackage.json", text, encoding="utf-8")
+        elif setup == "changed":  # the user saved their own table over guidekit's
+            (out / "groups.csv").write_text("mine\n", encoding="utf-8")
+        else:
+            (out / "datapackage.json").write_text(text, encoding="utf-8")
+        if setup == "in_the_way":  # then a file of the user's where the new package goes
+            (out / "groups.csv").write_text("mine\n", encoding="utf-8")
     (tmp_path / "outside.csv").write_text("theirs", encoding="utf-8")
     before = _tree(tmp_path)
     with pytest.raises(gk.GuidekitError) as info:
@@ -480,7 +502,8 @@ def test_a_failure_half_way_says_which_files_were_replaced(
     calls = []
 
     def flaky(src: object, dst: object) -> None:
-        if Path(str(dst)).parent == out:  # moving a finished file into the folder
+        # moving a finished file into the folder (not guidekit's record of its files)
+        if Path(str(dst)).parent == out and Path(str(dst)).name != files.RECORD:
             calls.append(dst)
             if len(calls) == 3:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -25,7 +25,9 @@ from guidekit.answers.rules import (
     AGREED_RESPONDENT,
     clean_name,
     is_reserved_name,
+    metadata_flag,
     name_key,
+    service_lookalikes,
     settle_agreed,
 )
 
@@ -43,6 +45,8 @@ __all__ = [
     "empty_frame",
     "header_key",
     "is_reserved_name",
+    "metadata_flag",
     "name_key",
+    "service_lookalikes",
     "settle_agreed",
 ]

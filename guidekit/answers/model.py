@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from guidekit.answers.rules import metadata_flag
 from guidekit.framework import Framework
 from guidekit.problems import Problem
 
@@ -58,16 +59,17 @@ class Responses:
 
     @property
     def synthetic(self) -> bool:
-        """True when every answer file is marked synthetic (example data) in its metadata."""
+        """True when every answer file is marked synthetic (example data) in its metadata
+        (read by :func:`metadata_flag`: ``synthetic: no`` is false)."""
         if self.sources:
-            return all(bool(s.metadata.get("synthetic")) for s in self.sources)
-        return bool(self.metadata.get("synthetic"))
+            return all(metadata_flag(s.metadata, "synthetic") for s in self.sources)
+        return metadata_flag(self.metadata, "synthetic")
 
     def synthetic_for(self, agency_id: str) -> bool:
         """True when the answers of this agency come (also) from a file marked synthetic."""
-        marked = {s.file for s in self.sources if s.metadata.get("synthetic")}
+        marked = {s.file for s in self.sources if metadata_flag(s.metadata, "synthetic")}
         if not self.sources:
-            return bool(self.metadata.get("synthetic"))
+            return metadata_flag(self.metadata, "synthetic")
         files = set(self.frame.loc[self.frame["agency_id"] == agency_id, "source_file"])
         return bool(files & marked)
 

@@ -9,12 +9,16 @@
 
 from __future__ import annotations
 
+import collections
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
 from guidekit.answers.columns import ITEM_KEY
-from guidekit.text import INVISIBLE, clean_key
+from guidekit.problems import GuidekitError, Problem, Severity
+from guidekit.text import INVISIBLE, clean_key, flag_spellings, parse_flag
 
 #: The reserved respondent under which a team's agreed answers (團隊共識) are kept,
 #: exported and read: not a person — scoring does not count it as a respondent.
@@ -69,6 +73,131 @@ def clean_name(raw: str) -> str:
     return _NAME_SPACE_RE.sub(" ", _INVISIBLE_RE.sub("", raw)).strip()
 
 
+#: Variant characters that write the same word in Taiwan's usage (臺/台, 計畫/計劃,
+#: 部分/部份, 規畫/規劃 …) and common older or Simplified-influenced forms.
+_VARIANTS = str.maketrans(
+    {
+        "台": "臺",
+        "劃": "畫",
+        "份": "分",
+        "裏": "裡",
+        "爲": "為",
+        "衆": "眾",
+        "啓": "啟",
+        "羣": "群",
+        "峯": "峰",
+        "綫": "線",
+        "着": "著",
+        "汙": "污",
+        "録": "錄",
+        "衞": "衛",
+        "麪": "麵",
+    }
+)
+
+
 def name_key(name: str) -> str:
-    """A key under which agency names that look alike compare equal (NFKC, 台→臺, no spaces)."""
-    return re.sub(r"\s+", "", clean_key(name)).replace("台", "臺")
+    """A key under which names that look alike compare equal.
+
+    NFKC (full-width forms), invisible characters and every space removed, case
+    folded, and variant characters made one (臺/台, 計畫/計劃, 部分/部份 …).  The one
+    home of "these two names look alike": agency names of different codes, and
+    service names of one agency (:func:`_check_across`).
+    """
+    return re.sub(r"\s+", "", clean_key(name)).translate(_VARIANTS)
+
+
+#: Keys of answer-file metadata that are yes/no flags (read by :func:`metadata_flag`).
+METADATA_FLAGS = ("synthetic",)
+
+
+def metadata_flag(metadata: Mapping[str, Any], key: str) -> bool:
+    """A yes/no flag of answer-file metadata (``dataset.yaml`` / ``<file>.meta.yaml``).
+
+    Absent means no.  The spellings are those of :func:`guidekit.text.parse_flag`
+    (true/false, yes/no, on/off, y/n, 1/0, 是/否, 真/假 … in any case), never
+    Python's truthiness of a string (``synthetic: no`` is *not* true).  Every flag
+    read from metadata goes through here.
+
+    Raises
+    ------
+    GuidekitError
+        If the value is not one of those spellings (the file reader reports such
+        a value as a problem first; this guards metadata made in code).
+    """
+    if key not in metadata or metadata[key] is None:
+        return False
+    value = parse_flag(metadata[key])
+    if value is None:
+        raise GuidekitError(
+            f"metadata {key!r} is {metadata[key]!r}, not yes or no; "
+            f"expected {flag_spellings('en')}",
+            zh=f"中繼資料 {key} 的值 {metadata[key]!r} 不是是非值；應為 {flag_spellings('zh-TW')}",
+        )
+    return value
+
+
+def service_lookalikes(frame: pd.DataFrame, header: Any = None) -> list[Problem]:
+    """One agency's answers split into several assessments by service names that look alike.
+
+    An assessment is (round, agency, service, form).  When the service names of one
+    agency's form differ only in spaces, full-width forms or variant characters
+    (計畫/計劃, :func:`name_key`), or one file names a service and another leaves
+    服務名稱 blank (or has no such column), the answers are kept apart as written
+    (no name is guessed) and a warning names the files and the values.  Used for
+    answer files (with a workshop store among them) and for a store read alone
+    (:meth:`guidekit.store.ResponseStore.responses`).  ``header(file, column)``
+    gives the column as the file writes it (default: the canonical name).
+    """
+    header = header or (lambda _file, column: column)
+    problems: list[Problem] = []
+    keys = ["round", "agency_id", "instrument"]
+    services = frame.drop_duplicates([*keys, "service", "source_file"])
+    for (rnd, agency_id, instrument), group in services.groupby(keys, sort=True):
+        names = list(dict.fromkeys(group["service"].fillna("")))
+        if len(names) < 2:
+            continue
+        by_key: dict[str, list[str]] = collections.defaultdict(list)
+        for name in names:
+            by_key[name_key(name)].append(name)
+        alike = [n for same in by_key.values() if len(same) > 1 for n in same]
+        if "" in names:  # a blank service beside named ones: the same assessment?
+            alike = names
+        if not alike:
+            continue
+        rows = group[group["service"].fillna("").isin(alike)]
+
+        def files(name: str, rows: pd.DataFrame = rows) -> str:
+            return "、".join(
+                sorted(set(rows.loc[rows["service"].fillna("") == name, "source_file"]))
+            )
+
+        first = rows.iloc[0]
+        shown_zh = "；".join(
+            f"「{n}」（{files(n)}）" if n else f"空白（{files(n)}）" for n in alike
+        )
+        shown_en = "; ".join(
+            f"{n!r} ({files(n).replace('、', ', ')})"
+            if n
+            else f"blank ({files(n).replace('、', ', ')})"
+            for n in alike
+        )
+        problems.append(
+            Problem(
+                str(first.source_file),
+                int(first.source_row),
+                header(str(first.source_file), "service"),
+                None,
+                "service-lookalike",
+                {
+                    "agency_id": agency_id,
+                    "round": rnd,
+                    "instrument": instrument,
+                    "n": len(alike),
+                    "names_zh": shown_zh,
+                    "names_en": shown_en,
+                },
+                Severity.WARNING,
+            )
+        )
+    return problems

@@ -37,6 +37,9 @@ from guidekit.framework.loader import (
 )
 from guidekit.framework.model import (
     STATUSES,
+    TIDY_KINDS,
+    WEIGHT_MAX,
+    WEIGHT_MIN,
     Band,
     Condition,
     Dimension,
@@ -53,6 +56,7 @@ from guidekit.framework.model import (
     Scoring,
     Stage,
     Status,
+    check_weight,
 )
 
 __all__ = [
@@ -60,6 +64,9 @@ __all__ = [
     "FOLDER_KINDS",
     "HISTORY_COLUMNS",
     "STATUSES",
+    "TIDY_KINDS",
+    "WEIGHT_MAX",
+    "WEIGHT_MIN",
     "Band",
     "Condition",
     "Dimension",
@@ -82,6 +89,7 @@ __all__ = [
     "Stage",
     "Status",
     "changed_items",
+    "check_weight",
     "default_framework_path",
     "history_frame",
     "json_schemas",

@@ -37,7 +37,7 @@ from guidekit.framework.model import (
 )
 from guidekit.paths import frameworks_dir
 from guidekit.problems import FrameworkError, Problem, Severity
-from guidekit.text import clean, clean_key
+from guidekit.text import clean, clean_key, flag_spellings
 
 _WHAT_ZH = "含 framework.yaml 的框架資料夾及其檔案"
 _WHAT_EN = "a framework folder with framework.yaml and its files"
@@ -571,7 +571,7 @@ _SCHEMA_ZH = {
     "float_type": ("不是數字", "數字"),
     "int_parsing": ("不是整數", "整數"),
     "int_type": ("不是整數", "整數"),
-    "bool_parsing": ("不是是非值", "true 或 false"),
+    "bool_parsing": ("不是是非值", "是非值：" + flag_spellings("zh-TW")),
     "greater_than": ("數值太小", "大於 {gt} 的數字"),
     "greater_than_equal": ("數值太小", "至少 {ge} 的數字"),
     "less_than_equal": ("數值太大", "至多 {le} 的數字"),
@@ -617,7 +617,7 @@ def _expected(error: dict[str, Any]) -> str:
     if kind == "number_not_bool":
         return "a number (not true/false)"
     if kind.startswith("bool"):
-        return "true or false"
+        return "yes or no: " + flag_spellings("en")
     return error["msg"].removeprefix("Value error, ")
 
 

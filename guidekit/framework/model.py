@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import functools
 import math
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +27,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from guidekit.text import clean_key
+from guidekit.problems import GuidekitError
+from guidekit.text import INVISIBLE, clean, clean_key, has_hidden, parse_flag
 
 ENCODING = "utf-8"
 
@@ -35,6 +38,43 @@ STATUSES = ("met", "partial", "not_met", "na", "unanswered")
 Status = Literal["met", "partial", "not_met", "na", "unanswered"]
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+#: Bounds of every weight (items, principles, dimensions in framework files; ``--weight``
+#: and ``score(weights=...)``): with scores on 0–100, no weighted sum of any realistic
+#: number of parts can overflow to inf, and no weight is so small that its products
+#: vanish to 0 (a ratio of 10¹² between two weights is more than any weighting needs).
+WEIGHT_MIN = 1e-6
+WEIGHT_MAX = 1e6
+
+
+def check_weight(value: Any, where_en: str, where_zh: str) -> float:
+    """A weight as a float, within [:data:`WEIGHT_MIN`, :data:`WEIGHT_MAX`].
+
+    The one home of the rule for weights given in code or on the command line
+    (framework files are checked by the same bounds in their fields).
+    ``where_en`` / ``where_zh`` name where the weight was given (``--weight P08=1e308``).
+
+    Raises
+    ------
+    GuidekitError
+        If the value is not a number (true/false is not one), not finite, or out of bounds.
+    """
+    low, high = f"{WEIGHT_MIN:.6f}", f"{WEIGHT_MAX:.0f}"
+    bounds_en = f"a number from {low} to {high}"
+    bounds_zh = f"{low} 至 {high} 之間的數字"
+    bad = GuidekitError(
+        f"{where_en}: a weight must be {bounds_en}, not {value!r}",
+        zh=f"{where_zh}：權重須為 {bounds_zh}，不是 {value!r}",
+    )
+    if isinstance(value, bool):
+        raise bad
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise bad from None
+    if not (math.isfinite(number) and WEIGHT_MIN <= number <= WEIGHT_MAX):
+        raise bad
+    return number
 
 
 def _rule(en: str, zh: str) -> PydanticCustomError:
@@ -51,7 +91,18 @@ class Record(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_numbers(cls, value: Any, info: Any) -> Any:
-        """YAML ``true``/``false`` is not a number (pydantic would read it as 1/0)."""
+        """YAML ``true``/``false`` is not a number (pydantic would read it as 1/0); a yes/no
+        field (``major``, ``na``) reads the spellings of :func:`guidekit.text.parse_flag`
+        (a blank CSV cell is no) and refuses anything else."""
+        if (
+            info.field_name in cls.model_fields
+            and cls.model_fields[info.field_name].annotation is bool
+            and not isinstance(value, bool)
+        ):
+            flag = False if isinstance(value, str) and not clean_key(value) else parse_flag(value)
+            if flag is None:
+                raise PydanticCustomError("bool_parsing", "Input should be yes or no")
+            return flag
         if isinstance(value, bool) and info.field_name in cls.model_fields:
             annotation = cls.model_fields[info.field_name].annotation
             if "bool" not in str(annotation) and (
@@ -77,7 +128,7 @@ class Dimension(Record):
     title_en: str = Field(min_length=1)
     description_zh: str = ""
     description_en: str = ""
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(default=1.0, ge=WEIGHT_MIN, le=WEIGHT_MAX)
 
 
 class Stage(Record):
@@ -105,7 +156,7 @@ class Principle(Record):
     requirement_en: str = ""
     explanation_zh: str = ""
     summary_en: str = ""
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(default=1.0, ge=WEIGHT_MIN, le=WEIGHT_MAX)
 
     def clause(self, name: str) -> str:
         """Official text of a clause: ``"requirement"`` or ``"explanation"``."""
@@ -131,6 +182,10 @@ class ScaleOption(Record):
         if not self.na and self.value is None:
             raise _rule("a non-N/A option needs a numeric value", "不適用以外的選項需要數值")
         return self
+
+
+#: Kinds of clean-up :meth:`Scale.tidying` names, in the order they are applied.
+TIDY_KINDS = ("invisible", "spaces", "width", "case", "alias")
 
 
 class Scale(Record):
@@ -248,6 +303,37 @@ class Scale(Record):
                 return number
         return None
 
+    def tidying(self, raw: str) -> tuple[str, ...]:
+        """The clean-ups :meth:`match` applies to read ``raw`` (empty: written as the scale writes it).
+
+        ``invisible`` (zero-width characters, no-break spaces, BOM removed),
+        ``spaces`` (spaces around or doubled inside), ``width`` (full-width forms
+        made half-width, NFKC), ``case`` (``y`` for ``Y``, ``planned`` for
+        ``Planned``) and ``alias`` (a spelling other than the option's code, its
+        zh/en label or its value as a number: ``Yes``, ``部份規劃``, ``N/A``).  The
+        one home of what counts as a tidy-up of an answer: the answer-file reader
+        lists each kind as a warning (nothing is changed silently).
+        """
+        kinds: list[str] = []
+        if has_hidden(raw):
+            kinds.append("invisible")
+        text = re.sub(f"[{INVISIBLE}\u00a0]", "", raw)
+        if text != text.strip() or re.search(r"\s\s|[^\S ]", text.strip()):
+            kinds.append("spaces")
+        stripped = re.sub(r"\s+", " ", text.strip())
+        if unicodedata.normalize("NFKC", stripped) != stripped:
+            kinds.append("width")
+        matched = self.match(raw)
+        if isinstance(matched, ScaleOption):
+            written = re.sub(r"\s+", " ", clean(raw))
+            value = matched.value
+            number = f"{value:g}" if value is not None else None
+            exact = {matched.code, matched.label_zh, matched.label_en, number} - {None}
+            if written not in exact:
+                folded = {e.casefold() for e in exact if e}
+                kinds.append("case" if written.casefold() in folded else "alias")
+        return tuple(kinds)
+
     def option(self, code: str) -> ScaleOption:
         """The option with this exact code (KeyError if none)."""
         for option in self.options:
@@ -321,7 +407,7 @@ class Item(Record):
     principle: str
     dimension: str
     major: bool = False
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(default=1.0, ge=WEIGHT_MIN, le=WEIGHT_MAX)
     text_zh: str = Field(min_length=1)
     text_en: str = Field(min_length=1)
     help_zh: str = ""
@@ -329,18 +415,6 @@ class Item(Record):
     source: str = ""
     source_quote: str = ""
     form_ref: str = ""
-
-    @field_validator("major", mode="before")
-    @classmethod
-    def _bool(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            key = clean_key(value)
-            if key in {"true", "yes", "y", "1", "是"}:
-                return True
-            if key in {"false", "no", "n", "0", "否", ""}:
-                return False
-            raise PydanticCustomError("bool_parsing", "Input should be true or false")
-        return value
 
 
 class Instrument(Record):

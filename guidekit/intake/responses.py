@@ -1,4 +1,4 @@
-"""Answers: the canonical long table, and reading it from files agencies send in.
+"""Reading answers from the files agencies send in, and validating them.
 
 The canonical table has one row per (round, agency, service, respondent, item):
 
@@ -51,17 +51,19 @@ from guidekit.answers.columns import (
 from guidekit.answers.model import Responses, SourceInfo
 from guidekit.answers.rules import (
     AGREED_RESPONDENT,
+    METADATA_FLAGS,
     clean_name,
     is_reserved_name,
     name_key,
+    service_lookalikes,
     settle_agreed,
 )
-from guidekit.framework import Framework, ScaleOption, load_framework
+from guidekit.framework import TIDY_KINDS, Framework, ScaleOption, load_framework
 from guidekit.framework.history import load_history
 from guidekit.intake.tabular import FOLDER_SUFFIXES, SUFFIXES, Table, read_table
 from guidekit.problems import GuidekitError, Problem, ResponsesError, Severity, sort_problems
 from guidekit.store import StoreError, open_store
-from guidekit.text import CONTROL, clean, clean_key, has_hidden
+from guidekit.text import CONTROL, clean, clean_key, flag_spellings, parse_flag
 
 #: A round Excel may store as a number without losing anything: a whole year-like number.
 _PLAIN_ROUND = re.compile(r"[0-9]{1,6}")
@@ -166,6 +168,7 @@ def _read_store(
     The store is opened read-only: reading never changes the file, and a file that
     is not a guidekit store is reported, not turned into one.  Rows the file reader
     would refuse are reported as problems of the store (row = log id)."""
+
     try:
         with open_store(path, fw, readonly=True) as store:
             responses = store.responses(fw)
@@ -184,7 +187,8 @@ def _read_store(
             )
         )
         return None, None
-    problems.extend(responses.problems)
+    # look-alike services are checked over every file read together (_check_across)
+    problems.extend(p for p in responses.problems if p.code != "service-lookalike")
     frame = responses.frame
     part = {c: frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in COLUMNS}
     source = SourceInfo(str(path), "sqlite", len(frame), {c: c for c in COLUMNS[:11]})
@@ -320,7 +324,7 @@ def validate_responses(
     """
     fw = framework if isinstance(framework, Framework) else load_framework(framework)
     if fw.lens is not None:
-        # A lens reads its source framework's answer files (guidekit.framework.lens).
+        # A lens reads its source framework's answer files (guidekit.lens).
 
         return validate_through_lens(validate_responses(paths, fw.lens.source), fw)
     problems: list[Problem] = []
@@ -329,6 +333,7 @@ def validate_responses(
     parts: list[dict[str, list[Any]]] = []
     metadata: dict[str, Any] = {}
     row_keys: dict[tuple[str, int], tuple[str, str]] = {}
+    meta_cache: dict[Path, dict[str, Any]] = {}
     suffixes = ", ".join(SUFFIXES)
     if not files:
         problems.append(
@@ -375,7 +380,7 @@ def validate_responses(
         reader = _FileReader(table, fw)
         columns = reader.read()
         problems += reader.problems
-        meta = _sidecar(path, problems)
+        meta = _sidecar(path, problems, meta_cache)
         sources.append(SourceInfo(str(path), table.encoding, len(table.rows), columns, meta))
         parts.append(reader.out)
         metadata.update(meta)
@@ -407,19 +412,29 @@ def validate_responses(
 FOLDER_METADATA = "dataset.yaml"
 
 
-def _sidecar(path: Path, problems: list[Problem]) -> dict[str, Any]:
-    """Metadata of an answer file: ``<folder>/dataset.yaml``, then ``<file>.meta.yaml``."""
+def _sidecar(
+    path: Path, problems: list[Problem], cache: dict[Path, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Metadata of an answer file: ``<folder>/dataset.yaml``, then ``<file>.meta.yaml``.
+
+    ``cache`` keeps each metadata file read once per call of the reader (its
+    problems are reported once, not once per answer file of the folder)."""
+    cache = {} if cache is None else cache
     data: dict[str, Any] = {}
     for meta in (path.parent / FOLDER_METADATA, path.with_name(path.stem + ".meta.yaml")):
         if meta.is_file():
-            data.update(_read_metadata(meta, problems))
+            if meta not in cache:
+                cache[meta] = _read_metadata(meta, problems)
+            data.update(cache[meta])
     return data
 
 
 def _read_metadata(meta: Path, problems: list[Problem]) -> dict[str, Any]:
+    """One metadata file (UTF-8 YAML mapping); its flags checked and read as booleans."""
     params = {"expected_zh": "YAML 對應表（key: value）", "expected_en": "a YAML mapping"}
     try:
-        data = YAML(typ="safe").load(meta.read_text(encoding="utf-8"))
+        text = meta.read_text(encoding="utf-8")
+        data = YAML(typ="safe").load(text)
     except Exception as exc:
         problems.append(
             Problem(str(meta), None, None, None, "yaml", {**params, "detail": str(exc)})
@@ -430,6 +445,36 @@ def _read_metadata(meta: Path, problems: list[Problem]) -> dict[str, Any]:
             Problem(str(meta), None, None, None, "yaml", {**params, "detail": "not a mapping"})
         )
         return {}
+    for key in METADATA_FLAGS:
+        if key not in data:
+            continue
+        value = parse_flag(data[key])
+        if value is None:
+            line = next(
+                (
+                    n
+                    for n, ln in enumerate(text.splitlines(), 1)
+                    if re.match(rf"\s*['\"]?{re.escape(key)}['\"]?\s*:", ln)
+                ),
+                None,
+            )
+            problems.append(
+                Problem(
+                    str(meta),
+                    line,
+                    key,
+                    "" if data[key] is None else str(data[key]),
+                    "metadata-flag",
+                    {
+                        "key": key,
+                        "spellings_zh": flag_spellings("zh-TW"),
+                        "spellings_en": flag_spellings("en"),
+                    },
+                )
+            )
+            del data[key]
+        else:
+            data[key] = value
     return data
 
 
@@ -454,6 +499,8 @@ class _FileReader:
         self.out: dict[str, list[Any]] = {c: [] for c in COLUMNS}
         # row number -> (round, agency_id) as written, for every row, errors or not
         self.row_keys: dict[int, tuple[str, str]] = {}
+        # how the answers were written: tidy-ups and 1/0 codes, reported per file
+        self.answers = _AnswerSpellings(self.file)
         # headers as shown in messages (cleaned: no zero-width characters)
         self.display: dict[int, str] = {}
         # repeated warnings are grouped: key -> (first problem, other rows)
@@ -575,6 +622,7 @@ class _FileReader:
                 )
             self.read_row(number, cells, mapping, columns)
         self._flush_grouped()
+        self.problems += self.answers.problems(columns.get("answer", "answer"))
         return columns
 
     def _hint_header_row(self) -> bool:
@@ -746,10 +794,6 @@ class _FileReader:
             # only spaces: read as unanswered, and said so
             self.warn_grouped(number, columns["answer"], raw_answer, "blank-answer")
         if item is not None and clean(raw_answer):
-            if has_hidden(raw_answer):
-                self.warn_grouped(
-                    number, columns["answer"], raw_answer, "cleaned", cleaned=clean(raw_answer)
-                )
             scale = self.fw.scale(item.instrument)
             matched = scale.match(raw_answer)
             if matched is None:
@@ -757,17 +801,22 @@ class _FileReader:
                     number,
                     columns["answer"],
                     raw_answer,
-                    "unknown-answer",
+                    "yes-no-answer"
+                    if parse_flag(raw_answer) is not None and _ends(scale)
+                    else "unknown-answer",
                     choices_zh=scale.expected("zh-TW"),
                     choices_en=scale.expected("en"),
+                    **_ends(scale),
                 )
                 ok = False
-            elif isinstance(matched, ScaleOption):
+            else:
+                self.answers.note(number, values["respondent"], raw_answer, scale, matched)
+            if isinstance(matched, ScaleOption):
                 answer = matched.code
                 note_is_formula = note_cell is not None and note_cell.converted_from == "formula"
                 if matched.na and not values["note"].strip() and not note_is_formula:
                     self.warn_grouped(number, columns.get("note", "note"), "", "na-without-reason")
-            else:
+            elif matched is not None:
                 answer = (
                     repr(float(matched)) if not float(matched).is_integer() else str(int(matched))
                 )
@@ -788,6 +837,133 @@ class _FileReader:
         out["framework_version"].append(values["framework_version"] or self.fw.version)
         out["source_file"].append(self.file)
         out["source_row"].append(number)
+
+
+def _ends(scale: Any) -> dict[str, str]:
+    """The top and bottom options of an ordinal scale, for messages (codes and labels)."""
+    valued = sorted((o for o in scale.options if o.value is not None), key=lambda o: o.value)
+    if scale.kind != "ordinal" or not valued:
+        return {}
+    top, bottom = valued[-1], valued[0]
+    return {
+        "top_code": top.code,
+        "top_zh": top.label_zh,
+        "top_en": top.label_en,
+        "top_value": f"{top.value:g}",
+        "bottom_code": bottom.code,
+        "bottom_zh": bottom.label_zh,
+        "bottom_en": bottom.label_en,
+        "bottom_value": f"{bottom.value:g}",
+    }
+
+
+class _AnswerSpellings:
+    """How the answers of one file were written, reported once per file and kind.
+
+    Every clean-up :meth:`guidekit.framework.Scale.tidying` names (full-width
+    forms, spaces, invisible characters, case, aliases such as ``Yes`` or
+    ``部份規劃``) becomes one warning per kind, with each spelling, what it was
+    read as and how often; and a respondent who answered a 2/1/0 scale only with
+    the numbers 1 and 0 (no 2 anywhere in the file: a yes/no sheet coded 1/0?) is
+    named, because 1 means the middle option there, not the top one.  Nothing is
+    re-mapped: the answers are read as the scale says.
+    """
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        # kind -> {(raw, code): [rows]}
+        self.tidied: dict[str, dict[tuple[str, str], list[int]]] = collections.defaultdict(dict)
+        # (respondent, scale id) -> {"numbers": {text: [rows]}, "words": n}
+        self.written: dict[tuple[str, str], dict[str, Any]] = {}
+        self.scales: dict[str, Any] = {}
+        self.top_as_number: set[str] = set()
+
+    def note(self, row: int, respondent: str, raw: str, scale: Any, matched: Any) -> None:
+        """Record one answer as written (``matched``: what :meth:`Scale.match` read it as)."""
+        code = matched.code if isinstance(matched, ScaleOption) else clean(raw)
+        for kind in scale.tidying(raw):
+            self.tidied[kind].setdefault((raw, code), []).append(row)
+        if not isinstance(matched, ScaleOption) or matched.value is None:
+            return  # 不適用 and numbers on a continuous scale say nothing about 1/0 codes
+        self.scales[scale.id] = scale
+        seen = self.written.setdefault((respondent, scale.id), {"numbers": {}, "words": 0})
+        text = clean(raw)
+        if text == f"{matched.value:g}":
+            seen["numbers"].setdefault(text, []).append(row)
+            if matched.value == scale.high:
+                self.top_as_number.add(scale.id)
+        else:
+            seen["words"] += 1
+
+    def problems(self, column: str) -> list[Problem]:
+        out: list[Problem] = []
+        for kind in TIDY_KINDS:
+            spellings = self.tidied.get(kind)
+            if not spellings:
+                continue
+            rows = sorted(r for found in spellings.values() for r in found)
+            shown = list(spellings.items())[:5]
+            more = "…" if len(spellings) > 5 else ""
+            examples_zh = "、".join(f"{raw!r} → {code}（{len(r)} 格）" for (raw, code), r in shown)
+            examples_en = ", ".join(f"{raw!r} → {code} ({len(r)})" for (raw, code), r in shown)
+            out.append(
+                Problem(
+                    self.file,
+                    rows[0],
+                    column,
+                    None,
+                    f"answer-{kind}",
+                    {"examples_zh": examples_zh + more, "examples_en": examples_en + more},
+                    Severity.WARNING,
+                    tuple(rows[1:]),
+                )
+            )
+        out += self._binary(column)
+        return out
+
+    def _binary(self, column: str) -> list[Problem]:
+        """Respondents whose answers are only 1 and 0 on a scale that goes up to 2 (or more)."""
+        out: list[Problem] = []
+        for scale_id, scale in sorted(self.scales.items()):
+            if scale_id in self.top_as_number or scale.high <= 1 or scale.low != 0:
+                continue
+            who: list[str] = []
+            rows: list[int] = []
+            for (respondent, sid), seen in self.written.items():
+                numbers = seen["numbers"]
+                if sid == scale_id and not seen["words"] and "1" in numbers:
+                    if set(numbers) <= {"0", "1"}:
+                        who.append(respondent)
+                        rows += [r for found in numbers.values() for r in found]
+            if not who:
+                continue
+            one, zero = scale.match("1"), scale.match("0")
+            if not (isinstance(one, ScaleOption) and isinstance(zero, ScaleOption)):
+                continue
+            rows.sort()
+            out.append(
+                Problem(
+                    self.file,
+                    rows[0],
+                    column,
+                    None,
+                    "binary-codes",
+                    {
+                        "respondents": "、".join(who),
+                        "respondents_en": ", ".join(who),
+                        "n": len(rows),
+                        "one_code": one.code,
+                        "one_zh": one.label_zh,
+                        "one_en": one.label_en,
+                        "zero_code": zero.code,
+                        "zero_zh": zero.label_zh,
+                        "zero_en": zero.label_en,
+                        **_ends(scale),
+                    },
+                    Severity.WARNING,
+                )
+            )
+        return out
 
 
 #: Control characters (but tab, line feed, carriage return) and bidirectional overrides:
@@ -918,6 +1094,7 @@ def _settled_warnings(kept: pd.DataFrame, aside: pd.DataFrame) -> list[Problem]:
 
 def _history_versions(fw: Framework) -> set[str]:
     """Question-bank versions the framework's history knows (data/frameworks/*/changes.yaml)."""
+
     try:
         revisions = load_history(fw)
     except GuidekitError:
@@ -998,6 +1175,8 @@ def _check_across(frame: pd.DataFrame, headers: dict[str, dict[str, str]]) -> li
                         },
                     )
                 )
+
+    problems += service_lookalikes(frame, header)
 
     names = frame.drop_duplicates(["agency_id", "agency_name"])
     by_key: dict[str, list[Any]] = collections.defaultdict(list)

@@ -61,10 +61,12 @@ can read::
 **The output folder.**  A new or empty folder receives the package.  A folder
 that holds a package written by guidekit earlier gets its files replaced:
 only the files that package lists (and ``datapackage.json``) are replaced or,
-when no longer written, removed; every other file in the folder is left
-alone.  Anything else is refused before a file is written: a non-empty folder
-without such a package, a ``datapackage.json`` not written by guidekit, or a
-file in the way that the previous package did not list.
+when no longer written, removed, and only while they are guidekit's own
+unchanged files (:mod:`guidekit.files`: no command replaces a file it did not
+write); every other file in the folder is left alone.  Anything else is
+refused before a file is written: a non-empty folder without such a package, a
+``datapackage.json`` not written by guidekit (or changed since), or a file in
+the way that guidekit did not write.
 
 Frictionless Data Package v1 (https://specs.frictionlessdata.io/data-package/);
 built and validated with the ``frictionless`` library.
@@ -87,7 +89,15 @@ import pandas as pd
 
 from guidekit import i18n
 from guidekit.answers import AGREED_RESPONDENT, Responses
-from guidekit.files import excel_safe, write_atomic
+from guidekit.files import (
+    RECORD,
+    check_targets,
+    excel_safe,
+    install_output,
+    is_own,
+    remove_output,
+    write_atomic,
+)
 from guidekit.research.load import agencies, group_summary, rounds
 from guidekit.scoring import KEY, Scores, score
 from guidekit.version import __version__
@@ -396,12 +406,9 @@ def export_package(
         _build(descriptor, tmp)
         valid, errors = _validate(tmp / DESCRIPTOR)
         for name in names:  # the descriptor last: it names the files that are now in place
-            os.replace(tmp / name, out / name)
+            install_output(tmp / name, out / name)
             replaced.append(name)
-        removed = []
-        for name in sorted(owned - set(names)):
-            (out / name).unlink(missing_ok=True)
-            removed.append(name)
+        removed = [name for name in sorted(owned - set(names)) if remove_output(out / name)]
     except OSError as exc:
         if replaced:
             raise i18n.error(
@@ -444,45 +451,36 @@ def _plain_name(value: Any) -> bool:
 
 def _check_folder(out: Path, names: list[str]) -> tuple[set[str], list[str]]:
     """Which files of ``out`` the previous guidekit package owns, and which others
-    stay; raise before anything is written when the folder cannot take the package."""
+    stay; raise before anything is written when the folder cannot take the package.
+
+    The package's files are replaced only while they are guidekit's own unchanged
+    files (:func:`guidekit.files.check_targets`)."""
     if out.exists() and not out.is_dir():
         raise i18n.error("export.error.not_folder", path=out)
     if not out.exists():
         return set(), []
     try:
-        present = sorted(p.name for p in out.iterdir())
+        present = sorted(p.name for p in out.iterdir() if p.name != RECORD)
     except OSError as exc:
         raise i18n.error("export.error.write", path=out, detail=i18n.os_detail(exc)) from None
     if not present:
+        check_targets([out / name for name in names])  # an odd record file is not replaced
         return set(), []
     previous = out / DESCRIPTOR
-    if not previous.is_file() or previous.is_symlink():
+    if not os.path.lexists(previous):
         raise i18n.error("export.error.not_empty", path=out)
-    try:
-        old = json.loads(previous.read_text(encoding=ENCODING))
-    except (OSError, UnicodeDecodeError, ValueError):
-        raise i18n.error(
-            "export.error.foreign", path=out, detail=_texts("export.detail.unreadable")
-        ) from None
-    if not isinstance(old, dict) or not isinstance(old.get("guidekit"), dict):
-        raise i18n.error(
-            "export.error.foreign", path=out, detail=_texts("export.detail.not_guidekit")
-        )
+    if not is_own(previous):
+        raise i18n.error("export.error.foreign", path=out, detail=_texts("export.detail.not_own"))
+    old = json.loads(previous.read_text(encoding=ENCODING))
     owned = {DESCRIPTOR}
-    resources = old.get("resources")
+    resources = old.get("resources") if isinstance(old, dict) else None
     for resource in resources if isinstance(resources, list) else []:
         path = resource.get("path") if isinstance(resource, dict) else None
         if not _plain_name(path) or (out / path).is_symlink() or (out / path).is_dir():
             detail = _texts("export.detail.odd_path", value=path)
             raise i18n.error("export.error.foreign", path=out, detail=detail)
         owned.add(path)
-    in_the_way = [
-        name
-        for name in names
-        if name in present and (name not in owned or not (out / name).is_file())
-    ]
-    if in_the_way:
-        raise i18n.error("export.error.collision", path=out, files=", ".join(in_the_way))
+    check_targets([out / name for name in names])  # every file in the way, named at once
     return owned, [name for name in present if name not in owned]
 
 

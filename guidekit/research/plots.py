@@ -67,10 +67,17 @@ class Chart:
         return buffer.getvalue()
 
     def save(self, path: str | Path, dpi: int = 110) -> Path:
-        """Write the chart as a PNG file (binary)."""
-        path = Path(path)
-        path.write_bytes(self.png(dpi))
-        return path
+        """Write the chart as a PNG file (binary, atomically).
+
+        Raises
+        ------
+        WriteRefused
+            If ``path`` holds a file guidekit did not write, or changed since
+            (:mod:`guidekit.files`); a chart saved there earlier is replaced.
+        """
+        from .files import write_output
+
+        return write_output(path, self.png(dpi))
 
     def _repr_png_(self) -> bytes:
         return self.png()

@@ -40,12 +40,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from guidekit.answers import AGREED_RESPONDENT, Responses
-from guidekit.framework import Framework, Scale
+from guidekit.framework import Framework, Scale, check_weight
 from guidekit.problems import GuidekitError
 
 #: Columns identifying an assessment.
@@ -164,8 +165,10 @@ def score(
         As returned by :func:`guidekit.read_responses`.
     weights : mapping of id to float, optional
         Overrides of the framework's weights, keyed by principle id (``"P01"``),
-        dimension id (``"A"``) or item id.  Weights must be > 0.  Default: the
-        weights in the framework data (equal by default).
+        dimension id (``"A"``) or item id.  Each weight is a number from
+        ``WEIGHT_MIN`` (1e-6) to ``WEIGHT_MAX`` (1e6), :func:`guidekit.framework.check_weight`,
+        so no weighted sum overflows.  Default: the weights in the framework data
+        (equal by default).
 
     Returns
     -------
@@ -174,7 +177,7 @@ def score(
     Raises
     ------
     GuidekitError
-        If a weight names an unknown id or is not a positive number.
+        If a weight names an unknown id or is not a number within those bounds.
     """
     fw = responses.framework
     used = _weights(fw, weights)
@@ -201,17 +204,7 @@ def _weights(fw: Framework, overrides: Mapping[str, float] | None) -> dict[str, 
                 f"weight for unknown id {key!r} (expected a principle, dimension or item id)",
                 zh=f"權重的代碼 {key!r} 不存在（應為原則、構面或檢核項目代碼）",
             )
-        bad = GuidekitError(
-            f"weight of {key!r} is {value!r}; expected a positive number",
-            zh=f"{key!r} 的權重 {value!r} 不是正數",
-        )
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise bad from None
-        if not math.isfinite(number) or number <= 0:
-            raise bad
-        weights[key] = number
+        weights[key] = check_weight(value, f"weight of {key}", f"{key} 的權重")
     return weights
 
 
@@ -414,15 +407,31 @@ def weighted_mean(values: pd.Series, weights: pd.Series, method: str = "arithmet
         return math.nan
     v = values[mask].to_numpy(dtype=float)
     w = weights[mask].to_numpy(dtype=float)
-    if method == "arithmetic":
-        return float(np.sum(v * w) / np.sum(w))
-    if method == "geometric":
-        if (v < 0).any():
-            raise GuidekitError("geometric aggregation needs non-negative scores (not z-scores)")
-        if (v == 0).any():
-            return 0.0
-        return float(np.exp(np.sum(w * np.log(v)) / np.sum(w)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        if method == "arithmetic":
+            return _finite(float(np.sum(v * w) / np.sum(w)))
+        if method == "geometric":
+            if (v < 0).any():
+                raise GuidekitError(
+                    "geometric aggregation needs non-negative scores (not z-scores)"
+                )
+            if (v == 0).any():
+                return 0.0
+            return _finite(float(np.exp(np.sum(w * np.log(v)) / np.sum(w))))
     raise GuidekitError(f"unknown aggregation {method!r}")
+
+
+def _finite(score: Any) -> Any:
+    """A weighted mean that must be a number: never inf or NaN from overflowing sums.
+
+    Weights are bounded (:func:`guidekit.framework.check_weight`) so this cannot happen
+    with scores on 0–100; should it, an error is better than an "inf" banded 領先."""
+    if np.any(~np.isfinite(np.asarray(score, dtype=float))):
+        raise GuidekitError(
+            "a weighted score overflowed (not a finite number): check the weights",
+            zh="加權分數溢位（不是有限的數字）：請檢查權重",
+        )
+    return score
 
 
 def _group_scores(parts: pd.DataFrame, by: list[str], method: str) -> pd.DataFrame:
@@ -702,8 +711,8 @@ def weighted_means(
     )
     present = ~np.isnan(values)
     w = np.where(present, weights, 0.0)
-    total = w.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        total = w.sum(axis=-1)
         if method == "arithmetic":
             out = (np.where(present, values, 0.0) * w).sum(axis=-1) / total
         elif method == "geometric":
@@ -717,6 +726,7 @@ def weighted_means(
             out = np.where(zero, 0.0, out)
         else:
             raise GuidekitError(f"unknown aggregation {method!r}")
+    _finite(out[total > 0])
     return np.where(total > 0, out, np.nan)
 
 

@@ -77,9 +77,10 @@ from guidekit.answers import (
     clean_name,
     empty_frame,
     is_reserved_name,
+    service_lookalikes,
     settle_agreed,
 )
-from guidekit.files import write_atomic
+from guidekit.files import SQLITE_SIBLINGS, check_target, install_output, write_output
 from guidekit.framework import Framework, ScaleOption, load_framework
 from guidekit.problems import GuidekitError, Problem, ResponsesError, Severity
 from guidekit.text import CONTROL, clean, printable
@@ -811,6 +812,7 @@ class ResponseStore(abc.ABC):
                 summary=f"{self.location}: answers that cannot be used",
                 summary_zh=f"{self.location}：答案儲存檔中有無法使用的答案",
             )
+        problems += service_lookalikes(frame)
         if not frame.empty:
             order = {i.id: n for bank in fw.items.values() for n, i in enumerate(bank)}
             frame = (
@@ -844,7 +846,9 @@ class ResponseStore(abc.ABC):
         path : path
             ``.csv`` (UTF-8 with BOM, so Excel shows Chinese) or ``.xlsx``
             (every cell text, never a formula).  Written to a temporary file
-            and renamed: a crash leaves no half file.
+            and renamed: a crash leaves no half file.  An existing file is
+            replaced only if guidekit wrote it and it is unchanged since
+            (:mod:`guidekit.files`).
         headers : {"zh-TW", "canonical"}
             ``"zh-TW"``: Chinese headers (評估回合, 機關代碼 …) and answers as the
             scale's Chinese labels (符合 …); ``"canonical"``: the column names of
@@ -888,6 +892,9 @@ class ResponseStore(abc.ABC):
         ------
         StoreError
             ``export-type`` for a suffix other than .csv / .xlsx.
+        WriteRefused
+            If ``path`` holds a file guidekit did not write, or changed since
+            (:mod:`guidekit.files`); its own earlier export is replaced.
         ResponsesError
             If the store holds rows an answer file could not hold (:meth:`responses`).
         """
@@ -897,6 +904,7 @@ class ResponseStore(abc.ABC):
             raise StoreError(
                 "export-type", f"cannot export to {suffix!r}: use .csv or .xlsx", suffix=suffix
             )
+        check_target(path)  # before the work: a file guidekit did not write is never replaced
         responses = self.responses(framework, agreed=agreed, **filters)
         table = export_table(responses, headers)
         replaced: list[tuple[int, str]] = []
@@ -905,10 +913,10 @@ class ResponseStore(abc.ABC):
             writer = csv.writer(buffer, lineterminator="\r\n")
             writer.writerow(table.columns)
             writer.writerows(table.itertuples(index=False, name=None))
-            write_atomic(path, buffer.getvalue().encode("utf-8-sig"))
+            write_output(path, buffer.getvalue().encode("utf-8-sig"))
         else:
             data, replaced = _xlsx_bytes(table)
-            write_atomic(path, data)
+            write_output(path, data)
         return ExportedFile(path, len(table), tuple(replaced))
 
 
@@ -1530,22 +1538,42 @@ class SQLiteStore(ResponseStore):
     def backup(self, target: str | Path) -> Path:
         """Write a consistent copy of the store, every change in the ``-wal`` file included,
         to ``target`` (one ``.sqlite`` file, no ``-wal``); works while a workshop is running
-        and after a killed one.  Written to a temporary file and renamed.
+        and after a killed one.  :meth:`backup_file` also says how many log rows it copied.
+
+        ``target`` must not exist, nor its ``-wal``, ``-shm`` or ``-journal`` files: a
+        backup never replaces a file (:mod:`guidekit.files`, ``replace="never"``).
 
         Raises
         ------
+        WriteRefused
+            If ``target`` or one of its SQLite journal files exists (nothing is written).
         StoreError
             ``backup`` if the copy cannot be written, or names the store itself.
+        """
+        return self.backup_file(target).path
+
+    def backup_file(self, target: str | Path) -> BackedUp:
+        """:meth:`backup`, returning the copy and the log rows counted in the copy itself.
+
+        The copy is made in a hidden temporary file beside ``target``, its rows counted
+        there, switched to a rollback journal (no ``-wal``), written to disk and then
+        moved to ``target`` without replacing anything (:func:`guidekit.files.install_output`).
+
+        Raises
+        ------
+        WriteRefused, StoreError
+            As :meth:`backup`.
         """
         target = Path(target).expanduser().resolve()
         if target == self.path:
             raise StoreError(
                 "backup", f"{target} is the store itself", path=str(target), detail="same file"
             )
+        check_target(target, replace="never", siblings=SQLITE_SIBLINGS)
         partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            partial.unlink(missing_ok=True)
+            _remove_with_journals(partial)
             copy = sqlite3.connect(partial, isolation_level=None)
             try:
                 with self._lock:
@@ -1556,23 +1584,23 @@ class SQLiteStore(ResponseStore):
                     self._db.backup(copy)
                 # One file: the copy keeps no -wal (it is closed in rollback-journal mode).
                 copy.execute("PRAGMA journal_mode = DELETE")
+                # What was copied, counted in the copy (never through a -wal beside target).
+                rows = copy.execute("SELECT count(*) FROM answer_log").fetchone()[0]
             finally:
                 copy.close()
             with open(partial, "rb+") as fh:
                 os.fsync(fh.fileno())
-            os.replace(partial, target)
-        except StoreError:
-            partial.unlink(missing_ok=True)
-            raise
+            install_output(partial, target, replace="never", siblings=SQLITE_SIBLINGS)
         except (sqlite3.DatabaseError, OSError) as exc:
-            partial.unlink(missing_ok=True)
             raise StoreError(
                 "backup",
                 f"cannot write the copy {target}: {exc}",
                 path=str(target),
                 detail=str(exc),
             ) from exc
-        return target
+        finally:
+            _remove_with_journals(partial)
+        return BackedUp(target, int(rows))
 
     def close(self) -> None:
         """Checkpoint (:meth:`checkpoint`: the ``.sqlite`` file alone then holds every
@@ -1587,6 +1615,21 @@ class SQLiteStore(ResponseStore):
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.location!r})"
+
+
+@dataclasses.dataclass(frozen=True)
+class BackedUp:
+    """What :meth:`SQLiteStore.backup_file` wrote: the copy and its answer-log rows
+    (counted in the copy)."""
+
+    path: Path
+    rows: int
+
+
+def _remove_with_journals(path: Path) -> None:
+    """Remove a temporary SQLite file of ours and any journal SQLite left beside it."""
+    for suffix in ("", *SQLITE_SIBLINGS):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def _statements(script: str) -> list[str]:

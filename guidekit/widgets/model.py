@@ -708,10 +708,21 @@ class Facilitator:
         """Write the agency's answers of this round (every service and form; the team
         rule of :mod:`guidekit.store`) as ``answers.csv`` and ``answers.xlsx``.
 
-        Default folder: ``<out>/exports/<round>_<agency>_<time>/``.
+        Default folder: ``<out>/exports/<round>_<agency>_<time>/``.  Files guidekit
+        wrote there earlier are replaced; any other file of those names is not
+        (:mod:`guidekit.files`).
+
+        Raises
+        ------
+        WriteRefused
+            If ``answers.csv`` or ``answers.xlsx`` there is not guidekit's own
+            unchanged file (both checked before either is written).
         """
+        from ..files import check_targets
+
         folder = Path(folder) if folder is not None else self.out / "exports" / self._stem()
         filters = {"round": self.round, "agency_id": self.agency_id}
+        check_targets([folder / "answers.csv", folder / "answers.xlsx"])
         csv_file = self.store.export_file(folder / "answers.csv", **filters)
         xlsx_file = self.store.export_file(folder / "answers.xlsx", **filters)
         return Exported(csv_file.path, xlsx_file.path, csv_file.rows, len(xlsx_file.replaced))
