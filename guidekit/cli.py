@@ -272,7 +272,6 @@ def score(
 def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None:
     """Refuse an -o that would overwrite an answer file, land among them, lie about its
     format, or replace a file guidekit did not write (:func:`guidekit.files.check_target`)."""
-    from .files import check_target
 
     if output.is_dir():
         raise GuidekitError(

@@ -68,7 +68,8 @@ from typing import Literal
 
 import pandas as pd
 
-from .problems import GuidekitError
+from guidekit import i18n
+from guidekit.problems import GuidekitError
 
 #: The record of the files guidekit wrote in a folder (one per folder).
 RECORD = ".guidekit-written.json"
@@ -97,7 +98,6 @@ class WriteRefused(GuidekitError):
     """
 
     def __init__(self, refused: list[tuple[Path, str, dict[str, str]]]) -> None:
-        from . import i18n
 
         def text(lang: str) -> str:
             lines = [

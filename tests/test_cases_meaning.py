@@ -24,10 +24,11 @@ import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from guidekit.responses import metadata_flag, read_responses, validate_responses
 
+from guidekit.answers import metadata_flag
 from guidekit.cli import main
 from guidekit.framework import WEIGHT_MAX, WEIGHT_MIN, load_framework
+from guidekit.intake.responses import read_responses, validate_responses
 from guidekit.problems import FrameworkError, GuidekitError, Severity
 from guidekit.report import load_round
 from guidekit.report.context import AgencyReport

@@ -19,13 +19,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from guidekit.research_plots import Chart
-from guidekit.responses import validate_responses
 from matplotlib.figure import Figure
 
 from guidekit import files
 from guidekit.cli import main
 from guidekit.files import RECORD, WriteRefused
+from guidekit.intake.responses import validate_responses
+from guidekit.research.plots import Chart
 from guidekit.store import Change, Sheet, open_store
 
 from .conftest import FIXTURES
@@ -297,7 +297,7 @@ def test_workshop_export_pressed_twice_and_onto_a_users_file(team, tmp_path, fw)
 def test_workshop_report_refuses_a_users_answer_file(team, tmp_path, monkeypatch):
     import types
 
-    from guidekit import batch
+    from guidekit.report import batch
 
     view, _store = team
     calls = []

@@ -654,8 +654,8 @@ def test_the_shown_commands_are_quoted_for_a_shell(store, fw, tmp_path, monkeypa
     import shlex
     import types
 
+    from guidekit.report import batch
     from guidekit.store import Change, Sheet
-    from guidekit.widgets import model
     from guidekit.widgets.model import Facilitator
 
     round_, agency = '2026"; echo INJECTED; "', "A1$(touch /tmp/PWNED)"
@@ -667,7 +667,7 @@ def test_the_shown_commands_are_quoted_for_a_shell(store, fw, tmp_path, monkeypa
         result = types.SimpleNamespace(status="ok", file="r.html", error=None)
         return types.SimpleNamespace(results=[result])
 
-    monkeypatch.setattr(model, "run_reports", fake_run_reports)
+    monkeypatch.setattr(batch, "run_reports", fake_run_reports)
     made = Facilitator(store, round_, agency).report(tmp_path / "rep")
     assert shlex.split(made.command) == [
         "guidekit",

@@ -324,7 +324,7 @@ def validate_responses(
     """
     fw = framework if isinstance(framework, Framework) else load_framework(framework)
     if fw.lens is not None:
-        # A lens reads its source framework's answer files (guidekit.lens).
+        # A lens reads its source framework's answer files (guidekit.framework.lens).
 
         return validate_through_lens(validate_responses(paths, fw.lens.source), fw)
     problems: list[Problem] = []

@@ -23,6 +23,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from guidekit import i18n
+from guidekit.files import write_output
 from guidekit.framework import Framework
 from guidekit.render.fonts import use_cjk_font
 
@@ -75,7 +76,6 @@ class Chart:
             If ``path`` holds a file guidekit did not write, or changed since
             (:mod:`guidekit.files`); a chart saved there earlier is replaced.
         """
-        from .files import write_output
 
         return write_output(path, self.png(dpi))
 

@@ -25,9 +25,10 @@ import pandas as pd
 
 from guidekit import i18n, scoring
 from guidekit.answers import AGREED_RESPONDENT, COLUMNS, Responses
+from guidekit.files import check_targets
 from guidekit.framework import Framework, Item
 from guidekit.render import charts
-from guidekit.report.batch import report_filenames, run_reports
+from guidekit.report import batch
 from guidekit.store import (
     KEEP,
     Change,
@@ -699,8 +700,8 @@ class Facilitator:
 
     # -- files ---------------------------------------------------------------------------
     def _stem(self) -> str:
-        agency = report_filenames([self.agency_id])[self.agency_id].removesuffix(".html")
-        round_ = report_filenames([self.round])[self.round].removesuffix(".html")
+        agency = batch.report_filenames([self.agency_id])[self.agency_id].removesuffix(".html")
+        round_ = batch.report_filenames([self.round])[self.round].removesuffix(".html")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         return f"{round_}_{agency}_{stamp}"
 
@@ -718,7 +719,6 @@ class Facilitator:
             If ``answers.csv`` or ``answers.xlsx`` there is not guidekit's own
             unchanged file (both checked before either is written).
         """
-        from ..files import check_targets
 
         folder = Path(folder) if folder is not None else self.out / "exports" / self._stem()
         filters = {"round": self.round, "agency_id": self.agency_id}
@@ -742,7 +742,7 @@ class Facilitator:
         answers = self.export(folder)
         framework = str(self.framework.path)
         folder = folder / "report"
-        result = run_reports(
+        result = batch.run_reports(
             responses=[answers.csv],
             out=folder,
             agencies=[self.agency_id],
