@@ -1,0 +1,301 @@
+"""Field cases of issue 8 about what reaches a console, a command line, a chart's font,
+the agency register, the radar summary, colours and the README
+(tests/fixtures/cases/cp950-console-output, stale-font-cache; shell-command-quoting).
+
+Expected texts are written out by hand from the messages a user sees.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from guidekit.cli import main
+from guidekit.store import open_store
+from guidekit.widgets import Workshop, model
+
+from .conftest import FIXTURES
+
+CASES = FIXTURES / "cases"
+ROOT = Path(__file__).resolve().parents[1]
+
+# -- text typed on the start page never reaches a command line ------------------------------
+
+#: Every character cmd.exe, PowerShell or a POSIX shell reads as code.
+HOSTILE = "A1$(calc)&calc|x^y%PATH%!v!`t;'q\"<in>out"
+
+
+def _start(store, round_: str, agency: str, name: str) -> None:
+    from urllib.parse import urlencode
+
+    query = urlencode(
+        {
+            "round": round_,
+            "agency": agency,
+            "name": name,
+            "service": "s",
+            "form": "service",
+            "respondent": "R1",
+        }
+    )
+    page = Workshop(store, query=query)
+    assert page.view is not None, page.message.value
+    next(iter(page.view.rows.values())).answer.value = "Y"
+
+
+@pytest.mark.parametrize(
+    ("round_", "agency"),
+    [
+        ("2026", "A1$(calc)&calc"),  # the case: typed on the start page
+        ("2026&calc", "A1|calc"),
+        ("2026", "A1^&calc%PATH%!x!`$(y);'z'\"w\""),
+    ],
+)
+def test_the_report_command_holds_no_typed_text(tmp_path, fw, round_, agency):
+    from guidekit.store import Change, Sheet
+
+    with open_store(tmp_path / "store.sqlite", fw) as store:
+        store.record(Change(Sheet(round_, agency, HOSTILE, "", "service", "R1"), "SV-P01-01", "Y"))
+        made = model.Facilitator(store, round_, agency).report(tmp_path / "rep")
+        assert made.ok, made.error
+        # POSIX: the line splits back into exactly the arguments of the run
+        assert shlex.split(made.command) == [
+            "guidekit",
+            "--lang",
+            "zh-TW",
+            "reports",
+            "--responses",
+            str(made.answers.csv),
+            "--out",
+            str(tmp_path / "rep" / "report"),
+        ]
+        # the command needs no --agency/--round: the exported file holds only this one
+        from guidekit.responses import read_responses
+
+        frame = read_responses(made.answers.csv, fw).frame
+        assert set(frame["agency_id"]) == {agency} and set(frame["round"]) == {round_}
+        # Windows: the same arguments as one line for cmd.exe and PowerShell
+        line = model.shell_command(shlex.split(made.command), windows=True)
+        assert line is not None
+        for char in "&|^%!$`;'<>()\n":
+            assert char not in line, char
+
+
+def test_a_line_break_in_a_typed_code_never_gets_as_far(tmp_path, fw):
+    from guidekit.store import Change, Sheet, StoreError
+
+    with open_store(tmp_path / "store.sqlite", fw) as store:
+        for sheet in (
+            Sheet("2026", "A1\ncalc", "機關", "", "service", "R1"),
+            Sheet("2026\r\ncalc", "A1", "機關", "", "service", "R1"),
+            Sheet("2026", "A1", "機關\ncalc", "", "service", "R1"),
+        ):
+            with pytest.raises(StoreError):
+                store.record(Change(sheet, "SV-P01-01", "Y"))
+        assert store.log().empty
+
+
+def test_the_facilitator_page_shows_the_command_without_the_typed_code(tmp_path, fw):
+    # the case's own steps (repro.py), through the pages
+    code = "A1$(calc)&calc"
+    with open_store(tmp_path / "store.sqlite", fw) as store:
+        _start(store, "2026", code, "x")
+        team = Workshop(store, query=f"round=2026&agency={code.replace('&', '%26')}&view=team")
+        page = team.view
+        assert page is not None, team.message.value
+        page.export_button.click()
+        shown = page.files.value
+        assert "可用以下指令檢查檔案：" in shown
+        command = html.unescape(shown.split("<code>")[-1].split("</code>")[0])
+        # the file's folder is named by guidekit (A1-calc-calc-<hash>): nothing to quote
+        assert shlex.split(command) == ["guidekit", "validate", str(page.last_export.csv)]
+        assert "$(" not in command and "&" not in command
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["guidekit", "validate", r"C:\Users\王喆\answers.csv"],
+            r"guidekit validate C:\Users\王喆\answers.csv",
+        ),
+        (
+            ["guidekit", "validate", r"C:\My Files (2026)\a&b;c.csv"],
+            r'guidekit validate "C:\My Files (2026)\a&b;c.csv"',
+        ),
+        (
+            ["guidekit", "validate", r"D:\it's\x.csv"],
+            r'guidekit validate "D:\it' + "'" + r's\x.csv"',
+        ),
+    ],
+)
+def test_windows_lines_quote_what_cmd_and_powershell_both_take_literally(args, expected):
+    # inside "…" cmd.exe reads only % ! " and PowerShell only $ ` " as code
+    assert model.shell_command(args, windows=True) == expected
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        r"C:\100%\x",
+        r"C:\wow!\x",
+        r"C:\$(calc)\x",
+        r"C:\a`b\x",
+        'C:\\"q"\\x',
+        "C:\\a\nb",
+        "C:\\my dir\\",
+    ],
+)
+def test_windows_lines_are_not_shown_when_a_shell_would_read_the_path(folder, tmp_path):
+    assert model.shell_command(["guidekit", "validate", folder], windows=True) is None
+    # and POSIX shells still get a line that splits back exactly
+    line = model.shell_command(["guidekit", "validate", folder], windows=False)
+    assert shlex.split(line) == ["guidekit", "validate", folder]
+
+
+def test_the_page_says_why_it_shows_no_command(tmp_path, fw, monkeypatch):
+    from guidekit.widgets import facilitator
+
+    monkeypatch.setattr(facilitator, "shell_command", lambda args: None)
+    with open_store(tmp_path / "store.sqlite", fw) as store:
+        _start(store, "2026", "0012", "機關")
+        page = Workshop(store, query="round=2026&agency=0012&view=team").view
+        assert page is not None
+        page.export_button.click()
+        assert "不提供可複製的指令" in page.files.value
+        assert "<code>guidekit" not in page.files.value
+
+
+# -- a console that cannot show every character ---------------------------------------------
+
+
+def _run(*args: str, cwd: Path, encoding: str = "cp950") -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    return subprocess.run(
+        [sys.executable, "-m", "guidekit", *args], cwd=cwd, env=env, capture_output=True
+    )
+
+
+def test_validate_to_a_cp950_file_does_not_crash(tmp_path):
+    # the case: PYTHONIOENCODING=cp950 guidekit validate 王喆填答.csv > log.txt
+    source = CASES / "cp950-console-output" / "王喆填答.csv"
+    (tmp_path / source.name).write_bytes(source.read_bytes())
+    done = _run("validate", source.name, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode("cp950", "replace")
+    out = done.stdout.decode("cp950")  # the log stays cp950
+    # 喆 (U+5586) is not in cp950: written as an escape, every other character kept
+    assert "已讀取 王\\u5586填答.csv：91 列，編碼 utf-8-sig" in out
+    assert "通過：91 筆答案，1 個機關；提醒 0 項。" in out
+    err = done.stderr.decode("cp950")
+    assert "Traceback" not in err
+    assert "提醒：有 1 個字元無法以主控台的編碼 cp950 輸出，已改寫為 \\uXXXX 形式" in err
+    assert "PYTHONIOENCODING=utf-8" in err
+
+
+def test_reports_to_a_cp950_file_prints_its_index(tmp_path):
+    # the sibling: reports crashed at the end, before "索引："
+    source = CASES / "cp950-console-output" / "王喆填答.csv"
+    (tmp_path / "in.csv").write_bytes(source.read_bytes())
+    done = _run(
+        "reports", "--responses", "in.csv", "--agency", "NOPE", "--out", "堃報告", cwd=tmp_path
+    )
+    assert done.returncode == 1  # the agency is not in the answers: a failed row, not a crash
+    out, err = done.stdout.decode("cp950"), done.stderr.decode("cp950")
+    assert f"索引：{tmp_path / '堃報告'}".replace("堃", "\\u5803") in out
+    assert "Traceback" not in err and "找不到機關代碼 NOPE 的填答" in err
+    assert (tmp_path / "堃報告" / "index.html").exists()
+
+
+def test_a_console_that_can_show_everything_is_unchanged(tmp_path):
+    source = CASES / "cp950-console-output" / "王喆填答.csv"
+    (tmp_path / source.name).write_bytes(source.read_bytes())
+    done = _run("validate", source.name, cwd=tmp_path, encoding="utf-8")
+    assert "已讀取 王喆填答.csv：91 列" in done.stdout.decode("utf-8")
+    assert "提醒" not in done.stderr.decode("utf-8")
+
+
+# -- command-line usage errors: Traditional Chinese first, English beside -------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "zh", "en"),
+    [
+        (["validate"], "錯誤：缺少引數 'PATHS...'。", "Error: Missing argument 'PATHS...'."),
+        (
+            ["reports", "--workers", "abc"],
+            "錯誤：選項 '--workers' 的值不正確：應為 1 到 64 的整數。",
+            "Error: Invalid value for '--workers': 'abc' is not a valid integer range.",
+        ),
+        (
+            ["reports", "--workers", "0"],
+            "錯誤：選項 '--workers' 的值不正確：應為 1 到 64 的整數。",
+            "Error: Invalid value for '--workers': 0 is not in the range 1<=x<=64.",
+        ),
+        (
+            ["reports", "--timeout", "0"],
+            "錯誤：選項 '--timeout' 的值不正確：應為不小於 1 的整數。",
+            "Error: Invalid value for '--timeout': 0 is not in the range x>=1.",
+        ),
+        (
+            ["validate", "x.csv", "--format", "xml"],
+            "錯誤：選項 '--format' 的值不正確：應為下列之一：text、json。",
+            "Error: Invalid value for '--format': 'xml' is not one of 'text', 'json'.",
+        ),
+        (
+            ["reports", "--nope"],
+            "錯誤：沒有 --nope 這個選項。您是指 --no-progress 嗎？",
+            "Error: No such option '--nope'. Did you mean '--no-progress'?",
+        ),
+        (
+            ["reports", "--workers"],
+            "錯誤：選項 --workers 後面需要給值。",
+            "Error: Option '--workers' requires an argument.",
+        ),
+        (
+            ["reports", "--keep-notebooks=yes"],
+            "錯誤：選項 --keep-notebooks 不接受值。",
+            "Error: Option '--keep-notebooks' does not take a value.",
+        ),
+        (
+            ["--lang"],
+            "錯誤：選項 --lang 後面需要給值。",
+            "Error: Option '--lang' requires an argument.",
+        ),
+        (
+            ["reprots"],
+            "錯誤：沒有 reprots 這個指令。您是指 reports、export 嗎？",
+            "Error: No such command 'reprots'.",
+        ),
+        (
+            ["framework", "a", "b"],
+            "錯誤：多出了引數：b（含空格的路徑請加引號）。",
+            "Error: Got unexpected extra argument(s) (b).",
+        ),
+        (
+            ["--lang", "fr", "framework"],
+            "錯誤：--lang 的值不正確：不支援的語言 'fr'：請用 zh-TW 或 en",
+            "Error: Invalid value for '--lang': unsupported language 'fr': use zh-TW or en",
+        ),
+    ],
+)
+def test_usage_errors_are_said_in_chinese_then_english(args, zh, en):
+    result = CliRunner().invoke(main, args, prog_name="guidekit")
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Usage: guidekit")
+    assert "說明請執行 'guidekit" in lines[1] and "-h'。Try 'guidekit" in lines[1]
+    zh_line = next(i for i, line in enumerate(lines) if line.startswith("錯誤："))
+    assert lines[zh_line] == zh
+    assert lines[zh_line + 1].startswith(en)
+
+
+def test_a_bare_guidekit_still_shows_its_help():
+    result = CliRunner().invoke(main, [])
+    assert "guidekit validate 檔案" in result.output and "錯誤" not in result.output
