@@ -299,3 +299,77 @@ def test_usage_errors_are_said_in_chinese_then_english(args, zh, en):
 def test_a_bare_guidekit_still_shows_its_help():
     result = CliRunner().invoke(main, [])
     assert "guidekit validate 檔案" in result.output and "錯誤" not in result.output
+
+
+# -- a CJK font installed after matplotlib built its font cache -----------------------------
+
+_STALE_SCRIPT = """
+import warnings, json, sys
+warnings.simplefilter("error")  # a missing glyph (boxes) or a font warning fails the run
+import pandas as pd
+from guidekit import fonts, research_plots
+family = fonts.use_cjk_font()
+summary = pd.DataFrame({"principle_id": ["P01", "P02"], "title": ["以使用者為中心", "無障礙、多元"],
+                        "median": [50.0, 70.0], "q1": [40.0, 60.0], "q3": [60.0, 80.0]})
+png = research_plots.weakest(summary).png()
+print(json.dumps({"has": fonts.has_cjk_font(), "family": family, "png": png[:4].hex()}))
+"""
+
+
+@pytest.fixture
+def stale_mplcache(tmp_path):
+    """A copy of the case's matplotlib config folder (cache built before fonts-noto-cjk)."""
+    folder = tmp_path / "mplcache"
+    folder.mkdir()
+    for source in (CASES / "stale-font-cache" / "mplcache").iterdir():
+        (folder / source.name).write_bytes(source.read_bytes())
+    return folder
+
+
+def test_a_font_installed_after_the_cache_is_used(stale_mplcache):
+    import json
+
+    from guidekit.fonts import has_cjk_font
+
+    if not has_cjk_font():
+        pytest.skip("no Traditional Chinese font on this machine (fc-list :lang=zh-tw)")
+    cached = json.loads((stale_mplcache / "fontlist-v3.11.0.json").read_text(encoding="utf-8"))
+    assert not any("CJK" in f["name"] for f in cached["ttflist"])  # the case: a stale cache
+    env = {**os.environ, "MPLCONFIGDIR": str(stale_mplcache)}
+    done = subprocess.run(
+        [sys.executable, "-c", _STALE_SCRIPT], env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout)
+    assert said["has"] is True and said["family"] == "Noto Sans CJK TC"
+    assert said["png"] == "89504e47"  # a PNG was drawn, with no missing-glyph warning
+    assert "fonts-noto-cjk" not in done.stderr
+
+
+def test_install_advice_only_when_no_font_is_installed(monkeypatch):
+    import warnings
+
+    from matplotlib import font_manager
+
+    from guidekit import fonts
+
+    without_cjk = [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", without_cjk)
+    monkeypatch.setattr(fonts, "cjk_font_files", lambda: {})
+    monkeypatch.setattr(fonts, "has_cjk_font", lambda: False)
+    fonts.cjk_family.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="找不到中文字型.*請安裝 fonts-noto-cjk"):
+            assert fonts.use_cjk_font() is None
+        # fontconfig lists a font that matplotlib cannot read: no advice to install it
+        fonts.cjk_family.cache_clear()
+        monkeypatch.setattr(fonts, "cjk_font_files", lambda: {"某字型": ["/nonexistent/x.ttf"]})
+        monkeypatch.setattr(fonts, "has_cjk_font", lambda: True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert fonts.use_cjk_font() is None
+        [said] = [str(w.message) for w in caught]
+        assert "已安裝中文字型（/nonexistent/x.ttf），但 matplotlib 無法讀取" in said
+        assert "fontlist-*.json" in said and "install fonts-noto-cjk" not in said
+    finally:
+        fonts.cjk_family.cache_clear()
