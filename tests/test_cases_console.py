@@ -373,3 +373,101 @@ def test_install_advice_only_when_no_font_is_installed(monkeypatch):
         assert "fontlist-*.json" in said and "install fonts-noto-cjk" not in said
     finally:
         fonts.cjk_family.cache_clear()
+
+
+# -- one reader of the agency register, with or without a BOM -------------------------------
+
+
+@pytest.fixture
+def bom_register(tmp_path, monkeypatch):
+    """The bundled register as Excel saves "CSV UTF-8": a BOM and CRLF line ends."""
+    from guidekit import research
+    from guidekit.paths import agencies_file
+
+    text = agencies_file().read_text(encoding="utf-8")
+    copy = tmp_path / "agencies.csv"
+    copy.write_bytes(b"\xef\xbb\xbf" + text.replace("\r\n", "\n").replace("\n", "\r\n").encode())
+    monkeypatch.setattr(research, "agencies_file", lambda: copy)
+    return copy
+
+
+def test_a_register_with_a_bom_reads_the_same_everywhere(bom_register):
+    import datetime as dt
+
+    from guidekit import research
+    from guidekit.paths import agencies_file
+    from guidekit.report import AgencyReport, load_round
+    from guidekit.widgets.app import known_agencies
+
+    plain = research.agencies(agencies_file())
+    with_bom = research.agencies()
+    assert with_bom.columns[0] == "agency_id"  # not "\ufeffagency_id"
+    assert with_bom.equals(plain)
+    # the workshop's suggestions: the same codes and names
+    assert known_agencies() == dict(zip(plain["agency_id"], plain["name_zh"], strict=True))
+    assert known_agencies()["379000000A"] == "臺北市政府"
+    # an English report keeps the register's English name
+    data = load_round()
+    report = AgencyReport(data, "379000000A", "en", today=dt.date(2026, 11, 29))
+    assert report.display_name == "Taipei City Government (臺北市政府)"
+    zh = AgencyReport(data, "379000000A", "zh-TW", today=dt.date(2026, 11, 29))
+    assert zh.display_name == "臺北市政府"
+
+
+def _broken_register(folder: Path) -> Path:
+    path = folder / "broken.csv"
+    path.write_bytes(
+        "\ufeffagency_id,name_zh,name_en,level,kind,parent_id\r\n"
+        "A1,甲機關,Agency A,central,ministry,\r\n"
+        ",乙機關,Agency B,central,ministry,\r\n"
+        "A1,丙機關,Agency C,central,ministry,\r\n"
+        "A4,丁機關,Agency D,central\r\n".encode()
+    )
+    return path
+
+
+def test_register_problems_are_listed_with_their_rows(tmp_path):
+    from guidekit import research
+    from guidekit.problems import DataError
+
+    path = _broken_register(tmp_path)
+    with pytest.raises(DataError) as caught:
+        research.agencies(path)
+    said = caught.value.format("zh-TW")
+    # rows as a spreadsheet shows them: header = row 1
+    assert said.startswith(f"機關名冊 {path}：3 個錯誤")
+    assert [(p.row, p.code) for p in caught.value.problems] == [
+        (3, "blank"),
+        (4, "duplicate-id"),
+        (5, "short-row"),
+    ]
+    assert "（已用於第 2 列）" in said and "這一列只有 4 欄，標題有 6 欄" in said
+    english = caught.value.format("en")
+    assert "already used in row 2" in english
+
+    headless = tmp_path / "headless.csv"
+    headless.write_text("agency_id,name_zh\r\nA1,甲\r\n", encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        research.agencies(headless)
+    missing = sorted(p.column for p in caught.value.problems if p.code == "missing-column")
+    assert missing == ["kind", "level", "name_en", "parent_id"]
+
+
+def test_a_broken_register_is_not_swallowed(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from guidekit import research
+    from guidekit.problems import DataError
+    from guidekit.report import AgencyReport, load_round
+
+    broken = _broken_register(tmp_path)
+    monkeypatch.setattr(research, "agencies_file", lambda: broken)
+    data = load_round()
+    with pytest.raises(DataError, match="already used in row 2"):
+        _name = AgencyReport(data, "379000000A", "en", today=dt.date(2026, 11, 29)).display_name
+    # the workshop page still opens, says what is wrong, and offers no suggestions
+    with open_store(tmp_path / "store.sqlite") as store:
+        page = Workshop(store)
+        assert page.agencies == {}
+        shown = page.errors.widget.value
+        assert "機關名冊" in shown and "已用於第 2 列" in shown

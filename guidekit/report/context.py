@@ -301,15 +301,19 @@ class AgencyReport:
     def display_name(self) -> str:
         """The agency's name as the reader sees it: in English reports, the register's
         English name with the name as answered, when the register knows this code
-        under that name."""
+        under that name.
+
+        Raises
+        ------
+        GuidekitError
+            If the register (:func:`guidekit.research.agencies`) cannot be read: an
+            English report does not quietly lose the English names.
+        """
         if self.lang != "en":
             return self.agency_name
-        try:
-            from ..research import agencies
+        from ..research import agencies
 
-            register = agencies().set_index("agency_id")
-        except Exception:  # no register: the name as answered
-            return self.agency_name
+        register = agencies().set_index("agency_id")
         if self.agency_id in register.index:
             record = register.loc[self.agency_id]
             if record["name_zh"] == self.agency_name and record["name_en"]:
