@@ -471,3 +471,61 @@ def test_a_broken_register_is_not_swallowed(tmp_path, monkeypatch):
         assert page.agencies == {}
         shown = page.errors.widget.value
         assert "機關名冊" in shown and "已用於第 2 列" in shown
+
+
+# -- the radar summary names ties without ambiguity and counts the rest right --------------
+
+
+def _tied(write_csv, fw, met: set[str]):
+    """Answers with every item of the principles in ``met`` 符合 and one item of P06 不符合."""
+    from guidekit.report import AgencyReport, load_round
+    from guidekit.responses import read_responses
+
+    rows = [
+        ["2026", "0001", "甲機關", "甲", i.id, "符合", ""]
+        for i in fw.items["service"]
+        if i.principle in met
+    ]
+    low = next(i for i in fw.items["service"] if i.principle == "P06")
+    rows.append(["2026", "0001", "甲機關", "甲", low.id, "不符合", ""])
+    data = load_round(read_responses(write_csv(rows), fw))
+
+    def describe(lang):
+        import datetime as dt
+
+        report = AgencyReport(data, "0001", lang, today=dt.date(2026, 11, 29))
+        return report.principle_chart(report.assessments[0]).description, report
+
+    return describe
+
+
+def test_five_tied_principles_are_three_named_and_two_more(write_csv, fw):
+    describe = _tied(write_csv, fw, {"P01", "P02", "P03", "P04", "P05"})
+    zh, _ = describe("zh-TW")
+    # five at 100: three listed, "及另 2 項" = two more beyond them (not "等 2 項")
+    assert (
+        "最高：「一、了解使用者需求」、「二、建立跨領域合作機制」、「三、規劃多元服務管道」"
+        "及另 2 項（100.0分）；最低：「六、評估採用工具與系統」（0.0分）。"
+    ) in zh
+    assert "等 2 項" not in zh
+    en, _ = describe("en")
+    assert (
+        "Highest: 1. Understand user needs; 2. Build a multidisciplinary collaboration "
+        "mechanism; 3. Plan multiple service channels; and 2 more (100.0); "
+        "lowest: 6. Evaluate tools and systems (0.0)."
+    ) in en
+
+
+def test_three_or_fewer_ties_are_all_named(write_csv, fw):
+    describe = _tied(write_csv, fw, {"P01", "P04"})
+    zh, report = describe("zh-TW")
+    assert "最高：「一、了解使用者需求」、「四、採用持續精進作業程序」（100.0分）" in zh
+    assert "及另" not in zh
+    # the dimension table lists its principles the same unambiguous way
+    assert "「一、了解使用者需求」、「二、建立跨領域合作機制」、「三、規劃多元服務管道」" in (
+        report.dimensions().html
+    )
+    en, _ = describe("en")
+    assert (
+        "Highest: 1. Understand user needs; 4. Adopt a continuous-improvement process (100.0)" in en
+    )

@@ -546,11 +546,8 @@ class AgencyReport:
         )
 
     def _join_labels(self, labels: list[str]) -> str:
-        """Labels of tied principles: all of them up to three, then "… and n more"."""
-        sep = "、" if self.lang == "zh-TW" else "; "
-        if len(labels) <= 3:
-            return sep.join(labels)
-        return self.t("chart.more", shown=sep.join(labels[:3]), n=len(labels) - 3)
+        """Labels of tied principles: up to three, then how many more (:func:`i18n.join_labels`)."""
+        return i18n.join_labels(labels, self.lang, limit=3)
 
     def principles(self) -> HTML:
         """Radar chart against the round's median, and the table of principle scores."""
@@ -595,14 +592,12 @@ class AgencyReport:
                 rows.append(
                     {
                         "label": label,
-                        "principles": "、".join(
-                            self._principle_label(p.id)
-                            for p in self.framework.principles_of(dim.id)
-                        )
-                        if self.lang == "zh-TW"
-                        else "; ".join(
-                            self._principle_label(p.id)
-                            for p in self.framework.principles_of(dim.id)
+                        "principles": i18n.join_labels(
+                            [
+                                self._principle_label(p.id)
+                                for p in self.framework.principles_of(dim.id)
+                            ],
+                            self.lang,
                         ),
                         "score": i18n.format_score(d["score"]),
                         "median": i18n.format_score(median),
