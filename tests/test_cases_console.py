@@ -529,3 +529,76 @@ def test_three_or_fewer_ties_are_all_named(write_csv, fw):
     assert (
         "Highest: 1. Understand user needs; 4. Adopt a continuous-improvement process (100.0)" in en
     )
+
+
+# -- colour contrast of every text colour on every background (WCAG 2.1, AA: 4.5:1) ---------
+
+TEMPLATES = ROOT / "guidekit" / "templates"
+
+
+def _luminance(colour: str) -> float:
+    """Relative luminance of a #rgb / #rrggbb colour (WCAG 2.1, definition of the term)."""
+    hex_ = colour.lstrip("#")
+    if len(hex_) == 3:
+        hex_ = "".join(c * 2 for c in hex_)
+    channels = [int(hex_[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(a: str, b: str) -> float:
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_the_contrast_formula_gives_known_ratios():
+    assert _contrast("#000", "#fff") == pytest.approx(21.0)
+    assert _contrast("#fff", "#fff") == pytest.approx(1.0)
+    assert _contrast("#767676", "#fff") == pytest.approx(4.54, abs=0.01)  # the AA grey
+    assert _contrast("#6d6d6d", "#eeeeee") < 4.5  # the reported tab labels
+
+
+def _colours(css: str) -> tuple[set[str], set[str]]:
+    import re
+
+    hex_ = r"(#[0-9a-fA-F]{6}\b|#[0-9a-fA-F]{3}\b)"
+    text = set(re.findall(r"(?<![-\w])color:\s*" + hex_, css))
+    backgrounds = set(re.findall(r"background(?:-color)?:\s*" + hex_, css))
+    return text, backgrounds | {"#fff"}  # the page itself is white
+
+
+@pytest.mark.parametrize("sheet", ["report.css", "workshop/style.css"])
+def test_every_text_colour_is_readable_on_every_background(sheet):
+    text, backgrounds = _colours((TEMPLATES / sheet).read_text(encoding="utf-8"))
+    assert len(text) >= 5 and len(backgrounds) >= 4  # the stylesheet was read
+    low = sorted(
+        (fg, bg, round(_contrast(fg, bg), 2))
+        for fg in text
+        for bg in backgrounds
+        if _contrast(fg, bg) < 4.5
+    )
+    assert low == []
+
+
+def test_workshop_tabs_set_their_own_readable_colours():
+    import re
+
+    css = (TEMPLATES / "workshop" / "style.css").read_text(encoding="utf-8")
+    rules = re.findall(r"([^{}]*\.lm-TabBar-tab[^{}]*)\{([^}]*)\}", css)
+    coloured = [(sel, body) for sel, body in rules if "color:" in body and "background:" in body]
+    selectors = " ".join(sel for sel, _ in coloured)
+    assert ".lm-TabBar-tab " in selectors + " " and ".lm-mod-current" in selectors
+    for _, body in coloured:
+        fg = re.search(r"(?<![-\w])color:\s*(#[0-9a-fA-F]{3,6})", body).group(1)
+        bg = re.search(r"background:\s*(#[0-9a-fA-F]{3,6})", body).group(1)
+        assert _contrast(fg, bg) >= 4.5, (fg, bg)
+
+
+def test_chart_text_is_readable_on_white():
+    import re
+
+    for name in ("chart_radar.svg.j2", "chart_bars.svg.j2"):
+        svg = (TEMPLATES / name).read_text(encoding="utf-8")
+        fills = re.findall(r'<g[^>]*font-size="\d+"[^>]*fill="(#[0-9a-fA-F]{3,6})"', svg)
+        assert fills, name
+        assert all(_contrast(f, "#fff") >= 4.5 for f in fills), (name, fills)
