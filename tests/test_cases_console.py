@@ -602,3 +602,42 @@ def test_chart_text_is_readable_on_white():
         fills = re.findall(r'<g[^>]*font-size="\d+"[^>]*fill="(#[0-9a-fA-F]{3,6})"', svg)
         assert fills, name
         assert all(_contrast(f, "#fff") >= 4.5 for f in fills), (name, fills)
+
+
+# -- README promises ------------------------------------------------------------------------
+
+README = ROOT / "README.md"
+
+
+def test_readme_says_what_store_responses_returns(tmp_path, fw):
+    import pandas as pd
+
+    from guidekit.responses import Responses
+    from guidekit.store import Change, Sheet
+
+    text = README.read_text(encoding="utf-8")
+    assert "gives the canonical answer table" not in text
+    assert "returns a `Responses` object whose `.frame` is the canonical answer table" in text
+    assert "傳回\n  `Responses` 物件，`.frame` 是標準格式的答案表" in text
+    with open_store(tmp_path / "w.sqlite", fw) as store:
+        store.record(Change(Sheet("2026", "0012", "機關", "", "service", "甲"), "SV-P01-01", "Y"))
+    with open_store(tmp_path / "w.sqlite", readonly=True) as store:
+        got = store.responses(agreed="individual")
+    assert isinstance(got, Responses) and isinstance(got.frame, pd.DataFrame)
+    assert got.frame["agency_id"].tolist() == ["0012"]
+
+
+def test_readme_setup_steps_work_as_root_and_say_so():
+    text = README.read_text(encoding="utf-8")
+    # "do not add sudo" is not followed by a step that starts with sudo (root has none)
+    assert "sudo apt-get install -y python3-venv" not in text
+    assert "apt-get install -y python3-venv           # 只需一次；這一步要系統管理員權限" in text
+    assert "# once; needs administrator rights: prefix sudo when not root" in text
+    assert text.count("--allow-root") == 2  # zh and en, beside `jupyter lab`
+
+
+def test_readme_report_command_matches_the_facilitator_page():
+    text = README.read_text(encoding="utf-8")
+    assert "reports --responses 匯出資料夾/answers.csv --out 報告資料夾" in text
+    assert "--agency 機關代碼 --round 回合" not in text
+    assert "reports --responses export-folder/answers.csv --out report-folder" in text
