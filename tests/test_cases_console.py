@@ -173,6 +173,19 @@ def test_the_page_says_why_it_shows_no_command(tmp_path, fw, monkeypatch):
         assert "<code>guidekit" not in page.files.value
 
 
+def test_the_backup_command_after_a_workshop_is_quoted(tmp_path):
+    from guidekit.widgets.server import settle_message
+
+    store = tmp_path / "工作坊 $(calc) & co" / "w.sqlite"
+    zh, en = settle_message(store, done=False)
+    zh_command = zh.split("請用 ")[1].split(" 製作完整備份")[0]
+    assert shlex.split(zh_command) == ["guidekit", "backup", str(store), "備份.sqlite"]
+    en_command = en.split("make a complete copy with ")[1].split(" rather than")[0]
+    assert shlex.split(en_command) == ["guidekit", "backup", str(store), "copy.sqlite"]
+    done_zh, _ = settle_message(store, done=True)
+    assert done_zh == f"所有答案都已寫入 {store}：備份時只要複製這一個檔案。"
+
+
 # -- a console that cannot show every character ---------------------------------------------
 
 
@@ -641,3 +654,45 @@ def test_readme_report_command_matches_the_facilitator_page():
     assert "reports --responses 匯出資料夾/answers.csv --out 報告資料夾" in text
     assert "--agency 機關代碼 --round 回合" not in text
     assert "reports --responses export-folder/answers.csv --out report-folder" in text
+
+
+def test_names_that_hold_the_list_separator_stay_apart(tmp_path, fw):
+    # the radar's sibling lists: respondents on the facilitator page, agency names in a warning
+    from guidekit.responses import validate_responses
+    from guidekit.store import Change, Sheet
+
+    with open_store(tmp_path / "store.sqlite", fw) as store:
+        for who in ("王、李", "陳"):
+            store.record(
+                Change(Sheet("2026", "0012", "機關", "", "service", who), "SV-P01-01", "Y")
+            )
+        page = Workshop(store, query="round=2026&agency=0012&view=team").view
+        assert page is not None
+        assert "填答者 2 人：「王、李」、「陳」。" in page.summary.value
+    import sqlite3
+
+    path = tmp_path / "two-names.sqlite"
+    with open_store(path, fw) as store:
+        store.record(Change(Sheet("2026", "A1", "甲、乙處", "", "service", "R1"), "SV-P01-01", "Y"))
+    # an old store, from before one name per code was enforced: a second name for A1
+    raw = sqlite3.connect(path)
+    columns = [r[1] for r in raw.execute("PRAGMA table_info(answer_log)") if r[1] != "id"]
+    values = dict(
+        zip(
+            columns,
+            raw.execute(f"SELECT {', '.join(columns)} FROM answer_log").fetchone(),
+            strict=True,
+        )
+    )
+    values.update(agency_name="丙處", respondent="R2", who="R2")
+    raw.execute(
+        f"INSERT INTO answer_log ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
+        list(values.values()),
+    )
+    raw.commit()
+    raw.close()
+    [warning] = validate_responses(path, fw).problems
+    assert "有 2 個機關名稱（「甲、乙處」、「丙處」），採用最新的「丙處」" in warning.message(
+        "zh-TW"
+    )
+    assert "has 2 names in round 2026 (“甲、乙處”; “丙處”)" in warning.message("en")

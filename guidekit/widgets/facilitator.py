@@ -304,9 +304,7 @@ class FacilitatorView:
             kind="none",
             text=self.t(
                 "workshop.team.summary",
-                respondents="、".join(respondents)
-                if self.lang == "zh-TW"
-                else ", ".join(respondents),
+                respondents=i18n.join_labels(list(respondents), self.lang),
                 n=len(respondents),
                 disagree=self._n_disagree,
                 agreed=self.model.n_agreed(),
