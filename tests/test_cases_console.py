@@ -696,3 +696,41 @@ def test_names_that_hold_the_list_separator_stay_apart(tmp_path, fw):
         "zh-TW"
     )
     assert "has 2 names in round 2026 (“甲、乙處”; “丙處”)" in warning.message("en")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_workshop_tab_labels_are_readable_in_the_browser(tmp_path):
+    """The colours the browser computes for the dimension tabs (the widgets' own CSS
+    loads too, so the page's rules must win): every tab label ≥ 4.5:1 on its tab."""
+    from .test_workshop_browser import CHROMIUM, CHROMIUM_ARGS, Server, open_sheet
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (sh tests/run.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    server = Server(tmp_path)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = open_sheet(browser.new_context(), server, "對比")
+                pairs = page.evaluate(
+                    """() => [...document.querySelectorAll('.lm-TabBar-tab')].map(t => {
+                        const s = getComputedStyle(t);
+                        return [getComputedStyle(t.querySelector('.lm-TabBar-tabLabel')).color,
+                                s.backgroundColor, t.classList.contains('lm-mod-current')];
+                    })"""
+                )
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+
+    def hex_(rgb: str) -> str:
+        r, g, b = (int(v) for v in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3])
+        return f"#{r:02x}{g:02x}{b:02x}"
+
+    assert len(pairs) >= 4 and any(current for *_, current in pairs)
+    for fg, bg, _current in pairs:
+        assert "rgba" not in fg and _contrast(hex_(fg), hex_(bg)) >= 4.5, (fg, bg)
