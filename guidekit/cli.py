@@ -148,11 +148,12 @@ def _usage_zh(exc: click.UsageError) -> str:
             hint = " / ".join(f"'{h}'" for h in hint)
         if hint is None and param is not None and exc.ctx is not None:
             hint = param.get_error_hint(exc.ctx)
+        hint = f" {hint}" if hint else ""
         kind = _KIND_ZH.get(param.param_type_name, "參數") if param is not None else "參數"
         if isinstance(exc, click.MissingParameter):
-            return f"缺少{kind} {hint}。"
+            return f"缺少{kind}{hint}。"
         expected = _expected_zh(param.type) if param is not None else None
-        said = f"{kind} {hint} 的值不正確"
+        said = f"{kind}{hint} 的值不正確"
         return f"{said}：應為{expected}。" if expected else f"{said}。"
     if isinstance(exc, click.NoSuchOption):
         text = f"沒有 {exc.option_name} 這個選項。"

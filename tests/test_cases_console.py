@@ -56,6 +56,7 @@ def _start(store, round_: str, agency: str, name: str) -> None:
         ("2026", "A1$(calc)&calc"),  # the case: typed on the start page
         ("2026&calc", "A1|calc"),
         ("2026", "A1^&calc%PATH%!x!`$(y);'z'\"w\""),
+        ("2026'\"<in>out;x", "B 2 (x) !y"),
     ],
 )
 def test_the_report_command_holds_no_typed_text(tmp_path, fw, round_, agency):
