@@ -8,12 +8,18 @@
 Messages are in Traditional Chinese unless ``--lang en`` (or ``GUIDEKIT_LANG=en``)
 is given.  Data problems are printed as a list (file, row, column, value,
 expected) and exit with status 1; other failures exit with status 2; nothing
-prints a bare traceback at a user.
+prints a bare traceback at a user.  Command-line usage errors (a missing argument,
+an unknown option, a value of the wrong kind) are said in Traditional Chinese with
+click's English beside (:class:`UsageError`).  A character the console's encoding
+cannot show (喆 on a cp950 console) is printed as ``\\u5586`` rather than stopping
+the command (:func:`tolerant_console`).
 """
 
 from __future__ import annotations
 
+import codecs
 import functools
+import io
 import json
 import sys
 from collections.abc import Callable
@@ -45,7 +51,227 @@ def _lang(ctx: click.Context, lang: str | None) -> str:
     try:
         return i18n.normalise_lang(chosen)
     except GuidekitError as exc:
-        raise click.BadParameter(str(exc), param_hint="--lang") from None
+        raise UsageError(
+            f"--lang 的值不正確：{exc.text('zh-TW')}",
+            f"Invalid value for '--lang': {exc.text('en')}",
+            ctx,
+        ) from None
+
+
+# -- the console -----------------------------------------------------------------------------
+
+#: The error handler :func:`tolerant_console` gives stdout and stderr.
+CONSOLE_ERRORS = "guidekit-console"
+_unencodable = {"count": 0}
+
+
+def _console_errors(exc: UnicodeError) -> tuple[str, int]:
+    """``backslashreplace`` that counts what it replaced (said once, at the end)."""
+    assert isinstance(exc, UnicodeEncodeError)
+    _unencodable["count"] += exc.end - exc.start
+    return codecs.backslashreplace_errors(exc)
+
+
+codecs.register_error(CONSOLE_ERRORS, _console_errors)
+
+
+def tolerant_console() -> None:
+    """Let stdout and stderr write any text in their own encoding: a character the
+    encoding lacks (喆 堃 犇 峯 are not in cp950, the encoding of output redirected on
+    zh-TW Windows) is written as ``\\u5586`` instead of raising UnicodeEncodeError.
+    The encoding itself is kept (a log file stays readable as cp950); how many
+    characters were rewritten is said at the end (:func:`say_unencodable`)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors in ("strict", None):
+            stream.reconfigure(errors=CONSOLE_ERRORS)
+
+
+def say_unencodable() -> None:
+    """A note on stderr when :func:`tolerant_console` had to rewrite characters."""
+    count, _unencodable["count"] = _unencodable["count"], 0
+    if not count:
+        return
+    encoding = getattr(sys.stdout, "encoding", None) or "?"
+    click.echo(
+        f"提醒：有 {count} 個字元無法以主控台的編碼 {encoding} 輸出，已改寫為 \\uXXXX 形式；"
+        "要完整保存輸出請先設定環境變數 PYTHONIOENCODING=utf-8。\n"
+        f"note: {count} character(s) cannot be written in the console's encoding {encoding} "
+        "and were written as \\uXXXX; set PYTHONIOENCODING=utf-8 to keep them.",
+        err=True,
+    )
+
+
+# -- command-line usage errors ---------------------------------------------------------------
+
+
+class UsageError(click.UsageError):
+    """A command-line usage error said in Traditional Chinese, with English beside.
+
+    ``zh`` and ``en`` are the two texts; :meth:`from_click` makes them from any of
+    click's own usage errors (by its class and the parameter it names, not by its
+    English words).  Exit status 2, as click's.
+    """
+
+    def __init__(self, zh: str, en: str, ctx: click.Context | None = None) -> None:
+        super().__init__(en, ctx)
+        self.zh = zh
+
+    @classmethod
+    def from_click(cls, exc: click.UsageError) -> click.UsageError:
+        if isinstance(exc, UsageError | _NO_ARGS_IS_HELP):
+            return exc
+        return cls(_usage_zh(exc), exc.format_message(), exc.ctx)
+
+    def show(self, file: Any = None) -> None:
+        out = file if file is not None else sys.stderr
+        ctx = self.ctx
+        if ctx is not None:
+            click.echo(ctx.get_usage(), file=out)
+            helper = ctx.help_option_names[0] if ctx.help_option_names else "--help"
+            path = ctx.command_path
+            click.echo(f"說明請執行 '{path} {helper}'。Try '{path} {helper}' for help.\n", file=out)
+        click.echo(printable(f"錯誤：{self.zh}"), file=out)
+        click.echo(printable(f"Error: {self.message}"), file=out)
+
+
+#: click's "show the help" for a bare ``guidekit``: not an error to translate.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", UsageError)
+_KIND_ZH = {"argument": "引數", "option": "選項"}
+
+
+def _usage_zh(exc: click.UsageError) -> str:
+    """The Traditional Chinese text of one of click's usage errors."""
+    if isinstance(exc, click.BadParameter):
+        param = exc.param
+        hint = exc.param_hint
+        if isinstance(hint, list | tuple):
+            hint = " / ".join(f"'{h}'" for h in hint)
+        if hint is None and param is not None and exc.ctx is not None:
+            hint = param.get_error_hint(exc.ctx)
+        hint = f" {hint}" if hint else ""
+        kind = _KIND_ZH.get(param.param_type_name, "參數") if param is not None else "參數"
+        if isinstance(exc, click.MissingParameter):
+            return f"缺少{kind}{hint}。"
+        expected = _expected_zh(param.type) if param is not None else None
+        said = f"{kind}{hint} 的值不正確"
+        return f"{said}：應為{expected}。" if expected else f"{said}。"
+    if isinstance(exc, click.NoSuchOption):
+        text = f"沒有 {exc.option_name} 這個選項。"
+        if exc.possibilities:
+            text += f"您是指 {'、'.join(sorted(exc.possibilities))} 嗎？"
+        return text
+    if isinstance(exc, click.BadOptionUsage):
+        option = _option(exc.ctx, exc.option_name)
+        if option is not None and option.is_flag:
+            return f"選項 {exc.option_name} 不接受值。"
+        return f"選項 {exc.option_name} 後面需要給值。"
+    return "命令列的用法不正確（說明見下方英文）。"
+
+
+def _option(ctx: click.Context | None, name: str) -> click.Option | None:
+    if ctx is None:
+        return None
+    for param in ctx.command.params:
+        if isinstance(param, click.Option) and name in (*param.opts, *param.secondary_opts):
+            return param
+    return None
+
+
+def _expected_zh(kind: click.ParamType) -> str | None:
+    """What a parameter type accepts, in Traditional Chinese (``None``: nothing to add)."""
+    if isinstance(kind, click.IntRange | click.FloatRange):
+        number = "整數" if isinstance(kind, click.IntRange) else "數字"
+        low = None if kind.min is None else f"{kind.min}{'（不含）' if kind.min_open else ''}"
+        high = None if kind.max is None else f"{kind.max}{'（不含）' if kind.max_open else ''}"
+        if low is not None and high is not None:
+            return f" {low} 到 {high} 的{number}"
+        if low is not None:
+            return f"不小於 {low} 的{number}"
+        return f"不大於 {high} 的{number}"
+    if isinstance(kind, click.Choice):
+        return "下列之一：" + "、".join(str(c) for c in kind.choices)
+    if kind is click.INT:
+        return "整數"
+    if kind is click.FLOAT:
+        return "數字"
+    if kind is click.BOOL:
+        return " true 或 false"
+    return None
+
+
+class _Command(click.Command):
+    """A ``guidekit`` command: extra arguments are a usage error said in both languages."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        refuse = not ctx.allow_extra_args
+        ctx.allow_extra_args = True
+        try:
+            rest = super().parse_args(ctx, args)
+        finally:
+            ctx.allow_extra_args = not refuse
+        if rest and refuse and not ctx.resilient_parsing:
+            shown = " ".join(rest)
+            raise UsageError(
+                f"多出了引數：{shown}（含空格的路徑請加引號）。",
+                f"Got unexpected extra argument(s) ({shown}).",
+                ctx,
+            )
+        return rest
+
+
+class _Group(click.Group):
+    """The ``guidekit`` group: a console that never stops on an unencodable character,
+    and usage errors in Traditional Chinese and English (one place for every command)."""
+
+    command_class = _Command
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        tolerant_console()
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            say_unencodable()
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            if not args or self.get_command(ctx, args[0]) is not None:
+                raise
+            import difflib
+
+            close = difflib.get_close_matches(args[0], self.list_commands(ctx))
+            guess = f"您是指 {'、'.join(close)} 嗎？" if close else ""
+            raise UsageError(
+                f"沒有 {args[0]} 這個指令。{guess}", exc.format_message(), ctx
+            ) from None
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            if exc.ctx is None:  # raised by the option parser
+                settings = {**self.context_settings, **extra}
+                exc.ctx = click.Context(self, parent=parent, info_name=info_name, **settings)
+            raise UsageError.from_click(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if exc.ctx is None and ctx.invoked_subcommand:  # raised by the option parser
+                command = self.get_command(ctx, ctx.invoked_subcommand)
+                if command is not None:
+                    exc.ctx = click.Context(command, parent=ctx, info_name=ctx.invoked_subcommand)
+            raise UsageError.from_click(exc) from None
 
 
 def _say(lang: str, zh: str, en: str, err: bool = False) -> None:
@@ -90,7 +316,7 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="guidekit")
 @LANG_OPTION
 @click.pass_context

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import errno
+import functools
 import re
 import warnings
 from collections.abc import Iterable, Sequence
@@ -39,7 +40,7 @@ from . import i18n
 from .framework import Framework, load_framework
 from .history import changed_items
 from .paths import agencies_file, examples_dir
-from .problems import GuidekitError
+from .problems import DataError, GuidekitError, Problem
 from .responses import Responses, read_responses
 from .scoring import KEY, Scores
 from .scoring import score as _score
@@ -239,14 +240,23 @@ def score(responses: Responses, weights: dict[str, float] | None = None) -> Scor
 # -- agency attributes --------------------------------------------------------------------
 
 
+#: The agency register's encoding: UTF-8, with or without the byte-order mark Excel
+#: writes when it saves "CSV UTF-8".
+REGISTER_ENCODING = "utf-8-sig"
+#: Columns the agency register must have.
+REGISTER_COLUMNS = ("agency_id", "name_zh", "name_en", "level", "kind", "parent_id")
+
+
 def agencies(path: str | Path | None = None) -> pd.DataFrame:
-    """Agency attributes for grouping, from the agency register.
+    """Agency attributes for grouping, from the agency register: the one reader of
+    ``data/agencies/agencies.csv`` (research tables, the English agency names of
+    reports, the workshop's agency suggestions).
 
     Parameters
     ----------
     path : path, optional
-        An agency register CSV (UTF-8) with the columns of
-        ``data/agencies/agencies.csv``; default that file.
+        An agency register CSV (UTF-8, with or without a byte-order mark) with the
+        columns of ``data/agencies/agencies.csv``; default that file.
 
     Returns
     -------
@@ -262,25 +272,89 @@ def agencies(path: str | Path | None = None) -> pd.DataFrame:
     Raises
     ------
     GuidekitError
-        If the file cannot be read (missing, not UTF-8), lacks a column or
-        repeats an agency id.
+        If the file cannot be read (missing, not UTF-8).
+    DataError
+        With every problem found, each with its row (header = row 1): a missing
+        column, a row with more or fewer fields than the header, a blank agency
+        code, an agency code listed twice.
     """
     path = Path(path) if path is not None else agencies_file()
     try:
-        with path.open(encoding=ENCODING, newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        stat = path.stat()
+    except OSError as exc:
+        raise _error("research.error.register_read", path=path, detail=_os_detail(exc)) from None
+    return _read_register(str(path), (stat.st_mtime_ns, stat.st_size)).copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _read_register(name: str, stamp: tuple[int, int]) -> pd.DataFrame:
+    path = Path(name)
+    try:
+        with path.open(encoding=REGISTER_ENCODING, newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            lines = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
     except OSError as exc:
         raise _error("research.error.register_read", path=path, detail=_os_detail(exc)) from None
     except UnicodeDecodeError:
         raise _error("research.error.register_read", path=path, detail="UTF-8") from None
-    needed = ("agency_id", "name_zh", "name_en", "level", "kind", "parent_id")
-    missing = [c for c in needed if rows and c not in rows[0]]
-    if not rows or missing:
-        raise _error("research.error.register_columns", path=path, columns=", ".join(needed))
-    frame = pd.DataFrame(rows).astype("string")
-    if frame["agency_id"].duplicated().any():
-        dup = frame.loc[frame["agency_id"].duplicated(), "agency_id"].iloc[0]
-        raise _error("research.error.register_duplicate", path=path, agency_id=dup)
+    except csv.Error as exc:
+        raise _error("research.error.register_read", path=path, detail=str(exc)) from None
+    file = str(path)
+    problems = [
+        Problem(file, 1, column, None, "missing-column", {"aliases": column})
+        for column in REGISTER_COLUMNS
+        if column not in header
+    ]
+    if problems or not lines:
+        if not lines:
+            problems.append(
+                Problem(
+                    file,
+                    None,
+                    None,
+                    None,
+                    "empty",
+                    {
+                        "expected_zh": "機關名冊（每個機關一列）",
+                        "expected_en": "one row per agency",
+                    },
+                )
+            )
+        raise DataError(problems, f"agency register {path}", f"機關名冊 {path}")
+    width = len(header)
+    rows, first = [], {}
+    for line, row in lines:
+        if len(row) != width:
+            problems.append(
+                Problem(file, line, None, None, "short-row", {"found": len(row), "width": width})
+            )
+            continue
+        record = dict(zip(header, row, strict=True))
+        agency_id = record["agency_id"]
+        if not agency_id.strip():
+            what = {"what_zh": "機關代碼", "what_en": "an agency code"}
+            problems.append(Problem(file, line, "agency_id", agency_id, "blank", what))
+        elif agency_id in first:
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    "agency_id",
+                    agency_id,
+                    "duplicate-id",
+                    {
+                        "first_zh": f"（已用於第 {first[agency_id]} 列）",
+                        "first_en": f" (already used in row {first[agency_id]})",
+                    },
+                )
+            )
+        else:
+            first[agency_id] = line
+        rows.append(record)
+    if problems:
+        raise DataError(problems, f"agency register {path}", f"機關名冊 {path}")
+    frame = pd.DataFrame(rows, columns=header).astype("string")
     if "short_name_zh" not in frame:
         frame["short_name_zh"] = ""
     names = dict(zip(frame["agency_id"], frame["name_zh"], strict=True))

@@ -301,15 +301,19 @@ class AgencyReport:
     def display_name(self) -> str:
         """The agency's name as the reader sees it: in English reports, the register's
         English name with the name as answered, when the register knows this code
-        under that name."""
+        under that name.
+
+        Raises
+        ------
+        GuidekitError
+            If the register (:func:`guidekit.research.agencies`) cannot be read: an
+            English report does not quietly lose the English names.
+        """
         if self.lang != "en":
             return self.agency_name
-        try:
-            from ..research import agencies
+        from ..research import agencies
 
-            register = agencies().set_index("agency_id")
-        except Exception:  # no register: the name as answered
-            return self.agency_name
+        register = agencies().set_index("agency_id")
         if self.agency_id in register.index:
             record = register.loc[self.agency_id]
             if record["name_zh"] == self.agency_name and record["name_en"]:
@@ -542,11 +546,8 @@ class AgencyReport:
         )
 
     def _join_labels(self, labels: list[str]) -> str:
-        """Labels of tied principles: all of them up to three, then "… and n more"."""
-        sep = "、" if self.lang == "zh-TW" else "; "
-        if len(labels) <= 3:
-            return sep.join(labels)
-        return self.t("chart.more", shown=sep.join(labels[:3]), n=len(labels) - 3)
+        """Labels of tied principles: up to three, then how many more (:func:`i18n.join_labels`)."""
+        return i18n.join_labels(labels, self.lang, limit=3)
 
     def principles(self) -> HTML:
         """Radar chart against the round's median, and the table of principle scores."""
@@ -591,14 +592,12 @@ class AgencyReport:
                 rows.append(
                     {
                         "label": label,
-                        "principles": "、".join(
-                            self._principle_label(p.id)
-                            for p in self.framework.principles_of(dim.id)
-                        )
-                        if self.lang == "zh-TW"
-                        else "; ".join(
-                            self._principle_label(p.id)
-                            for p in self.framework.principles_of(dim.id)
+                        "principles": i18n.join_labels(
+                            [
+                                self._principle_label(p.id)
+                                for p in self.framework.principles_of(dim.id)
+                            ],
+                            self.lang,
                         ),
                         "score": i18n.format_score(d["score"]),
                         "median": i18n.format_score(median),

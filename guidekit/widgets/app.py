@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import csv
 import datetime as dt
 import hmac
 import os
@@ -33,7 +32,7 @@ from typing import Any
 from .. import i18n
 from ..framework import Framework
 from ..html import TEMPLATES, render
-from ..paths import agencies_file
+from ..problems import GuidekitError
 from ..responses import _clean_name
 from ..store import (
     AGREED_RESPONDENT,
@@ -81,14 +80,18 @@ def stylesheet() -> str:
 
 
 def known_agencies() -> dict[str, str]:
-    """Agency code → zh-TW name from the bundled ``data/agencies/agencies.csv``."""
-    path = agencies_file()
-    if not path.is_file():
-        return {}
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return {
-            row["agency_id"]: row["name_zh"] for row in csv.DictReader(fh) if row.get("agency_id")
-        }
+    """Agency code → zh-TW name from the bundled ``data/agencies/agencies.csv``, read by
+    :func:`guidekit.research.agencies` (the one reader of the register).
+
+    Raises
+    ------
+    GuidekitError
+        If the register cannot be read or has problems (each named with its row).
+    """
+    from ..research import agencies
+
+    register = agencies()
+    return dict(zip(register["agency_id"], register["name_zh"], strict=True))
 
 
 def query_choices(query: str | None = None) -> dict[str, str]:
@@ -192,7 +195,11 @@ class Workshop:
         default_round = rounds[0] if rounds else str(dt.date.today().year)
         # Public names only: the bundled register, never the agencies other workshops
         # answered in this store (a participant need not learn who else was assessed).
-        self.agencies = known_agencies()
+        try:
+            self.agencies = known_agencies()
+        except GuidekitError as exc:  # the page still works, without suggestions: said, logged
+            self.agencies = {}
+            self.errors.exception(exc, "agency register")
         label = {"style": {"description_width": "initial"}}
         # Text fields send every change as it is typed: a field whose value only travels when
         # it is left shows the kernel's value again whenever the kernel changes anything
