@@ -516,7 +516,7 @@ def run_reports(
         from .kernels import check_kernel_python
 
         check_kernel_python(notebook_path.parent)
-    workers = _worker_count(workers, note)
+    workers = worker_count(workers, note)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -526,7 +526,7 @@ def run_reports(
         ) from None
 
     run_info = _run_info()
-    lock = _FolderLock(out, run_info)
+    lock = OutputLock(out, run_info)
     with _sigterm_raises():
         stale = lock.acquire()
         try:
@@ -645,12 +645,14 @@ def _run_locked(
         for name in stale_files:
             (out / name).unlink(missing_ok=True)
         executed: list[AgencyResult] = []
+        runs = _execute(tasks, workers, progress)
         try:
-            for result in _execute(tasks, workers, progress):
+            for result in runs:
                 executed.append(result)
                 ledger.add(result)
                 ledger.write(round_s(time.perf_counter() - started))
         except BaseException as exc:
+            runs.close()  # ends the workers and kernels before anything else
             reason, code = _interruption(exc, lang)
             ledger.interrupt(reason)
             try:
@@ -840,7 +842,7 @@ def available_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _worker_count(requested: int | None, note: Callable[..., None]) -> int:
+def worker_count(requested: int | None, note: Callable[..., None]) -> int:
     """Workers to start: default ``min(2, cores)``; more than the cores are cut to the
     cores, with a note (each worker and its kernel take ~0.3–0.5 GB, and on 2 cores
     8 workers ran slower than 2)."""
@@ -885,7 +887,7 @@ def _holder_fields(holder: dict[str, Any] | None, lang: str) -> dict[str, Any]:
     }
 
 
-class _FolderLock:
+class OutputLock:
     """The output folder's lock, held for the whole run (``filelock``: an OS lock,
     released by the OS when the holding process dies, so a lock left by a killed
     run is free and is taken over).  Beside it, who holds it: pid, host, start
