@@ -294,10 +294,9 @@ def _attempt(task: dict[str, Any], log: Path) -> AgencyResult:
         result.error = f"{exc.ename}: {exc.evalue} (cell {exc.cell_index})"
         result.notebook = str(log) if log.exists() else None
     except CellTimeoutError as exc:
-        cell = _running_cell(log)
         result.status, result.timed_out = "failed", True
-        result.ename, result.evalue, result.cell = type(exc).__name__, str(exc), cell
-        result.error = _timeout_message(task["timeout"], cell, task["lang"])
+        result.ename, result.evalue = type(exc).__name__, str(exc)  # evalue shows the cell
+        result.error = i18n.t("batch.timeout", task["lang"], timeout=task["timeout"])
         result.notebook = str(log) if log.exists() else None
     except OSError as exc:
         if exc.errno in _OUTPUT_FULL:
@@ -320,26 +319,6 @@ def _failed(result: AgencyResult, exc: BaseException, log: Path) -> None:
     result.error = f"{type(exc).__name__}: {exc}"
     result.warnings.append(traceback.format_exc(limit=5))
     result.notebook = str(log) if log.exists() else None
-
-
-def _running_cell(log: Path) -> int | None:
-    """Index of the cell that was running when a timeout stopped the notebook (papermill
-    stamps each cell it starts in the notebook it writes): the last one started, or None."""
-    try:
-        nb = json.loads(log.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    started = [
-        n
-        for n, cell in enumerate(nb.get("cells", []))
-        if cell.get("metadata", {}).get("papermill", {}).get("start_time")
-    ]
-    return started[-1] if started else None
-
-
-def _timeout_message(timeout: int, cell: int | None, lang: str) -> str:
-    where = "" if cell is None else i18n.t("batch.timeout.cell", lang, cell=cell)
-    return i18n.t("batch.timeout", lang, timeout=timeout, cell=where)
 
 
 def _stderr(nb: Any) -> list[str]:
@@ -1072,6 +1051,9 @@ def _check_out(out: Path, responses: Responses) -> None:
     file per agency, and removes reports of an earlier, different run.  So ``out``
     must be new, empty (hidden files aside) or a folder of an earlier guidekit run
     (its ``manifest.json`` names guidekit), and must not hold the answer files.
+    A run writes its manifest before its first report, so a folder it leaves
+    when interrupted (Ctrl+C, SIGTERM, a full disk) is one of guidekit's and the
+    same command accepts it.
     """
     for source in responses.sources:
         file = Path(source.file).resolve()

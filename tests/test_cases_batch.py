@@ -513,8 +513,11 @@ def test_a_cell_that_times_out_is_not_retried(tmp_path, monkeypatch):
     (agency,) = result.results
     assert agency.status == "failed" and agency.timed_out
     assert counter.read_text(encoding="utf-8") == "run\n"  # one attempt, no retry
-    assert "儲存格執行超過 2 秒（--timeout）而停止（第 2 格）" in agency.error
-    assert "逾時不重試" in agency.error
+    assert (
+        agency.error
+        == "儲存格執行超過 2 秒（--timeout）而停止；逾時不重試，可用較大的 --timeout 再執行。"
+    )
+    assert "time.sleep(120)" in agency.evalue  # nbclient's preview of the cell
     assert not any(w.startswith("retried after") for w in agency.warnings)
 
 
