@@ -11,7 +11,16 @@ executor (see ``reference/batch-performance-notes.md``):
    in ``workers`` processes, a fresh kernel per report;
 3. **export** each executed notebook with nbconvert's ``guidekit_report``
    template to one self-contained HTML file, written atomically;
-4. **collect**: ``index.html``, ``summary.csv`` and ``manifest.json``.
+4. **record**: ``index.html``, ``summary.csv`` and ``manifest.json`` are written
+   before the first report (``state: running``, agencies ``pending``), again as
+   each agency finishes, and at the end (``complete``, or ``interrupted`` with
+   the reason): the folder never says more than it holds.  Each manifest entry
+   is one agency's result with the run key, so a later version can skip the
+   agencies already done (resume) or run them elsewhere (another executor).
+
+One batch at a time writes to a folder (:class:`OutputLock`); Ctrl+C, SIGTERM
+or a full disk stop the workers and their kernels and mark the folder
+interrupted; the same command then finishes it.
 
 A failing agency does not stop the batch: its error (cell, exception name and
 value) goes to the manifest and the index, and its executed notebook is kept
@@ -1184,6 +1193,7 @@ def _execute(
             return
         context = multiprocessing.get_context("spawn")
         queue = list(tasks)
+        again: dict[str, str] = {}  # agency → why it is run a second time
         for attempt in (1, 2):
             broken: list[tuple[dict[str, Any], BaseException]] = []
             before = _descendants()
@@ -1197,6 +1207,8 @@ def _execute(
                     except BrokenProcessPool as exc:  # a worker process itself died
                         broken.append((futures[future], exc))
                         continue
+                    if result.agency_id in again:
+                        result.warnings.insert(0, f"retried after: {again[result.agency_id]}")
                     bar.update()
                     yield result
                 finished = True
@@ -1209,6 +1221,7 @@ def _execute(
             if not broken:
                 return
             queue = [task for task, _ in broken]
+            again = {t["agency_id"]: f"worker failed: {type(e).__name__}: {e}" for t, e in broken}
             if attempt == 2:
                 for task, exc in broken:
                     bar.update()

@@ -309,13 +309,16 @@ def test_kernel_check_passes_for_the_running_python():
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals and process groups")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_an_interrupted_batch_says_so_and_the_same_command_finishes_it(tmp_path, sig):
     answers = tmp_path / "answers"
     shutil.copytree(REFUSED, answers)
     out = tmp_path / "out"
     command = reports_cmd("--responses", str(answers), "--out", str(out), "--workers", "2")
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         if sig == signal.SIGTERM:
             # moment 1: the record says "running", no report yet (workers starting)
@@ -324,7 +327,10 @@ def test_an_interrupted_batch_says_so_and_the_same_command_finishes_it(tmp_path,
             # moment 2: once a report exists
             wait_for(lambda: any(out.glob("*.html")) and state(out), proc, "first report")
         children = descendants(proc.pid)
-        proc.send_signal(sig)
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, sig)  # Ctrl+C in a terminal: every process of the group
+        else:
+            proc.send_signal(sig)  # kill PID: the main process only
         _, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
@@ -346,6 +352,43 @@ def test_an_interrupted_batch_says_so_and_the_same_command_finishes_it(tmp_path,
     assert folder["reports"] == {f"{code}.html" for code in REFUSED_CODES}
     rows = {_code(r["agency_id"]): r["agency_name"] for r in folder["summary"]}
     assert rows == REFUSED_CODES  # 0012, 012 and 12 stay three different codes
+
+
+@pytest.mark.slow
+def test_a_killed_worker_leaves_a_consistent_folder(tmp_path):
+    # a worker process dies (e.g. the OOM killer): its agencies get one more try in a
+    # fresh pool, and the record says so
+    out = tmp_path / "out"
+    command = reports_cmd("--responses", str(REFUSED), "--out", str(out), "--workers", "2")
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+
+        def busy_worker() -> psutil.Process | None:
+            for child in descendants(proc.pid):
+                try:
+                    if "ipykernel_launcher" in " ".join(child.cmdline()):
+                        worker = child.parent()
+                        if worker is not None and worker.ppid() == proc.pid:
+                            return worker
+                except psutil.Error:
+                    continue
+            return None
+
+        wait_for(lambda: busy_worker() is not None, proc, "a worker running a kernel")
+        busy_worker().kill()  # a worker of this batch only: its parent is our process
+        _, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    folder = assert_consistent(out, "2026")
+    assert folder["manifest"]["state"] == "complete"
+    assert folder["reports"] == {f"{code}.html" for code in REFUSED_CODES}
+    retried = [a for a in folder["manifest"]["agencies"] if a["warnings"]]
+    assert retried and all(
+        a["warnings"][0].startswith("retried after: worker failed: BrokenProcessPool")
+        for a in retried
+    )
 
 
 @pytest.mark.slow
