@@ -595,31 +595,32 @@ def reports(
 ) -> None:
     """產製各機關的 HTML 報告、索引、彙整表與執行紀錄。One self-contained HTML report per
     agency, plus index.html, summary.csv and manifest.json."""
-    from .batch import run_reports
+    from .batch import BatchInterrupted, run_reports
 
     lang = _lang(click.get_current_context(), lang)
-    result = run_reports(
-        responses=list(responses) or None,
-        out=out,
-        agencies=list(agencies) or None,
-        workers=workers,
-        lang=lang,
-        framework=framework,
-        round=round_,
-        timeout=timeout,
-        keep_notebooks=keep_notebooks,
-        progress=progress,
-        skip_invalid=skip_invalid,
-    )
+    try:
+        result = run_reports(
+            responses=list(responses) or None,
+            out=out,
+            agencies=list(agencies) or None,
+            workers=workers,
+            lang=lang,
+            framework=framework,
+            round=round_,
+            timeout=timeout,
+            keep_notebooks=keep_notebooks,
+            progress=progress,
+            skip_invalid=skip_invalid,
+            notify=lambda note: _say(lang, f"提醒：{note[0]}", f"note: {note[1]}", err=True),
+        )
+    except BatchInterrupted as exc:
+        _say(lang, f"錯誤：{exc.text(lang)}", f"error: {exc.text(lang)}", err=True)
+        sys.exit(exc.exit_code)
     ok = sum(r.status == "ok" and not r.reused for r in result.results)
     reused = sum(r.reused for r in result.results)
     for failed in result.failed:
-        _say(
-            lang,
-            f"失敗：{failed.agency_id} {failed.agency_name}：{failed.error}",
-            f"failed: {failed.agency_id} {failed.agency_name}: {failed.error}",
-            err=True,
-        )
+        who = " ".join(part for part in (failed.agency_id, failed.agency_name) if part)
+        _say(lang, f"失敗：{who}：{failed.error}", f"failed: {who}: {failed.error}", err=True)
     if result.removed:
         _say(
             lang,
@@ -628,8 +629,6 @@ def reports(
             "question bank or answers).",
             err=True,
         )
-    for note in result.notes:
-        _say(lang, f"提醒：{note[0]}", f"note: {note[1]}", err=True)
     _say_input_warnings(result.manifest, lang)
     _say(
         lang,

@@ -123,9 +123,19 @@ def load_round(
     frame = data.frame[data.frame["round"] == chosen].reset_index(drop=True)
     if frame.empty:
         have = ", ".join(sorted(set(data.frame["round"]), key=_natural))
+        hint = {"en": "", "zh-TW": ""}
+        rounds = examples_dir() / "rounds"
+        if responses is None and (rounds / chosen).is_dir():
+            # the default answers are the example's latest round only: say where this one is
+            folder = _shown_path(rounds)
+            hint = {
+                lang: ("；" if lang == "zh-TW" else "; ")
+                + i18n.t("batch.round.elsewhere", lang, folder=folder, round=chosen)
+                for lang in hint
+            }
         raise GuidekitError(
-            f"round {chosen!r} is not in the answers (rounds: {have})",
-            zh=f"填答中沒有評估回合 {chosen!r}（現有：{have}）",
+            f"round {chosen!r} is not in the answers (rounds: {have}){hint['en']}",
+            zh=f"填答中沒有評估回合 {chosen!r}（現有：{have}）{hint['zh-TW']}",
         )
     subset = dataclasses.replace(data, frame=frame)
     others = (
@@ -134,6 +144,15 @@ def load_round(
     return RoundData(
         chosen, subset, score(subset, weights), {str(k): int(v) for k, v in others.items()}
     )
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is inside it (what a user
+    types), else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
 
 
 def default_responses(folder: Path) -> Path:
