@@ -8,12 +8,18 @@
 Messages are in Traditional Chinese unless ``--lang en`` (or ``GUIDEKIT_LANG=en``)
 is given.  Data problems are printed as a list (file, row, column, value,
 expected) and exit with status 1; other failures exit with status 2; nothing
-prints a bare traceback at a user.
+prints a bare traceback at a user.  Command-line usage errors (a missing argument,
+an unknown option, a value of the wrong kind) are said in Traditional Chinese with
+click's English beside (:class:`UsageError`).  A character the console's encoding
+cannot show (喆 on a cp950 console) is printed as ``\\u5586`` rather than stopping
+the command (:func:`tolerant_console`).
 """
 
 from __future__ import annotations
 
+import codecs
 import functools
+import io
 import json
 import sys
 from collections.abc import Callable
@@ -28,7 +34,7 @@ from guidekit.framework import check_weight, load_framework
 from guidekit.intake.responses import read_responses, validate_responses
 from guidekit.problems import DataError, GuidekitError
 from guidekit.render.fonts import has_cjk_font
-from guidekit.report.batch import run_reports
+from guidekit.report.batch import BatchInterrupted, run_reports
 from guidekit.research import load
 from guidekit.research.opendata import export_package
 from guidekit.store import SQLiteStore
@@ -54,7 +60,227 @@ def _lang(ctx: click.Context, lang: str | None) -> str:
     try:
         return i18n.normalise_lang(chosen)
     except GuidekitError as exc:
-        raise click.BadParameter(str(exc), param_hint="--lang") from None
+        raise UsageError(
+            f"--lang 的值不正確：{exc.text('zh-TW')}",
+            f"Invalid value for '--lang': {exc.text('en')}",
+            ctx,
+        ) from None
+
+
+# -- the console -----------------------------------------------------------------------------
+
+#: The error handler :func:`tolerant_console` gives stdout and stderr.
+CONSOLE_ERRORS = "guidekit-console"
+_unencodable = {"count": 0}
+
+
+def _console_errors(exc: UnicodeError) -> tuple[str, int]:
+    """``backslashreplace`` that counts what it replaced (said once, at the end)."""
+    assert isinstance(exc, UnicodeEncodeError)
+    _unencodable["count"] += exc.end - exc.start
+    return codecs.backslashreplace_errors(exc)
+
+
+codecs.register_error(CONSOLE_ERRORS, _console_errors)
+
+
+def tolerant_console() -> None:
+    """Let stdout and stderr write any text in their own encoding: a character the
+    encoding lacks (喆 堃 犇 峯 are not in cp950, the encoding of output redirected on
+    zh-TW Windows) is written as ``\\u5586`` instead of raising UnicodeEncodeError.
+    The encoding itself is kept (a log file stays readable as cp950); how many
+    characters were rewritten is said at the end (:func:`say_unencodable`)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors in ("strict", None):
+            stream.reconfigure(errors=CONSOLE_ERRORS)
+
+
+def say_unencodable() -> None:
+    """A note on stderr when :func:`tolerant_console` had to rewrite characters."""
+    count, _unencodable["count"] = _unencodable["count"], 0
+    if not count:
+        return
+    encoding = getattr(sys.stdout, "encoding", None) or "?"
+    click.echo(
+        f"提醒：有 {count} 個字元無法以主控台的編碼 {encoding} 輸出，已改寫為 \\uXXXX 形式；"
+        "要完整保存輸出請先設定環境變數 PYTHONIOENCODING=utf-8。\n"
+        f"note: {count} character(s) cannot be written in the console's encoding {encoding} "
+        "and were written as \\uXXXX; set PYTHONIOENCODING=utf-8 to keep them.",
+        err=True,
+    )
+
+
+# -- command-line usage errors ---------------------------------------------------------------
+
+
+class UsageError(click.UsageError):
+    """A command-line usage error said in Traditional Chinese, with English beside.
+
+    ``zh`` and ``en`` are the two texts; :meth:`from_click` makes them from any of
+    click's own usage errors (by its class and the parameter it names, not by its
+    English words).  Exit status 2, as click's.
+    """
+
+    def __init__(self, zh: str, en: str, ctx: click.Context | None = None) -> None:
+        super().__init__(en, ctx)
+        self.zh = zh
+
+    @classmethod
+    def from_click(cls, exc: click.UsageError) -> click.UsageError:
+        if isinstance(exc, UsageError | _NO_ARGS_IS_HELP):
+            return exc
+        return cls(_usage_zh(exc), exc.format_message(), exc.ctx)
+
+    def show(self, file: Any = None) -> None:
+        out = file if file is not None else sys.stderr
+        ctx = self.ctx
+        if ctx is not None:
+            click.echo(ctx.get_usage(), file=out)
+            helper = ctx.help_option_names[0] if ctx.help_option_names else "--help"
+            path = ctx.command_path
+            click.echo(f"說明請執行 '{path} {helper}'。Try '{path} {helper}' for help.\n", file=out)
+        click.echo(printable(f"錯誤：{self.zh}"), file=out)
+        click.echo(printable(f"Error: {self.message}"), file=out)
+
+
+#: click's "show the help" for a bare ``guidekit``: not an error to translate.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", UsageError)
+_KIND_ZH = {"argument": "引數", "option": "選項"}
+
+
+def _usage_zh(exc: click.UsageError) -> str:
+    """The Traditional Chinese text of one of click's usage errors."""
+    if isinstance(exc, click.BadParameter):
+        param = exc.param
+        hint = exc.param_hint
+        if isinstance(hint, list | tuple):
+            hint = " / ".join(f"'{h}'" for h in hint)
+        if hint is None and param is not None and exc.ctx is not None:
+            hint = param.get_error_hint(exc.ctx)
+        hint = f" {hint}" if hint else ""
+        kind = _KIND_ZH.get(param.param_type_name, "參數") if param is not None else "參數"
+        if isinstance(exc, click.MissingParameter):
+            return f"缺少{kind}{hint}。"
+        expected = _expected_zh(param.type) if param is not None else None
+        said = f"{kind}{hint} 的值不正確"
+        return f"{said}：應為{expected}。" if expected else f"{said}。"
+    if isinstance(exc, click.NoSuchOption):
+        text = f"沒有 {exc.option_name} 這個選項。"
+        if exc.possibilities:
+            text += f"您是指 {'、'.join(sorted(exc.possibilities))} 嗎？"
+        return text
+    if isinstance(exc, click.BadOptionUsage):
+        option = _option(exc.ctx, exc.option_name)
+        if option is not None and option.is_flag:
+            return f"選項 {exc.option_name} 不接受值。"
+        return f"選項 {exc.option_name} 後面需要給值。"
+    return "命令列的用法不正確（說明見下方英文）。"
+
+
+def _option(ctx: click.Context | None, name: str) -> click.Option | None:
+    if ctx is None:
+        return None
+    for param in ctx.command.params:
+        if isinstance(param, click.Option) and name in (*param.opts, *param.secondary_opts):
+            return param
+    return None
+
+
+def _expected_zh(kind: click.ParamType) -> str | None:
+    """What a parameter type accepts, in Traditional Chinese (``None``: nothing to add)."""
+    if isinstance(kind, click.IntRange | click.FloatRange):
+        number = "整數" if isinstance(kind, click.IntRange) else "數字"
+        low = None if kind.min is None else f"{kind.min}{'（不含）' if kind.min_open else ''}"
+        high = None if kind.max is None else f"{kind.max}{'（不含）' if kind.max_open else ''}"
+        if low is not None and high is not None:
+            return f" {low} 到 {high} 的{number}"
+        if low is not None:
+            return f"不小於 {low} 的{number}"
+        return f"不大於 {high} 的{number}"
+    if isinstance(kind, click.Choice):
+        return "下列之一：" + "、".join(str(c) for c in kind.choices)
+    if kind is click.INT:
+        return "整數"
+    if kind is click.FLOAT:
+        return "數字"
+    if kind is click.BOOL:
+        return " true 或 false"
+    return None
+
+
+class _Command(click.Command):
+    """A ``guidekit`` command: extra arguments are a usage error said in both languages."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        refuse = not ctx.allow_extra_args
+        ctx.allow_extra_args = True
+        try:
+            rest = super().parse_args(ctx, args)
+        finally:
+            ctx.allow_extra_args = not refuse
+        if rest and refuse and not ctx.resilient_parsing:
+            shown = " ".join(rest)
+            raise UsageError(
+                f"多出了引數：{shown}（含空格的路徑請加引號）。",
+                f"Got unexpected extra argument(s) ({shown}).",
+                ctx,
+            )
+        return rest
+
+
+class _Group(click.Group):
+    """The ``guidekit`` group: a console that never stops on an unencodable character,
+    and usage errors in Traditional Chinese and English (one place for every command)."""
+
+    command_class = _Command
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        tolerant_console()
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            say_unencodable()
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            if not args or self.get_command(ctx, args[0]) is not None:
+                raise
+            import difflib
+
+            close = difflib.get_close_matches(args[0], self.list_commands(ctx))
+            guess = f"您是指 {'、'.join(close)} 嗎？" if close else ""
+            raise UsageError(
+                f"沒有 {args[0]} 這個指令。{guess}", exc.format_message(), ctx
+            ) from None
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            if exc.ctx is None:  # raised by the option parser
+                settings = {**self.context_settings, **extra}
+                exc.ctx = click.Context(self, parent=parent, info_name=info_name, **settings)
+            raise UsageError.from_click(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if exc.ctx is None and ctx.invoked_subcommand:  # raised by the option parser
+                command = self.get_command(ctx, ctx.invoked_subcommand)
+                if command is not None:
+                    exc.ctx = click.Context(command, parent=ctx, info_name=ctx.invoked_subcommand)
+            raise UsageError.from_click(exc) from None
 
 
 def _say(lang: str, zh: str, en: str, err: bool = False) -> None:
@@ -99,7 +325,7 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="guidekit")
 @LANG_OPTION
 @click.pass_context
@@ -130,6 +356,7 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
 
     Exit status 0 when there are no errors (warnings are printed), 1 otherwise.
     """
+
     lang = _lang(click.get_current_context(), lang)
     report = validate_responses(list(paths), framework)
     if fmt == "json":
@@ -213,6 +440,7 @@ def score(
     lang: str | None,
 ) -> None:
     """計算指標分數（0–100）：檢核項目 → 原則 → 構面 → 整體。Score answers (0–100)."""
+
     given = [entry.partition("=")[0].strip() for entry in weights]
     twice = sorted({key for key in given if given.count(key) > 1})
     if twice:
@@ -370,29 +598,31 @@ def reports(
 ) -> None:
     """產製各機關的 HTML 報告、索引、彙整表與執行紀錄。One self-contained HTML report per
     agency, plus index.html, summary.csv and manifest.json."""
+
     lang = _lang(click.get_current_context(), lang)
-    result = run_reports(
-        responses=list(responses) or None,
-        out=out,
-        agencies=list(agencies) or None,
-        workers=workers,
-        lang=lang,
-        framework=framework,
-        round=round_,
-        timeout=timeout,
-        keep_notebooks=keep_notebooks,
-        progress=progress,
-        skip_invalid=skip_invalid,
-    )
+    try:
+        result = run_reports(
+            responses=list(responses) or None,
+            out=out,
+            agencies=list(agencies) or None,
+            workers=workers,
+            lang=lang,
+            framework=framework,
+            round=round_,
+            timeout=timeout,
+            keep_notebooks=keep_notebooks,
+            progress=progress,
+            skip_invalid=skip_invalid,
+            notify=lambda note: _say(lang, f"提醒：{note[0]}", f"note: {note[1]}", err=True),
+        )
+    except BatchInterrupted as exc:
+        _say(lang, f"錯誤：{exc.text(lang)}", f"error: {exc.text(lang)}", err=True)
+        sys.exit(exc.exit_code)
     ok = sum(r.status == "ok" and not r.reused for r in result.results)
     reused = sum(r.reused for r in result.results)
     for failed in result.failed:
-        _say(
-            lang,
-            f"失敗：{failed.agency_id} {failed.agency_name}：{failed.error}",
-            f"failed: {failed.agency_id} {failed.agency_name}: {failed.error}",
-            err=True,
-        )
+        who = " ".join(part for part in (failed.agency_id, failed.agency_name) if part)
+        _say(lang, f"失敗：{who}：{failed.error}", f"failed: {who}: {failed.error}", err=True)
     if result.removed:
         _say(
             lang,
@@ -401,8 +631,6 @@ def reports(
             "question bank or answers).",
             err=True,
         )
-    for note in result.notes:
-        _say(lang, f"提醒：{note[0]}", f"note: {note[1]}", err=True)
     _say_input_warnings(result.manifest, lang)
     _say(
         lang,
@@ -441,6 +669,7 @@ def _say_input_warnings(manifest: Path, lang: str, shown: int = 10) -> None:
 
 def _warn_fonts(lang: str) -> None:
     """Say so when this machine has no CJK font (reports would show boxes in its browser)."""
+
     if has_cjk_font() is False:
         _say(
             lang,
@@ -457,6 +686,7 @@ def _warn_fonts(lang: str) -> None:
 @_handle_errors
 def framework_cmd(folder: Path | None, lang: str | None) -> None:
     """檢查題庫資料夾並摘要。Check a framework folder and summarise it."""
+
     lang = _lang(click.get_current_context(), lang)
     fw = load_framework(folder)
     _say(
@@ -530,6 +760,7 @@ def export_cmd(
     folder must be empty or hold a package written by guidekit: only that
     package's files are replaced, other files stay.
     """
+
     lang = _lang(click.get_current_context(), lang)
     result = export_package(
         load(list(responses) or None, framework),
@@ -614,6 +845,7 @@ def workshop_cmd(store: Path | None, host: str, port: int, lang: str | None) -> 
     the facilitator only) and where the logs are; answers are saved to the store as
     they change.  Use one store per workshop.  Ctrl+C stops.
     """
+
     lang = _lang(click.get_current_context(), lang)
     sys.exit(
         serve(store=store, host=host, port=port, lang=lang, say=lambda zh, en: _say(lang, zh, en))
@@ -634,6 +866,7 @@ def backup_cmd(store: Path, target: Path, lang: str | None) -> None:
     be a new name: an existing file (or its -wal, -shm, -journal file) is never
     replaced (exit status 2).  The rows reported are counted in the copy.
     """
+
     lang = _lang(click.get_current_context(), lang)
     check_target(target, replace="never", siblings=SQLITE_SIBLINGS)  # before opening STORE
     with SQLiteStore(store, readonly=True) as opened:

@@ -155,6 +155,22 @@ def format_score(value: float | None, lang: str = DEFAULT_LANG) -> str:
     return f"{value:.1f}"
 
 
+def join_labels(labels: list[str], lang: str = DEFAULT_LANG, limit: int | None = None) -> str:
+    """Labels (principle titles …) as one unambiguous list.
+
+    zh-TW: each in 「」 and joined with 、 (a title such as 「一、了解使用者需求」 holds
+    、 itself); en: joined with ``"; "`` (titles hold commas).  With ``limit``, only
+    the first ``limit`` are listed, then how many *more* there are (message
+    ``chart.more``: 「…」及另 2 項 / … and 2 more).
+    """
+    zh = normalise_lang(lang) == "zh-TW"
+    shown = [f"「{label}」" if zh else label for label in labels]
+    sep = "、" if zh else "; "
+    if limit is None or len(shown) <= limit:
+        return sep.join(shown)
+    return t("chart.more", lang, shown=sep.join(shown[:limit]), n=len(shown) - limit)
+
+
 def format_pct(value: float | None) -> str:
     """A share 0–1 as a whole percentage (``0.857`` → ``86%``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -72,7 +72,6 @@ def batch(tmp_path_factory, fw):
     ]
     for agency_id, _ in HOSTILE_AGENCIES:
         args += ["--agency", agency_id]
-    args += ["--agency", "9999"]  # no answers: recorded as failed, the batch goes on
     run = subprocess.run(
         args, capture_output=True, text=True, encoding="utf-8", timeout=600, check=False
     )
@@ -83,11 +82,12 @@ def batch(tmp_path_factory, fw):
 
 def test_exit_code_and_outputs(batch):
     run, out, manifest, _ = batch
-    assert run.returncode == 1, run.stderr  # one agency failed
-    assert "9999" in run.stderr and str((out / "index.html").resolve()) in run.stdout
+    assert run.returncode == 0, run.stderr
+    assert str((out / "index.html").resolve()) in run.stdout
     statuses = {a["agency_id"]: a["status"] for a in manifest["agencies"]}
-    assert statuses == {**{a: "ok" for a, _ in HOSTILE_AGENCIES}, "9999": "failed"}
-    assert manifest["totals"] == {**manifest["totals"], "agencies": 6, "ok": 5, "failed": 1}
+    assert statuses == {a: "ok" for a, _ in HOSTILE_AGENCIES}
+    assert manifest["state"] == "complete"
+    assert manifest["totals"] == {**manifest["totals"], "agencies": 5, "ok": 5, "failed": 0}
     assert all(a["duration_s"] >= 0 for a in manifest["agencies"])
     assert (
         manifest["framework"]["id"] == "tw-dsg" and manifest["inputs"][0]["encoding"] == "utf-8-sig"
@@ -137,14 +137,13 @@ def test_index_and_summary(batch):
         assert entry["agency_id"] in index or entry["agency_id"] == ".."
         if entry["status"] == "ok":
             assert f'href="{entry["file"]}"' in index
-    assert "9999" in index and "失敗" in index
     with (out / "summary.csv").open(encoding="utf-8-sig", newline="") as fh:
-        rows = {r["agency_id"]: r for r in csv.DictReader(fh)}
+        # codes are written as Excel text constants: ="0001"
+        rows = {r["agency_id"][2:-1].replace('""', '"'): r for r in csv.DictReader(fh)}
     overall = scores.overall.set_index("agency_id")["score"]
     for agency_id, _ in HOSTILE_AGENCIES:
         assert float(rows[agency_id]["score"]) == pytest.approx(overall[agency_id], abs=0.005)
         assert rows[agency_id]["status"] == "ok"
-    assert rows["9999"]["status"] == "failed" and rows["9999"]["score"] == ""
 
 
 def test_a_failing_notebook_does_not_stop_the_batch(tmp_path, fw):

@@ -226,7 +226,8 @@ def test_ties_are_all_named(write_csv, fw):
         build(data, "0001").principle_chart(build(data, "0001").assessments[0]).description
     )
     assert (
-        "一、了解使用者需求、二、建立跨領域合作機制、三、規劃多元服務管道（100.0分）" in description
+        "「一、了解使用者需求」、「二、建立跨領域合作機制」、「三、規劃多元服務管道」（100.0分）"
+        in description
     )
 
 

@@ -676,10 +676,6 @@ def test_the_shown_commands_are_quoted_for_a_shell(store, fw, tmp_path, monkeypa
         "reports",
         "--responses",
         str(made.answers.csv),
-        "--agency",
-        agency,
-        "--round",
-        round_,
         "--out",
         str(tmp_path / "rep" / "report"),
     ]

@@ -6,6 +6,7 @@ with a warning.  Boundary: produces :class:`~guidekit.answers.Responses`; scores
 
 from __future__ import annotations
 
+from guidekit.intake.agencies import AGENCY_COLUMNS, agencies
 from guidekit.intake.responses import (
     AgencySplit,
     ValidationReport,
@@ -20,9 +21,11 @@ from guidekit.intake.tabular import (
 )
 
 __all__ = [
+    "AGENCY_COLUMNS",
     "AgencySplit",
     "Table",
     "ValidationReport",
+    "agencies",
     "expand_paths",
     "read_responses",
     "read_table",

@@ -11,7 +11,16 @@ executor (see ``reference/batch-performance-notes.md``):
    in ``workers`` processes, a fresh kernel per report;
 3. **export** each executed notebook with nbconvert's ``guidekit_report``
    template to one self-contained HTML file, written atomically;
-4. **collect**: ``index.html``, ``summary.csv`` and ``manifest.json``.
+4. **record**: ``index.html``, ``summary.csv`` and ``manifest.json`` are written
+   before the first report (``state: running``, agencies ``pending``), again as
+   each agency finishes, and at the end (``complete``, or ``interrupted`` with
+   the reason): the folder never says more than it holds.  Each manifest entry
+   is one agency's result with the run key, so a later version can skip the
+   agencies already done (resume) or run them elsewhere (another executor).
+
+One batch at a time writes to a folder (:class:`OutputLock`); Ctrl+C, SIGTERM
+or a full disk stop the workers and their kernels and mark the folder
+interrupted; the same command then finishes it.
 
 A failing agency does not stop the batch: its error (cell, exception name and
 value) goes to the manifest and the index, and its executed notebook is kept
@@ -21,22 +30,32 @@ in ``_notebooks/`` as the log.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import datetime as dt
+import difflib
+import errno
 import hashlib
 import json
 import math
 import multiprocessing
 import os
 import re
+import shlex
+import signal
+import socket
+import sys
 import tempfile
+import threading
 import time
 import traceback
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+import filelock
 import pandas as pd
 
 from guidekit import i18n
@@ -50,7 +69,8 @@ from guidekit.render.html import render, stylesheet
 from guidekit.report import RoundData, kernels, load_round
 from guidekit.report.context import default_responses
 from guidekit.report.export import exporter, notebook_to_html
-from guidekit.report.kernels import LocalKernelManager
+from guidekit.report.kernels import KERNEL_NAME, LocalKernelManager, check_kernel_python
+from guidekit.text import clean
 from guidekit.version import __version__
 
 #: Seconds a single notebook cell may run before the agency is marked failed.
@@ -64,7 +84,6 @@ _WINDOWS_RESERVED = (
     | {f"com{i}" for i in range(1, 10)}
     | {f"lpt{i}" for i in range(1, 10)}
 )
-
 #: Stems of the batch's own files: an agency coded "index" must not overwrite index.html.
 _OWN_STEMS = {"index"}
 
@@ -94,11 +113,13 @@ SUMMARY_COLUMNS = [
 class AgencyResult:
     """Outcome of one agency's report.
 
-    ``status`` is ``"ok"`` or ``"failed"``; ``duration_s`` in seconds;
+    ``status`` is ``"ok"``, ``"failed"`` or ``"pending"`` (planned, not done
+    yet: what an interrupted run's manifest shows); ``duration_s`` in seconds;
     ``error`` a readable message, ``ename`` / ``evalue`` / ``cell`` from the
     kernel when a notebook cell failed (``cell`` indexes the executed notebook,
-    which has papermill's injected-parameters cell); ``warnings`` what the
-    notebook wrote to stderr.
+    which has papermill's injected-parameters cell); ``timed_out`` when a cell
+    ran past ``--timeout``; ``warnings`` what the notebook wrote to stderr;
+    ``finished_at`` when this agency's report was done (ISO 8601).
     """
 
     agency_id: str
@@ -113,6 +134,8 @@ class AgencyResult:
     notebook: str | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
     reused: bool = False
+    timed_out: bool = False
+    finished_at: str | None = None
 
 
 @dataclasses.dataclass
@@ -134,7 +157,7 @@ class BatchResult:
 
     @property
     def failed(self) -> list[AgencyResult]:
-        return [r for r in self.results if r.status != "ok"]
+        return [r for r in self.results if r.status == "failed"]
 
     @property
     def ok(self) -> bool:
@@ -199,9 +222,18 @@ def _write_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
 
 # -- one agency (runs in a worker process) ------------------------------------------
 
+#: errno values saying the output folder takes no more: the batch stops (every other
+#: agency would fail the same way), it is not one agency's failure.
+_OUTPUT_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 
-def _warm_up() -> None:
-    """Import papermill and build the exporter once per worker process."""
+
+def _warm_up(worker: bool = True) -> None:
+    """Import papermill and build the exporter once per worker process.
+
+    A worker ignores SIGINT: Ctrl+C reaches every process of the terminal, and the
+    main process alone decides what happens (it stops the workers)."""
+    if worker:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     import papermill  # noqa: F401
 
     exporter()
@@ -211,39 +243,51 @@ def run_one(task: dict[str, Any]) -> AgencyResult:
     """Execute and export one agency's report (a plain-dict task, picklable).
 
     Keys: ``agency_id, agency_name, notebook, parameters, html, log, lang,
-    title, timeout, keep_notebook, cwd``.  Never raises: failures become an
-    ``AgencyResult`` with ``status="failed"``.  A failure outside the notebook's
-    cells (a kernel that does not start or dies) is retried once with a fresh
-    kernel; a failing cell is not.  The executed notebook is kept as the log when
-    a cell failed; after a timeout or a dead kernel there is no notebook to keep.
+    title, timeout, keep_notebook, cwd``.  Failures become an ``AgencyResult``
+    with ``status="failed"``.  A failure outside the notebook's cells (a kernel
+    that does not start or dies) is retried once with a fresh kernel; a failing
+    cell is not, and neither is a cell that ran past ``timeout`` (it would only
+    double the wait).  The executed notebook is kept as the log when a cell
+    failed; after a timeout or a dead kernel there is no notebook to keep.
+
+    Raises
+    ------
+    OSError
+        When the output folder takes no more (disk full, quota, read-only): the
+        batch stops rather than fail every agency after it.
     """
+
     started = time.perf_counter()
     log = Path(task["log"])
     log.parent.mkdir(parents=True, exist_ok=True)
     kernels.kernel_log = str(log.parent / "kernels.log")
     result = _attempt(task, log)
-    if result.status != "ok" and result.cell is None:
+    if result.status != "ok" and result.cell is None and not result.timed_out:
         # not a cell's own error (that would fail again): the kernel did not start,
         # died or lost messages; one more try with a fresh kernel
         retry = _attempt(task, log)
         retry.warnings = [f"retried after: {result.error}", *retry.warnings]
         result = retry
     result.duration_s = round(time.perf_counter() - started, 3)
+    result.finished_at = _now()
     return result
 
 
 def _attempt(task: dict[str, Any], log: Path) -> AgencyResult:
     import nbformat
     import papermill as pm
+    from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
     result = AgencyResult(task["agency_id"], task["agency_name"], Path(task["html"]).name)
+    html = None
     try:
         nb = pm.execute_notebook(
             task["notebook"],
             str(log),
             parameters=task["parameters"],
-            kernel_name="python3",
+            kernel_name=KERNEL_NAME,
+            language="python",
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=False,
@@ -253,23 +297,37 @@ def _attempt(task: dict[str, Any], log: Path) -> AgencyResult:
         )
         result.warnings = _stderr(nb)
         html = notebook_to_html(nbformat.from_dict(nb), lang=task["lang"], title=task["title"])
-        _write_atomic(Path(task["html"]), html)
-        if not task["keep_notebook"]:
-            log.unlink(missing_ok=True)
-        else:
-            result.notebook = str(log)
     except PapermillExecutionError as exc:
         result.status = "failed"
         result.ename, result.evalue, result.cell = exc.ename, exc.evalue, exc.cell_index
         result.error = f"{exc.ename}: {exc.evalue} (cell {exc.cell_index})"
         result.notebook = str(log) if log.exists() else None
-    except Exception as exc:  # kernel died, timeout, export error: record, never stop the batch
-        result.status = "failed"
-        result.ename, result.evalue = type(exc).__name__, str(exc)
-        result.error = f"{type(exc).__name__}: {exc}"
-        result.warnings.append(traceback.format_exc(limit=5))
+    except CellTimeoutError as exc:
+        result.status, result.timed_out = "failed", True
+        result.ename, result.evalue = type(exc).__name__, str(exc)  # evalue shows the cell
+        result.error = i18n.t("batch.timeout", task["lang"], timeout=task["timeout"])
         result.notebook = str(log) if log.exists() else None
+    except OSError as exc:
+        if exc.errno in _OUTPUT_FULL:
+            raise
+        _failed(result, exc, log)
+    except Exception as exc:  # kernel died, export error: record, never stop the batch
+        _failed(result, exc, log)
+    if html is not None:
+        _write_atomic(Path(task["html"]), html)  # OSError here stops the batch
+        if not task["keep_notebook"]:
+            log.unlink(missing_ok=True)
+        else:
+            result.notebook = str(log)
     return result
+
+
+def _failed(result: AgencyResult, exc: BaseException, log: Path) -> None:
+    result.status = "failed"
+    result.ename, result.evalue = type(exc).__name__, str(exc)
+    result.error = f"{type(exc).__name__}: {exc}"
+    result.warnings.append(traceback.format_exc(limit=5))
+    result.notebook = str(log) if log.exists() else None
 
 
 def _stderr(nb: Any) -> list[str]:
@@ -282,6 +340,27 @@ def _stderr(nb: Any) -> list[str]:
 
 
 # -- the batch ------------------------------------------------------------------------
+
+
+class BatchInterrupted(GuidekitError):
+    """The batch stopped before every report was done (Ctrl+C, SIGTERM, a full disk).
+
+    The output folder says so: ``manifest.json`` has ``"state": "interrupted"``
+    (or still ``"running"`` when even that could not be written), and
+    ``index.html`` / ``summary.csv`` mark the agencies without a report as not
+    done.  Running the same command again finishes the work.  ``exit_code`` is
+    what the command exits with (130 for Ctrl+C, 143 for SIGTERM, 2 otherwise).
+    """
+
+    def __init__(self, message: str, *, zh: str, exit_code: int, out: Path) -> None:
+        super().__init__(message, zh=zh)
+        self.exit_code = exit_code
+        self.out = out
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so the batch can stop its workers and say so
+    in the folder (a BaseException: no ``except Exception`` on the way swallows it)."""
 
 
 def run_reports(
@@ -298,9 +377,18 @@ def run_reports(
     today: dt.date | None = None,
     notebook: str | Path | None = None,
     skip_invalid: bool = False,
+    notify: Callable[[tuple[str, str]], None] | None = None,
 ) -> BatchResult:
     """Write one HTML report per agency of a round, plus ``index.html``,
     ``summary.csv`` and ``manifest.json``.
+
+    The three are written before the first report, saying the run is under way
+    (``manifest.json`` ``"state": "running"``, every agency to do
+    ``"status": "pending"``), rewritten as each agency finishes, and at the end
+    (``"complete"``), or, when the run stops early, ``"interrupted"`` with the
+    reason: at every moment they agree with the reports in the folder, or say the
+    run did not finish.  A lock file (``.guidekit-reports.lock``) keeps a second
+    batch out of the folder while one runs.
 
     Parameters
     ----------
@@ -310,19 +398,23 @@ def run_reports(
         Output folder (created); default ``reports/example`` for zh-TW and
         ``reports/example-en`` for English, so the two never overwrite each other.
         Reports of an earlier run in the folder are kept when they belong to the
-        same round, language, framework version and answers (a rerun of a few
-        agencies keeps the others in the index), and removed otherwise.
+        same round, language, framework version and answers and are not redone
+        now (a rerun of a few agencies keeps the others in the index); every
+        other report of an earlier run is removed before this run starts.
     agencies : sequence of str, optional
-        Agency codes to report on; default every agency of the round.  A code
-        without answers is recorded as failed, not skipped silently.
+        Agency codes to report on, tidied like the answers' own codes
+        (:func:`guidekit.text.clean`: full-width digits, spaces); default every
+        agency of the round.
     workers : int, optional
-        Worker processes; default ``min(2, CPU count)``.
+        Worker processes; default ``min(2, CPU count)``; more than the CPU
+        cores available are cut to that number, with a note.
     lang : {"zh-TW", "en"}
     framework : path, optional
     round : str, optional
         Default: the latest round in the answers.
     timeout : int
-        Seconds a notebook cell may run.
+        Seconds a notebook cell may run; a cell that runs longer fails its agency
+        and is not retried.
     keep_notebooks : bool
         Keep every executed notebook in ``out/_notebooks`` (a notebook whose cell
         failed is always kept; a timed-out or dead kernel leaves none).
@@ -336,8 +428,11 @@ def run_reports(
         Errors in the answers do not stop the batch: every agency with an error
         is listed as failed with its errors (index, summary, manifest), the
         others get their reports, and errors that name no agency (an unreadable
-        file) are listed as unread (:func:`guidekit.intake.responses.split_by_agency`).
+        file) are listed as unread (:func:`guidekit.responses.split_by_agency`).
         Default False: any error stops the batch before anything is written.
+    notify : callable, optional
+        Called with each note (a (zh-TW, English) pair) as soon as it is known;
+        every note is also in :attr:`BatchResult.notes`.
 
     Returns
     -------
@@ -349,11 +444,28 @@ def run_reports(
         If the answers are invalid (nothing is written); with ``skip_invalid``,
         only when no agency is left.
     GuidekitError
-        If the round is missing or ``lang`` is unsupported.
+        If the round is missing, an agency code is not in the round (nothing is
+        written; the message names close codes), ``lang`` is unsupported, this
+        Python cannot run a report kernel, or another batch is writing to ``out``
+        (the message names it: process, host, start time, command).
+    BatchInterrupted
+        If the run stopped early (Ctrl+C, SIGTERM, a full disk); the folder says so.
     """
     started = time.perf_counter()
     lang = i18n.normalise_lang(lang)
     today = today or i18n.today()
+    notes: list[tuple[str, str]] = []
+
+    def tell(pair: tuple[str, str]) -> None:
+        notes.append(pair)
+        if notify is not None:
+            notify(pair)
+
+    def note(key: str, **values: Any) -> None:
+        tell((i18n.t(key, "zh-TW", **values), i18n.t(key, "en", **values)))
+
+    if round is not None:
+        round = clean(str(round))
     source: Any = responses
     split = None
     if skip_invalid and not isinstance(responses, Responses):
@@ -367,13 +479,6 @@ def run_reports(
             f"--out {out} is a file, not a folder", zh=f"--out {out} 是檔案，不是資料夾"
         )
     _check_out(out, data.responses)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GuidekitError(
-            f"cannot create the output folder {out}: {exc.strerror}",
-            zh=f"無法建立輸出資料夾 {out}：{exc.strerror}",
-        ) from None
     names = (
         data.scores.overall.drop_duplicates("agency_id")
         .set_index("agency_id")["agency_name"]
@@ -385,25 +490,101 @@ def run_reports(
         if r in (data.round, "") and a not in names
     }
     every = sorted([*names, *invalid], key=_natural)
-    wanted = list(dict.fromkeys(agencies)) if agencies else every
+    wanted = _wanted_agencies(agencies, every, data.round, note) if agencies else every
     # names over every agency of the round, so a partial run names files as a full one
     files = report_filenames([*every, *wanted])
     key = _run_key(data, lang)
-    carried, removed = _previous_results(out, key, set(wanted))
     notebook_path = Path(notebook) if notebook else notebooks_dir() / "report.ipynb"
     if not notebook_path.is_file():
         raise GuidekitError(
             f"report notebook not found: {notebook_path}", zh=f"找不到報告筆記本：{notebook_path}"
         )
+    to_run = [a for a in wanted if a not in invalid]
+    if to_run:
+        check_kernel_python(notebook_path.parent)
+    workers = worker_count(workers, note)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GuidekitError(
+            f"cannot create the output folder {out}: {exc.strerror}",
+            zh=f"無法建立輸出資料夾 {out}：{exc.strerror}",
+        ) from None
 
+    run_info = _run_info()
+    lock = OutputLock(out, run_info)
+    with _sigterm_raises():
+        stale = lock.acquire()
+        try:
+            if stale is not None:
+                note("batch.lock.stale", out=out, **_holder_fields(stale, lang))
+            return _run_locked(
+                data=data,
+                out=out,
+                lang=lang,
+                today=today,
+                key=key,
+                run_info=run_info,
+                wanted=wanted,
+                every=every,
+                files=files,
+                names=names,
+                invalid=invalid,
+                split=split,
+                notebook_path=notebook_path,
+                workers=workers,
+                timeout=timeout,
+                keep_notebooks=keep_notebooks,
+                progress=progress,
+                round_given=round is not None,
+                started=started,
+                notes=notes,
+                tell=tell,
+            )
+        finally:
+            lock.release()
+
+
+def _run_locked(
+    *,
+    data: RoundData,
+    out: Path,
+    lang: str,
+    today: dt.date,
+    key: dict[str, Any],
+    run_info: dict[str, Any],
+    wanted: list[str],
+    every: list[str],
+    files: dict[str, str],
+    names: dict[str, str],
+    invalid: dict[str, Any],
+    split: AgencySplit | None,
+    notebook_path: Path,
+    workers: int | None,
+    timeout: int,
+    keep_notebooks: bool,
+    progress: bool | None,
+    round_given: bool,
+    started: float,
+    notes: list[tuple[str, str]],
+    tell: Callable[[tuple[str, str]], None],
+) -> BatchResult:
+    """The batch, once the folder's lock is held: plan, record, run, record."""
+    carried, stale_files, removed = _previous_results(out, key, set(wanted))
+    unread = [p.format(lang) for p in split.unplaced] if split else []
+    everyone = [*every, *wanted]
+    order = {a: n for n, a in reversed(list(enumerate(everyone)))}
+    ledger = _Ledger(out, data, lang, today, key, unread, run_info, order)
+    for result in carried:
+        ledger.add(result)
     fw_names = data.scores.framework.names(lang)
     with tempfile.TemporaryDirectory(prefix="guidekit-") as tmp:
         cache = data.save(Path(tmp) / "round.pkl")
-        tasks, results = [], []
+        tasks = []
         for agency_id in wanted:
             if agency_id in invalid:
                 problems = invalid[agency_id]
-                results.append(
+                ledger.add(
                     AgencyResult(
                         agency_id,
                         split.names.get((data.round, agency_id), "") if split else "",
@@ -419,20 +600,8 @@ def run_reports(
                     )
                 )
                 continue
-            if agency_id not in names:
-                results.append(
-                    AgencyResult(
-                        agency_id,
-                        "",
-                        files[agency_id],
-                        status="failed",
-                        error=i18n.t(
-                            "report.not_found", lang, agency_id=agency_id, round=data.round
-                        ),
-                    )
-                )
-                continue
             title = i18n.t("report.title", lang, **fw_names, agency=names[agency_id])
+            ledger.add(AgencyResult(agency_id, names[agency_id], files[agency_id], "pending"))
             tasks.append(
                 {
                     "agency_id": agency_id,
@@ -457,33 +626,61 @@ def run_reports(
                     "cwd": str(notebook_path.parent),
                 }
             )
-        executed = _execute(tasks, workers, progress)
-        results += executed
+        # the record says "running" before any earlier report goes or a new one comes
+        ledger.write(round_s(time.perf_counter() - started))
+        for name in stale_files:
+            (out / name).unlink(missing_ok=True)
+        executed: list[AgencyResult] = []
+        runs = _execute(tasks, workers, progress)
+        try:
+            for result in runs:
+                executed.append(result)
+                ledger.add(result)
+                ledger.write(round_s(time.perf_counter() - started))
+        except BaseException as exc:
+            runs.close()  # ends the workers and kernels before anything else
+            reason, code = _interruption(exc, lang)
+            ledger.interrupt(reason)
+            try:
+                ledger.write(round_s(time.perf_counter() - started))
+            except OSError:
+                pass  # a full disk: the folder still says "running", which is true enough
+            if code is None:
+                raise
+            done = sum(r.status != "pending" for r in ledger.results())
+            pending = sum(r.status == "pending" for r in ledger.results())
+            values = {"reason": reason, "ok": done, "pending": pending, "index": out / "index.html"}
+            raise BatchInterrupted(
+                i18n.t(
+                    "batch.interrupted", "en", **{**values, "reason": _interruption(exc, "en")[0]}
+                ),
+                zh=i18n.t(
+                    "batch.interrupted",
+                    "zh-TW",
+                    **{**values, "reason": _interruption(exc, "zh-TW")[0]},
+                ),
+                exit_code=code,
+                out=out,
+            ) from None
 
     _tidy_logs(out / "_notebooks", executed)  # the kernels' log tells of notebooks run
-    results += carried
-    everyone = [*every, *wanted]
-    order = {a: n for n, a in reversed(list(enumerate(everyone)))}
-    results.sort(key=lambda r: order.get(r.agency_id, len(order)))
     duration = round_s(time.perf_counter() - started)
-    summary = _write_summary(out, data, results, lang)
-    unread = [p.format(lang) for p in split.unplaced] if split else []
-    manifest = _write_manifest(out, data, results, lang, duration, today, key, unread)
-    index = _write_index(out, data, results, lang, today, unread)
-    notes = []
+    ledger.state = "complete"
+    ledger.write(duration)
+    results = ledger.results()
     if unread:
-        notes.append(
+        tell(
             (
                 "下列問題無法對應到機關，相關的答案未納入任何報告：\n  " + "\n  ".join(unread),
                 "these problems name no agency; the answers they concern are in no report:\n  "
                 + "\n  ".join(unread),
             )
         )
-    if data.other_rounds and round is None:
+    if data.other_rounds and not round_given:
         listed = ", ".join(
             f"{r} ({n})" for r, n in sorted(data.other_rounds.items(), key=lambda x: _natural(x[0]))
         )
-        notes.append(
+        tell(
             (
                 f"填答中還有其他評估回合（括號內為機關數）：{listed}；只產製最新的 {data.round}，"
                 "其他回合請用 --round 指定。",
@@ -492,8 +689,311 @@ def run_reports(
             )
         )
     return BatchResult(
-        out, data.round, results, index, summary, manifest, duration, removed, notes, unread
+        out,
+        data.round,
+        results,
+        out / "index.html",
+        out / "summary.csv",
+        out / "manifest.json",
+        duration,
+        removed,
+        notes,
+        unread,
     )
+
+
+def _interruption(exc: BaseException, lang: str) -> tuple[str, int | None]:
+    """Why the run stopped, in ``lang``, and the exit code (None: not an interruption
+    the user can act on by running again, e.g. a bug: the exception goes on as it is)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return i18n.t("batch.reason.SIGINT", lang), 130
+    if isinstance(exc, _Terminated):
+        return i18n.t("batch.reason.SIGTERM", lang), 143
+    if isinstance(exc, OSError):
+        return (
+            i18n.t(
+                "batch.reason.write",
+                lang,
+                file=exc.filename or "",
+                reason=exc.strerror or type(exc).__name__,
+            ),
+            2,
+        )
+    return f"{type(exc).__name__}: {exc}", None
+
+
+class _Ledger:
+    """The run's record in the output folder: ``manifest.json``, ``summary.csv`` and
+    ``index.html``, always rewritten together from one list of agency results, each
+    file atomically.  ``state`` is ``running``, ``complete`` or ``interrupted``."""
+
+    def __init__(
+        self,
+        out: Path,
+        data: RoundData,
+        lang: str,
+        today: dt.date,
+        key: dict[str, Any],
+        unread: list[str],
+        run_info: dict[str, Any],
+        order: dict[str, int],
+    ) -> None:
+        self.out, self.data, self.lang, self.today, self.key = out, data, lang, today, key
+        self.unread, self.run_info, self.order = unread, run_info, order
+        self.entries: dict[str, AgencyResult] = {}
+        self.state = "running"
+        self.interrupted: dict[str, str] | None = None
+
+    def add(self, result: AgencyResult) -> None:
+        self.entries[result.agency_id] = result
+
+    def interrupt(self, reason: str) -> None:
+        self.state = "interrupted"
+        self.interrupted = {"at": _now(), "reason": reason}
+
+    def results(self) -> list[AgencyResult]:
+        return sorted(
+            self.entries.values(), key=lambda r: self.order.get(r.agency_id, len(self.order))
+        )
+
+    def status(self) -> dict[str, Any]:
+        return {"state": self.state, "run": self.run_info, "interrupted": self.interrupted}
+
+    def write(self, duration: float) -> None:
+        results = self.results()
+        status = self.status()
+        # the manifest first: it is what the next run reads
+        _write_manifest(
+            self.out,
+            self.data,
+            results,
+            self.lang,
+            duration,
+            self.today,
+            self.key,
+            self.unread,
+            status,
+        )
+        _write_summary(self.out, self.data, results, self.lang)
+        _write_index(self.out, self.data, results, self.lang, self.today, self.unread, status)
+
+
+# -- what the run touches: agencies asked for, workers, the folder's lock, processes ---
+
+
+def _wanted_agencies(
+    agencies: Sequence[str], every: list[str], round_id: str, note: Callable[..., None]
+) -> list[str]:
+    """The agency codes asked for, tidied like the answers' own codes
+    (:func:`guidekit.text.clean`); an unknown code stops the batch before anything
+    is written, with the closest codes of the round."""
+    wanted = []
+    for raw in agencies:
+        code = clean(str(raw))
+        if code != raw:
+            note("batch.agency.tidied", raw=raw, code=code)
+        wanted.append(code)
+    wanted = list(dict.fromkeys(wanted))
+    known = set(every)
+    unknown = [a for a in wanted if a not in known]
+    if not unknown:
+        return wanted
+    folded: dict[str, str] = {}
+    for code in every:
+        folded.setdefault(code.casefold(), code)
+
+    def message(lang: str) -> str:
+        lines = [i18n.t("batch.agency.unknown", lang, round=round_id)]
+        for code in unknown:
+            close = [folded[c] for c in difflib.get_close_matches(code.casefold(), folded, 3, 0.6)]
+            lines.append(
+                "  "
+                + (
+                    i18n.t("batch.agency.close", lang, code=code, matches=", ".join(close))
+                    if close
+                    else i18n.t("batch.agency.none_close", lang, code=code)
+                )
+            )
+        shown = ", ".join(every[:20]) + (", …" if len(every) > 20 else "")
+        lines.append("  " + i18n.t("batch.agency.exists", lang, n=len(every), codes=shown))
+        return "\n".join(lines)
+
+    raise GuidekitError(message("en"), zh=message("zh-TW"))
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS says, else the count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def worker_count(requested: int | None, note: Callable[..., None]) -> int:
+    """Workers to start: default ``min(2, cores)``; more than the cores are cut to the
+    cores, with a note (each worker and its kernel take ~0.3–0.5 GB, and on 2 cores
+    8 workers ran slower than 2)."""
+    cores = available_cores()
+    if requested is None:
+        return min(2, cores)
+    if requested > cores:
+        note("batch.workers.capped", asked=requested, cores=cores)
+        return cores
+    return max(1, requested)
+
+
+LOCK_NAME = ".guidekit-reports.lock"
+#: Who holds the lock (written after taking it, removed on release).
+HOLDER_NAME = ".guidekit-reports.lock.json"
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _run_info() -> dict[str, Any]:
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started_at": _now(),
+        "command": shlex.join(sys.argv),
+    }
+
+
+def _holder_fields(holder: dict[str, Any] | None, lang: str) -> dict[str, Any]:
+    unknown = i18n.t("batch.lock.unknown", lang)
+    holder = holder or {}
+    return {
+        field: holder.get(name) or unknown
+        for field, name in (
+            ("pid", "pid"),
+            ("host", "host"),
+            ("started", "started_at"),
+            ("command", "command"),
+        )
+    }
+
+
+class OutputLock:
+    """The output folder's lock, held for the whole run (``filelock``: an OS lock,
+    released by the OS when the holding process dies, so a lock left by a killed
+    run is free and is taken over).  Beside it, who holds it: pid, host, start
+    time and command, for the message a second run gets."""
+
+    def __init__(self, out: Path, run_info: dict[str, Any]) -> None:
+        self.out = out
+        self.run_info = run_info
+        self.lock = filelock.FileLock(str(out / LOCK_NAME))
+        self.holder = out / HOLDER_NAME
+
+    def _read_holder(self) -> dict[str, Any] | None:
+        try:
+            holder = json.loads(self.holder.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return holder if isinstance(holder, dict) else None
+
+    def acquire(self) -> dict[str, Any] | None:
+        """Take the lock; return the holder left by a run that died holding it, if any.
+
+        Raises GuidekitError, naming the holder, when another run holds it."""
+        try:
+            self.lock.acquire(timeout=0)
+        except filelock.Timeout:
+
+            def message(lang: str) -> str:
+                return i18n.t(
+                    "batch.lock.busy",
+                    lang,
+                    out=self.out,
+                    **_holder_fields(self._read_holder(), lang),
+                )
+
+            raise GuidekitError(message("en"), zh=message("zh-TW")) from None
+        stale = self._read_holder()
+        try:
+            write_atomic(self.holder, json.dumps(self.run_info, ensure_ascii=False) + "\n", "utf-8")
+        except BaseException:
+            self.lock.release()
+            raise
+        return stale
+
+    def release(self) -> None:
+        try:
+            self.holder.unlink(missing_ok=True)
+        finally:
+            self.lock.release()
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While the batch runs, SIGTERM raises :class:`_Terminated` in the main thread
+    (as Ctrl+C raises KeyboardInterrupt), so the batch stops its workers and
+    records the interruption; a second SIGTERM ends the process at once."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _descendants() -> set[int]:
+    import psutil
+
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def _stop_processes(before: set[int]) -> None:
+    """End the processes this run started (workers and their kernels), not the ones
+    that were there before it, nor multiprocessing's resource tracker (it ignores
+    SIGTERM and ends by itself once this process exits, cleaning up after the pool)."""
+    import psutil
+
+    procs = []
+    for proc in psutil.Process().children(recursive=True):
+        if proc.pid in before:
+            continue
+        try:
+            if any("resource_tracker" in part for part in proc.cmdline()):
+                continue
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        procs.append(proc)
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    alive = _wait_ended(procs, 10)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    _wait_ended(alive, 5)
+
+
+def _wait_ended(procs: list[Any], timeout: float) -> list[Any]:
+    """Wait until the processes have ended (a zombie counts: it is not reaped here, so
+    ``multiprocessing`` and ``subprocess`` still see their children's exit); return
+    the ones still running."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for proc in procs:
+            try:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
 
 
 def default_out(lang: str, responses: Any = None) -> Path:
@@ -534,6 +1034,7 @@ def _valid_part(responses: Any, framework: Any) -> AgencySplit:
     """The agencies whose answers have no error, and the errors of the others.
 
     Raises ResponsesError when no agency is left (as without ``skip_invalid``)."""
+
     fw = load_framework(framework)
     report = validate_responses(
         responses if responses is not None else default_responses(examples_dir()), fw
@@ -553,6 +1054,9 @@ def _check_out(out: Path, responses: Responses) -> None:
     file per agency, and removes reports of an earlier, different run.  So ``out``
     must be new, empty (hidden files aside) or a folder of an earlier guidekit run
     (its ``manifest.json`` names guidekit), and must not hold the answer files.
+    A run writes its manifest before its first report, so a folder it leaves
+    when interrupted (Ctrl+C, SIGTERM, a full disk) is one of guidekit's and the
+    same command accepts it.
     """
     for source in responses.sources:
         file = Path(source.file).resolve()
@@ -585,44 +1089,47 @@ def _is_guidekit_manifest(path: Path) -> bool:
 
 def _previous_results(
     out: Path, key: dict[str, Any], wanted: set[str]
-) -> tuple[list[AgencyResult], list[str]]:
-    """Reports of an earlier run in ``out`` that this run keeps or removes.
+) -> tuple[list[AgencyResult], list[str], list[str]]:
+    """Reports of an earlier run in ``out``: the ones this run keeps, and the ones it
+    removes before it starts.
 
-    Same run key: the earlier reports of agencies not rerun now stay, and are
-    listed again in the index (a rerun of one agency does not drop the others).
-    Different key (other round, language, framework version or answers): the
-    earlier reports are stale and are removed, so the folder never mixes runs.
+    Kept: reports of the same run key (round, language, framework version,
+    answers) that were finished (``status: ok``) and are not redone now; they
+    are listed again in the index (a rerun of one agency does not drop the
+    others).  Removed: every other report file the earlier manifest lists —
+    another key's (stale), an agency redone now, or one an interrupted run
+    left unfinished — so the folder never mixes runs.  Returns (kept, files to
+    remove, the stale ones among them).
     """
     path = out / "manifest.json"
     if not path.is_file():
-        return [], []
+        return [], [], []
     try:
         previous = json.loads(path.read_text(encoding="utf-8"))
         entries = previous["agencies"]
     except (ValueError, KeyError, TypeError):
-        return [], []
+        return [], [], []
     same = previous.get("run_key") == key
     fields = {f.name for f in dataclasses.fields(AgencyResult)}
     carried: list[AgencyResult] = []
-    removed: list[str] = []
-    for entry in entries:
-        if not isinstance(entry, dict) or entry.get("agency_id") in wanted:
+    remove: list[str] = []
+    stale: list[str] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
             continue
         name = str(entry.get("file") or "")
-        report = out / name
-        if not (name.endswith(".html") and "/" not in name and report.is_file()):
+        if not (name.endswith(".html") and "/" not in name and "\\" not in name):
             continue
-        if same and entry.get("status") == "ok":
-            carried.append(
-                AgencyResult(
-                    **{k: v for k, v in entry.items() if k in fields},
-                )
-            )
+        if not (out / name).is_file():
+            continue
+        if same and entry.get("status") == "ok" and entry.get("agency_id") not in wanted:
+            carried.append(AgencyResult(**{k: v for k, v in entry.items() if k in fields}))
             carried[-1].reused = True
-        elif not same:
-            report.unlink()
-            removed.append(name)
-    return carried, removed
+            continue
+        remove.append(name)
+        if not same and entry.get("agency_id") not in wanted:
+            stale.append(name)
+    return carried, remove, stale
 
 
 def _tidy_logs(folder: Path, results: list[AgencyResult]) -> None:
@@ -644,48 +1151,84 @@ def _natural(text: str) -> list[Any]:
 
 def _execute(
     tasks: list[dict[str, Any]], workers: int | None, progress: bool | None
-) -> list[AgencyResult]:
+) -> Iterator[AgencyResult]:
+    """Run the tasks; yield each agency's result as it finishes.
+
+    ``workers`` processes (spawned, a fresh kernel per report).  When the run
+    stops early — Ctrl+C, SIGTERM, an error, or the caller closing this
+    generator — the workers and their kernels are ended before the exception
+    goes on, so nothing keeps running (or holding memory) after the batch.  A
+    worker process that dies breaks the pool: the agencies it left unfinished
+    get one more try in a fresh pool, then are listed as failed.
+    """
     from tqdm.auto import tqdm
 
     if not tasks:
-        return []
-    workers = workers or min(2, os.cpu_count() or 1)
-    workers = max(1, min(workers, len(tasks)))
+        return
+    workers = max(1, min(workers or 1, len(tasks)))
     bar = tqdm(
         total=len(tasks),
         unit="report",
         desc="guidekit reports",
         disable=None if progress is None else not progress,
     )
-    results: list[AgencyResult] = []
     try:
         if workers == 1:
-            _warm_up()
-            for task in tasks:
-                results.append(run_one(task))
-                bar.update()
-        else:
-            context = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up) as pool:
-                futures = {pool.submit(run_one, task): task for task in tasks}
-                for future in cf.as_completed(futures):
-                    task = futures[future]
-                    try:
-                        results.append(future.result())
-                    except Exception as exc:  # the worker process itself died
-                        results.append(
-                            AgencyResult(
-                                task["agency_id"],
-                                task["agency_name"],
-                                Path(task["html"]).name,
-                                status="failed",
-                                error=f"worker failed: {type(exc).__name__}: {exc}",
-                            )
-                        )
+            _warm_up(worker=False)
+            before = _descendants()
+            try:
+                for task in tasks:
+                    result = run_one(task)
                     bar.update()
+                    yield result
+            except BaseException:
+                _stop_processes(before)
+                raise
+            return
+        context = multiprocessing.get_context("spawn")
+        queue = list(tasks)
+        again: dict[str, str] = {}  # agency → why it is run a second time
+        for attempt in (1, 2):
+            broken: list[tuple[dict[str, Any], BaseException]] = []
+            before = _descendants()
+            pool = cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
+            finished = False
+            try:
+                futures = {pool.submit(run_one, task): task for task in queue}
+                for future in cf.as_completed(futures):
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool as exc:  # a worker process itself died
+                        broken.append((futures[future], exc))
+                        continue
+                    if result.agency_id in again:
+                        result.warnings.insert(0, f"retried after: {again[result.agency_id]}")
+                    bar.update()
+                    yield result
+                finished = True
+            finally:
+                if finished and not broken:
+                    pool.shutdown(wait=True)
+                else:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    _stop_processes(before)
+            if not broken:
+                return
+            queue = [task for task, _ in broken]
+            again = {t["agency_id"]: f"worker failed: {type(e).__name__}: {e}" for t, e in broken}
+            if attempt == 2:
+                for task, exc in broken:
+                    bar.update()
+                    yield AgencyResult(
+                        task["agency_id"],
+                        task["agency_name"],
+                        Path(task["html"]).name,
+                        status="failed",
+                        error=f"worker failed: {type(exc).__name__}: {exc}",
+                        finished_at=_now(),
+                    )
     finally:
         bar.close()
-    return results
 
 
 def _summary_frame(
@@ -721,7 +1264,13 @@ def _summary_frame(
     missing = [r for r in results if r.agency_id not in set(overall["agency_id"])]
     extra = pd.DataFrame(
         [
-            {"round": data.round, "agency_id": r.agency_id, "status": r.status, "report": ""}
+            {
+                "round": data.round,
+                "agency_id": r.agency_id,
+                "agency_name": r.agency_name,
+                "status": r.status,
+                "report": "",
+            }
             for r in missing
         ]
     )
@@ -732,10 +1281,27 @@ def _summary_frame(
     return frame
 
 
+def excel_text(value: str) -> str:
+    """A CSV cell that Excel opens as this exact text: ``="0012"``.
+
+    Excel reads a CSV cell that looks like a number, a date or a fraction as one
+    (``0012`` → 12, ``1-2`` → 2 Jan) and offers no per-column type when a CSV
+    file is double-clicked; a cell written as the formula ``="…"`` is a text
+    constant it keeps as written (quotes inside doubled, so the cell can only
+    ever be that string).  LibreOffice does the same with "Evaluate formulas"
+    on; other readers see the ``="…"`` and can strip it (``manifest.json``
+    holds the plain codes).
+    """
+    return '="' + value.replace('"', '""') + '"'
+
+
 def _write_summary(out: Path, data: RoundData, results: list[AgencyResult], lang: str) -> Path:
+    """``summary.csv``: UTF-8 with BOM (Excel on zh-TW Windows reads the names right),
+    text that starts like a formula escaped (:func:`guidekit.files.excel_safe`), and
+    agency codes written as text constants (:func:`excel_text`: ``0012`` stays 0012)."""
     path = out / "summary.csv"
-    # UTF-8 with BOM so Excel on zh-TW Windows opens the Chinese names correctly.
     table = excel_safe(_summary_frame(data, results, lang))
+    table["agency_id"] = table["agency_id"].map(lambda a: excel_text(str(a)))
     _write_atomic(path, table.to_csv(index=False), encoding="utf-8-sig")
     return path
 
@@ -749,10 +1315,19 @@ def _write_manifest(
     today: dt.date,
     key: dict[str, Any],
     unread: list[str] | None = None,
+    status: dict[str, Any] | None = None,
 ) -> Path:
+    """``manifest.json``: what the run is (inputs, key, state) and each agency's
+    result as it finished (``status`` ok / failed / pending, file, time)."""
     fw = data.scores.framework
+    status = status or {"state": "complete", "run": None, "interrupted": None}
     manifest = {
         "guidekit": __version__,
+        # running | complete | interrupted: a folder whose manifest is not "complete"
+        # lacks the reports of its pending agencies
+        "state": status["state"],
+        "run": status["run"],
+        "interrupted": status["interrupted"],
         "generated_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "report_date": today.isoformat(),
         "framework": {"id": fw.id, "version": fw.version},
@@ -770,7 +1345,8 @@ def _write_manifest(
             "agencies": len(results),
             "ok": sum(r.status == "ok" for r in results),
             "reused": sum(r.reused for r in results),
-            "failed": sum(r.status != "ok" for r in results),
+            "failed": sum(r.status == "failed" for r in results),
+            "pending": sum(r.status == "pending" for r in results),
             "duration_s": duration,
         },
         "agencies": [dataclasses.asdict(r) for r in results],
@@ -787,9 +1363,11 @@ def _write_index(
     lang: str,
     today: dt.date,
     unread: list[str] | None = None,
+    status: dict[str, Any] | None = None,
 ) -> Path:
     fw = data.scores.framework
     summary = _summary_frame(data, results, lang, rounded=False)
+    banner = _state_banner(status, lang)
     rows = []
     by_id = {r.agency_id: r for r in results}
     for record in summary.to_dict("records"):
@@ -827,9 +1405,10 @@ def _write_index(
             rounds=data.round,
             n=len(results),
             ok=sum(r.status == "ok" for r in results),
-            failed=sum(r.status != "ok" for r in results),
+            failed=sum(r.status == "failed" for r in results),
             date=i18n.format_date(today, lang),
         ),
+        banner=banner,
         synthetic=data.responses.synthetic,
         framework=f"{fw.meta.text('title', lang)} {fw.version}",
         rows=rows,
@@ -839,6 +1418,24 @@ def _write_index(
     path = out / "index.html"
     _write_atomic(path, html)
     return path
+
+
+def _state_banner(status: dict[str, Any] | None, lang: str) -> str:
+    """What the index says above its table when the run has not finished."""
+    if not status or status.get("state") == "complete":
+        return ""
+    run = status.get("run") or {}
+    fields = _holder_fields(run, lang)
+    if status.get("state") == "interrupted":
+        stopped = status.get("interrupted") or {}
+        return i18n.t(
+            "index.state.interrupted",
+            lang,
+            when=stopped.get("at", ""),
+            reason=stopped.get("reason", ""),
+            command=fields["command"],
+        )
+    return i18n.t("index.state.running", lang, **fields)
 
 
 def _index_reading(fw: Any, forms: set[str], lang: str) -> list[str]:

@@ -21,6 +21,7 @@ from guidekit import i18n
 from guidekit.answers import Responses
 from guidekit.files import write_atomic
 from guidekit.framework import Framework, load_framework
+from guidekit.intake.agencies import agencies
 from guidekit.intake.responses import read_responses
 from guidekit.paths import examples_dir
 from guidekit.problems import GuidekitError
@@ -112,6 +113,7 @@ def load_round(
     GuidekitError
         If the round is not in the answers.
     """
+
     if isinstance(responses, Responses):
         data = responses
     else:
@@ -124,9 +126,19 @@ def load_round(
     frame = data.frame[data.frame["round"] == chosen].reset_index(drop=True)
     if frame.empty:
         have = ", ".join(sorted(set(data.frame["round"]), key=_natural))
+        hint = {"en": "", "zh-TW": ""}
+        rounds = examples_dir() / "rounds"
+        if responses is None and (rounds / chosen).is_dir():
+            # the default answers are the example's latest round only: say where this one is
+            folder = _shown_path(rounds)
+            hint = {
+                lang: ("；" if lang == "zh-TW" else "; ")
+                + i18n.t("batch.round.elsewhere", lang, folder=folder, round=chosen)
+                for lang in hint
+            }
         raise GuidekitError(
-            f"round {chosen!r} is not in the answers (rounds: {have})",
-            zh=f"填答中沒有評估回合 {chosen!r}（現有：{have}）",
+            f"round {chosen!r} is not in the answers (rounds: {have}){hint['en']}",
+            zh=f"填答中沒有評估回合 {chosen!r}（現有：{have}）{hint['zh-TW']}",
         )
     subset = dataclasses.replace(data, frame=frame)
     others = (
@@ -135,6 +147,15 @@ def load_round(
     return RoundData(
         chosen, subset, score(subset, weights), {str(k): int(v) for k, v in others.items()}
     )
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is inside it (what a user
+    types), else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
 
 
 def default_responses(folder: Path) -> Path:
@@ -163,7 +184,7 @@ class _Assessment:
 class AgencyReport:
     """One agency's report for one round.
 
-    Build it with :meth:`build`; each section method returns an :class:`~guidekit.render.html.HTML`
+    Build it with :meth:`build`; each section method returns an :class:`~guidekit.html.HTML`
     that Jupyter displays.  All text is in ``lang`` (``"zh-TW"`` or ``"en"``).
 
     Attributes
@@ -302,15 +323,17 @@ class AgencyReport:
     def display_name(self) -> str:
         """The agency's name as the reader sees it: in English reports, the register's
         English name with the name as answered, when the register knows this code
-        under that name."""
+        under that name.
+
+        Raises
+        ------
+        GuidekitError
+            If the register (:func:`guidekit.intake.agencies`) cannot be read: an
+            English report does not quietly lose the English names.
+        """
         if self.lang != "en":
             return self.agency_name
-        try:
-            from guidekit.research import agencies
-
-            register = agencies().set_index("agency_id")
-        except Exception:  # no register: the name as answered
-            return self.agency_name
+        register = agencies().set_index("agency_id")
         if self.agency_id in register.index:
             record = register.loc[self.agency_id]
             if record["name_zh"] == self.agency_name and record["name_en"]:
@@ -543,11 +566,8 @@ class AgencyReport:
         )
 
     def _join_labels(self, labels: list[str]) -> str:
-        """Labels of tied principles: all of them up to three, then "… and n more"."""
-        sep = "、" if self.lang == "zh-TW" else "; "
-        if len(labels) <= 3:
-            return sep.join(labels)
-        return self.t("chart.more", shown=sep.join(labels[:3]), n=len(labels) - 3)
+        """Labels of tied principles: up to three, then how many more (:func:`i18n.join_labels`)."""
+        return i18n.join_labels(labels, self.lang, limit=3)
 
     def principles(self) -> HTML:
         """Radar chart against the round's median, and the table of principle scores."""
@@ -592,14 +612,12 @@ class AgencyReport:
                 rows.append(
                     {
                         "label": label,
-                        "principles": "、".join(
-                            self._principle_label(p.id)
-                            for p in self.framework.principles_of(dim.id)
-                        )
-                        if self.lang == "zh-TW"
-                        else "; ".join(
-                            self._principle_label(p.id)
-                            for p in self.framework.principles_of(dim.id)
+                        "principles": i18n.join_labels(
+                            [
+                                self._principle_label(p.id)
+                                for p in self.framework.principles_of(dim.id)
+                            ],
+                            self.lang,
                         ),
                         "score": i18n.format_score(d["score"]),
                         "median": i18n.format_score(median),

@@ -23,7 +23,6 @@ Conventions of every table returned here: IDs are strings; scores are floats
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import re
 import warnings
@@ -38,8 +37,9 @@ from guidekit import i18n
 from guidekit.answers import Responses
 from guidekit.framework import Framework, load_framework
 from guidekit.framework.history import changed_items
+from guidekit.intake.agencies import AGENCY_COLUMNS, agencies
 from guidekit.intake.responses import read_responses
-from guidekit.paths import agencies_file, examples_dir
+from guidekit.paths import examples_dir
 from guidekit.render.html import HTML
 from guidekit.scoring import KEY, Scores
 from guidekit.scoring import score as _score
@@ -64,37 +64,6 @@ __all__ = [
 ]
 
 ENCODING = "utf-8"
-
-#: Columns of :func:`agencies` (all strings).
-AGENCY_COLUMNS = (
-    "agency_id",
-    "name_zh",
-    "name_en",
-    "short_name_zh",
-    "level",
-    "kind",
-    "parent_id",
-    "parent_name_zh",
-    "level_zh",
-    "level_en",
-    "kind_zh",
-    "kind_en",
-)
-
-_LEVEL_LABELS = {
-    "central": ("中央機關", "Central government"),
-    "local": ("地方政府", "Local government"),
-}
-_KIND_LABELS = {
-    "cabinet": ("行政院", "Executive Yuan"),
-    "ministry": ("部", "Ministry"),
-    "council": ("委員會", "Council"),
-    "independent": ("獨立機關", "Independent agency"),
-    "other_central": ("其他中央機關", "Other central agency"),
-    "special_municipality": ("直轄市", "Special municipality"),
-    "provincial_city": ("市", "Provincial city"),
-    "county": ("縣", "County"),
-}
 
 
 class VersionMismatchWarning(UserWarning):
@@ -184,7 +153,7 @@ def load(
 def _store_responses(store: Any, fw: Framework, agreed: str) -> Responses:
     if hasattr(store, "responses") and callable(store.responses):
         return store.responses(fw, agreed=agreed)
-
+    # the workshop's response store, read-only: reading never changes it
     with open_store(Path(store), fw, readonly=True) as opened:
         return opened.responses(fw, agreed=agreed)
 
@@ -215,68 +184,8 @@ def score(responses: Responses, weights: dict[str, float] | None = None) -> Scor
 # -- agency attributes --------------------------------------------------------------------
 
 
-def agencies(path: str | Path | None = None) -> pd.DataFrame:
-    """Agency attributes for grouping, from the agency register.
-
-    Parameters
-    ----------
-    path : path, optional
-        An agency register CSV (UTF-8) with the columns of
-        ``data/agencies/agencies.csv``; default that file.
-
-    Returns
-    -------
-    DataFrame
-        One row per agency, all strings: ``agency_id, name_zh, name_en,
-        short_name_zh, level`` (``central`` / ``local``), ``kind`` (``ministry``,
-        ``council``, ``independent``, ``other_central``,
-        ``special_municipality``, ``provincial_city``, ``county``,
-        ``cabinet``), ``parent_id`` (the supervising agency; ``A00000000A``
-        行政院 for second-level agencies, ``""`` for local governments),
-        ``parent_name_zh``, and labels ``level_zh, level_en, kind_zh, kind_en``.
-
-    Raises
-    ------
-    GuidekitError
-        If the file cannot be read (missing, not UTF-8), lacks a column or
-        repeats an agency id.
-    """
-    path = Path(path) if path is not None else agencies_file()
-    try:
-        with path.open(encoding=ENCODING, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise i18n.error(
-            "research.error.register_read", path=path, detail=i18n.os_detail(exc)
-        ) from None
-    except UnicodeDecodeError:
-        raise i18n.error("research.error.register_read", path=path, detail="UTF-8") from None
-    needed = ("agency_id", "name_zh", "name_en", "level", "kind", "parent_id")
-    missing = [c for c in needed if rows and c not in rows[0]]
-    if not rows or missing:
-        raise i18n.error("research.error.register_columns", path=path, columns=", ".join(needed))
-    frame = pd.DataFrame(rows).astype("string")
-    if frame["agency_id"].duplicated().any():
-        dup = frame.loc[frame["agency_id"].duplicated(), "agency_id"].iloc[0]
-        raise i18n.error("research.error.register_duplicate", path=path, agency_id=dup)
-    if "short_name_zh" not in frame:
-        frame["short_name_zh"] = ""
-    names = dict(zip(frame["agency_id"], frame["name_zh"], strict=True))
-    frame["parent_id"] = frame["parent_id"].fillna("")
-    frame["parent_name_zh"] = (
-        frame["parent_id"].map(lambda p: names.get(p, "") if p else "").astype("string")
-    )
-    frame["level_zh"] = (
-        frame["level"].map(lambda v: _LEVEL_LABELS.get(v, (v, v))[0]).astype("string")
-    )
-    frame["level_en"] = (
-        frame["level"].map(lambda v: _LEVEL_LABELS.get(v, (v, v))[1]).astype("string")
-    )
-    frame["kind_zh"] = frame["kind"].map(lambda v: _KIND_LABELS.get(v, (v, v))[0]).astype("string")
-    frame["kind_en"] = frame["kind"].map(lambda v: _KIND_LABELS.get(v, (v, v))[1]).astype("string")
-    return frame[list(AGENCY_COLUMNS)].reset_index(drop=True)
-
-
+#: The agency register's encoding: UTF-8, with or without the byte-order mark Excel
+#: writes when it saves "CSV UTF-8".
 def _with_attributes(table: pd.DataFrame, attributes: pd.DataFrame | bool | None) -> pd.DataFrame:
     if attributes is None or attributes is False:
         return table

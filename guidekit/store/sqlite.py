@@ -1003,6 +1003,7 @@ def _read_problems(
     """The answer-file reader's rules applied to rows read from a store (file = the store,
     row = the log id): unknown items and answer codes, control characters in codes and
     names (errors); 不適用 without a reason and several names for one agency (warnings)."""
+
     problems: list[Problem] = []
     banks = {inst.id: {i.id for i in fw.items[inst.id]} for inst in fw.instruments}
     for row in frame.itertuples():
@@ -1064,7 +1065,8 @@ def _read_problems(
                         "agency_id": agency,
                         "round": rnd,
                         "n": len(names),
-                        "names": "、".join(names),
+                        "names_zh": i18n.join_labels(list(names), "zh-TW"),
+                        "names_en": i18n.join_labels([f"“{n}”" for n in names], "en"),
                         "used": used,
                     },
                     Severity.WARNING,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import csv
 import datetime as dt
 import hmac
 import os
@@ -33,7 +32,8 @@ from typing import Any
 from guidekit import i18n
 from guidekit.answers import AGREED_RESPONDENT, clean_name, is_reserved_name
 from guidekit.framework import Framework
-from guidekit.paths import agencies_file
+from guidekit.intake.agencies import agencies
+from guidekit.problems import GuidekitError
 from guidekit.render.html import TEMPLATES, render
 from guidekit.store import (
     ResponseStore,
@@ -69,14 +69,17 @@ def stylesheet() -> str:
 
 
 def known_agencies() -> dict[str, str]:
-    """Agency code → zh-TW name from the bundled ``data/agencies/agencies.csv``."""
-    path = agencies_file()
-    if not path.is_file():
-        return {}
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return {
-            row["agency_id"]: row["name_zh"] for row in csv.DictReader(fh) if row.get("agency_id")
-        }
+    """Agency code → zh-TW name from the bundled ``data/agencies/agencies.csv``, read by
+    :func:`guidekit.research.agencies` (the one reader of the register).
+
+    Raises
+    ------
+    GuidekitError
+        If the register cannot be read or has problems (each named with its row).
+    """
+
+    register = agencies()
+    return dict(zip(register["agency_id"], register["name_zh"], strict=True))
 
 
 def query_choices(query: str | None = None) -> dict[str, str]:
@@ -180,7 +183,11 @@ class Workshop:
         default_round = rounds[0] if rounds else str(dt.date.today().year)
         # Public names only: the bundled register, never the agencies other workshops
         # answered in this store (a participant need not learn who else was assessed).
-        self.agencies = known_agencies()
+        try:
+            self.agencies = known_agencies()
+        except GuidekitError as exc:  # the page still works, without suggestions: said, logged
+            self.agencies = {}
+            self.errors.exception(exc, "agency register")
         label = {"style": {"description_width": "initial"}}
         # Text fields send every change as it is typed: a field whose value only travels when
         # it is left shows the kernel's value again whenever the kernel changes anything

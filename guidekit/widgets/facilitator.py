@@ -304,9 +304,7 @@ class FacilitatorView:
             kind="none",
             text=self.t(
                 "workshop.team.summary",
-                respondents="、".join(respondents)
-                if self.lang == "zh-TW"
-                else ", ".join(respondents),
+                respondents=i18n.join_labels(list(respondents), self.lang),
                 n=len(respondents),
                 disagree=self._n_disagree,
                 agreed=self.model.n_agreed(),
@@ -549,10 +547,19 @@ class FacilitatorView:
             heading=self.t("workshop.team.exported", rows=exported.rows),
             download_label=self.t("workshop.team.download"),
             files=[self._file("CSV", exported.csv), self._file("Excel", exported.xlsx)],
-            note=self._export_note(exported, self.t("workshop.team.export_note")),
-            command=shell_command(["guidekit", "validate", str(exported.csv)]),
-            command_label=self.t("workshop.team.check_with"),
+            **self._command(
+                shell_command(["guidekit", "validate", str(exported.csv)]),
+                self.t("workshop.team.check_with"),
+                self._export_note(exported, self.t("workshop.team.export_note")),
+            ),
         )
+
+    def _command(self, command: str | None, label: str, note: str) -> dict[str, Any]:
+        """The "same as running" line, or a word on why there is none (a folder name a
+        Windows shell would read; see :func:`~guidekit.widgets.model.shell_command`)."""
+        if command is None:
+            note += " " + self.t("workshop.team.no_command")
+        return {"note": note, "command": command, "command_label": label}
 
     def _export_note(self, exported: Any, note: str) -> str:
         if exported.replaced:
@@ -584,9 +591,11 @@ class FacilitatorView:
             heading=heading,
             download_label=self.t("workshop.team.download"),
             files=files,
-            note=self._export_note(reported.answers, self.t("workshop.team.report_note")),
-            command=reported.command,
-            command_label=self.t("workshop.team.same_as"),
+            **self._command(
+                reported.command,
+                self.t("workshop.team.same_as"),
+                self._export_note(reported.answers, self.t("workshop.team.report_note")),
+            ),
         )
         if not reported.ok:
             self.errors.show(heading)

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import math
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +27,7 @@ import pandas as pd
 from guidekit import i18n, scoring
 from guidekit.answers import AGREED_RESPONDENT, COLUMNS, Responses
 from guidekit.files import check_targets
-from guidekit.framework import Framework, Item
+from guidekit.framework import Framework, Item, default_framework_path
 from guidekit.render import charts
 from guidekit.report import batch
 from guidekit.store import (
@@ -326,7 +327,7 @@ class Questionnaire:
         return frame
 
     def responses(self) -> Responses:
-        """This sheet's saved answers as :class:`~guidekit.intake.responses.Responses`."""
+        """This sheet's saved answers as :class:`~guidekit.responses.Responses`."""
         return Responses(frame=self.frame(), framework=self.framework)
 
     def principles(self) -> pd.DataFrame:
@@ -383,17 +384,46 @@ class Questionnaire:
         )
 
 
-def shell_command(args: list[str]) -> str:
-    """``args`` as one command line to copy into a shell, each argument quoted as needed
-    (POSIX shells: :func:`shlex.join`; Windows: :func:`subprocess.list2cmdline`), so a
-    round or agency code such as ``A1$(touch x)`` stays one literal argument."""
-    if os.name == "nt":
-        import subprocess
+#: Characters a Windows argument may hold bare: letters and digits of any script, ``_``,
+#: and the path characters ``.`` ``-`` ``\`` ``/`` ``:`` (none means anything to cmd.exe
+#: or PowerShell).
+_WINDOWS_BARE = re.compile(r"[\w.\\/:-]+")
+#: Characters that keep a meaning even inside "…" in cmd.exe (``%`` ``!``) or PowerShell
+#: (``$`` `````, the double quotes PowerShell accepts, ``“ ” „``), the quote itself and line
+#: breaks or other control characters: an argument holding one is never shown.
+_WINDOWS_UNSAFE = re.compile(r'[%!$`"\u201c\u201d\u201e\x00-\x1f\x7f\u2028\u2029]')
 
-        return subprocess.list2cmdline(args)
-    import shlex
 
-    return shlex.join(args)
+def shell_command(args: list[str], windows: bool | None = None) -> str | None:
+    """``args`` as one command line to copy into a shell, or ``None`` when that
+    cannot be written safely.
+
+    POSIX shells (``windows`` false): :func:`shlex.join`, every argument that needs it
+    in single quotes.  Windows (``windows`` true; default ``os.name == "nt"``): one line
+    that means the same in cmd.exe and in PowerShell: an argument of letters, digits
+    and ``_ . - \\ / :`` stays bare, any other is put in double quotes, inside which
+    neither shell gives ``& | < > ^ ( ) ; ' ,`` or spaces a meaning.  An argument holding
+    a character that both shells would still read inside double quotes (``% ! $ ` "``,
+    PowerShell's curly double quotes, a line break) or ending in ``\\`` gives ``None``:
+    the page then shows no command rather than one that runs something else.
+
+    The commands guidekit shows carry only paths; text typed on the start page
+    (round, agency code, names) never reaches them (see :meth:`Facilitator.report`).
+    """
+    windows = os.name == "nt" if windows is None else windows
+    if not windows:
+        import shlex
+
+        return shlex.join(args)
+    shown = []
+    for arg in args:
+        if _WINDOWS_BARE.fullmatch(arg):
+            shown.append(arg)
+        elif arg and not _WINDOWS_UNSAFE.search(arg) and not arg.endswith("\\"):
+            shown.append(f'"{arg}"')
+        else:
+            return None
+    return " ".join(shown)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -419,7 +449,7 @@ class Reported:
     answers: Exported
     ok: bool
     error: str | None
-    command: str
+    command: str | None
 
 
 class Facilitator:
@@ -700,6 +730,7 @@ class Facilitator:
 
     # -- files ---------------------------------------------------------------------------
     def _stem(self) -> str:
+
         agency = batch.report_filenames([self.agency_id])[self.agency_id].removesuffix(".html")
         round_ = batch.report_filenames([self.round])[self.round].removesuffix(".html")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -730,14 +761,19 @@ class Facilitator:
     def report(self, folder: str | Path | None = None, today: dt.date | None = None) -> Reported:
         """Export the answers (:meth:`export`) and run ``guidekit reports`` on that file.
 
-        The report comes from :func:`guidekit.report.batch.run_reports` with the exported
+        The report comes from :func:`guidekit.batch.run_reports` with the exported
         CSV as input, exactly what ``guidekit reports --responses <csv> --agency
-        <id> --round <round> --out <folder>`` does; ``command`` is that command
-        line, every argument quoted for a shell (:func:`shell_command`).
+        <id> --round <round> --out <folder>`` does.  ``command`` is the command line
+        to copy (:func:`shell_command`): ``guidekit reports --responses <csv> --out
+        <folder>``, the same run, since the exported file holds only this agency and
+        round; it names only paths (the folder's name is made by guidekit from the round
+        and agency code by :func:`guidekit.batch.report_filenames`), never typed text.
+        ``None`` when a path holds characters a Windows shell would read.
         Default folder: ``<out>/reports/<round>_<agency>_<time>/``, with the answer
         files in it and the report in its ``report/`` folder (answers and reports
         never share a folder: a folder with a report run is not read as answers).
         """
+
         folder = Path(folder) if folder is not None else self.out / "reports" / self._stem()
         answers = self.export(folder)
         framework = str(self.framework.path)
@@ -755,20 +791,10 @@ class Facilitator:
         )
         agency = result.results[0]
         html = folder / agency.file if agency.status == "ok" else None
-        command = shell_command(
-            [
-                "guidekit",
-                "--lang",
-                self.lang,
-                "reports",
-                "--responses",
-                str(answers.csv),
-                "--agency",
-                self.agency_id,
-                "--round",
-                self.round,
-                "--out",
-                str(folder),
-            ]
-        )
+        # The exported file holds this agency's answers of this round only, so the command
+        # needs neither --agency nor --round: text typed on the start page never reaches it.
+        args = ["guidekit", "--lang", self.lang, "reports", "--responses", str(answers.csv)]
+        if self.framework.path.resolve() != default_framework_path().resolve():
+            args += ["--framework", framework]
+        command = shell_command([*args, "--out", str(folder)])
         return Reported(html, folder, answers, agency.status == "ok", agency.error, command)

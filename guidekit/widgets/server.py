@@ -52,6 +52,7 @@ from guidekit.render import TEMPLATES
 from guidekit.store import STORE_ENV, SQLiteStore, default_store_path, open_store
 from guidekit.widgets import wire
 from guidekit.widgets.errors import LOG_ENV, log_path
+from guidekit.widgets.model import shell_command
 
 #: Environment variable with the facilitator key, read by the workshop page
 #: (:class:`guidekit.widgets.app.Workshop`): the facilitator view needs it.
@@ -512,8 +513,30 @@ def _settle(path: Path, say: Callable[[str, str], None]) -> None:
         done = settle_store(path)
     except GuidekitError:
         done = False
-    key = "workshop.server.settled" if done else "workshop.server.unsettled"
-    say(*(i18n.t(key, lg, path=str(path)) for lg in ("zh-TW", "en")))
+    say(*settle_message(path, done))
+
+
+def settle_message(path: Path, done: bool) -> tuple[str, str]:
+    """What the stopped workshop says about its store (zh-TW, en): every answer is in
+    the one file, or which ``guidekit backup`` command copies it completely (quoted
+    for a shell by :func:`~guidekit.widgets.model.shell_command`: the path may hold
+    spaces or shell characters)."""
+    if done:
+        return (
+            i18n.t("workshop.server.settled", "zh-TW", path=str(path)),
+            i18n.t("workshop.server.settled", "en", path=str(path)),
+        )
+
+    def command(copy: str) -> str:
+        args = ["guidekit", "backup", str(path), copy]
+        return shell_command(args) or " ".join(args)
+
+    return (
+        i18n.t(
+            "workshop.server.unsettled", "zh-TW", path=str(path), command=command("備份.sqlite")
+        ),
+        i18n.t("workshop.server.unsettled", "en", path=str(path), command=command("copy.sqlite")),
+    )
 
 
 def _cleanup(p: Plan) -> None:
