@@ -46,6 +46,7 @@ from .paths import notebooks_dir
 from .problems import GuidekitError, ResponsesError
 from .report import RoundData, load_round
 from .responses import AgencySplit, Responses
+from .tabular import UNREAD_CODES
 
 #: Seconds a single notebook cell may run before the agency is marked failed.
 DEFAULT_TIMEOUT = 600
@@ -471,6 +472,15 @@ def run_reports(
     manifest = _write_manifest(out, data, results, lang, duration, today, key, unread)
     index = _write_index(out, data, results, lang, today, unread)
     notes = []
+    skipped = [p.format(lang) for p in data.responses.problems if p.code in UNREAD_CODES]
+    if skipped:  # hidden rows, sheets, columns: what the scores leave out
+        notes.append(
+            (
+                "填答檔中下列部分未讀取，不計分：\n  " + "\n  ".join(skipped),
+                "these parts of the answer files were not read and are not scored:\n  "
+                + "\n  ".join(skipped),
+            )
+        )
     if unread:
         notes.append(
             (

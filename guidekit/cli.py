@@ -235,6 +235,8 @@ def score(
     if output is not None:
         _check_score_output(output, fmt, paths)
     responses = read_responses(list(paths), framework)
+    for problem in responses.problems:  # hidden rows left out, values cleaned …: said, on stderr
+        _echo(problem.format(_lang(click.get_current_context(), lang)), err=True)
     if round_ is not None:
         frame = responses.frame[responses.frame["round"] == round_].reset_index(drop=True)
         if frame.empty:

@@ -111,6 +111,12 @@ KINDS = {
     "text": ("CSV 文字檔", "a text (CSV) file", ".csv"),
 }
 
+#: Codes of the warnings that say part of a file was not read (or could not be checked):
+#: a command that prints only some warnings prints these.
+UNREAD_CODES = frozenset(
+    {"hidden-sheet", "extra-sheet", "hidden-rows", "hidden-columns", "xls-unchecked"}
+)
+
 _ODS_MIMETYPE = "application/vnd.oasis.opendocument.spreadsheet"
 
 HeaderTest = Callable[[list[str]], bool]
