@@ -2,6 +2,11 @@
 UTF-16 "Unicode text", .xlsx, and the OpenDocument (.ods) and old Excel (.xls)
 workbooks agencies exchange.
 
+Workbooks of every kind are read with python-calamine (its time follows the cells
+that hold data, whatever size the sheet declares); what calamine does not say —
+hidden rows and columns, merged ranges, formulas without a computed value — is
+streamed from the sheet's XML (:func:`read_table` says how each is treated).
+
 This module only turns a file into a header and rows of text with their
 spreadsheet row numbers; what the columns mean is decided by the caller
 (:mod:`guidekit.responses`).  The encoding is detected, not guessed silently:
@@ -100,8 +105,9 @@ class Table:
 
 #: Most cells one sheet (or text file) may hold: more than any self-assessment could
 #: (a whole national round, 2,000 agencies × 5 respondents × 91 items × 10 columns, is
-#: about 9 million).  Reading stops there with an error, so a file never reads for hours.
-MAX_CELLS = 20_000_000
+#: about 9 million).  Reading stops there with an error, so a file never reads for hours
+#: (``benchmarks/bench_sheets.py`` measured about 120,000 cells a second: 85 s at the bound).
+MAX_CELLS = 10_000_000
 
 #: What a file really is (from its bytes) → (zh-TW, English) name and the suffix it should have.
 KINDS = {
@@ -174,8 +180,6 @@ def read_table(path: str | Path, is_header: HeaderTest | None = None) -> Table:
         if named != "text" and table.encoding == "unknown":
             # neither a workbook nor text: say that, not which encoding it is not
             table.problems[:] = [_not_a_spreadsheet(path)]
-    elif kind == "xlsx":
-        table = _read_xlsx(path, is_header)
     else:
         table = _read_calamine(path, kind, is_header)
     if kind != named and table.encoding != "unknown":
@@ -236,7 +240,7 @@ def _not_a_spreadsheet(path: Path) -> Problem:
     )
 
 
-def _too_many_cells(path: Path, sheet: str | None, row: int) -> Problem:
+def _too_many_cells(path: Path, sheet: str | None, row: int | None) -> Problem:
     return Problem(
         str(path),
         row,
@@ -494,8 +498,8 @@ class _Layout:
     hidden_rows: list[tuple[int, int]] = dataclasses.field(default_factory=list)
     hidden_columns: list[tuple[int, int]] = dataclasses.field(default_factory=list)
     merged: list[tuple[int, int, int, int]] = dataclasses.field(default_factory=list)
-    #: The last row with a cell that holds something (xlsx): reading stops there.
-    last_row: int | None = None
+    #: Cells (row, column) holding a formula whose value the file does not hold (xlsx).
+    formulas: set[tuple[int, int]] = dataclasses.field(default_factory=set)
 
 
 def spans_text(numbers: Iterable[int], lang: str = "zh-TW") -> str:
@@ -760,8 +764,9 @@ def _xlsx_sheet_part(archive: zipfile.ZipFile, title: str) -> str | None:
 
 def _xlsx_layout(path: Path, title: str) -> _Layout:
     """Hidden rows (by hand or by a filter: both are ``<row hidden="1">``), hidden
-    columns (``<col hidden="1">``) and merged ranges of one worksheet, streamed."""
-    from openpyxl.utils.cell import range_boundaries
+    columns (``<col hidden="1">``), merged ranges and formulas without a computed
+    value (``<c><f>…</f></c>`` with no ``<v>``) of one worksheet, streamed."""
+    from openpyxl.utils.cell import coordinate_to_tuple, range_boundaries
 
     layout = _Layout()
     with zipfile.ZipFile(path) as archive:
@@ -769,25 +774,35 @@ def _xlsx_layout(path: Path, title: str) -> _Layout:
         if part is None:
             return layout
         with archive.open(part) as source:
-            number = 0
+            number = column = 0
+            formula = valued = False
             for event, element in ET.iterparse(source, events=("start", "end")):
                 name = _local(element.tag)
                 if event == "end":
-                    if name == "row":
+                    if name == "v" and element.text:
+                        valued = True
+                    elif name == "c" and formula and not valued:
+                        layout.formulas.add((number, column))
+                    elif name == "row":
                         element.clear()
                     continue
-                if name in {"v", "f", "is"}:  # a cell's value, formula or inline text
-                    layout.last_row = number
+                if name == "c":
+                    given = element.get("r")
+                    column = coordinate_to_tuple(given)[1] if given else column + 1
+                    formula = valued = False
+                elif name == "f":
+                    formula = True
                 elif name == "row":
-                    given = _attribute(element, "r")
+                    given = element.get("r")
                     number = int(given) if given else number + 1
-                    if _attribute(element, "hidden") in {"1", "true"}:
+                    column = 0
+                    if element.get("hidden") in {"1", "true"}:
                         layout.hidden_rows.append((number, number))
-                elif name == "col" and _attribute(element, "hidden") in {"1", "true"}:
-                    first = int(_attribute(element, "min") or 1)
-                    layout.hidden_columns.append((first, int(_attribute(element, "max") or first)))
+                elif name == "col" and element.get("hidden") in {"1", "true"}:
+                    first = int(element.get("min") or 1)
+                    layout.hidden_columns.append((first, int(element.get("max") or first)))
                 elif name == "mergeCell":
-                    ref = _attribute(element, "ref")
+                    ref = element.get("ref")
                     if ref and ":" in ref:
                         layout.merged.append(range_boundaries(ref))
     return layout
@@ -845,65 +860,6 @@ def _ods_layout(path: Path, title: str) -> _Layout:
     return layout
 
 
-def _read_xlsx(path: Path, is_header: HeaderTest | None) -> Table:
-    from openpyxl import load_workbook
-
-    # opened as streams: openpyxl refuses a file by its name's suffix (an .xlsx named .csv)
-    stack = contextlib.ExitStack()
-    workbook = load_workbook(stack.enter_context(path.open("rb")), read_only=True, data_only=True)
-    formulas = load_workbook(stack.enter_context(path.open("rb")), read_only=True, data_only=False)
-    try:
-        sheets = workbook.worksheets
-        for ws in [*sheets, *formulas.worksheets]:
-            # the declared size (<dimension>) is not trusted: one formatted cell at XFD1048576
-            # would make every row 16,384 cells long and add a million empty rows
-            ws.reset_dimensions()
-        visible = [ws.title for ws in sheets if ws.sheet_state == "visible"]
-        names = visible or [ws.title for ws in sheets]
-        headers = {
-            name: _header_texts(next(workbook[name].iter_rows(max_row=1, values_only=True), ()))
-            for name in names
-        }
-        chosen, skipped = _choose_sheet(names, headers, is_header)
-        others = [
-            (
-                ws.title,
-                ws.sheet_state == "visible",
-                any(
-                    any(v is not None and str(v).strip() for v in row)
-                    for row in ws.iter_rows(values_only=True)
-                ),
-            )
-            for ws in sheets
-            if ws.title != chosen
-        ]
-        problems = _sheet_problems(path, chosen, skipped, names.index(chosen) + 1, others)
-        layout = _xlsx_layout(path, chosen)
-
-        def records() -> Iterator[tuple[int, list[Cell]]]:
-            # up to the last row that holds something: formatted empty rows below it
-            # (a whole column formatted down to row 1,048,576) are not walked through
-            last = layout.last_row or 1
-            values_rows = workbook[chosen].iter_rows(max_row=last, values_only=True)
-            formula_rows = formulas[chosen].iter_rows(max_row=last, values_only=True)
-            for number, (values, source) in enumerate(
-                zip(values_rows, formula_rows, strict=False), start=1
-            ):
-                cells = []
-                for value, original in zip(values, source, strict=False):
-                    if value is None and isinstance(original, str) and original.startswith("="):
-                        cells.append(Cell("", "formula"))
-                    else:
-                        cells.append(_workbook_cell(value))
-                yield number, cells
-
-        return _finish(path, "xlsx", chosen, records(), layout, problems, headers)
-    finally:
-        workbook.close()
-        formulas.close()
-        stack.close()
-
-
 def _read_calamine(path: Path, kind: str, is_header: HeaderTest | None) -> Table:
     from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
@@ -936,9 +892,11 @@ def _read_calamine(path: Path, kind: str, is_header: HeaderTest | None) -> Table
         ]
         problems = _sheet_problems(path, chosen, skipped, names.index(chosen) + 1, others)
         if too_big == chosen:
-            problems.append(_too_many_cells(path, chosen, 1))
+            problems.append(_too_many_cells(path, chosen, None))
             return Table(str(path), kind, [], [], problems, chosen, headers)
-        if kind == "ods":
+        if kind == "xlsx":
+            layout = _xlsx_layout(path, chosen)
+        elif kind == "ods":
             layout = _ods_layout(path, chosen)
         else:
             # calamine knows an .xls file's merged cells, not its hidden rows and columns
@@ -955,11 +913,28 @@ def _read_calamine(path: Path, kind: str, is_header: HeaderTest | None) -> Table
             )
     finally:
         workbook.close()
-    records = (
-        (number, [_workbook_cell(v) for v in record])
-        for number, record in enumerate(contents[chosen], start=1)
+    return _finish(
+        path, kind, chosen, _records(contents[chosen], layout.formulas), layout, problems, headers
     )
-    return _finish(path, kind, chosen, records, layout, problems, headers)
+
+
+def _records(
+    values: list[list[object]], formulas: set[tuple[int, int]]
+) -> Iterator[tuple[int, list[Cell]]]:
+    """Rows of cells with their row numbers; a formula without a computed value (which
+    calamine reads as nothing) is marked as such, even beyond the range calamine saw."""
+    by_row: dict[int, list[int]] = {}
+    for number, column in formulas:
+        by_row.setdefault(number, []).append(column)
+    last = max([len(values), *by_row])
+    for number in range(1, last + 1):
+        record = values[number - 1] if number <= len(values) else []
+        cells = [_workbook_cell(v) for v in record]
+        for column in by_row.get(number, ()):
+            cells.extend(Cell("") for _ in range(column - len(cells)))
+            if not cells[column - 1].text:
+                cells[column - 1] = Cell("", "formula")
+        yield number, cells
 
 
 def _workbook_cell(value: object) -> Cell:
