@@ -119,9 +119,7 @@ KINDS = {
 
 #: Codes of the warnings that say part of a file was not read (or could not be checked):
 #: a command that prints only some warnings prints these.
-UNREAD_CODES = frozenset(
-    {"hidden-sheet", "extra-sheet", "hidden-rows", "hidden-columns", "xls-unchecked"}
-)
+UNREAD_CODES = frozenset({"hidden-sheet", "extra-sheet", "hidden-rows", "hidden-columns"})
 
 _ODS_MIMETYPE = "application/vnd.oasis.opendocument.spreadsheet"
 
@@ -144,9 +142,7 @@ def read_table(path: str | Path, is_header: HeaderTest | None = None) -> Table:
       warning.  Hidden sheets are never read (``hidden-sheet`` warning); other
       sheets with content get an ``extra-sheet`` warning.
     * Hidden rows — hidden by hand or by a filter — and hidden columns of the sheet
-      are not read: one ``hidden-rows`` / ``hidden-columns`` warning names them
-      (.xlsx and .ods; an .xls file cannot be checked, and gets an ``xls-unchecked``
-      warning).
+      are not read: one ``hidden-rows`` / ``hidden-columns`` warning names them.
     * Each merged range is one ``merged-cells`` error naming the range: only its
       first cell holds the value, the other cells read as blank (marked with
       :attr:`Cell.merged`).
@@ -808,6 +804,24 @@ def _xlsx_layout(path: Path, title: str) -> _Layout:
     return layout
 
 
+def _xls_layout(data: bytes, title: str) -> _Layout:
+    """Hidden rows and columns and merged ranges of one sheet of an Excel 97–2003
+    workbook, from xlrd's reading of its formatting records (calamine has no hidden rows)."""
+    import xlrd
+
+    book = xlrd.open_workbook(file_contents=data, formatting_info=True, on_demand=True)
+    try:
+        sheet = book.sheet_by_name(title)
+        return _Layout(
+            hidden_rows=[(r + 1, r + 1) for r, info in sheet.rowinfo_map.items() if info.hidden],
+            hidden_columns=[(c + 1, c + 1) for c, info in sheet.colinfo_map.items() if info.hidden],
+            # xlrd's (first row, row after, first column, column after), 0-based
+            merged=[(c0 + 1, r0 + 1, c1, r1) for r0, r1, c0, c1 in sheet.merged_cells],
+        )
+    finally:
+        book.release_resources()
+
+
 _ODF_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 
 
@@ -864,9 +878,9 @@ def _read_calamine(path: Path, kind: str, is_header: HeaderTest | None) -> Table
     from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
     # from the bytes, not the name: calamine picks the format by the file's content
-    with path.open("rb") as fh:
-        workbook = CalamineWorkbook.from_filelike(io.BytesIO(fh.read()))
-    too_big: str | None = None
+    data = path.read_bytes()
+    workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    too_big: list[str] = []
     try:
         meta = workbook.sheets_metadata
         visible = [m.name for m in meta if m.visible == SheetVisibleEnum.Visible]
@@ -876,7 +890,7 @@ def _read_calamine(path: Path, kind: str, is_header: HeaderTest | None) -> Table
             ws = workbook.get_sheet_by_name(m.name)
             if ws.height * ws.width > MAX_CELLS:
                 contents[m.name] = []
-                too_big = too_big or m.name
+                too_big.append(m.name)
                 continue
             contents[m.name] = ws.to_python(skip_empty_area=False)
         headers = {n: _header_texts(contents[n][0] if contents[n] else ()) for n in names}
@@ -885,13 +899,16 @@ def _read_calamine(path: Path, kind: str, is_header: HeaderTest | None) -> Table
             (
                 m.name,
                 m.visible == SheetVisibleEnum.Visible,
-                any(any(v is not None and str(v).strip() for v in row) for row in contents[m.name]),
+                m.name in too_big
+                or any(
+                    any(v is not None and str(v).strip() for v in row) for row in contents[m.name]
+                ),
             )
             for m in meta
             if m.name != chosen
         ]
         problems = _sheet_problems(path, chosen, skipped, names.index(chosen) + 1, others)
-        if too_big == chosen:
+        if chosen in too_big:
             problems.append(_too_many_cells(path, chosen, None))
             return Table(str(path), kind, [], [], problems, chosen, headers)
         if kind == "xlsx":
@@ -899,18 +916,7 @@ def _read_calamine(path: Path, kind: str, is_header: HeaderTest | None) -> Table
         elif kind == "ods":
             layout = _ods_layout(path, chosen)
         else:
-            # calamine knows an .xls file's merged cells, not its hidden rows and columns
-            layout = _Layout(
-                merged=[
-                    (c0 + 1, r0 + 1, c1 + 1, r1 + 1)
-                    for (r0, c0), (r1, c1) in (
-                        workbook.get_sheet_by_name(chosen).merged_cell_ranges or []
-                    )
-                ]
-            )
-            problems.append(
-                Problem(str(path), None, None, None, "xls-unchecked", {}, Severity.WARNING)
-            )
+            layout = _xls_layout(data, chosen)
     finally:
         workbook.close()
     return _finish(

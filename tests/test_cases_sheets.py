@@ -422,3 +422,21 @@ def test_sibling_commands_use_the_same_reader(tmp_path):
     # the score is the visible rows' (2 respondents), and the user is told (stderr)
     assert ",2,False,76.923" in result.stdout
     assert "有 91 列隱藏的資料未讀取" in result.stderr
+
+
+# -- Excel 97–2003 (.xls) --------------------------------------------------------------
+
+
+def test_xls_hidden_rows_merges_and_instructions_sheet(fw):
+    # x4_merged_hidden.xls, written once with xlwt 1.3.0: sheet 1 「說明」 (instructions),
+    # sheet 2 「填答」 with the six answers of ROWS, 機關代碼 merged over B2:B4 and
+    # row 7 (乙, SV-P01-03) hidden
+    report = validate_responses(HIDDEN / "x4_merged_hidden.xls", fw)
+    assert codes(report.problems) == [
+        ("answers-sheet", None, "warning"),
+        ("hidden-rows", 7, "warning"),
+        ("merged-cells", 2, "error"),
+    ]
+    assert only(report.problems, "merged-cells").params["range"] == "B2:B4"
+    assert "第 7 列" in only(report.problems, "hidden-rows").message()
+    assert report.read.frame["source_row"].tolist() == [2, 5, 6]
