@@ -117,8 +117,8 @@ KINDS = {
     "text": ("CSV 文字檔", "a text (CSV) file", ".csv"),
 }
 
-#: Codes of the warnings that say part of a file was not read (or could not be checked):
-#: a command that prints only some warnings prints these.
+#: Codes of the warnings that say part of a file was not read: a command that prints
+#: only some warnings prints these (``guidekit reports``).
 UNREAD_CODES = frozenset({"hidden-sheet", "extra-sheet", "hidden-rows", "hidden-columns"})
 
 _ODS_MIMETYPE = "application/vnd.oasis.opendocument.spreadsheet"

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook
 
-from guidekit import tabular
+from guidekit import research, tabular
 from guidekit.cli import main
 from guidekit.responses import read_responses, validate_responses
 from guidekit.scoring import score
@@ -409,7 +409,11 @@ def test_more_cells_than_the_bound_is_refused(tmp_path, fw, monkeypatch, kind, w
     assert problem.row == (5 if kind == "csv" else None)
 
 
-def test_sibling_commands_use_the_same_reader(tmp_path):
+def test_sibling_commands_use_the_same_reader(fw):
+    # research loading: the same reader, the same warning
+    loaded = research.load(HIDDEN / "x3_hidden_rows.xlsx", fw)
+    assert set(loaded.frame["respondent"]) == {"研考單位專員", "業務單位科長"}
+    assert [p.code for p in loaded.problems] == ["hidden-rows"]
     runner = CliRunner()
     result = runner.invoke(main, ["--lang", "zh-TW", "validate", str(RUNAWAY)])
     assert result.exit_code == 0, result.output
