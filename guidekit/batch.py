@@ -66,6 +66,7 @@ from .problems import GuidekitError, ResponsesError
 from .report import RoundData, load_round
 from .responses import AgencySplit, Responses
 from .text import clean
+from .tabular import UNREAD_CODES
 
 #: Seconds a single notebook cell may run before the agency is marked failed.
 DEFAULT_TIMEOUT = 600
@@ -670,6 +671,15 @@ def _run_locked(
     ledger.state = "complete"
     ledger.write(duration)
     results = ledger.results()
+    skipped = [p.format(lang) for p in data.responses.problems if p.code in UNREAD_CODES]
+    if skipped:  # hidden rows, sheets, columns: what the scores leave out
+        tell(
+            (
+                "填答檔中下列部分未讀取，不計分：\n  " + "\n  ".join(skipped),
+                "these parts of the answer files were not read and are not scored:\n  "
+                + "\n  ".join(skipped),
+            )
+        )
     if unread:
         tell(
             (
