@@ -65,8 +65,8 @@ from .paths import notebooks_dir
 from .problems import GuidekitError, ResponsesError
 from .report import RoundData, load_round
 from .responses import AgencySplit, Responses
-from .text import clean
 from .tabular import UNREAD_CODES
+from .text import clean
 
 #: Seconds a single notebook cell may run before the agency is marked failed.
 DEFAULT_TIMEOUT = 600
