@@ -69,6 +69,17 @@ from guidekit.text import CONTROL, clean, clean_key, flag_spellings, parse_flag
 _PLAIN_ROUND = re.compile(r"[0-9]{1,6}")
 
 
+def _missing_columns(header: Sequence[str]) -> list[str]:
+    """The required columns a header row lacks (by alias, after clean-up)."""
+    found = {ALIAS_TO_COLUMN.get(header_key(clean(h))) for h in header}
+    return [c for c in REQUIRED if c not in found]
+
+
+def _is_answer_header(header: list[str]) -> bool:
+    """True when a sheet's row 1 names every required column: the sheet that holds answers."""
+    return not _missing_columns(header)
+
+
 @dataclasses.dataclass
 class ValidationReport:
     """Result of :func:`validate_responses`: every problem, and what was read."""
@@ -359,7 +370,7 @@ def validate_responses(
                 sources.append(source)
             continue
         try:
-            table = read_table(path)
+            table = read_table(path, is_header=_is_answer_header)
         except ValueError:
             problems.append(
                 Problem(str(path), None, None, path.suffix, "file-type", {"suffixes": suffixes})
@@ -600,6 +611,7 @@ class _FileReader:
         mapping = self.map_header()
         columns = {c: self.display[i] for c, i in mapping.items()}
         if any(column not in mapping for column in REQUIRED):
+            self._other_sheets_lack()
             if self._hint_header_row():  # the real header is lower down: say only that
                 self.problems = [
                     p
@@ -624,6 +636,25 @@ class _FileReader:
         self._flush_grouped()
         self.problems += self.answers.problems(columns.get("answer", "answer"))
         return columns
+
+    def _other_sheets_lack(self) -> None:
+        """When no sheet of a workbook has the answer columns, say what each other sheet lacks
+        (the one read gets its own missing-column errors)."""
+        for sheet, header in self.table.sheet_headers.items():
+            if sheet == self.table.sheet:
+                continue
+            missing = _missing_columns(header)
+            self.error(
+                None,
+                None,
+                sheet,
+                "sheet-lacks-columns",
+                sheet=sheet,
+                missing="、".join(
+                    next(a for a in HEADER_ALIASES[c] if not a.isascii()) for c in missing
+                ),
+                missing_en=", ".join(missing),
+            )
 
     def _hint_header_row(self) -> bool:
         """When the header is not on row 1 (a title row above it), say where it seems to be."""
@@ -698,7 +729,9 @@ class _FileReader:
             if column == "respondent" and value != AGREED_RESPONDENT and is_reserved_name(value):
                 self.error(number, header, raw, "reserved-lookalike", name=AGREED_RESPONDENT)
                 ok = False
-            if not value and column in REQUIRED:
+            if not value and column in REQUIRED and cell is not None and cell.merged:
+                ok = False  # the merged range is named once (merged-cells), not every blank
+            elif not value and column in REQUIRED:
                 self.error(
                     number, header, raw, "blank", what_zh=_WHAT[column][0], what_en=_WHAT[column][1]
                 )
@@ -719,7 +752,9 @@ class _FileReader:
             self.warn_grouped(
                 number, columns.get("agency_name", "agency_name"), raw_name, "cleaned", cleaned=name
             )
-        if not name and not (name_cell is not None and name_cell.converted_from == "formula"):
+        if not name and name_cell is not None and name_cell.merged:
+            ok = False  # named once as merged-cells
+        elif not name and not (name_cell is not None and name_cell.converted_from == "formula"):
             self.error(
                 number,
                 columns.get("agency_name", "agency_name"),

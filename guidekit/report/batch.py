@@ -63,6 +63,7 @@ from guidekit.answers import Responses
 from guidekit.files import excel_safe, write_atomic
 from guidekit.framework import load_framework
 from guidekit.intake.responses import AgencySplit, split_by_agency, validate_responses
+from guidekit.intake.tabular import UNREAD_CODES
 from guidekit.paths import examples_dir, notebooks_dir
 from guidekit.problems import GuidekitError, ResponsesError
 from guidekit.render.html import render, stylesheet
@@ -668,6 +669,15 @@ def _run_locked(
     ledger.state = "complete"
     ledger.write(duration)
     results = ledger.results()
+    skipped = [p.format(lang) for p in data.responses.problems if p.code in UNREAD_CODES]
+    if skipped:  # hidden rows, sheets, columns: what the scores leave out
+        tell(
+            (
+                "填答檔中下列部分未讀取，不計分：\n  " + "\n  ".join(skipped),
+                "these parts of the answer files were not read and are not scored:\n  "
+                + "\n  ".join(skipped),
+            )
+        )
     if unread:
         tell(
             (
