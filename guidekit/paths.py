@@ -19,6 +19,11 @@ def _first(*candidates: Path) -> Path:
     return candidates[-1]
 
 
+def package_dir() -> Path:
+    """The folder of the guidekit package itself (``guidekit/``)."""
+    return _PACKAGE
+
+
 def data_dir() -> Path:
     """The bundled ``data/`` folder."""
     return _first(_PACKAGE / "_data", _PACKAGE.parent / "data")

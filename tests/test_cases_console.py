@@ -214,17 +214,27 @@ def test_validate_to_a_cp950_file_does_not_crash(tmp_path):
 
 
 def test_reports_to_a_cp950_file_prints_its_index(tmp_path):
-    # the sibling: reports crashed at the end, before "索引："
+    # the sibling: reports crashed at the end, before "索引：" (an output folder named with 堃)
+    source = CASES / "cp950-console-output" / "王喆填答.csv"
+    (tmp_path / "in.csv").write_bytes(source.read_bytes())
+    done = _run("reports", "--responses", "in.csv", "--out", "堃報告", cwd=tmp_path)
+    out, err = done.stdout.decode("cp950"), done.stderr.decode("cp950")
+    assert done.returncode == 0, err
+    assert f"索引：{tmp_path / '堃報告'}".replace("堃", "\\u5803") in out
+    assert "Traceback" not in err
+    assert (tmp_path / "堃報告" / "index.html").exists()
+
+
+def test_a_mistyped_agency_to_a_cp950_console_is_a_message(tmp_path):
     source = CASES / "cp950-console-output" / "王喆填答.csv"
     (tmp_path / "in.csv").write_bytes(source.read_bytes())
     done = _run(
         "reports", "--responses", "in.csv", "--agency", "NOPE", "--out", "堃報告", cwd=tmp_path
     )
-    assert done.returncode == 1  # the agency is not in the answers: a failed row, not a crash
-    out, err = done.stdout.decode("cp950"), done.stderr.decode("cp950")
-    assert f"索引：{tmp_path / '堃報告'}".replace("堃", "\\u5803") in out
-    assert "Traceback" not in err and "找不到機關代碼 NOPE 的填答" in err
-    assert (tmp_path / "堃報告" / "index.html").exists()
+    err = done.stderr.decode("cp950")
+    assert done.returncode == 2 and "Traceback" not in err
+    assert "NOPE" in err and "ENC02" in err  # names what was asked and what exists
+    assert not (tmp_path / "堃報告").exists()  # a mistyped agency writes no empty index
 
 
 def test_a_console_that_can_show_everything_is_unchanged(tmp_path):

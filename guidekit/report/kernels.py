@@ -33,6 +33,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 from guidekit import i18n
+from guidekit.paths import package_dir
 from guidekit.problems import GuidekitError
 
 #: The kernel name report notebooks are run with: always the running interpreter.
@@ -79,7 +80,7 @@ def check_kernel_python(cwd: str | Path | None = None) -> None:
         says how to fix it.
     """
 
-    here = os.path.realpath(Path(__file__).parent)
+    here = os.path.realpath(package_dir())
     probe = (
         "import importlib.util as u, json, os\n"
         "k = u.find_spec('ipykernel_launcher')\n"
