@@ -16,6 +16,7 @@ below; :func:`json_schemas` exports them as JSON Schema for editors.
 
 from __future__ import annotations
 
+import enum
 import functools
 import math
 import re
@@ -23,6 +24,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -32,10 +34,20 @@ from guidekit.text import INVISIBLE, clean, clean_key, has_hidden, parse_flag
 
 ENCODING = "utf-8"
 
+
 #: Aggregated item statuses, in order from best to worst; ``na`` and
 #: ``unanswered`` are not on the scale.
-STATUSES = ("met", "partial", "not_met", "na", "unanswered")
-Status = Literal["met", "partial", "not_met", "na", "unanswered"]
+class Status(enum.StrEnum):
+    """An item's aggregated status (the scale's thresholds decide met / partial / not met)."""
+
+    MET = "met"
+    PARTIAL = "partial"
+    NOT_MET = "not_met"
+    NA = "na"
+    UNANSWERED = "unanswered"
+
+
+STATUSES = tuple(Status)
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -341,17 +353,32 @@ class Scale(Record):
                 return option
         raise KeyError(code)
 
+    @property
+    def met_threshold(self) -> float:
+        """The lowest value that is ``met``: ``met_value``, or the top of the scale."""
+        return self.met_value if self.met_value is not None else self.high
+
+    @property
+    def not_met_threshold(self) -> float:
+        """Values below this are ``not_met``: ``not_met_below``, or the bottom of the scale."""
+        return self.not_met_below if self.not_met_below is not None else self.low
+
+    def statuses(self, values: Any) -> np.ndarray:
+        """Aggregated status of each value (an array of :class:`Status`; NaN → ``na``).
+
+        The one home of the threshold rule: ``met`` at or above :attr:`met_threshold`,
+        ``not_met`` below :attr:`not_met_threshold`, ``partial`` between (scoring rule 5).
+        """
+        value = np.asarray(values, dtype=float)
+        out = np.full(value.shape, Status.PARTIAL, dtype=object)
+        out[value >= self.met_threshold] = Status.MET
+        out[value < self.not_met_threshold] = Status.NOT_MET
+        out[np.isnan(value)] = Status.NA
+        return out
+
     def status(self, value: float | None) -> Status:
         """Aggregated status of a value on this scale (``None`` → ``na``)."""
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "na"
-        met = self.met_value if self.met_value is not None else self.high
-        below = self.not_met_below if self.not_met_below is not None else self.low
-        if value >= met:
-            return "met"
-        if value < below:
-            return "not_met"
-        return "partial"
+        return self.statuses(math.nan if value is None else value)[()]
 
     def status_label(self, status: str, lang: str = "zh-TW") -> str | None:
         """The scale's own word for an aggregated status, or None to use a generic one.
@@ -363,8 +390,7 @@ class Scale(Record):
         valued = sorted((o for o in self.options if o.value is not None), key=lambda o: o.value)
         if self.kind != "ordinal" or not valued:
             return None
-        met = self.met_value if self.met_value is not None else self.high
-        below = self.not_met_below if self.not_met_below is not None else self.low
+        met, below = self.met_threshold, self.not_met_threshold
         if status == "met":
             return valued[-1].text("label", lang)
         if status == "not_met":

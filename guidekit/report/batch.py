@@ -627,19 +627,23 @@ def _run_locked(
                     "cwd": str(notebook_path.parent),
                 }
             )
-        # the record says "running" before any earlier report goes or a new one comes
-        ledger.write(round_s(time.perf_counter() - started))
-        for name in stale_files:
-            (out / name).unlink(missing_ok=True)
         executed: list[AgencyResult] = []
         runs = _execute(tasks, workers, progress)
         try:
+            # the record says "running" before any earlier report goes or a new one comes
+            ledger.write(round_s(time.perf_counter() - started))
+            _remove(out, stale_files)
             for result in runs:
                 executed.append(result)
                 ledger.add(result)
                 ledger.write(round_s(time.perf_counter() - started))
         except BaseException as exc:
             runs.close()  # ends the workers and kernels before anything else
+            # an earlier run's reports (and a report written but not yet recorded) never
+            # stay beside this run's record, even when the stop came while they were removed
+            recorded = {r.file for r in executed if r.status == "ok"}
+            planned = [Path(task["html"]).name for task in tasks]
+            _remove(out, [n for n in {*stale_files, *planned} if n not in recorded])
             reason, code = _interruption(exc, lang)
             ledger.interrupt(reason)
             try:
@@ -1140,6 +1144,12 @@ def _previous_results(
         if not same and entry.get("agency_id") not in wanted:
             stale.append(name)
     return carried, remove, stale
+
+
+def _remove(out: Path, names: Iterable[str]) -> None:
+    """Remove reports an earlier run left that this run does not keep."""
+    for name in names:
+        (out / name).unlink(missing_ok=True)
 
 
 def _tidy_logs(folder: Path, results: list[AgencyResult]) -> None:

@@ -322,11 +322,7 @@ def _item_table(frame: pd.DataFrame, fw: Framework, weights: Mapping[str, float]
             continue
         value = table.loc[mask, "value"].to_numpy(dtype=float)
         scores[mask] = (value - scale.low) / (scale.high - scale.low) * 100
-        met = scale.met_value if scale.met_value is not None else scale.high
-        below = scale.not_met_below if scale.not_met_below is not None else scale.low
-        status = np.where(
-            value >= met, "met", np.where(value < below, "not_met", "partial")
-        ).astype(object)
+        status = scale.statuses(value)
         n_ans = table.loc[mask, "n_answered"].to_numpy()
         n_na_m = table.loc[mask, "n_na"].to_numpy()
         status[na_item.to_numpy()[mask]] = "na"
@@ -402,23 +398,9 @@ def weighted_mean(values: pd.Series, weights: pd.Series, method: str = "arithmet
     ``geometric``: exp(Σ wᵢ ln xᵢ / Σ wᵢ), which is 0 if any xᵢ is 0 (and
     undefined for negative values, e.g. z-scores: raises GuidekitError).
     """
-    mask = values.notna()
-    if not mask.any():
-        return math.nan
-    v = values[mask].to_numpy(dtype=float)
-    w = weights[mask].to_numpy(dtype=float)
-    with np.errstate(over="ignore", invalid="ignore"):
-        if method == "arithmetic":
-            return _finite(float(np.sum(v * w) / np.sum(w)))
-        if method == "geometric":
-            if (v < 0).any():
-                raise GuidekitError(
-                    "geometric aggregation needs non-negative scores (not z-scores)"
-                )
-            if (v == 0).any():
-                return 0.0
-            return _finite(float(np.exp(np.sum(w * np.log(v)) / np.sum(w))))
-    raise GuidekitError(f"unknown aggregation {method!r}")
+    v = pd.Series(values).to_numpy(dtype=float, na_value=np.nan)
+    w = pd.Series(weights).to_numpy(dtype=float, na_value=np.nan)
+    return float(weighted_means(v, w, method))
 
 
 def _finite(score: Any) -> Any:
