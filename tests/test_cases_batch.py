@@ -432,8 +432,10 @@ def test_a_rerun_of_another_round_interrupted_never_mixes_rounds(tmp_path):
 @pytest.mark.slow
 def test_two_batches_into_one_folder_the_second_is_refused(tmp_path):
     out = tmp_path / "out"
+    # three reports one after another: the first batch is still running when the second
+    # starts (it takes seconds to start; the first, three reports' time)
     first = reports_cmd("--responses", str(TWO), "--out", str(out), "--round", "2025")
-    first += ["--workers", "1", "--agency", "CC00"]
+    first += ["--workers", "1"]
     proc = subprocess.Popen(first, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: state(out) == "running", proc, "the first batch's record")
@@ -451,7 +453,7 @@ def test_two_batches_into_one_folder_the_second_is_refused(tmp_path):
     assert f"程序 {proc.pid}" in second.stderr and "--round 2025" in second.stderr
     assert proc.returncode == 0, err
     folder = assert_consistent(out, "2025")
-    assert folder["reports"] == {"CC00.html"}
+    assert folder["reports"] == {"CC00.html", "CC01.html", "CC02.html"}
 
 
 @pytest.mark.slow
