@@ -201,3 +201,19 @@ def service_lookalikes(frame: pd.DataFrame, header: Any = None) -> list[Problem]
             )
         )
     return problems
+
+
+def lacks_reason(option: Any, note: Any) -> bool:
+    """True when an answer is 不適用 (a scale option marked ``na``) and its note — the
+    reason — is blank.
+
+    The one home of the guideline forms' rule that 不適用 needs a reason (附件1/附件2:
+    「不適用者請說明理由」): the answer-file reader warns (``na-without-reason``), the
+    answer store refuses such a write (``na-reason``) and the workshop keeps the choice
+    pending until a reason is typed.  ``option`` is what the scale matched (a
+    :class:`~guidekit.framework.ScaleOption`, a number on a continuous scale, or None);
+    ``note`` a string or None.
+    """
+    return (
+        bool(getattr(option, "na", False)) and not (note if isinstance(note, str) else "").strip()
+    )

@@ -346,6 +346,10 @@ class Scale(Record):
                 kinds.append("case" if written.casefold() in folded else "alias")
         return tuple(kinds)
 
+    def option_for(self, code: Any) -> ScaleOption | None:
+        """The option with exactly this code, or None (not a code of this scale)."""
+        return next((o for o in self.options if isinstance(code, str) and o.code == code), None)
+
     def option(self, code: str) -> ScaleOption:
         """The option with this exact code (KeyError if none)."""
         for option in self.options:

@@ -54,6 +54,7 @@ from guidekit.answers.rules import (
     METADATA_FLAGS,
     clean_name,
     is_reserved_name,
+    lacks_reason,
     name_key,
     service_lookalikes,
     settle_agreed,
@@ -849,7 +850,7 @@ class _FileReader:
             if isinstance(matched, ScaleOption):
                 answer = matched.code
                 note_is_formula = note_cell is not None and note_cell.converted_from == "formula"
-                if matched.na and not values["note"].strip() and not note_is_formula:
+                if lacks_reason(matched, values["note"]) and not note_is_formula:
                     self.warn_grouped(number, columns.get("note", "note"), "", "na-without-reason")
             elif matched is not None:
                 answer = (

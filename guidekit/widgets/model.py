@@ -25,7 +25,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from guidekit import i18n, scoring
-from guidekit.answers import AGREED_RESPONDENT, COLUMNS, Responses
+from guidekit.answers import AGREED_RESPONDENT, COLUMNS, Responses, lacks_reason
 from guidekit.files import check_targets
 from guidekit.framework import Framework, Item, default_framework_path
 from guidekit.render import charts
@@ -167,15 +167,6 @@ class Questionnaire:
         """Answer choices as (label, code), in scale order, in the page's language."""
         return [(o.text("label", self.lang), o.code) for o in self.scale.options]
 
-    def is_na(self, code: str | None) -> bool:
-        """True for the scale's 不適用 code."""
-        if code is None:
-            return False
-        try:
-            return self.scale.option(code).na
-        except KeyError:
-            return False
-
     def t(self, key: str, **values: Any) -> str:
         return i18n.t(key, self.lang, **values)
 
@@ -252,7 +243,7 @@ class Questionnaire:
             If the store refuses or cannot write the change (nothing is marked saved).
         """
         state = self.state[item_id]
-        if self.is_na(code) and not state.note.strip():
+        if lacks_reason(self.scale.option_for(code), state.note):
             state.pending = code
             state.message = self.pending_message(item_id)
             return Outcome("pending", item_id, state.message)
@@ -279,7 +270,7 @@ class Questionnaire:
         state = self.state[item_id]
         text = text if isinstance(text, str) else ""
         answer = state.pending if state.pending is not None else state.answer
-        if self.is_na(answer) and not text.strip():
+        if lacks_reason(self.scale.option_for(answer), text):
             if state.pending is not None:
                 state.message = self.pending_message(item_id)
                 return Outcome("pending", item_id, state.message)
@@ -656,14 +647,8 @@ class Facilitator:
         if code is KEEP and note is not KEEP and item_id in self.pending:
             code = self.pending[item_id]
 
-        def is_na(c: Any) -> bool:
-            try:
-                return isinstance(c, str) and scale.option(c).na
-            except KeyError:
-                return False
-
         final_note = seen_note if note is KEEP else note
-        if is_na(code) and not final_note.strip():
+        if lacks_reason(scale.option_for(code), final_note):
             self.pending[item_id] = code
             return Outcome(
                 "pending",
