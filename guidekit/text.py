@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 #: Characters that are invisible and never meaningful in a header, code or name:
 #: Unicode's Default_Ignorable_Code_Point set (BOM, zero-width space and joiners,
@@ -107,3 +108,12 @@ def flag_spellings(lang: str = "zh-TW") -> str:
     if lang.casefold().startswith("en"):
         return pairs.replace("、", ", ") + " (any case)"
     return pairs + "（不分大小寫）"
+
+
+_NUMBER_PARTS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> list[Any]:
+    """Sort key in natural order: digits compare as numbers (``"2026-9"`` before
+    ``"2026-10"``, ``"A2"`` before ``"A10"``)."""
+    return [int(p) if p.isdigit() else p for p in _NUMBER_PARTS.split(text)]

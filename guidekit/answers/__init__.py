@@ -26,10 +26,13 @@ from guidekit.answers.rules import (
     clean_name,
     is_reserved_name,
     lacks_reason,
+    latest_round,
     metadata_flag,
     name_key,
+    round_key,
     service_lookalikes,
     settle_agreed,
+    sorted_rounds,
 )
 
 __all__ = [
@@ -47,8 +50,11 @@ __all__ = [
     "header_key",
     "is_reserved_name",
     "lacks_reason",
+    "latest_round",
     "metadata_flag",
     "name_key",
+    "round_key",
     "service_lookalikes",
     "settle_agreed",
+    "sorted_rounds",
 ]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from guidekit.answers.columns import ITEM_KEY
 from guidekit.problems import GuidekitError, Problem, Severity
-from guidekit.text import INVISIBLE, clean_key, flag_spellings, parse_flag
+from guidekit.text import INVISIBLE, clean_key, flag_spellings, natural_key, parse_flag
 
 #: The reserved respondent under which a team's agreed answers (團隊共識) are kept,
 #: exported and read: not a person — scoring does not count it as a respondent.
@@ -217,3 +217,22 @@ def lacks_reason(option: Any, note: Any) -> bool:
     return (
         bool(getattr(option, "na", False)) and not (note if isinstance(note, str) else "").strip()
     )
+
+
+def round_key(round_id: str) -> list[Any]:
+    """Sort key of a round id in natural order: ``"2026-9"`` before ``"2026-10"``."""
+    return natural_key(round_id)
+
+
+def sorted_rounds(round_ids: Any) -> list[str]:
+    """Distinct round ids (blank and missing left out), oldest first by :func:`round_key`.
+
+    The one home of round order: research tables, the report's "latest round", the
+    bundled example's round folders and the batch's messages all sort with it."""
+    return sorted({str(r) for r in round_ids if isinstance(r, str) and r}, key=round_key)
+
+
+def latest_round(round_ids: Any) -> str | None:
+    """The latest of ``round_ids`` (:func:`sorted_rounds`), or None when there is none."""
+    ordered = sorted_rounds(round_ids)
+    return ordered[-1] if ordered else None

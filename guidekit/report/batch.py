@@ -59,7 +59,7 @@ import filelock
 import pandas as pd
 
 from guidekit import i18n
-from guidekit.answers import Responses
+from guidekit.answers import Responses, round_key
 from guidekit.files import excel_safe, write_atomic
 from guidekit.framework import load_framework
 from guidekit.intake.responses import AgencySplit, split_by_agency, validate_responses
@@ -71,7 +71,7 @@ from guidekit.report import RoundData, kernels, load_round
 from guidekit.report.context import default_responses
 from guidekit.report.export import exporter, notebook_to_html
 from guidekit.report.kernels import KERNEL_NAME, LocalKernelManager, check_kernel_python
-from guidekit.text import clean
+from guidekit.text import clean, natural_key
 from guidekit.version import __version__
 
 #: Seconds a single notebook cell may run before the agency is marked failed.
@@ -490,7 +490,7 @@ def run_reports(
         for (r, a), problems in (split.failed if split else {}).items()
         if r in (data.round, "") and a not in names
     }
-    every = sorted([*names, *invalid], key=_natural)
+    every = sorted([*names, *invalid], key=natural_key)
     wanted = _wanted_agencies(agencies, every, data.round, note) if agencies else every
     # names over every agency of the round, so a partial run names files as a full one
     files = report_filenames([*every, *wanted])
@@ -692,7 +692,8 @@ def _run_locked(
         )
     if data.other_rounds and not round_given:
         listed = ", ".join(
-            f"{r} ({n})" for r, n in sorted(data.other_rounds.items(), key=lambda x: _natural(x[0]))
+            f"{r} ({n})"
+            for r, n in sorted(data.other_rounds.items(), key=lambda x: round_key(x[0]))
         )
         tell(
             (
@@ -1163,10 +1164,6 @@ def _tidy_logs(folder: Path, results: list[AgencyResult]) -> None:
 
 def round_s(seconds: float) -> float:
     return float(f"{seconds:.3f}")
-
-
-def _natural(text: str) -> list[Any]:
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
 
 
 def _execute(

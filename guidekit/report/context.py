@@ -11,14 +11,14 @@ import dataclasses
 import datetime as dt
 import math
 import pickle
-import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from guidekit import i18n
-from guidekit.answers import Responses
+from guidekit.answers import Responses, round_key, sorted_rounds
+from guidekit.answers import latest_round as answers_latest_round
 from guidekit.files import write_atomic
 from guidekit.framework import Framework, load_framework
 from guidekit.intake.agencies import agencies
@@ -29,12 +29,6 @@ from guidekit.render import charts
 from guidekit.render.html import HTML, render
 from guidekit.scoring import KEY, Scores, score
 from guidekit.scoring.recommend import recommend
-
-_NUMBER_PARTS = re.compile(r"(\d+)")
-
-
-def _natural(text: str) -> list[Any]:
-    return [int(p) if p.isdigit() else p for p in _NUMBER_PARTS.split(text)]
 
 
 def local_time(value: str) -> dt.datetime | None:
@@ -55,11 +49,18 @@ def local_time(value: str) -> dt.datetime | None:
 
 
 def latest_round(rounds: pd.Series | list[str]) -> str:
-    """The latest round id in natural order (``"2026-10"`` after ``"2026-9"``)."""
-    values = sorted(set(rounds), key=_natural)
-    if not values:
+    """The latest round id in natural order (``"2026-10"`` after ``"2026-9"``,
+    :func:`guidekit.answers.latest_round`).
+
+    Raises
+    ------
+    GuidekitError
+        If there is no round.
+    """
+    latest = answers_latest_round(list(rounds))
+    if latest is None:
         raise GuidekitError("no rounds in the answers", zh="填答中沒有評估回合")
-    return values[-1]
+    return latest
 
 
 @dataclasses.dataclass
@@ -125,7 +126,7 @@ def load_round(
     chosen = round if round is not None else latest_round(data.frame["round"].tolist())
     frame = data.frame[data.frame["round"] == chosen].reset_index(drop=True)
     if frame.empty:
-        have = ", ".join(sorted(set(data.frame["round"]), key=_natural))
+        have = ", ".join(sorted_rounds(data.frame["round"]))
         hint = {"en": "", "zh-TW": ""}
         rounds = examples_dir() / "rounds"
         if responses is None and (rounds / chosen).is_dir():
@@ -161,7 +162,7 @@ def _shown_path(path: Path) -> str:
 def default_responses(folder: Path) -> Path:
     """The bundled example's latest round folder (``data/examples/rounds/<round>/``)."""
     rounds = sorted(
-        (p for p in (folder / "rounds").glob("*") if p.is_dir()), key=lambda p: _natural(p.name)
+        (p for p in (folder / "rounds").glob("*") if p.is_dir()), key=lambda p: round_key(p.name)
     )
     if not rounds:
         raise GuidekitError(

@@ -24,7 +24,6 @@ Conventions of every table returned here: IDs are strings; scores are floats
 from __future__ import annotations
 
 import dataclasses
-import re
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -34,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from guidekit import i18n
-from guidekit.answers import Responses
+from guidekit.answers import Responses, round_key, sorted_rounds
 from guidekit.framework import Framework, load_framework
 from guidekit.framework.history import changed_items
 from guidekit.intake.agencies import AGENCY_COLUMNS, agencies
@@ -70,17 +69,13 @@ class VersionMismatchWarning(UserWarning):
     """Two rounds being compared were answered against different question-bank versions."""
 
 
-def _natural(text: str) -> list[Any]:
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
-
-
 # -- loading ----------------------------------------------------------------------------
 
 
 def example_rounds() -> list[Path]:
     """The bundled example's round folders (``data/examples/rounds/<round>/``), oldest first."""
     folder = examples_dir() / "rounds"
-    return sorted((p for p in folder.glob("*") if p.is_dir()), key=lambda p: _natural(p.name))
+    return sorted((p for p in folder.glob("*") if p.is_dir()), key=lambda p: round_key(p.name))
 
 
 def load(
@@ -173,7 +168,7 @@ def _chosen_round(data: Responses | Scores, round: str | None) -> str:
 def rounds(data: Responses | Scores) -> list[str]:
     """Round ids present, oldest first (natural order: ``"2026-9"`` before ``"2026-10"``)."""
     frame = data.frame if isinstance(data, Responses) else data.overall
-    return sorted(set(frame["round"].dropna()), key=_natural)
+    return sorted_rounds(frame["round"].dropna())
 
 
 def score(responses: Responses, weights: dict[str, float] | None = None) -> Scores:
