@@ -29,7 +29,7 @@ from typing import Any
 import click
 
 from guidekit import i18n, scoring
-from guidekit.files import SQLITE_SIBLINGS, check_target, excel_safe, write_output
+from guidekit.files import SQLITE_SIBLINGS, check_target, table_csv, write_output
 from guidekit.framework import check_weight, load_framework
 from guidekit.intake.responses import read_responses, validate_responses
 from guidekit.problems import DataError, GuidekitError
@@ -489,8 +489,9 @@ def score(
         text = table.to_json(orient="records", force_ascii=False, indent=2) + "\n"
     if output:
         if fmt == "csv":  # a file for Excel: BOM, and no cell that Excel would run as a formula
-            text = excel_safe(table).to_csv(index=False)
-        write_output(output, text, "utf-8-sig" if fmt == "csv" else "utf-8")
+            write_output(output, table_csv(table))
+        else:
+            write_output(output, text, "utf-8")
         _say(lang, f"已寫入 {output}", f"wrote {output}", err=True)
     else:
         # exact data when piped; control characters made visible on a terminal

@@ -482,3 +482,40 @@ def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
                 )
             )
     return out
+
+
+def table_csv(
+    frame: pd.DataFrame,
+    *,
+    excel: bool = True,
+    bom: bool = True,
+    lineterminator: str = "\n",
+    booleans: tuple[str, str] | None = None,
+) -> bytes:
+    """A table as CSV bytes in UTF-8: the one CSV writer of every command.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Written with its column names as the header row and no index; missing
+        values are empty cells.
+    excel : bool
+        Text that starts like a formula is escaped (:func:`excel_safe`) — for files
+        people open in a spreadsheet (``summary.csv``, ``guidekit score -o``).  False
+        for files guidekit reads back exactly (the answers export) or that were
+        escaped already.
+    bom : bool
+        Start with a byte-order mark, so Excel on zh-TW Windows reads the text as
+        UTF-8 ("CSV UTF-8"); False for open-data files.
+    lineterminator : str
+        ``"\n"``, or ``"\r\n"`` for the answers export (what Excel writes).
+    booleans : (str, str), optional
+        Text for True and False (open data: ``("true", "false")``); default Python's.
+    """
+    out = excel_safe(frame) if excel else frame.copy()
+    if booleans is not None:
+        for column in out.columns:
+            if out[column].dtype == bool or str(out[column].dtype) == "boolean":
+                out[column] = out[column].map({True: booleans[0], False: booleans[1]})
+    text = out.to_csv(index=False, lineterminator=lineterminator)
+    return text.encode("utf-8-sig" if bom else "utf-8")

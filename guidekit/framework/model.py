@@ -637,6 +637,15 @@ class Framework:
     def bands(self) -> tuple[Band, ...]:
         return self.meta.bands
 
+    def band_label(self, code: Any, lang: str = "zh-TW") -> str:
+        """The label of band ``code`` in ``lang`` (the code itself if unknown, "—" if none).
+
+        The one home of band labels: reports, the index and summary.csv show these."""
+        if not isinstance(code, str):
+            return "—"
+        band = next((b for b in self.bands if b.code == code), None)
+        return band.text("label", lang) if band is not None else code
+
     @property
     def scoring(self) -> Scoring:
         return self.meta.scoring

@@ -60,7 +60,7 @@ import pandas as pd
 
 from guidekit import i18n
 from guidekit.answers import Responses, round_key
-from guidekit.files import excel_safe, write_atomic
+from guidekit.files import excel_safe, table_csv, write_atomic
 from guidekit.framework import load_framework
 from guidekit.intake.responses import AgencySplit, split_by_agency, validate_responses
 from guidekit.intake.tabular import UNREAD_CODES
@@ -1270,7 +1270,7 @@ def _summary_frame(
     if rounded:
         overall["score"] = overall["score"].round(2)
         overall["coverage"] = overall["coverage"].round(4)
-    overall["band_label"] = overall["band"].map(lambda b: _band_label(fw, b, lang))
+    overall["band_label"] = overall["band"].map(lambda b: fw.band_label(b, lang))
     minimum = fw.scoring.min_peer_group
     overall["position"] = [
         i18n.t(f"position.{q}", lang)
@@ -1319,7 +1319,7 @@ def _write_summary(out: Path, data: RoundData, results: list[AgencyResult], lang
     path = out / "summary.csv"
     table = excel_safe(_summary_frame(data, results, lang))
     table["agency_id"] = table["agency_id"].map(lambda a: excel_text(str(a)))
-    _write_atomic(path, table.to_csv(index=False), encoding="utf-8-sig")
+    _write_atomic(path, table_csv(table, excel=False))  # escaped above, before the ="…" codes
     return path
 
 
@@ -1404,7 +1404,7 @@ def _write_index(
                 "major": ""
                 if pd.isna(record.get("n_major_not_met"))
                 else int(record["n_major_not_met"]),
-                "band": _band_label(fw, record.get("band"), lang),
+                "band": fw.band_label(record.get("band"), lang),
                 "file": result.file if result.status == "ok" else "",
                 "status": result.status,
                 "error": result.error or "",
@@ -1486,12 +1486,3 @@ def _index_reading(fw: Any, forms: set[str], lang: str) -> list[str]:
         )
     out.append(i18n.t("index.read.method", lang))
     return out
-
-
-def _band_label(fw: Any, code: Any, lang: str) -> str:
-    if not isinstance(code, str):
-        return "—"
-    for band in fw.bands:
-        if band.code == code:
-            return band.text("label", lang)
-    return code

@@ -342,12 +342,7 @@ class AgencyReport:
         return self.agency_name
 
     def _band_label(self, code: Any) -> str:
-        if not isinstance(code, str):
-            return "—"
-        for band in self.framework.bands:
-            if band.code == code:
-                return band.text("label", self.lang)
-        return code
+        return self.framework.band_label(code, self.lang)
 
     def _position(self, quartile: Any, peer_n: int) -> str:
         minimum = self.framework.scoring.min_peer_group

@@ -96,6 +96,7 @@ from guidekit.files import (
     install_output,
     is_own,
     remove_output,
+    table_csv,
     write_atomic,
 )
 from guidekit.research.load import agencies, group_summary, rounds
@@ -289,14 +290,6 @@ def _round_scores(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out
 
 
-def _csv_text(frame: pd.DataFrame) -> str:
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == bool or str(out[column].dtype) == "boolean":
-            out[column] = out[column].map({True: "true", False: "false"})
-    return out.to_csv(index=False, lineterminator="\n")
-
-
 def _escape(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], int]:
     """Every table through :func:`excel_safe`; also the number of cells it changed."""
     out, changed = {}, 0
@@ -402,7 +395,10 @@ def export_package(
         raise i18n.error("export.error.write", path=out, detail=i18n.os_detail(exc)) from None
     try:
         for name, frame in tables.items():
-            write_atomic(tmp / f"{name}.csv", _csv_text(frame), encoding=ENCODING)
+            write_atomic(
+                tmp / f"{name}.csv",
+                table_csv(frame, excel=False, bom=False, booleans=("true", "false")),
+            )
         _build(descriptor, tmp)
         valid, errors = _validate(tmp / DESCRIPTOR)
         for name in names:  # the descriptor last: it names the files that are now in place

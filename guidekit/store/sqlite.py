@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import csv
 import dataclasses
 import datetime as dt
 import io
@@ -80,7 +79,7 @@ from guidekit.answers import (
     service_lookalikes,
     settle_agreed,
 )
-from guidekit.files import SQLITE_SIBLINGS, check_target, install_output, write_output
+from guidekit.files import SQLITE_SIBLINGS, check_target, install_output, table_csv, write_output
 from guidekit.framework import Framework, ScaleOption, load_framework
 from guidekit.problems import GuidekitError, Problem, ResponsesError, Severity
 from guidekit.text import CONTROL, clean, printable
@@ -909,11 +908,8 @@ class ResponseStore(abc.ABC):
         table = export_table(responses, headers)
         replaced: list[tuple[int, str]] = []
         if suffix == ".csv":
-            buffer = io.StringIO(newline="")
-            writer = csv.writer(buffer, lineterminator="\r\n")
-            writer.writerow(table.columns)
-            writer.writerows(table.itertuples(index=False, name=None))
-            write_output(path, buffer.getvalue().encode("utf-8-sig"))
+            # read back exactly by guidekit: nothing escaped; CRLF and a BOM, as Excel writes
+            write_output(path, table_csv(table, excel=False, lineterminator="\r\n"))
         else:
             data, replaced = _xlsx_bytes(table)
             write_output(path, data)
