@@ -1,27 +1,9 @@
 """Reading answers from the files agencies send in, and validating them.
 
-The canonical table has one row per (round, agency, service, respondent, item):
+Files become the canonical long table of :mod:`guidekit.answers.columns` (one row per
+round, agency, service, respondent and check item; its columns and dtypes are listed there).
 
-==================  =========  =====================================================
-column              dtype      meaning
-==================  =========  =====================================================
-round               string     評估回合, e.g. ``"2026"``
-agency_id           string     機關代碼 exactly as given (leading zeros kept)
-agency_name         string     機關名稱
-service             string     服務／計畫名稱; ``""`` when the file has no such column
-instrument          string     自評表 id (``plan`` / ``service``)
-respondent          string     填答者 (a name or a pseudonym)
-item_id             string     檢核項目 id
-answer              string     the scale option's code (``"Y"``, ``"NA"`` …) or a
-                               number as text on a continuous scale; <NA> = unanswered
-note                string     說明／佐證說明, exactly as written
-answered_at         string     ISO timestamp if known, else ""
-framework_version   string     question-bank version the answer was given against
-source_file         string     where the row came from
-source_row          Int64      its spreadsheet row (header = 1)
-==================  =========  =====================================================
-
-Headers may be the English names above or zh-TW aliases (機關代碼, 機關名稱,
+Headers may be those English column names or zh-TW aliases (機關代碼, 機關名稱,
 填答者, 題號, 答案, 說明 …), see :data:`HEADER_ALIASES`.  Reading never drops or
 changes a value silently: every clean-up is reported as a warning, every
 unusable value as an error, all at once (:class:`~guidekit.problems.ResponsesError`).

@@ -44,24 +44,6 @@ from guidekit.scoring import KEY, Scores
 from guidekit.scoring import score as _score
 from guidekit.store import open_store
 
-__all__ = [
-    "AGENCY_COLUMNS",
-    "VersionMismatchWarning",
-    "agencies",
-    "example_rounds",
-    "group_summary",
-    "load",
-    "main_instrument",
-    "principle_correlations",
-    "round_changes",
-    "rounds",
-    "score",
-    "score_table",
-    "version_warning",
-    "warning_html",
-    "weakest_principles",
-]
-
 ENCODING = "utf-8"
 
 
@@ -189,14 +171,7 @@ def _with_attributes(table: pd.DataFrame, attributes: pd.DataFrame | bool | None
         c
         for c in (
             "agency_id",
-            "level",
-            "kind",
-            "parent_id",
-            "parent_name_zh",
-            "level_zh",
-            "level_en",
-            "kind_zh",
-            "kind_en",
+            *AGENCY_COLUMNS[AGENCY_COLUMNS.index("level") :],
         )
         if c in attrs.columns
     ]

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -448,75 +448,58 @@ def _counts(items: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out
 
 
+#: Columns of :attr:`Scores.principles` and :attr:`Scores.dimensions`, in order (see
+#: :class:`Scores`): one spec per table, used to build it.
+_COUNTED = ("n_items", "n_scored", "n_na", "n_unanswered", "coverage", "low_coverage")
+PRINCIPLE_COLUMNS = (
+    *KEY,
+    "agency_name",
+    "principle_id",
+    "dimension_id",
+    "weight",
+    "score",
+    "band",
+    *_COUNTED,
+    "n_major_not_met",
+    "n_disagreements",
+)
+DIMENSION_COLUMNS = (*KEY, "agency_name", "dimension_id", "weight", "score", "band", *_COUNTED)
+
+
+def _level_table(
+    items: pd.DataFrame,
+    parts: pd.DataFrame,
+    fw: Framework,
+    weights: Mapping[str, float],
+    level: str,
+    order: Sequence[str],
+) -> pd.DataFrame:
+    """Counts over ``items`` and weighted scores over ``parts`` per assessment × ``level``
+    (``principle_id`` or ``dimension_id``), in the framework's ``order``."""
+    by = [*KEY, level]
+    table = _counts(items, by)
+    table = table.merge(_group_scores(parts, by, fw.scoring.aggregation), on=by, how="left")
+    table["weight"] = table[level].map(weights).astype(float)
+    table["band"] = table["score"].map(lambda s: _band(fw, s))
+    table["low_coverage"] = table["coverage"] < fw.scoring.low_coverage_below
+    rank = {key: n for n, key in enumerate(order)}
+    return table.assign(_o=table[level].map(rank)).sort_values([*KEY, "_o"]).drop(columns="_o")
+
+
 def _principle_table(
     items: pd.DataFrame, fw: Framework, weights: Mapping[str, float]
 ) -> pd.DataFrame:
-    by = [*KEY, "principle_id"]
-    method = fw.scoring.aggregation
-    table = _counts(items, by)
-    table = table.merge(_group_scores(items, by, method), on=by, how="left")
+    table = _level_table(items, items, fw, weights, "principle_id", [p.id for p in fw.principles])
     table["dimension_id"] = table["principle_id"].map({p.id: p.dimension for p in fw.principles})
-    table["weight"] = table["principle_id"].map(weights).astype(float)
-    table["band"] = table["score"].map(lambda s: _band(fw, s))
-    table["low_coverage"] = table["coverage"] < fw.scoring.low_coverage_below
-    order = {p.id: n for n, p in enumerate(fw.principles)}
-    table = table.sort_values([*KEY], kind="stable")
-    table = (
-        table.assign(_o=table["principle_id"].map(order))
-        .sort_values([*KEY, "_o"])
-        .drop(columns="_o")
-    )
-    columns = [
-        *KEY,
-        "agency_name",
-        "principle_id",
-        "dimension_id",
-        "weight",
-        "score",
-        "band",
-        "n_items",
-        "n_scored",
-        "n_na",
-        "n_unanswered",
-        "coverage",
-        "low_coverage",
-        "n_major_not_met",
-        "n_disagreements",
-    ]
-    return table[columns].reset_index(drop=True)
+    return table[list(PRINCIPLE_COLUMNS)].reset_index(drop=True)
 
 
 def _dimension_table(
     items: pd.DataFrame, principles: pd.DataFrame, fw: Framework, weights: Mapping[str, float]
 ) -> pd.DataFrame:
-    by = [*KEY, "dimension_id"]
-    method = fw.scoring.aggregation
-    table = _counts(items, by)
-    table = table.merge(_group_scores(principles, by, method), on=by, how="left")
-    table["weight"] = table["dimension_id"].map(weights).astype(float)
-    table["band"] = table["score"].map(lambda s: _band(fw, s))
-    table["low_coverage"] = table["coverage"] < fw.scoring.low_coverage_below
-    order = {d.id: n for n, d in enumerate(fw.dimensions)}
-    table = (
-        table.assign(_o=table["dimension_id"].map(order))
-        .sort_values([*KEY, "_o"])
-        .drop(columns="_o")
-    )
-    columns = [
-        *KEY,
-        "agency_name",
-        "dimension_id",
-        "weight",
-        "score",
-        "band",
-        "n_items",
-        "n_scored",
-        "n_na",
-        "n_unanswered",
-        "coverage",
-        "low_coverage",
-    ]
-    return table[columns].reset_index(drop=True)
+    order = [d.id for d in fw.dimensions]
+    table = _level_table(items, principles, fw, weights, "dimension_id", order)
+    return table[list(DIMENSION_COLUMNS)].reset_index(drop=True)
 
 
 def _overall_table(
