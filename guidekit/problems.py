@@ -85,6 +85,17 @@ class Problem:
     severity: Severity = Severity.ERROR
     also_rows: tuple[int, ...] = ()
 
+    @classmethod
+    def about_file(
+        cls,
+        file: Any,
+        code: str,
+        params: Mapping[str, Any] | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> Problem:
+        """A problem of a whole file (no row, column or value): unreadable, missing …"""
+        return cls(str(file), None, None, None, code, dict(params or {}), severity)
+
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR

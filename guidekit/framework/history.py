@@ -130,11 +130,8 @@ def _load(
 
     if stamp is None:
         problems.append(
-            Problem(
+            Problem.about_file(
                 str(path),
-                None,
-                None,
-                None,
                 "missing-file",
                 {"what": "題庫版本紀錄檔", "what_en": "the question-bank history file"},
             )

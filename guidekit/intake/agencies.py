@@ -122,11 +122,8 @@ def _read_register(name: str, stamp: tuple[int, int]) -> pd.DataFrame:
     if problems or not lines:
         if not lines:
             problems.append(
-                Problem(
+                Problem.about_file(
                     file,
-                    None,
-                    None,
-                    None,
                     "empty",
                     {
                         "expected_zh": "機關名冊（每個機關一列）",

@@ -171,11 +171,8 @@ def _read_store(
         return None, None
     except (StoreError, GuidekitError) as exc:
         problems.append(
-            Problem(
+            Problem.about_file(
                 str(path),
-                None,
-                None,
-                None,
                 "store-unreadable",
                 {"detail_zh": exc.text("zh-TW"), "detail_en": exc.text("en")},
             )
@@ -213,11 +210,8 @@ def _collect(paths: str | Path | Iterable[str | Path], problems: list[Problem]) 
             key = file.resolve() if file.exists() else file
             if key in seen:
                 problems.append(
-                    Problem(
+                    Problem.about_file(
                         str(file),
-                        None,
-                        None,
-                        None,
                         "file-twice",
                         {"first": str(seen[key])},
                         Severity.WARNING,
@@ -330,17 +324,12 @@ def validate_responses(
     meta_cache: dict[Path, dict[str, Any]] = {}
     suffixes = ", ".join(SUFFIXES)
     if not files:
-        problems.append(
-            Problem(_describe(paths), None, None, None, "no-files", {"suffixes": suffixes})
-        )
+        problems.append(Problem.about_file(_describe(paths), "no-files", {"suffixes": suffixes}))
     for path in files:
         if not path.is_file():
             problems.append(
-                Problem(
+                Problem.about_file(
                     str(path),
-                    None,
-                    None,
-                    None,
                     "missing-file",
                     {"what": "存在的填答檔案", "what_en": "an existing answer file"},
                 )
@@ -361,11 +350,8 @@ def validate_responses(
             continue
         except Exception as exc:  # a corrupt workbook: report, keep going with other files
             problems.append(
-                Problem(
+                Problem.about_file(
                     str(path),
-                    None,
-                    None,
-                    None,
                     "unreadable",
                     {"detail": f"{type(exc).__name__}: {exc}"},
                 )
@@ -387,9 +373,7 @@ def validate_responses(
         frame, aside = settle_agreed(frame)
         problems += _settled_warnings(frame, aside)
     if files and frame.empty and not any(p.is_error for p in problems):
-        problems.append(
-            Problem(_describe(paths), None, None, None, "no-answers", {}, Severity.WARNING)
-        )
+        problems.append(Problem.about_file(_describe(paths), "no-answers", {}, Severity.WARNING))
     problems = sort_problems(problems)
     read = Responses(
         frame=frame,
@@ -430,13 +414,11 @@ def _read_metadata(meta: Path, problems: list[Problem]) -> dict[str, Any]:
         text = meta.read_text(encoding="utf-8")
         data = YAML(typ="safe").load(text)
     except Exception as exc:
-        problems.append(
-            Problem(str(meta), None, None, None, "yaml", {**params, "detail": str(exc)})
-        )
+        problems.append(Problem.about_file(str(meta), "yaml", {**params, "detail": str(exc)}))
         return {}
     if not isinstance(data, dict):
         problems.append(
-            Problem(str(meta), None, None, None, "yaml", {**params, "detail": "not a mapping"})
+            Problem.about_file(str(meta), "yaml", {**params, "detail": "not a mapping"})
         )
         return {}
     for key in METADATA_FLAGS:

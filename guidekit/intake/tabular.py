@@ -226,11 +226,8 @@ def sniff(path: str | Path) -> str:
 
 
 def _not_a_spreadsheet(path: Path) -> Problem:
-    return Problem(
+    return Problem.about_file(
         str(path),
-        None,
-        None,
-        None,
         "not-a-spreadsheet",
         {"suffixes": ", ".join(SUFFIXES)},
     )
@@ -647,11 +644,8 @@ def _finish(
                     cells[index] = Cell("")
         if dropped:
             problems.append(
-                Problem(
+                Problem.about_file(
                     str(path),
-                    None,
-                    None,
-                    None,
                     "hidden-columns",
                     {
                         "sheet": sheet,

@@ -516,31 +516,10 @@ def _tables(
         "item_level_published",
     ]
     dims = _round_scores(scores.dimensions, ["score", "coverage"])
-    dim_cols = [
-        *KEY,
-        "dimension_id",
-        "score",
-        "band",
-        "coverage",
-        "n_items",
-        "n_scored",
-        "n_na",
-        "n_unanswered",
-    ]
+    counted = ["score", "band", "coverage", "n_items", "n_scored", "n_na", "n_unanswered"]
+    dim_cols = [*KEY, "dimension_id", *counted]
     principles = _round_scores(scores.principles, ["score", "coverage"])
-    pr_cols = [
-        *KEY,
-        "principle_id",
-        "dimension_id",
-        "score",
-        "band",
-        "coverage",
-        "n_items",
-        "n_scored",
-        "n_na",
-        "n_unanswered",
-        "n_major_not_met",
-    ]
+    pr_cols = [*KEY, "principle_id", "dimension_id", *counted, "n_major_not_met"]
 
     large = overall.loc[published, KEY]
     items = _round_scores(scores.items, ["score"]).merge(large, on=KEY, how="inner")
