@@ -221,15 +221,13 @@ def _load_source(
         loader.problems.extend(exc.problems)
         return None
     if source.lens is not None:
-        loader.problem(
+        loader.unknown_ref(
             meta_path,
             yaml_line(raw, ["lens", "source"]),
             "lens.source",
             spec,
-            "unknown-ref",
-            what_zh="來源框架（不可為另一個對照框架）",
-            what_en="source framework (not another lens)",
-            allowed="a framework with its own items",
+            ("來源框架（不可為另一個對照框架）", "source framework (not another lens)"),
+            "a framework with its own items",
         )
         return None
     return source
@@ -273,15 +271,13 @@ def _resolve_crosswalk(
             continue
         seen[key] = row
         if target is not None and target not in lens_principles:
-            loader.problem(
+            loader.unknown_ref(
                 path,
                 row,
                 "principle",
                 target,
-                "unknown-ref",
-                what_zh="對照框架的原則",
-                what_en="principle of this lens",
-                allowed=allowed_lens,
+                ("對照框架的原則", "principle of this lens"),
+                allowed_lens,
             )
             continue
         if key in source_principles:
@@ -289,15 +285,13 @@ def _resolve_crosswalk(
         elif key in source_items:
             by_item[key] = (target, *note)
         else:
-            loader.problem(
+            loader.unknown_ref(
                 path,
                 row,
                 "source",
                 key,
-                "unknown-ref",
-                what_zh=f"{source.id} 的原則或檢核項目",
-                what_en=f"principle or item of {source.id}",
-                allowed=f"{source.id} principle ids (P01…) or item ids",
+                (f"{source.id} 的原則或檢核項目", f"principle or item of {source.id}"),
+                f"{source.id} principle ids (P01…) or item ids",
             )
     records = []
     unmapped: dict[str, list[str]] = {}

@@ -122,6 +122,27 @@ class FrameworkLoader:
         self.invalid_ids: set[str] = set()
 
     # -- problem helpers --
+    def unknown_ref(
+        self,
+        file: Path | str,
+        row: int | None,
+        column: str | None,
+        value: Any,
+        what: tuple[str, str],
+        allowed: str,
+    ) -> None:
+        """``value`` names a ``what`` (zh-TW, English) that the framework does not have."""
+        self.problem(
+            file,
+            row,
+            column,
+            value,
+            "unknown-ref",
+            what_zh=what[0],
+            what_en=what[1],
+            allowed=allowed,
+        )
+
     def problem(
         self,
         file: Path | str,
@@ -301,15 +322,13 @@ class FrameworkLoader:
         scale_ids = {s.id for s in meta.scales}
         for n, inst in enumerate(meta.instruments):
             if inst.scale not in scale_ids:
-                self.problem(
+                self.unknown_ref(
                     path,
                     yaml_line(raw, ["instruments", n, "scale"]),
                     f"instruments.{n}.scale",
                     inst.scale,
-                    "unknown-ref",
-                    what_zh="答案量表",
-                    what_en="scale",
-                    allowed=", ".join(sorted(scale_ids)),
+                    ("答案量表", "scale"),
+                    ", ".join(sorted(scale_ids)),
                 )
         for name, values in (
             ("dimensions", [d.id for d in meta.dimensions]),
@@ -355,15 +374,13 @@ class FrameworkLoader:
                 self.validation_problems(path, exc, lambda loc, n=n: yaml_line(raw, [n, *loc]))
                 continue
             if principle.dimension not in dims:
-                self.problem(
+                self.unknown_ref(
                     path,
                     yaml_line(raw, [n, "dimension"]),
                     "dimension",
                     principle.dimension,
-                    "unknown-ref",
-                    what_zh="構面",
-                    what_en="dimension",
-                    allowed=", ".join(sorted(dims)),
+                    ("構面", "dimension"),
+                    ", ".join(sorted(dims)),
                 )
             if any(p.id == principle.id for p in out):
                 self.problem(path, line, "id", principle.id, "duplicate-id")
@@ -380,15 +397,8 @@ class FrameworkLoader:
         for row, record in self.read_csv(inst.items):
             record = {k: v for k, v in record.items()}
             if "instrument" in record and record["instrument"] and record["instrument"] != inst.id:
-                self.problem(
-                    path,
-                    row,
-                    "instrument",
-                    record["instrument"],
-                    "unknown-ref",
-                    what_zh="自評表",
-                    what_en="instrument",
-                    allowed=inst.id,
+                self.unknown_ref(
+                    path, row, "instrument", record["instrument"], ("自評表", "instrument"), inst.id
                 )
             record["instrument"] = inst.id
             for optional in ("weight",):
@@ -426,15 +436,13 @@ class FrameworkLoader:
             if principle is None and not self.principles_ok:
                 pass
             elif principle is None:
-                self.problem(
+                self.unknown_ref(
                     path,
                     row,
                     "principle",
                     item.principle,
-                    "unknown-ref",
-                    what_zh="原則",
-                    what_en="principle",
-                    allowed=", ".join(sorted(by_id)),
+                    ("原則", "principle"),
+                    ", ".join(sorted(by_id)),
                 )
             else:
                 if item.dimension != principle.dimension:
@@ -498,55 +506,47 @@ class FrameworkLoader:
                 continue
             principles_allowed = ", ".join(sorted(principle_ids))
             if measure.stage not in stage_ids:
-                self.problem(
+                self.unknown_ref(
                     path,
                     yaml_line(raw, [n, "stage"]),
                     "stage",
                     measure.stage,
-                    "unknown-ref",
-                    what_zh="階段",
-                    what_en="stage",
-                    allowed=", ".join(sorted(stage_ids)),
+                    ("階段", "stage"),
+                    ", ".join(sorted(stage_ids)),
                 )
             for k, pid in enumerate(measure.principles):
                 if pid not in principle_ids and self.principles_ok:
-                    self.problem(
+                    self.unknown_ref(
                         path,
                         yaml_line(raw, [n, "principles", k]),
                         "principles",
                         pid,
-                        "unknown-ref",
-                        what_zh="原則",
-                        what_en="principle",
-                        allowed=principles_allowed,
+                        ("原則", "principle"),
+                        principles_allowed,
                     )
             for c, cond in enumerate(measure.when):
                 for k, iid in enumerate(cond.items):
                     if iid not in item_ids and iid not in self.invalid_ids:
-                        self.problem(
+                        self.unknown_ref(
                             path,
                             yaml_line(raw, [n, "when", c, "items", k]),
                             "when.items",
                             iid,
-                            "unknown-ref",
-                            what_zh="檢核項目",
-                            what_en="item",
-                            allowed="items-*.csv",
+                            ("檢核項目", "item"),
+                            "items-*.csv",
                         )
                 if (
                     cond.principle is not None
                     and cond.principle not in principle_ids
                     and self.principles_ok
                 ):
-                    self.problem(
+                    self.unknown_ref(
                         path,
                         yaml_line(raw, [n, "when", c, "principle"]),
                         "when.principle",
                         cond.principle,
-                        "unknown-ref",
-                        what_zh="原則",
-                        what_en="principle",
-                        allowed=principles_allowed,
+                        ("原則", "principle"),
+                        principles_allowed,
                     )
             if any(m.id == measure.id for m in out):
                 self.problem(path, yaml_line(raw, [n]), "id", measure.id, "duplicate-id")
