@@ -558,7 +558,7 @@ def test_three_or_fewer_ties_are_all_named(write_csv, fw):
 
 # -- colour contrast of every text colour on every background (WCAG 2.1, AA: 4.5:1) ---------
 
-TEMPLATES = ROOT / "guidekit" / "templates"
+TEMPLATES = ROOT / "guidekit" / "render" / "templates"
 
 
 def _luminance(colour: str) -> float:
