@@ -406,13 +406,13 @@ def test_install_advice_only_when_no_font_is_installed(monkeypatch):
 @pytest.fixture
 def bom_register(tmp_path, monkeypatch):
     """The bundled register as Excel saves "CSV UTF-8": a BOM and CRLF line ends."""
-    from guidekit import research
+    from guidekit.intake import register
     from guidekit.paths import agencies_file
 
     text = agencies_file().read_text(encoding="utf-8")
     copy = tmp_path / "agencies.csv"
     copy.write_bytes(b"\xef\xbb\xbf" + text.replace("\r\n", "\n").replace("\n", "\r\n").encode())
-    monkeypatch.setattr(research, "agencies_file", lambda: copy)
+    monkeypatch.setattr(register, "agencies_file", lambda: copy)
     return copy
 
 
@@ -481,12 +481,12 @@ def test_register_problems_are_listed_with_their_rows(tmp_path):
 def test_a_broken_register_is_not_swallowed(tmp_path, monkeypatch):
     import datetime as dt
 
-    from guidekit import research
+    from guidekit.intake import register
     from guidekit.problems import DataError
     from guidekit.report import AgencyReport, load_round
 
     broken = _broken_register(tmp_path)
-    monkeypatch.setattr(research, "agencies_file", lambda: broken)
+    monkeypatch.setattr(register, "agencies_file", lambda: broken)
     data = load_round()
     with pytest.raises(DataError, match="already used in row 2"):
         _name = AgencyReport(data, "379000000A", "en", today=dt.date(2026, 11, 29)).display_name

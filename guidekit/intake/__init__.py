@@ -6,7 +6,7 @@ with a warning.  Boundary: produces :class:`~guidekit.answers.Responses`; scores
 
 from __future__ import annotations
 
-from guidekit.intake.agencies import AGENCY_COLUMNS, agencies
+from guidekit.intake.register import AGENCY_COLUMNS, agencies
 from guidekit.intake.responses import (
     AgencySplit,
     ValidationReport,

@@ -21,7 +21,7 @@ from guidekit.answers import Responses, round_key, sorted_rounds
 from guidekit.answers import latest_round as answers_latest_round
 from guidekit.files import write_atomic
 from guidekit.framework import Framework, load_framework
-from guidekit.intake.agencies import agencies
+from guidekit.intake.register import agencies
 from guidekit.intake.responses import read_responses
 from guidekit.paths import examples_dir
 from guidekit.problems import GuidekitError
@@ -329,7 +329,7 @@ class AgencyReport:
         Raises
         ------
         GuidekitError
-            If the register (:func:`guidekit.intake.agencies`) cannot be read: an
+            If the register (:func:`guidekit.intake.register.agencies`) cannot be read: an
             English report does not quietly lose the English names.
         """
         if self.lang != "en":

@@ -36,7 +36,7 @@ from guidekit import i18n
 from guidekit.answers import Responses, round_key, sorted_rounds
 from guidekit.framework import Framework, load_framework
 from guidekit.framework.history import changed_items
-from guidekit.intake.agencies import AGENCY_COLUMNS, agencies
+from guidekit.intake.register import AGENCY_COLUMNS, agencies
 from guidekit.intake.responses import read_responses
 from guidekit.paths import examples_dir
 from guidekit.render.html import HTML

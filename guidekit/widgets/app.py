@@ -32,7 +32,7 @@ from typing import Any
 from guidekit import i18n
 from guidekit.answers import AGREED_RESPONDENT, clean_name, is_reserved_name
 from guidekit.framework import Framework
-from guidekit.intake.agencies import agencies
+from guidekit.intake.register import agencies
 from guidekit.problems import GuidekitError
 from guidekit.render.html import TEMPLATES, render
 from guidekit.store import (
