@@ -399,6 +399,8 @@ class ResponseStore(abc.ABC):
 
     #: Where the store is (a path, or a URL without its password); used as ``source_file``.
     location: str
+    #: The backend, as :class:`~guidekit.answers.SourceInfo` ``encoding`` of its answers.
+    kind: str = "store"
 
     def __init__(self, framework: Framework | str | Path | None = None) -> None:
         self._framework = framework if isinstance(framework, Framework) else None
@@ -806,7 +808,7 @@ class ResponseStore(abc.ABC):
                 .drop(columns="_o")
                 .reset_index(drop=True)
             )
-        source = SourceInfo(self.location, "sqlite", len(frame), {c: c for c in COLUMNS[:11]})
+        source = SourceInfo(self.location, self.kind, len(frame), {c: c for c in COLUMNS[:11]})
         return Responses(
             frame=frame, framework=fw, problems=problems, sources=[source], metadata={}
         )

@@ -211,6 +211,7 @@ class PostgresStore(ResponseStore):
         may not create the tables of a new store.
     """
 
+    kind = "postgresql"
     #: Seconds a writer waits for another writer of the same agency (``lock_timeout``).
     LOCK_TIMEOUT_S = 30
     #: Seconds to connect before giving up (unless the URL sets ``connect_timeout``).

@@ -157,6 +157,7 @@ class SQLiteStore(ResponseStore):
         its format version is unreadable, ``schema`` if a newer guidekit wrote it.
     """
 
+    kind = "sqlite"
     #: Seconds a writer waits for another writer's transaction before giving up.
     BUSY_TIMEOUT_S = 30.0
 
