@@ -34,7 +34,9 @@ def _bindir() -> Path:
         return Path(found).parent
     versions = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
-        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
     )
     if not versions:
         raise RuntimeError(
@@ -84,8 +86,15 @@ class Cluster:
 
     def stop(self) -> None:
         subprocess.run(
-            [*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m",
-             "immediate", "stop"],
+            [
+                *self.prefix,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.root / "data"),
+                "-m",
+                "immediate",
+                "stop",
+            ],
             capture_output=True,
             check=False,
         )
