@@ -83,6 +83,37 @@ def test_a_select_only_role_cannot_change_anything(pg_cluster, schema, url, fw):
         assert check.log()["new_note"].tolist() == ["原本的說明"]
 
 
+def test_a_writer_role_with_the_readme_grants_writes_but_cannot_rewrite(
+    pg_cluster, schema, url, fw
+):
+    """The rights the README gives a workshop server's role are enough to write, and the
+    trigger still refuses UPDATE and DELETE to it."""
+    a, b = _items(fw, 2)
+    with open_store(url, fw) as owner:  # the administrator creates the tables once
+        owner.record(Change(SHEET, a, "Y"))
+    with pg_cluster.admin() as admin:
+        admin.execute("DROP ROLE IF EXISTS gk_writer")
+        admin.execute("CREATE ROLE gk_writer LOGIN PASSWORD 'writer-pw'")
+        admin.execute(f"SET search_path = {schema}")
+        for grant in (
+            f"GRANT USAGE ON SCHEMA {schema} TO gk_writer",
+            "GRANT SELECT, INSERT ON answer_log TO gk_writer",
+            "GRANT SELECT ON store_meta TO gk_writer",
+            "GRANT USAGE ON SEQUENCE answer_log_id_seq TO gk_writer",
+        ):
+            admin.execute(grant)
+    writer_url = pg_cluster.url("gk_writer", "writer-pw", schema)
+    with open_store(writer_url, fw) as writer:
+        assert writer.record(Change(SHEET, b, "N", "寫得進去")).changed
+        assert len(writer.current()) == 2
+    with psycopg.connect(writer_url, autocommit=True) as raw:
+        for sql in ("UPDATE answer_log SET new_answer = 'P'", "DELETE FROM answer_log"):
+            with pytest.raises(psycopg.Error):
+                raw.execute(sql)
+    with open_store(url, fw, readonly=True) as check:
+        assert check.log()["new_answer"].tolist() == ["Y", "N"]
+
+
 def test_read_only_store_of_a_writing_role_is_read_only_in_the_database(url, fw):
     """``readonly=True`` sets read-only transactions, whatever the role may do."""
     with open_store(url, fw) as store:
@@ -298,3 +329,68 @@ def test_sqlite_file_stays_what_it_was(tmp_path, fw):
         "current_answers",
         "store_meta",
     ]
+
+
+def _workshop_server(url: str, server: str, respondents: list[str], start) -> None:
+    """One workshop server, as its kernels write: a Questionnaire per respondent choosing
+    answers and writing notes field by field, all for the same agency as the other server."""
+    from guidekit.framework import load_framework
+    from guidekit.widgets.model import Questionnaire
+
+    fw = load_framework()
+    bank = [i.id for i in fw.items["service"]][:40]
+    with open_store(url, fw) as store:
+        pages = [
+            Questionnaire(store, Sheet("2026", "0012", "測試機關", "", "service", r))
+            for r in respondents
+        ]
+        start.wait()
+        for k, item in enumerate(bank):
+            for page in pages:
+                assert page.choose(item, ("Y", "P", "N")[k % 3]).status == "saved"
+                assert page.write_note(item, f"{server}:{k}").status == "saved"
+        # Both servers' pages share one sheet (the same respondent on two laptops): the
+        # answer from here, the note from the other server, neither erases the other.
+        shared = Questionnaire(store, Sheet("2026", "0012", "測試機關", "", "service", "共用"))
+        for k, item in enumerate(bank):
+            if server == "A":
+                shared.choose(item, "Y")
+            else:
+                shared.write_note(item, f"B 的說明 {k}")
+
+
+def test_two_workshop_servers_on_one_database_lose_no_answer(url, fw):
+    import multiprocessing
+
+    open_store(url, fw).close()
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    servers = {"A": ["甲", "乙"], "B": ["丙", "丁"]}
+    workers = [
+        context.Process(target=_workshop_server, args=(url, name, people, start))
+        for name, people in servers.items()
+    ]
+    for w in workers:
+        w.start()
+    start.set()
+    for w in workers:
+        w.join(300)
+        assert w.exitcode == 0
+    with open_store(url, fw, readonly=True) as store:
+        current = store.current()
+        log = store.log()
+    bank = _items(fw, 40)
+    for name, people in servers.items():
+        for person in people:
+            mine = current[current["respondent"] == person].set_index("item_id")
+            assert len(mine) == 40
+            assert [mine.loc[i, "note"] for i in bank] == [f"{name}:{k}" for k in range(40)]
+            assert [mine.loc[i, "answer"] for i in bank] == [
+                ("Y", "P", "N")[k % 3] for k in range(40)
+            ]
+    shared = current[current["respondent"] == "共用"].set_index("item_id")
+    # Each item: "Y" from server A and the note from server B, in whichever order they came.
+    assert (shared.loc[bank, "answer"] == "Y").all()
+    assert [shared.loc[i, "note"] for i in bank] == [f"B 的說明 {k}" for k in range(40)]
+    # 4 respondents × 40 items × (answer + note) + the shared sheet's 40 answers + 40 notes.
+    assert len(log) == 4 * 40 * 2 + 80

@@ -283,7 +283,7 @@ class PostgresStore(ResponseStore):
             code = "denied"
         elif isinstance(exc, pg_errors.ReadOnlySqlTransaction):
             code = "readonly"
-        elif code != "connect" and isinstance(exc, psycopg.OperationalError):
+        elif code != "connect" and _connection_lost(exc):
             code = "connection"
         return StoreError(
             code, f"{what} {self.location}: {detail}", path=self.location, detail=detail
@@ -508,6 +508,17 @@ class PostgresStore(ResponseStore):
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.location!r})"
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """True when the connection itself failed (a network drop, a server shut down or
+    restarted, no connection to be had): libpq's errors without a SQLSTATE, class 08
+    (connection exception) and 57P01–57P03 (the server ended the session).  A lock
+    timeout or a cancelled statement (also "operational") is not a lost connection."""
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = getattr(exc, "sqlstate", None)
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
 
 def _text(value: Any) -> str:
