@@ -298,8 +298,10 @@ def test_scores_from_a_postgresql_store_equal_those_from_sqlite(tmp_path, url, f
     assert report.ok and [s.encoding for s in report.responses.sources] == ["postgresql"]
 
 
-def test_research_and_workshop_accept_a_database(url, fw):
+def test_research_and_workshop_accept_a_database(url, fw, monkeypatch):
     from guidekit import research as rs
+    from guidekit.store import PostgresStore
+    from guidekit.widgets.app import Workshop
     from guidekit.widgets.server import plan
 
     with open_store(url, fw) as store:
@@ -309,6 +311,13 @@ def test_research_and_workshop_accept_a_database(url, fw):
     secret = psycopg.conninfo.conninfo_to_dict(url)["password"]
     assert secret not in str(p.store) and p.env["GUIDEKIT_STORE"] == url
     assert secret not in " ".join(p.command)
+    # The workshop kernel opens the store named by the server's environment.
+    monkeypatch.setenv("GUIDEKIT_STORE", url)
+    page = Workshop()
+    try:
+        assert isinstance(page.store, PostgresStore) and len(page.store.current()) == 1
+    finally:
+        page.at_exit()
 
 
 def test_sqlite_file_stays_what_it_was(tmp_path, fw):
@@ -394,3 +403,28 @@ def test_two_workshop_servers_on_one_database_lose_no_answer(url, fw):
     assert [shared.loc[i, "note"] for i in bank] == [f"B 的說明 {k}" for k in range(40)]
     # 4 respondents × 40 items × (answer + note) + the shared sheet's 40 answers + 40 notes.
     assert len(log) == 4 * 40 * 2 + 80
+
+
+@pytest.mark.slow
+def test_reports_from_a_postgresql_store_equal_those_from_sqlite(tmp_path, url, fw):
+    """`guidekit reports` on the same answers in SQLite and in PostgreSQL writes the same
+    report, index and summary, byte for byte (the manifest differs: it names its source)."""
+    path = tmp_path / "same.sqlite"
+    with open_store(path, fw) as store:
+        _fill(store, fw)
+    copy_store(path, url)
+    for name, source in (("from-sqlite", str(path)), ("from-postgresql", url)):
+        result = CliRunner().invoke(
+            main,
+            ["reports", "--responses", source, "--out", str(tmp_path / name), "--agency", "0012"],
+        )
+        assert result.exit_code == 0, result.output
+    for file in ("0012.html", "index.html", "summary.csv"):
+        first = (tmp_path / "from-sqlite" / file).read_bytes()
+        assert first == (tmp_path / "from-postgresql" / file).read_bytes(), file
+    manifest = (tmp_path / "from-postgresql" / "manifest.json").read_text(encoding="utf-8")
+    assert "postgresql://" in manifest and pg_password(url) not in manifest
+
+
+def pg_password(url: str) -> str:
+    return psycopg.conninfo.conninfo_to_dict(url)["password"]
