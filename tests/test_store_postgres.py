@@ -8,6 +8,7 @@ backends from tests/test_store.py (fixture ``store_location``)."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import threading
 import time
@@ -195,6 +196,8 @@ def test_passwords_are_never_shown(pg_cluster, schema, url, fw, monkeypatch):
     secret = pg_cluster.password
     assert mask_url(url).count("***") == 1 and secret not in mask_url(url)
     assert mask_url("host=db password='a b' user=x") == "host=db password=*** user=x"
+    assert mask_url("postgresql://u:p@ss@h/db x") == "postgresql://u:***@h/db x"  # "@" unescaped
+    assert mask_url("postgresql://u@h/db") == "postgresql://u@h/db"
     with open_store(url, fw) as store:
         store.record(Change(SHEET, _items(fw, 1)[0], "Y"))
         assert secret not in store.location and secret not in repr(store)
@@ -205,6 +208,15 @@ def test_passwords_are_never_shown(pg_cluster, schema, url, fw, monkeypatch):
     assert info.value.code == "connect"
     for text in (str(info.value), info.value.text("zh-TW"), info.value.text("en")):
         assert "not-the-password" not in text and "***" in text
+    # No server on that port (stopped, or a wrong address): said at once, password hidden.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    nowhere = url.replace(f":{pg_cluster.port}/", f":{closed}/")
+    with pytest.raises(StoreError) as info:
+        open_store(nowhere, fw)
+    assert info.value.code == "connect" and secret not in info.value.text("en")
+    assert "PGPASSWORD" in info.value.text("en") and f":{closed}/" in info.value.text("en")
     # Password from the environment (libpq's PGPASSWORD), none in the URL.
     monkeypatch.setenv("PGPASSWORD", secret)
     bare = pg_cluster.url(password="", schema=schema).replace(":@", "@", 1)

@@ -15,7 +15,8 @@ instrument, respondent, item_id) — is the newest log row of that slot (highest
 a second, mutable copy.
 
 Each write is one transaction that reads the slot's current value, appends the
-row and commits (SQLite ``BEGIN IMMEDIATE``: writers queue, none is lost), so
+row and commits (SQLite ``BEGIN IMMEDIATE``, PostgreSQL a lock per round and agency
+taken first: writers queue, none is lost), so
 the ``old_*`` columns of a slot always chain: a row's old value is the previous
 row's new value.  A write that changes nothing appends nothing.
 
@@ -358,7 +359,8 @@ def utc_now() -> str:
 #: URL schemes of a PostgreSQL store (anything else is a path to an SQLite file).
 URL_SCHEMES = ("postgresql://", "postgres://")
 
-_URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/?#@\s]*:)[^@\s]*@", re.IGNORECASE)
+# Greedy to the URL's last "@": a password holding an unescaped "@" is masked whole.
+_URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/?#@\s]*:)\S*@", re.IGNORECASE)
 _KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
