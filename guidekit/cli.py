@@ -29,7 +29,7 @@ from typing import Any
 import click
 
 from guidekit import i18n, scoring
-from guidekit.files import SQLITE_SIBLINGS, check_target, table_csv, write_output
+from guidekit.files import check_target, table_csv, write_output
 from guidekit.framework import check_weight, load_framework
 from guidekit.intake.responses import read_responses, validate_responses
 from guidekit.problems import DataError, GuidekitError
@@ -37,9 +37,24 @@ from guidekit.render.fonts import has_cjk_font
 from guidekit.report.batch import BatchInterrupted, run_reports
 from guidekit.research import load
 from guidekit.research.opendata import export_package
-from guidekit.store import SQLiteStore
+from guidekit.store import copy_store, is_store_url, mask_url
 from guidekit.text import printable
 from guidekit.widgets.server import serve
+
+
+class StoreOrPath(click.ParamType):
+    """A path, or a ``postgresql://`` URL of an answer store kept as given (a Path would
+    fold its ``//``); shown in help as PATH|URL."""
+
+    name = "path|url"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Path | str:
+        if isinstance(value, Path) or is_store_url(value):
+            return value if isinstance(value, Path) else str(value).strip()
+        return Path(value)
+
+
+STORE_OR_PATH = StoreOrPath()
 
 LANG_OPTION = click.option(
     "--lang",
@@ -344,7 +359,7 @@ def main(ctx: click.Context, lang: str | None) -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=STORE_OR_PATH)
 @FRAMEWORK_OPTION
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -401,7 +416,7 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=STORE_OR_PATH)
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
 )
@@ -517,7 +532,9 @@ def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None
         )
     target = output.resolve()
     for path in paths:
-        source = path.resolve()
+        if is_store_url(path):
+            continue  # a database: nothing on this disk to overwrite
+        source = Path(path).resolve()
         if target == source or source in target.parents:
             raise GuidekitError(
                 f"-o {output} would overwrite or sit among the answers ({path}): "
@@ -532,7 +549,7 @@ def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None
     "--responses",
     "responses",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=STORE_OR_PATH,
     help="填答檔案或資料夾（可重複；預設內附範例的最新回合）/ Answer files or folders (default: the bundled example).",
 )
 @click.option(
@@ -715,7 +732,7 @@ def framework_cmd(folder: Path | None, lang: str | None) -> None:
     "--responses",
     "responses",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=STORE_OR_PATH,
     help="填答檔案或資料夾（可重複；預設內附範例的所有回合）/ Answer files or folders.",
 )
 @click.option("--round", "round_", help="只匯出此評估回合（預設全部）/ Only this round.")
@@ -819,9 +836,10 @@ def export_cmd(
 @main.command(name="workshop")
 @click.option(
     "--store",
-    type=click.Path(path_type=Path),
+    type=STORE_OR_PATH,
     default=None,
-    help="答案儲存檔（SQLite；預設 $GUIDEKIT_STORE 或使用者資料夾的 workshop.sqlite）/ Answer store.",
+    help="答案儲存檔（SQLite 檔案或 postgresql:// 資料庫；預設 $GUIDEKIT_STORE 或使用者資料夾的 "
+    "workshop.sqlite）/ Answer store (an SQLite file or a postgresql:// database).",
 )
 @click.option(
     "--host",
@@ -854,25 +872,28 @@ def workshop_cmd(store: Path | None, host: str, port: int, lang: str | None) -> 
 
 
 @main.command(name="backup")
-@click.argument("store", type=click.Path(path_type=Path))
-@click.argument("target", type=click.Path(path_type=Path))
+@click.argument("store", type=STORE_OR_PATH)
+@click.argument("target", type=STORE_OR_PATH)
 @LANG_OPTION
 @_handle_errors
-def backup_cmd(store: Path, target: Path, lang: str | None) -> None:
-    """把答案儲存檔完整複製成一個檔案（工作坊進行中也可以）。Copy a workshop answer store,
-    every saved answer included, into one file (also while the workshop runs).
+def backup_cmd(store: Path | str, target: Path | str, lang: str | None) -> None:
+    """把答案儲存檔完整複製到新的儲存位置（工作坊進行中也可以）。Copy a workshop answer store,
+    every saved answer included, into a new store (also while the workshop runs).
 
-    Reads STORE without changing it (answers still in its -wal file included) and
-    writes TARGET as one .sqlite file that ``guidekit validate`` reads.  TARGET must
-    be a new name: an existing file (or its -wal, -shm, -journal file) is never
-    replaced (exit status 2).  The rows reported are counted in the copy.
+    STORE and TARGET are each an SQLite file or a postgresql:// database, so this
+    also moves a store from a laptop to a shared server and back.  STORE is only read
+    (answers still in its -wal file included).  TARGET is never overwritten: an
+    existing file (or its -wal, -shm, -journal file), or a database store that holds
+    answers, is refused (exit status 2).  The rows reported are counted in TARGET.
     """
 
     lang = _lang(click.get_current_context(), lang)
-    check_target(target, replace="never", siblings=SQLITE_SIBLINGS)  # before opening STORE
-    with SQLiteStore(store, readonly=True) as opened:
-        backed_up = opened.backup_file(target)
-    values = {"store": str(Path(store)), "target": str(backed_up.path), "rows": backed_up.rows}
+    backed_up = copy_store(store, target)
+    values = {
+        "store": mask_url(str(store)),
+        "target": mask_url(str(backed_up.path)),
+        "rows": backed_up.rows,
+    }
     _say(lang, i18n.t("backup.done", "zh-TW", **values), i18n.t("backup.done", "en", **values))
 
 

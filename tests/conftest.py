@@ -68,3 +68,31 @@ def write_csv(tmp_path: Path) -> WriteCsv:
         return path
 
     return write
+
+
+# -- stores: the same tests on SQLite and on PostgreSQL (issue 14) ---------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL server for this test process (tests/pg.py); fails loudly
+    when it cannot start, unless GUIDEKIT_TEST_POSTGRES=0 says to skip."""
+    import os
+
+    from . import pg
+
+    if os.environ.get("GUIDEKIT_TEST_POSTGRES", "").strip() == "0":
+        pytest.skip("GUIDEKIT_TEST_POSTGRES=0: PostgreSQL tests skipped")
+    cluster = pg.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request, tmp_path) -> str:
+    """Where a new, empty store is: an SQLite file, or a fresh schema of the test cluster
+    (a ``postgresql://`` URL with its password)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.sqlite")
+    cluster = request.getfixturevalue("pg_cluster")
+    return cluster.url(schema=cluster.new_schema())

@@ -1,14 +1,16 @@
 #!/bin/sh
 # Install everything the tests need, then run the whole suite.
 #   sh tests/run.sh            (from the repository root; extra arguments go to pytest)
-# Debian packages: Chromium (browser tests) and Noto CJK fonts (Chinese in charts),
-# installed with apt-get when missing and when we are root (or have sudo).
+# Debian packages: Chromium (browser tests), Noto CJK fonts (Chinese in charts) and the
+# PostgreSQL server (the store's tests start their own throwaway cluster on 127.0.0.1,
+# tests/pg.py), installed with apt-get when missing and when we are root (or have sudo).
 set -eu
 cd "$(dirname "$0")/.."
 
 need=""
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh-tw family | grep -q . || need="$need fonts-noto-cjk"
+command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need="$need postgresql"
 if [ -n "$need" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -16,7 +18,8 @@ if [ -n "$need" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need fontconfig >/dev/null
   else
-    echo "warning: cannot install$need (no apt-get); browser and font tests will be skipped" >&2
+    echo "warning: cannot install$need (no apt-get); browser and font tests will be skipped," >&2
+    echo "and PostgreSQL store tests fail unless GUIDEKIT_TEST_POSTGRES=0" >&2
   fi
 fi
 

@@ -38,8 +38,8 @@ def items(fw, n=None, instrument="service"):
 
 
 @pytest.fixture
-def store(tmp_path, fw):
-    with open_store(tmp_path / "store.sqlite", fw) as s:
+def store(store_location, fw):
+    with open_store(store_location, fw) as s:
         yield s
 
 
@@ -76,14 +76,30 @@ def test_a_change_to_the_same_value_appends_nothing(store, fw):
     assert len(store.log()) == 1
 
 
-def test_the_log_is_append_only(store, fw):
-    store.record(Change(SHEET, items(fw, 1)[0], "Y"))
-    raw = sqlite3.connect(store.location)
-    for sql in ("UPDATE answer_log SET new_answer = 'N'", "DELETE FROM answer_log"):
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            raw.execute(sql)
-    raw.close()
-    assert store.current()["answer"].tolist() == ["Y"]
+def _raw(location: str):
+    """A plain connection to the store's database (sqlite3 or psycopg, autocommit) and the
+    exception its driver raises."""
+    if location.startswith("postgresql://"):
+        import psycopg
+
+        return psycopg.connect(location, autocommit=True), psycopg.Error
+    return sqlite3.connect(location, isolation_level=None), sqlite3.DatabaseError
+
+
+def test_the_log_is_append_only(store_location, fw):
+    """Enforced by the database: no UPDATE, DELETE (or, PostgreSQL, TRUNCATE), even by the
+    table's owner writing SQL by hand."""
+    with open_store(store_location, fw) as store:
+        store.record(Change(SHEET, items(fw, 1)[0], "Y"))
+        raw, error = _raw(store_location)
+        statements = ["UPDATE answer_log SET new_answer = 'N'", "DELETE FROM answer_log"]
+        if store_location.startswith("postgresql://"):
+            statements.append("TRUNCATE answer_log")
+        for sql in statements:
+            with pytest.raises(error, match="append-only"):
+                raw.execute(sql)
+        raw.close()
+        assert store.current()["answer"].tolist() == ["Y"]
 
 
 @pytest.mark.parametrize(
@@ -138,12 +154,12 @@ def test_several_changes_are_written_all_or_none(store, fw):
     assert len({s.at for s in saved}) == 1  # one transaction, one time
 
 
-def test_current_answers_are_derived_from_the_log(store, fw):
+def test_current_answers_are_derived_from_the_log(store, store_location, fw):
     a = items(fw, 1)[0]
     for code in ("Y", "N", "P", "N"):
         store.record(Change(SHEET, a, code))
     # What a reader of the raw log would compute by hand: the newest row of the slot.
-    raw = sqlite3.connect(store.location)
+    raw, _ = _raw(store_location)
     newest = raw.execute("SELECT new_answer FROM answer_log ORDER BY id DESC LIMIT 1").fetchone()[0]
     view = raw.execute("SELECT answer FROM current_answers").fetchall()
     raw.close()
@@ -283,25 +299,26 @@ def test_export_refuses_other_file_types(store, tmp_path):
     assert info.value.code == "export-type"
 
 
-def test_store_survives_reopening_and_refuses_a_newer_schema(tmp_path, fw):
-    path = tmp_path / "s.sqlite"
+def test_store_survives_reopening_and_refuses_a_newer_schema(store_location, fw):
+    path = store_location
     with open_store(path, fw) as s:
         s.record(Change(SHEET, items(fw, 1)[0], "Y"))
     with open_store(path, fw) as s:
         assert s.current()["answer"].tolist() == ["Y"]
-    raw = sqlite3.connect(path)
+    raw, _ = _raw(path)
     raw.execute("UPDATE store_meta SET value = '99' WHERE key = 'schema_version'")
-    raw.commit()
     raw.close()
-    with pytest.raises(StoreError) as info:
-        open_store(path, fw)
-    assert info.value.code == "schema"
+    for readonly in (False, True):
+        with pytest.raises(StoreError) as info:
+            open_store(path, fw, readonly=readonly)
+        assert info.value.code == "schema"
 
 
-def test_store_is_a_wal_database(store):
-    raw = sqlite3.connect(store.location)
-    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    raw.close()
+def test_store_is_a_wal_database(tmp_path, fw):
+    with open_store(tmp_path / "store.sqlite", fw) as store:
+        raw = sqlite3.connect(store.location)
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        raw.close()
 
 
 def test_default_location_and_backends(tmp_path, monkeypatch):
@@ -309,9 +326,8 @@ def test_default_location_and_backends(tmp_path, monkeypatch):
     assert default_store_path() == tmp_path / "named.sqlite"
     monkeypatch.delenv("GUIDEKIT_STORE")
     assert default_store_path().name == "workshop.sqlite"
-    with pytest.raises(StoreError) as info:
-        open_store("postgresql://user:secret@db/guidekit")
-    assert info.value.code == "backend" and "secret" not in str(info.value)
+    monkeypatch.setenv("GUIDEKIT_STORE", " postgresql://u@db.example/guidekit ")
+    assert default_store_path() == "postgresql://u@db.example/guidekit"
 
 
 def test_a_store_that_is_not_sqlite_is_a_readable_error(tmp_path):
@@ -337,8 +353,8 @@ def _writer(path: str, respondent: str, n: int, start) -> None:
             store.record(Change(sheet, item, ("Y", "P", "N")[k % 3], f"{respondent}-{k}"))
 
 
-def test_writers_in_several_processes_lose_nothing(tmp_path, fw):
-    path = str(tmp_path / "shared.sqlite")
+def test_writers_in_several_processes_lose_nothing(store_location, fw):
+    path = store_location
     open_store(path, fw).close()
     context = multiprocessing.get_context("spawn")
     start = context.Event()
@@ -372,8 +388,8 @@ def _same_slot(path: str, code: str, n: int, start) -> None:
             store.record(Change(sheet, "SV-P01-01", code, f"{code}{k}"))
 
 
-def test_concurrent_writes_to_one_slot_keep_the_old_new_chain(tmp_path, fw):
-    path = str(tmp_path / "slot.sqlite")
+def test_concurrent_writes_to_one_slot_keep_the_old_new_chain(store_location, fw):
+    path = store_location
     open_store(path, fw).close()
     context = multiprocessing.get_context("spawn")
     start = context.Event()
@@ -411,8 +427,8 @@ def _until_killed(path: str, pipe) -> None:
             k += 1
 
 
-def test_a_killed_writer_loses_nothing_it_reported_saved(tmp_path, fw):
-    path = str(tmp_path / "killed.sqlite")
+def test_a_killed_writer_loses_nothing_it_reported_saved(store_location, fw):
+    path = store_location
     open_store(path, fw).close()
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)

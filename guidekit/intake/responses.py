@@ -45,7 +45,7 @@ from guidekit.framework import TIDY_KINDS, Framework, ScaleOption, load_framewor
 from guidekit.framework.history import load_history
 from guidekit.intake.tabular import FOLDER_SUFFIXES, SUFFIXES, Table, read_table
 from guidekit.problems import GuidekitError, Problem, ResponsesError, Severity, sort_problems
-from guidekit.store import StoreError, open_store
+from guidekit.store import StoreError, is_store_url, mask_url, open_store
 from guidekit.text import CONTROL, clean, clean_key, flag_spellings, parse_flag
 
 #: A round Excel may store as a number without losing anything: a whole year-like number.
@@ -154,10 +154,11 @@ STORE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
 
 def _read_store(
-    path: Path, fw: Framework, problems: list[Problem]
+    path: Path | str, fw: Framework, problems: list[Problem]
 ) -> tuple[dict[str, list[Any]] | None, Any]:
-    """The current answers of a workshop store, as one more part of the canonical table
-    (the team's agreed answers take the place of the respondents', see guidekit.store).
+    """The current answers of a workshop store (an SQLite file or a ``postgresql://``
+    URL), as one more part of the canonical table (the team's agreed answers take the
+    place of the respondents', see guidekit.store).
 
     The store is opened read-only: reading never changes the file, and a file that
     is not a guidekit store is reported, not turned into one.  Rows the file reader
@@ -172,7 +173,7 @@ def _read_store(
     except (StoreError, GuidekitError) as exc:
         problems.append(
             Problem.about_file(
-                str(path),
+                mask_url(str(path)),
                 "store-unreadable",
                 {"detail_zh": exc.text("zh-TW"), "detail_en": exc.text("en")},
             )
@@ -182,7 +183,9 @@ def _read_store(
     problems.extend(p for p in responses.problems if p.code != "service-lookalike")
     frame = responses.frame
     part = {c: frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in COLUMNS}
-    source = SourceInfo(str(path), "sqlite", len(frame), {c: c for c in COLUMNS[:11]})
+    kind = responses.sources[0].encoding  # "sqlite" or "postgresql"
+    shown = str(path) if isinstance(path, Path) else mask_url(path)
+    source = SourceInfo(shown, kind, len(frame), {c: c for c in COLUMNS[:11]})
     return part, source
 
 
@@ -190,13 +193,17 @@ def _read_store(
 _NOT_READ_IN_FOLDERS = {".txt", ".xlsb", ".numbers", ".et", ".ett", ".fods", ".xltx"}
 
 
-def _collect(paths: str | Path | Iterable[str | Path], problems: list[Problem]) -> list[Path]:
-    """The answer files to read, reporting what is skipped and what is given twice."""
+def _collect(paths: str | Path | Iterable[str | Path], problems: list[Problem]) -> list[Path | str]:
+    """The answer files to read, reporting what is skipped and what is given twice;
+    ``postgresql://`` URLs of answer stores are kept as given (strings)."""
     if isinstance(paths, str | Path):
         paths = [paths]
-    out: list[Path] = []
+    out: list[Path | str] = []
     seen: dict[Path, Path] = {}
     for raw in paths:
+        if is_store_url(raw):
+            out.append(str(raw).strip())
+            continue
         path = Path(raw)
         if path.is_dir():
             found, skipped = _walk(path)
@@ -261,7 +268,7 @@ def _is_report_folder(folder: Path) -> bool:
         return False
 
 
-def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Path | str]:
     """Files to read: each path, or the answer files (CSV/TSV/xlsx) in a folder and its
     subfolders (hidden files and folders, Excel's ``~$`` lock files and ``_notebooks``
     are skipped), in sorted order."""
@@ -326,6 +333,12 @@ def validate_responses(
     if not files:
         problems.append(Problem.about_file(_describe(paths), "no-files", {"suffixes": suffixes}))
     for path in files:
+        if isinstance(path, str):  # a postgresql:// store
+            part, source = _read_store(path, fw, problems)
+            if part is not None:
+                parts.append(part)
+                sources.append(source)
+            continue
         if not path.is_file():
             problems.append(
                 Problem.about_file(

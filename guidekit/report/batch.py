@@ -50,6 +50,7 @@ import threading
 import time
 import traceback
 import unicodedata
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -71,6 +72,7 @@ from guidekit.report import RoundData, kernels, load_round
 from guidekit.report.context import default_responses
 from guidekit.report.export import exporter, notebook_to_html
 from guidekit.report.kernels import KERNEL_NAME, LocalKernelManager, check_kernel_python
+from guidekit.store import is_store_url
 from guidekit.text import clean, natural_key
 from guidekit.version import __version__
 
@@ -1022,7 +1024,10 @@ def default_out(lang: str, responses: Any = None) -> Path:
     name = "example"
     if responses is not None:
         first = responses if isinstance(responses, str | Path) else next(iter(responses), None)
-        if first is not None and not hasattr(first, "frame"):
+        if is_store_url(first):  # a store database: its name, never its login
+            stem = urllib.parse.urlsplit(str(first)).path.strip("/") or "store"
+            name = re.sub(r"[^\w-]+", "-", stem, flags=re.UNICODE).strip("-") or "store"
+        elif first is not None and not hasattr(first, "frame"):
             stem = Path(first).stem if Path(first).suffix else Path(first).name
             name = re.sub(r"[^\w-]+", "-", stem, flags=re.UNICODE).strip("-") or "answers"
         elif first is not None:
@@ -1074,6 +1079,8 @@ def _check_out(out: Path, responses: Responses) -> None:
     same command accepts it.
     """
     for source in responses.sources:
+        if is_store_url(source.file):
+            continue  # answers in a database: nothing in this folder
         file = Path(source.file).resolve()
         if file == out or out in file.parents:
             raise GuidekitError(

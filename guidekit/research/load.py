@@ -42,7 +42,7 @@ from guidekit.paths import examples_dir
 from guidekit.render.html import HTML
 from guidekit.scoring import KEY, Scores
 from guidekit.scoring import score as _score
-from guidekit.store import open_store
+from guidekit.store import is_store_url, open_store
 
 ENCODING = "utf-8"
 
@@ -81,7 +81,8 @@ def load(
         (:mod:`guidekit.framework.lens`) reads the same files through its crosswalk.
     store : optional
         A response store (the workshop's :mod:`guidekit.store`: an object with
-        ``responses(framework, agreed=...)``), or the path of a store file,
+        ``responses(framework, agreed=...)``), or the path of a store file or a
+        ``postgresql://`` URL of a store database,
         opened with ``guidekit.store.open_store(path, framework)``.  Combined
         with ``paths`` when both are given.
     agreed : {"team", "individual"}
@@ -131,7 +132,8 @@ def _store_responses(store: Any, fw: Framework, agreed: str) -> Responses:
     if hasattr(store, "responses") and callable(store.responses):
         return store.responses(fw, agreed=agreed)
     # the workshop's response store, read-only: reading never changes it
-    with open_store(Path(store), fw, readonly=True) as opened:
+    location = store if is_store_url(store) else Path(store)
+    with open_store(location, fw, readonly=True) as opened:
         return opened.responses(fw, agreed=agreed)
 
 

@@ -1,16 +1,20 @@
 """The answer store: where a workshop keeps every answer the moment it is given.
 
 Boundary: an append-only answer log with field-wise writes and conflict checks behind
-:class:`ResponseStore`; :func:`open_store` opens one.  Reads and writes answers in the
-canonical columns of :mod:`guidekit.answers`; knows nothing of scoring or reports.
+:class:`ResponseStore` (:mod:`~guidekit.store.base`), in one SQLite file
+(:mod:`~guidekit.store.sqlite`, the default) or a PostgreSQL database shared by many
+workshop servers (:mod:`~guidekit.store.postgres`); :func:`open_store` opens either by
+its location and :func:`copy_store` copies one into another (:mod:`~guidekit.store.open`);
+:mod:`~guidekit.store.export` writes the answers table as an answer file.  Reads and
+writes answers in the canonical columns of :mod:`guidekit.answers`; knows nothing of
+scoring or reports.
 """
 
 from __future__ import annotations
 
-from guidekit.store.sqlite import (
+from guidekit.store.base import (
     CURRENT_COLUMNS,
     DEFAULT_NAME,
-    EXPORT_COLUMNS,
     FIELD_LABELS,
     KEEP,
     KINDS,
@@ -18,24 +22,26 @@ from guidekit.store.sqlite import (
     SCHEMA_VERSION,
     SLOT,
     STORE_ENV,
-    WAL_AUTOCHECKPOINT_PAGES,
-    ZH_HEADERS,
+    URL_SCHEMES,
     Agreed,
+    BackedUp,
     Change,
     Conflict,
-    ExportedFile,
     ResponseStore,
     Saved,
     Sheet,
-    SQLiteStore,
     StoreError,
     answer_option,
     default_store_path,
-    export_table,
-    open_store,
+    is_store_url,
+    mask_url,
     text_problem,
     utc_now,
 )
+from guidekit.store.export import EXPORT_COLUMNS, ZH_HEADERS, ExportedFile, export_table
+from guidekit.store.open import copy_store, open_store
+from guidekit.store.postgres import PostgresStore
+from guidekit.store.sqlite import WAL_AUTOCHECKPOINT_PAGES, SQLiteStore
 
 __all__ = [
     "CURRENT_COLUMNS",
@@ -48,20 +54,26 @@ __all__ = [
     "SCHEMA_VERSION",
     "SLOT",
     "STORE_ENV",
+    "URL_SCHEMES",
     "WAL_AUTOCHECKPOINT_PAGES",
     "ZH_HEADERS",
     "Agreed",
+    "BackedUp",
     "Change",
     "Conflict",
     "ExportedFile",
+    "PostgresStore",
     "ResponseStore",
     "SQLiteStore",
     "Saved",
     "Sheet",
     "StoreError",
     "answer_option",
+    "copy_store",
     "default_store_path",
     "export_table",
+    "is_store_url",
+    "mask_url",
     "open_store",
     "text_problem",
     "utc_now",

@@ -1,1115 +1,39 @@
-"""The response store: an append-only answer log, with current answers derived from it.
+"""The SQLite backend of the answer store: one file beside one workshop server.
 
-Workshop answers are written here the moment they change, so nothing a page
-showed as saved is lost when a kernel dies or a browser closes, and several
-respondents (separate tabs, kernels or processes) can write at the same time.
-
-Model
------
-Every change is one row of the **answer log** (``answer_log``): who changed
-what, when (UTC, ISO 8601), in which session, and the old and new answer code
-and note.  Rows are never updated or deleted (database triggers refuse it).
-The **current answer** of a slot — one (kind, round, agency_id, service,
-instrument, respondent, item_id) — is the newest log row of that slot (highest
-``id``).  It is derived by a query (the ``current_answers`` view), never kept as
-a second, mutable copy.
-
-Each write is one transaction that reads the slot's current value, appends the
-row and commits (SQLite ``BEGIN IMMEDIATE``: writers queue, none is lost), so
-the ``old_*`` columns of a slot always chain: a row's old value is the previous
-row's new value.  A write that changes nothing appends nothing.
-
-The team's agreed answer
-------------------------
-A facilitator records the team's agreed answer for an item as a row of kind
-``"agreed"`` whose respondent is the reserved name :data:`AGREED_RESPONDENT`
-(「團隊共識」; no person may use it).  Reading the store for reports
-(:meth:`ResponseStore.responses` with ``agreed="team"``, the default, and the
-exports built from it) applies **one rule**: *where the team recorded an
-agreed answer, that answer is the agency's answer for the item* — the item
-carries one row, respondent 「團隊共識」, and the respondents' own answers to
-that item are left out; items without an agreed answer keep every
-respondent's answer (scored by their median, :mod:`guidekit.scoring`).  The
-individual answers stay in the store (``agreed="individual"``, :meth:`log`).
-Because the report button exports exactly these rows and runs
-:func:`guidekit.report.batch.run_reports` on the exported file, it makes the same
-report as ``guidekit reports --responses <export>``.
-
-Backends
---------
-:class:`ResponseStore` holds everything that does not depend on the database
-(validation, canonical frames, exports); a backend implements four methods
-(:meth:`~ResponseStore._append`, :meth:`~ResponseStore._select_log`,
-:meth:`~ResponseStore._select_current`, :meth:`~ResponseStore.close`).
-:class:`SQLiteStore` is the default; the SQL is kept portable (window
-functions, no SQLite-only syntax in queries) so a PostgreSQL backend can
-follow without touching callers.  Open a store with :func:`open_store`.
-
-The SQLite file must be on a local disk (WAL mode does not work over network
-file systems).
+WAL journal (readers never block the writer), ``synchronous=FULL``, every write one
+``BEGIN IMMEDIATE`` transaction (writers queue, none is lost), triggers refusing
+UPDATE and DELETE on the log.  The file must be on a local disk (WAL mode does not
+work over network file systems).  Everything that does not depend on the database is
+:class:`guidekit.store.base.ResponseStore`'s.
 """
 
 from __future__ import annotations
 
-import abc
 import contextlib
-import dataclasses
-import datetime as dt
-import io
 import os
-import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import pandas as pd
-
-from guidekit import i18n
-from guidekit.answers import (
-    AGREED_RESPONDENT,
-    COLUMNS,
-    HEADER_ALIASES,
-    Responses,
-    SourceInfo,
-    clean_name,
-    empty_frame,
-    is_reserved_name,
-    service_lookalikes,
-    settle_agreed,
+from guidekit.files import SQLITE_SIBLINGS, check_target, install_output
+from guidekit.framework import Framework
+from guidekit.store.base import (
+    SCHEMA_VERSION,
+    BackedUp,
+    Change,
+    ResponseStore,
+    Saved,
+    StoreError,
+    shown_text,
+    utc_now,
 )
-from guidekit.files import SQLITE_SIBLINGS, check_target, install_output, table_csv, write_output
-from guidekit.framework import Framework, ScaleOption, load_framework
-from guidekit.problems import GuidekitError, Problem, ResponsesError, Severity
-from guidekit.text import CONTROL, clean, printable
-
-#: Schema version written into the store; a newer store is refused, not guessed at.
-SCHEMA_VERSION = 1
-
-#: The reserved respondent under which the team's agreed answers are kept and exported
-#: is :data:`guidekit.intake.responses.AGREED_RESPONDENT` (「團隊共識」), imported here.
-
-#: Record kinds: a respondent's own answer, or the team's agreed answer.
-KINDS = ("answer", "agreed")
-
-#: Environment variable naming the store (a path); ``guidekit workshop --store`` sets it.
-STORE_ENV = "GUIDEKIT_STORE"
-
-#: File name of the default store in the user's data directory.
-DEFAULT_NAME = "workshop.sqlite"
-
-#: Columns of :meth:`ResponseStore.log` (one row per change), in order.
-LOG_COLUMNS = (
-    "log_id",
-    "at",
-    "who",
-    "session",
-    "kind",
-    "round",
-    "agency_id",
-    "agency_name",
-    "service",
-    "instrument",
-    "respondent",
-    "item_id",
-    "old_answer",
-    "new_answer",
-    "old_note",
-    "new_note",
-    "framework_id",
-    "framework_version",
-)
-
-#: Columns of :meth:`ResponseStore.current` (one row per slot), in order.
-CURRENT_COLUMNS = (
-    "log_id",
-    "at",
-    "who",
-    "session",
-    "kind",
-    "round",
-    "agency_id",
-    "agency_name",
-    "service",
-    "instrument",
-    "respondent",
-    "item_id",
-    "answer",
-    "note",
-    "framework_id",
-    "framework_version",
-)
-
-#: Columns that identify a slot (one answer of one respondent to one item).
-SLOT = ("kind", "round", "agency_id", "service", "instrument", "respondent", "item_id")
-
-#: Header of exported files: canonical names, or the zh-TW names people use (first zh alias).
-EXPORT_COLUMNS = COLUMNS[:11]
-ZH_HEADERS = {
-    "round": "評估回合",
-    "agency_id": "機關代碼",
-    "agency_name": "機關名稱",
-    "service": "服務名稱",
-    "instrument": "自評表",
-    "respondent": "填答者",
-    "item_id": "題號",
-    "answer": "答案",
-    "note": "說明",
-    "answered_at": "填答時間",
-    "framework_version": "題庫版本",
-}
-assert all(ZH_HEADERS[c] in HEADER_ALIASES[c] for c in EXPORT_COLUMNS)
-
-Agreed = Literal["team", "individual"]
-
-#: Field names people read in store messages (zh-TW: the export's own headers).
-FIELD_LABELS = {
-    "zh-TW": {**ZH_HEADERS, "who": "填寫人"},
-    "en": {
-        "round": "round",
-        "agency_id": "agency code",
-        "agency_name": "agency name",
-        "service": "service",
-        "instrument": "form",
-        "respondent": "respondent",
-        "item_id": "item",
-        "note": "note",
-        "who": "changed by",
-    },
-}
 
 #: How many WAL pages may pile up before SQLite copies them into the store file.  Small:
 #: every few answers are checkpointed, so a damaged ``-wal`` file can cost only the last
 #: few changes (SQLite's default, 1000 pages, held a whole workshop).
 WAL_AUTOCHECKPOINT_PAGES = 8
-
-
-class _Keep:
-    """The type of :data:`KEEP`."""
-
-    _instance: _Keep | None = None
-
-    def __new__(cls) -> _Keep:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "KEEP"
-
-    def __reduce__(self) -> str:
-        return "KEEP"
-
-
-#: In a :class:`Change`: leave this field as the store holds it (change only the other one),
-#: or (``seen_*``) do not check what the page saw of it.
-KEEP: Any = _Keep()
-
-
-class StoreError(GuidekitError):
-    """A change the store refuses, or a store it cannot use.
-
-    ``code`` names the reason (a key ``store.error.<code>`` in
-    ``guidekit/locales/messages.yaml`` holds the text people read) and
-    ``params`` fills its placeholders.  A ``field`` parameter is shown by its
-    name in the reader's language (:data:`FIELD_LABELS`), a ``value`` with
-    control characters made visible (:func:`guidekit.text.printable`).
-    """
-
-    def __init__(self, code: str, message: str, **params: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.params = params
-
-    def text(self, lang: str = "zh-TW") -> str:
-        """The reason in ``lang`` (zh-TW or en)."""
-        lang = i18n.normalise_lang(lang)
-        params = dict(self.params)
-        if "field" in params:
-            params["field"] = FIELD_LABELS[lang].get(params["field"], params["field"])
-        for key in ("value", "cleaned", "given", "name", "registered"):
-            if isinstance(params.get(key), str):
-                params[key] = _shown(params[key])
-        try:
-            return i18n.t(f"store.error.{self.code}", lang, **params)
-        except KeyError:
-            return str(self)
-
-
-class Conflict(StoreError):
-    """The slot changed since the page last read it: the change was not written.
-
-    ``answer`` / ``note`` are what the store holds now (the page should show them).
-    """
-
-    def __init__(self, item_id: str, answer: str | None, note: str) -> None:
-        super().__init__(
-            "conflict",
-            f"item {item_id} was changed elsewhere since this page read it",
-            item=item_id,
-        )
-        self.item_id = item_id
-        self.answer = answer
-        self.note = note
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-#: Line breaks and tabs: never in a code or name (the start form's fields hold one line).
-_LINE_BREAK = re.compile("[\t\n\r\u2028\u2029\x85]")
-
-
-def text_problem(value: str, *, one_line: bool = True) -> str | None:
-    """Why ``value`` cannot be stored, or None.
-
-    ``"surrogate"``: it holds a lone UTF-16 surrogate (text cut in the middle of an
-    emoji), which no file can hold.  With ``one_line`` (codes and names):
-    ``"control-char"`` for control and text-direction characters — the answer-file
-    reader's rule (:data:`guidekit.text.CONTROL`, problem ``control-char``),
-    so nothing the store accepts is refused when its export is read — and for line
-    breaks and tabs.  Notes (``one_line=False``) may hold any other character.
-    """
-    if _SURROGATE.search(value):
-        return "surrogate"
-    if one_line and (CONTROL.search(value) or _LINE_BREAK.search(value)):
-        return "control-char"
-    return None
-
-
-def _shown(text: str, limit: int = 80) -> str:
-    """A value for a message: control characters visible, shortened, never a surrogate."""
-    text = _SURROGATE.sub("\ufffd", printable(text))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def answer_option(fw: Framework, instrument: str, code: str) -> ScaleOption | float | None:
-    """What a stored answer code means: the scale option with exactly this code, a
-    number on a continuous scale, or None (not an answer of this form's scale).
-
-    The store keeps codes (Y, P, N, NA), never labels; answer files may use labels
-    too (:meth:`guidekit.framework.Scale.match`)."""
-    scale = fw.scale(instrument)
-    for option in scale.options:
-        if option.code == code:
-            return option
-    if scale.kind == "continuous":
-        matched = scale.match(code)
-        if isinstance(matched, float):
-            return matched
-    return None
-
-
-@dataclasses.dataclass(frozen=True)
-class Sheet:
-    """Where a set of answers belongs: one respondent's answers to one assessment.
-
-    An assessment is (round, agency_id, service, instrument); ``service`` is
-    ``""`` when the assessment is not about one named service.  For the team's
-    agreed answers use :meth:`agreed` (kind ``"agreed"``, respondent
-    :data:`AGREED_RESPONDENT`).
-    """
-
-    round: str
-    agency_id: str
-    agency_name: str
-    service: str
-    instrument: str
-    respondent: str
-    kind: str = "answer"
-
-    def agreed(self) -> Sheet:
-        """The team's agreed-answer sheet of the same assessment."""
-        return dataclasses.replace(self, respondent=AGREED_RESPONDENT, kind="agreed")
-
-    def filters(self) -> dict[str, str]:
-        """Keyword filters selecting this sheet in :meth:`ResponseStore.current`."""
-        return {
-            "round": self.round,
-            "agency_id": self.agency_id,
-            "service": self.service,
-            "instrument": self.instrument,
-            "respondent": self.respondent,
-            "kind": self.kind,
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class Change:
-    """A change to write: the new answer code (None = unanswered) and note of one item.
-
-    ``who`` is the person making the change (default: the sheet's respondent)
-    and ``session`` the client that sent it (a page / kernel).
-
-    A page changes one field at a time: pass :data:`KEEP` as ``answer`` or
-    ``note`` to leave that field as the store holds it *at the moment of writing*
-    (so a note saved from another tab is not erased by an answer chosen here).
-    ``seen_answer`` / ``seen_note`` are what the page showed before the edit; when
-    given and the store holds something else, the change is refused
-    (:class:`Conflict`) instead of overwriting what this page never showed.
-    """
-
-    sheet: Sheet
-    item_id: str
-    answer: str | None
-    note: str = ""
-    who: str = ""
-    session: str = ""
-    seen_answer: str | None = KEEP
-    seen_note: str = KEEP
-
-
-@dataclasses.dataclass(frozen=True)
-class Saved:
-    """What a write did.
-
-    ``changed`` is False when the change equalled the current value (nothing
-    appended, ``log_id`` None).  ``at`` is the UTC ISO time of the write;
-    ``old_*`` the slot's value before it, ``answer`` / ``note`` after it.
-    """
-
-    log_id: int | None
-    at: str
-    changed: bool
-    old_answer: str | None
-    old_note: str
-    answer: str | None
-    note: str
-
-
-def utc_now() -> str:
-    """Current UTC time as ISO 8601 with microseconds and ``+00:00``."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-
-
-def default_store_path() -> Path:
-    """The store used when none is named: ``$GUIDEKIT_STORE``, else
-    ``workshop.sqlite`` in the user's data directory (platformdirs;
-    e.g. ``~/.local/share/guidekit`` on Linux, ``%LOCALAPPDATA%\\guidekit`` on Windows)."""
-    named = os.environ.get(STORE_ENV, "").strip()
-    if named:
-        return Path(named).expanduser()
-    import platformdirs
-
-    return platformdirs.user_data_path("guidekit", appauthor=False) / DEFAULT_NAME
-
-
-def open_store(
-    location: str | Path | None = None,
-    framework: Framework | str | Path | None = None,
-    *,
-    readonly: bool = False,
-) -> ResponseStore:
-    """Open (and, for writing, create if needed) a response store.
-
-    Parameters
-    ----------
-    location : str or Path, optional
-        A file path (SQLite).  Default :func:`default_store_path`.
-        ``postgresql://`` URLs are reserved for a later backend.
-    framework : Framework or path, optional
-        The framework changes are checked against (default: the bundled tw-dsg).
-    readonly : bool
-        Only read (every reader of answers should): the file is never changed or
-        created, and another program's database is refused, not turned into a store.
-
-    Raises
-    ------
-    StoreError
-        If the store cannot be opened, is not a guidekit store, or was written by
-        a newer guidekit (see :class:`SQLiteStore`).
-    """
-    if isinstance(location, str) and location.startswith(("postgres://", "postgresql://")):
-        raise StoreError(
-            "backend",
-            f"no PostgreSQL backend yet: {location.split('@')[-1]}",
-            location=location.split("@")[-1],
-        )
-    return SQLiteStore(
-        location if location is not None else default_store_path(), framework, readonly=readonly
-    )
-
-
-class ResponseStore(abc.ABC):
-    """An answer store: append changes, read the log and the current answers.
-
-    Subclasses implement the storage (:meth:`_append`, :meth:`_select_log`,
-    :meth:`_select_current`, :meth:`close`); validation, canonical frames and
-    exports live here.  A store object is safe to use from several threads of
-    one process; open one store object per process.
-    """
-
-    #: Where the store is (a path or URL without credentials); used as ``source_file``.
-    location: str
-
-    def __init__(self, framework: Framework | str | Path | None = None) -> None:
-        self._framework = framework if isinstance(framework, Framework) else None
-        self._framework_path = None if isinstance(framework, Framework) else framework
-
-    @property
-    def framework(self) -> Framework:
-        """The framework changes are checked against."""
-        if self._framework is None:
-            self._framework = load_framework(self._framework_path)
-        return self._framework
-
-    # -- backend ---------------------------------------------------------------------
-    @abc.abstractmethod
-    def _append(self, changes: Sequence[Change]) -> list[Saved]:
-        """In ONE transaction: take the time (:func:`utc_now`, inside the transaction so
-        log order and time order agree), for each change read its slot's current value
-        and the agency's recorded name (:meth:`_check_name`), work out the new value
-        (:meth:`_resolve`: KEEP fields, conflicts), append a log row when it differs,
-        and commit; return one :class:`Saved` per change.  Any error rolls back all."""
-
-    @abc.abstractmethod
-    def _select_log(self, filters: dict[str, str]) -> list[tuple[Any, ...]]:
-        """Log rows (tuples in :data:`LOG_COLUMNS` order) matching ``filters``, by id."""
-
-    @abc.abstractmethod
-    def _select_current(self, filters: dict[str, str]) -> list[tuple[Any, ...]]:
-        """Newest log row per slot matching ``filters`` (tuples, :data:`CURRENT_COLUMNS` order)."""
-
-    @abc.abstractmethod
-    def _select_agency_name(self, round: str, agency_id: str) -> str | None:
-        """The agency name of the newest log row of (round, agency_id), or None."""
-
-    @abc.abstractmethod
-    def close(self) -> None:
-        """Release the connection (further use raises)."""
-
-    def __enter__(self) -> ResponseStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- writing ---------------------------------------------------------------------
-    def check(self, change: Change) -> Change:
-        """Validate a change against the framework; returns it with defaults filled.
-
-        The codes and names are checked as the answer-file reader
-        (:mod:`guidekit.intake.responses`) would read them back from an export, so
-        nothing the store accepts is refused or changed there.
-
-        Raises
-        ------
-        StoreError
-            ``blank`` (a required field is blank), ``control-char`` (a code or name
-            with control or text-direction characters, line breaks or tabs),
-            ``surrogate`` (any text, notes too, with a lone UTF-16 surrogate),
-            ``unclean`` (an id or name with surrounding spaces, full-width letters or
-            invisible characters), ``reserved`` (a person used the reserved
-            respondent name or a look-alike of it, :func:`is_reserved_name`, or an
-            agreed answer another name), ``kind``, ``instrument``, ``item`` (not in
-            that instrument's bank), ``answer`` (not a code of the scale),
-            ``na-reason`` (不適用 without a note).
-        """
-        sheet = change.sheet
-        for field in ("round", "agency_id", "agency_name", "instrument", "respondent"):
-            value = getattr(sheet, field)
-            if not isinstance(value, str) or not value.strip():
-                raise StoreError("blank", f"{field} is blank", field=field)
-        if not isinstance(sheet.service, str):
-            raise StoreError("blank", "service must be text", field="service")
-        who = change.who or sheet.respondent
-        texts = {
-            "round": sheet.round,
-            "agency_id": sheet.agency_id,
-            "agency_name": sheet.agency_name,
-            "service": sheet.service,
-            "instrument": sheet.instrument,
-            "respondent": sheet.respondent,
-            "item_id": change.item_id if isinstance(change.item_id, str) else "",
-            "who": who if isinstance(who, str) else "",
-        }
-        for field, value in texts.items():
-            problem = text_problem(value)
-            if problem:
-                raise StoreError(
-                    problem, f"{field} {value!r} cannot be stored", field=field, value=value
-                )
-        note = change.note if isinstance(change.note, str) or change.note is KEEP else ""
-        if note is not KEEP and text_problem(note, one_line=False):
-            raise StoreError(
-                "surrogate", "the note holds a lone UTF-16 surrogate", field="note", value=""
-            )
-        # Stored exactly as an answer file would be read back (guidekit.intake.responses cleans
-        # these fields), so an export re-reads without a single change.
-        for field in ("round", "agency_id", "service", "instrument", "respondent"):
-            value = getattr(sheet, field)
-            if clean(value) != value:
-                raise StoreError(
-                    "unclean",
-                    f"{field} {value!r} is not clean text",
-                    field=field,
-                    value=value,
-                    cleaned=clean(value),
-                )
-        if clean_name(sheet.agency_name) != sheet.agency_name:
-            raise StoreError(
-                "unclean",
-                f"agency_name {sheet.agency_name!r} is not clean text",
-                field="agency_name",
-                value=sheet.agency_name,
-                cleaned=clean_name(sheet.agency_name),
-            )
-        if sheet.kind not in KINDS:
-            raise StoreError("kind", f"unknown record kind {sheet.kind!r}", kind=sheet.kind)
-        agreed = sheet.kind == "agreed"
-        if agreed != (sheet.respondent == AGREED_RESPONDENT) or (
-            not agreed and is_reserved_name(sheet.respondent)
-        ):
-            raise StoreError(
-                "reserved",
-                f"the respondent name {AGREED_RESPONDENT!r} (or one looking like it) is "
-                "reserved for the team's agreed answers",
-                name=AGREED_RESPONDENT,
-            )
-        fw = self.framework
-        if not fw.has_instrument(sheet.instrument):
-            raise StoreError(
-                "instrument",
-                f"unknown instrument {sheet.instrument!r}",
-                instrument=sheet.instrument,
-                allowed=", ".join(i.id for i in fw.instruments),
-            )
-        bank = {i.id for i in fw.items[sheet.instrument]}
-        if change.item_id not in bank:
-            raise StoreError(
-                "item",
-                f"item {change.item_id!r} is not in the {sheet.instrument} form",
-                item=change.item_id,
-                instrument=sheet.instrument,
-            )
-        if change.answer is not None and change.answer is not KEEP:
-            option = (
-                answer_option(fw, sheet.instrument, change.answer)
-                if isinstance(change.answer, str)
-                else None
-            )
-            if option is None:
-                raise StoreError(
-                    "answer",
-                    f"answer {change.answer!r} is not a code of the scale",
-                    answer=_shown(str(change.answer)),
-                    allowed=", ".join(o.code for o in fw.scale(sheet.instrument).options),
-                )
-            if isinstance(option, ScaleOption) and option.na and note is not KEEP:
-                if not note.strip():
-                    raise StoreError(
-                        "na-reason", "a not-applicable answer needs a reason", item=change.item_id
-                    )
-        return dataclasses.replace(change, note=note, who=who)
-
-    def _resolve(
-        self, change: Change, old_answer: str | None, old_note: str
-    ) -> tuple[str | None, str]:
-        """The slot's new (answer, note) given what it holds now (backends call this inside
-        the write transaction): :data:`KEEP` fields keep the stored value.
-
-        Raises
-        ------
-        Conflict
-            If ``seen_answer`` / ``seen_note`` differ from what the slot holds.
-        StoreError
-            ``na-reason`` if the result would be 不適用 without a reason (e.g. a reason
-            cleared, or 不適用 chosen while the stored note is empty).
-        """
-        if (change.seen_answer is not KEEP and change.seen_answer != old_answer) or (
-            change.seen_note is not KEEP and change.seen_note != old_note
-        ):
-            raise Conflict(change.item_id, old_answer, old_note)
-        answer = old_answer if change.answer is KEEP else change.answer
-        note = old_note if change.note is KEEP else change.note
-        if answer is not None:
-            option = answer_option(self.framework, change.sheet.instrument, answer)
-            if isinstance(option, ScaleOption) and option.na and not note.strip():
-                raise StoreError(
-                    "na-reason", "a not-applicable answer needs a reason", item=change.item_id
-                )
-        return answer, note
-
-    def _check_name(self, change: Change, registered: str | None) -> None:
-        """Refuse a second agency name for a code in a round (``registered``: the name the
-        store holds for it; a file with two names for one code is refused by the reader too).
-
-        Raises
-        ------
-        StoreError
-            ``agency-name``.
-        """
-        s = change.sheet
-        if registered is not None and registered != s.agency_name:
-            raise StoreError(
-                "agency-name",
-                f"agency {s.agency_id} is recorded as {registered!r} in round {s.round}, "
-                f"not {s.agency_name!r}",
-                agency_id=s.agency_id,
-                round=s.round,
-                registered=registered,
-                given=s.agency_name,
-            )
-
-    def record(self, change: Change) -> Saved:
-        """Write one change (validated, one transaction); see :class:`Saved`.
-
-        Raises
-        ------
-        StoreError
-            If the change is invalid (:meth:`check`) or the store cannot be written.
-        """
-        return self.record_many([change])[0]
-
-    def record_many(self, changes: Iterable[Change]) -> list[Saved]:
-        """Write several changes in one transaction: all are appended or none.
-
-        Raises
-        ------
-        StoreError
-            If any change is invalid (nothing is written) or the store cannot be written.
-        """
-        checked = [self.check(c) for c in changes]
-        if not checked:
-            return []
-        return self._append(checked)
-
-    # -- reading ---------------------------------------------------------------------
-    @staticmethod
-    def _filters(values: dict[str, str | None]) -> dict[str, str]:
-        allowed = set(SLOT)
-        out = {}
-        for key, value in values.items():
-            if key not in allowed:
-                raise TypeError(f"unknown filter {key!r}")
-            if value is not None:
-                out[key] = str(value)
-        return out
-
-    def log(self, **filters: str | None) -> pd.DataFrame:
-        """Every change, oldest first.
-
-        Filters (keyword, exact match): any of ``kind, round, agency_id, service,
-        instrument, respondent, item_id``.
-
-        Returns
-        -------
-        DataFrame
-            Columns :data:`LOG_COLUMNS`; ``log_id`` int64, the rest string
-            (``old_answer`` / ``new_answer`` <NA> = unanswered).
-        """
-        rows = self._select_log(self._filters(filters))
-        return _frame(rows, LOG_COLUMNS)
-
-    def current(self, **filters: str | None) -> pd.DataFrame:
-        """The current value of every slot (its newest log row).
-
-        Filters as in :meth:`log`.
-
-        Returns
-        -------
-        DataFrame
-            Columns :data:`CURRENT_COLUMNS`; ``log_id`` int64, the rest string
-            (``answer`` <NA> = unanswered).  Ordered by ``log_id``.
-        """
-        rows = self._select_current(self._filters(filters))
-        return _frame(rows, CURRENT_COLUMNS)
-
-    def agency_name(self, round: str, agency_id: str) -> str | None:
-        """The name recorded for this agency code in this round (its latest), or None.
-
-        A change with another name for the same code and round is refused
-        (``agency-name``, see :meth:`check`); the start form uses this to offer
-        the recorded name."""
-        return self._select_agency_name(round, agency_id)
-
-    def sheets(self, **filters: str | None) -> pd.DataFrame:
-        """The answer sheets in the store (for pickers).
-
-        Returns
-        -------
-        DataFrame
-            One row per (round, agency_id, service, instrument, respondent, kind):
-            those columns, ``agency_name`` (latest), ``n_answered`` (slots with an
-            answer, int) and ``last_at`` (UTC ISO of the latest change).
-        """
-        current = self.current(**filters)
-        keys = ["round", "agency_id", "service", "instrument", "respondent", "kind"]
-        columns = [*keys, "agency_name", "n_answered", "last_at"]
-        if current.empty:
-            return pd.DataFrame({c: pd.Series(dtype="string") for c in columns}).astype(
-                {"n_answered": "int64"}
-            )
-        grouped = current.groupby(keys, sort=True, dropna=False)
-        out = grouped.agg(
-            agency_name=("agency_name", "last"),
-            n_answered=("answer", "count"),
-            last_at=("at", "max"),
-        ).reset_index()
-        return out[columns]
-
-    def responses(
-        self,
-        framework: Framework | str | Path | None = None,
-        *,
-        agreed: Agreed = "team",
-        round: str | None = None,
-        agency_id: str | None = None,
-        service: str | None = None,
-        instrument: str | None = None,
-        respondent: str | None = None,
-    ) -> Responses:
-        """The current answers as canonical :class:`~guidekit.intake.responses.Responses`.
-
-        Parameters
-        ----------
-        framework : Framework or path, optional
-            Default: the store's framework.
-        agreed : {"team", "individual"}
-            ``"team"`` (for reports): where the team recorded an agreed answer,
-            that answer (respondent :data:`AGREED_RESPONDENT`) replaces the
-            respondents' answers to the item — see the module docstring.
-            ``"individual"``: the respondents' own answers only.
-        round, agency_id, service, instrument, respondent : str, optional
-            Keep only matching answers.
-
-        Returns
-        -------
-        Responses
-            ``frame`` has the canonical columns (:data:`guidekit.intake.responses.COLUMNS`):
-            ``answered_at`` is the UTC ISO time of the slot's latest change,
-            ``agency_name`` the latest name recorded for the agency in that round,
-            ``source_file`` the store location and ``source_row`` the log id.
-            A slot whose answer and note were both cleared is left out.
-            ``problems`` holds warnings (不適用 without a reason, an agency with
-            several names in a store written before names were checked).
-
-        Raises
-        ------
-        ResponsesError
-            With every problem at once, each naming the store and the log id as
-            file and row, when a row would be refused in an answer file: an item
-            not in ``framework`` (e.g. a different question bank), an answer that
-            is not a code of the item's scale (``unknown-answer``), control
-            characters in a code or name (``control-char``).  A store written
-            only through :meth:`record` never has these; a hand-edited one may.
-        """
-        if agreed not in ("team", "individual"):
-            raise ValueError(f"agreed must be 'team' or 'individual', not {agreed!r}")
-        fw = (
-            framework
-            if isinstance(framework, Framework)
-            else (self.framework if framework is None else load_framework(framework))
-        )
-        current = self.current(
-            round=round, agency_id=agency_id, service=service, instrument=instrument
-        )
-        frame = _canonical(current, agreed, respondent, self.location)
-        problems = _read_problems(current, frame, fw, self.location)
-        if any(p.is_error for p in problems):
-            raise ResponsesError(
-                problems,
-                summary=f"{self.location}: answers that cannot be used",
-                summary_zh=f"{self.location}：答案儲存檔中有無法使用的答案",
-            )
-        problems += service_lookalikes(frame)
-        if not frame.empty:
-            order = {i.id: n for bank in fw.items.values() for n, i in enumerate(bank)}
-            frame = (
-                frame.assign(_o=frame["item_id"].map(order))
-                .sort_values(
-                    ["round", "agency_id", "service", "instrument", "respondent", "_o"],
-                    kind="stable",
-                )
-                .drop(columns="_o")
-                .reset_index(drop=True)
-            )
-        source = SourceInfo(self.location, "sqlite", len(frame), {c: c for c in COLUMNS[:11]})
-        return Responses(
-            frame=frame, framework=fw, problems=problems, sources=[source], metadata={}
-        )
-
-    # -- export ----------------------------------------------------------------------
-    def export(
-        self,
-        path: str | Path,
-        framework: Framework | str | Path | None = None,
-        *,
-        headers: Literal["zh-TW", "canonical"] = "zh-TW",
-        agreed: Agreed = "team",
-        **filters: str | None,
-    ) -> Path:
-        """Write the current answers as an answer file ``guidekit validate`` reads.
-
-        Parameters
-        ----------
-        path : path
-            ``.csv`` (UTF-8 with BOM, so Excel shows Chinese) or ``.xlsx``
-            (every cell text, never a formula).  Written to a temporary file
-            and renamed: a crash leaves no half file.  An existing file is
-            replaced only if guidekit wrote it and it is unchanged since
-            (:mod:`guidekit.files`).
-        headers : {"zh-TW", "canonical"}
-            ``"zh-TW"``: Chinese headers (評估回合, 機關代碼 …) and answers as the
-            scale's Chinese labels (符合 …); ``"canonical"``: the column names of
-            :mod:`guidekit.intake.responses` and answer codes (Y, P, N, NA).
-        agreed : {"team", "individual"}
-            As in :meth:`responses`.
-        **filters
-            ``round, agency_id, service, instrument, respondent``.
-
-        Returns
-        -------
-        Path
-            The file written.  Columns: :data:`EXPORT_COLUMNS` (11; no source columns).
-            :meth:`export_file` also says how many rows were written and which .xlsx
-            cells had to be changed.
-
-        Notes
-        -----
-        Text is written exactly as entered, with one exception: an .xlsx cell
-        cannot hold control characters (a note pasted from Word may carry a
-        vertical tab ``\\x0b``), so there each is written as its visible escape
-        (``\\x0b``) and the cell is listed in :attr:`ExportedFile.replaced`; the
-        CSV keeps the text as stored.  A note beginning with ``=`` stays text in
-        the .xlsx; spreadsheet programs may treat it as a formula when *opening
-        the CSV*, so open the .xlsx in Excel.
-        """
-        return self.export_file(path, framework, headers=headers, agreed=agreed, **filters).path
-
-    def export_file(
-        self,
-        path: str | Path,
-        framework: Framework | str | Path | None = None,
-        *,
-        headers: Literal["zh-TW", "canonical"] = "zh-TW",
-        agreed: Agreed = "team",
-        **filters: str | None,
-    ) -> ExportedFile:
-        """:meth:`export`, returning what was written (:class:`ExportedFile`).
-
-        Raises
-        ------
-        StoreError
-            ``export-type`` for a suffix other than .csv / .xlsx.
-        WriteRefused
-            If ``path`` holds a file guidekit did not write, or changed since
-            (:mod:`guidekit.files`); its own earlier export is replaced.
-        ResponsesError
-            If the store holds rows an answer file could not hold (:meth:`responses`).
-        """
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix not in (".csv", ".xlsx"):
-            raise StoreError(
-                "export-type", f"cannot export to {suffix!r}: use .csv or .xlsx", suffix=suffix
-            )
-        check_target(path)  # before the work: a file guidekit did not write is never replaced
-        responses = self.responses(framework, agreed=agreed, **filters)
-        table = export_table(responses, headers)
-        replaced: list[tuple[int, str]] = []
-        if suffix == ".csv":
-            # read back exactly by guidekit: nothing escaped; CRLF and a BOM, as Excel writes
-            write_output(path, table_csv(table, excel=False, lineterminator="\r\n"))
-        else:
-            data, replaced = _xlsx_bytes(table)
-            write_output(path, data)
-        return ExportedFile(path, len(table), tuple(replaced))
-
-
-@dataclasses.dataclass(frozen=True)
-class ExportedFile:
-    """What :meth:`ResponseStore.export_file` wrote.
-
-    ``rows``: answer rows (header not counted).  ``replaced``: the .xlsx cells
-    whose control characters were written as visible escapes (``\\x0b``), as
-    (spreadsheet row, header) pairs; always empty for CSV.
-    """
-
-    path: Path
-    rows: int
-    replaced: tuple[tuple[int, str], ...] = ()
-
-
-def export_table(
-    responses: Responses, headers: Literal["zh-TW", "canonical"] = "zh-TW"
-) -> pd.DataFrame:
-    """The answer-file table of :meth:`ResponseStore.export` (all cells plain ``str``)."""
-    fw = responses.framework
-    frame = responses.frame.loc[:, list(EXPORT_COLUMNS)].copy()
-    if headers == "zh-TW":
-        labels = {
-            inst.id: {o.code: o.label_zh for o in fw.scale(inst.id).options}
-            for inst in fw.instruments
-        }
-        frame["answer"] = [
-            labels.get(inst, {}).get(code, code) if isinstance(code, str) else None
-            for inst, code in zip(frame["instrument"], frame["answer"], strict=True)
-        ]
-        frame = frame.rename(columns=ZH_HEADERS)
-    elif headers != "canonical":
-        raise ValueError(f"headers must be 'zh-TW' or 'canonical', not {headers!r}")
-    return frame.astype(object).where(frame.notna(), "").astype(str)
-
-
-def _xlsx_bytes(table: pd.DataFrame) -> tuple[bytes, list[tuple[int, str]]]:
-    """The .xlsx file of ``table`` (every cell text) and the cells whose control characters
-    (which the file format cannot hold) were written as visible escapes."""
-    from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, TYPE_STRING
-
-    replaced: list[tuple[int, str]] = []
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "answers"
-    for c, name in enumerate(table.columns, start=1):
-        cell = sheet.cell(row=1, column=c, value=name)
-        cell.data_type = TYPE_STRING
-    for r, values in enumerate(table.itertuples(index=False, name=None), start=2):
-        for c, value in enumerate(values, start=1):
-            cell = sheet.cell(row=r, column=c)
-            if ILLEGAL_CHARACTERS_RE.search(value):
-                value = ILLEGAL_CHARACTERS_RE.sub(_escape, value)
-                replaced.append((r, str(table.columns[c - 1])))
-            cell.value = value
-            # Text, always: a note starting with "=" must not become a formula, and
-            # codes such as 0012 must keep their zeros when someone edits the file.
-            cell.data_type = TYPE_STRING
-            cell.number_format = "@"
-    sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue(), replaced
-
-
-def _escape(match: re.Match[str]) -> str:
-    return match.group().encode("unicode_escape").decode("ascii")
-
-
-def _frame(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(rows, columns=list(columns))
-    for column in columns:
-        frame[column] = frame[column].astype("int64" if column == "log_id" else "string")
-    return frame
-
-
-def _read_problems(
-    current: pd.DataFrame, frame: pd.DataFrame, fw: Framework, location: str
-) -> list[Problem]:
-    """The answer-file reader's rules applied to rows read from a store (file = the store,
-    row = the log id): unknown items and answer codes, control characters in codes and
-    names (errors); 不適用 without a reason and several names for one agency (warnings)."""
-
-    problems: list[Problem] = []
-    banks = {inst.id: {i.id for i in fw.items[inst.id]} for inst in fw.instruments}
-    for row in frame.itertuples():
-        log_id = int(row.source_row)
-        bad = False
-        for column in ("round", "agency_id", "agency_name", "service", "respondent", "item_id"):
-            value = getattr(row, column)
-            if isinstance(value, str) and CONTROL.search(value):
-                problems.append(Problem(location, log_id, column, value, "control-char", {}))
-                bad = True
-        if bad:
-            continue
-        if row.item_id not in banks.get(row.instrument, ()):
-            problems.append(
-                Problem(
-                    location,
-                    log_id,
-                    "item_id",
-                    row.item_id,
-                    "unknown-item",
-                    {"framework": fw.id, "version": fw.version, "examples": row.item_id},
-                )
-            )
-            continue
-        if isinstance(row.answer, str):
-            option = answer_option(fw, row.instrument, row.answer)
-            if option is None:
-                scale = fw.scale(row.instrument)
-                problems.append(
-                    Problem(
-                        location,
-                        log_id,
-                        "answer",
-                        row.answer,
-                        "unknown-answer",
-                        {"choices_zh": scale.expected("zh-TW"), "choices_en": scale.expected("en")},
-                    )
-                )
-            elif isinstance(option, ScaleOption) and option.na and not str(row.note).strip():
-                problems.append(
-                    Problem(location, log_id, "note", "", "na-without-reason", {}, Severity.WARNING)
-                )
-    kept = current[current["log_id"].isin(frame["source_row"].astype("int64"))]
-    for (rnd, agency), group in kept.sort_values("log_id").groupby(
-        ["round", "agency_id"], sort=True
-    ):
-        names = list(dict.fromkeys(group["agency_name"]))
-        if len(names) > 1:
-            used = str(group["agency_name"].iloc[-1])
-            first = group[group["agency_name"] != used].iloc[0]
-            problems.append(
-                Problem(
-                    location,
-                    int(first["log_id"]),
-                    "agency_name",
-                    str(first["agency_name"]),
-                    "store-agency-names",
-                    {
-                        "agency_id": agency,
-                        "round": rnd,
-                        "n": len(names),
-                        "names_zh": i18n.join_labels(list(names), "zh-TW"),
-                        "names_en": i18n.join_labels([f"“{n}”" for n in names], "en"),
-                        "used": used,
-                    },
-                    Severity.WARNING,
-                )
-            )
-    return problems
-
-
-def _canonical(
-    current: pd.DataFrame, agreed: Agreed, respondent: str | None, location: str
-) -> pd.DataFrame:
-    """Current slots → canonical rows (the agreed-answer rule lives here)."""
-    if current.empty:
-        return empty_frame()
-    # The agency's name: the latest recorded for (round, agency_id), whichever sheet wrote it.
-    latest = current.sort_values("log_id").groupby(["round", "agency_id"])["agency_name"].last()
-    rows = current[~(current["answer"].isna() & current["note"].fillna("").eq(""))]
-    # Every agreed row is kept in "team" mode (a note without an agreed answer too:
-    # blank answer = unanswered, never scored or counted); settle_agreed applies the rule.
-    answers = rows if agreed == "team" else rows[rows["kind"] == "answer"]
-    frame = pd.DataFrame(
-        {
-            "round": answers["round"],
-            "agency_id": answers["agency_id"],
-            "agency_name": [
-                latest[(r, a)] for r, a in zip(answers["round"], answers["agency_id"], strict=True)
-            ],
-            "service": answers["service"],
-            "instrument": answers["instrument"],
-            "respondent": answers["respondent"],
-            "item_id": answers["item_id"],
-            "answer": answers["answer"],
-            "note": answers["note"].fillna(""),
-            "answered_at": answers["at"],
-            "framework_version": answers["framework_version"],
-            "source_file": location,
-            "source_row": answers["log_id"],
-        },
-        columns=list(COLUMNS),
-    )
-    for column in COLUMNS:
-        frame[column] = frame[column].astype("Int64" if column == "source_row" else "string")
-    if agreed == "team":
-        frame, _ = settle_agreed(frame)
-    if respondent is not None:
-        frame = frame[frame["respondent"] == respondent]
-    return frame.reset_index(drop=True)
 
 
 # -- SQLite -------------------------------------------------------------------------
@@ -1189,6 +113,13 @@ _INSERT = """
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
+_INSERT_WITH_ID = """
+    INSERT INTO answer_log (id, at, who, session, kind, round, agency_id, agency_name, service,
+        instrument, respondent, item_id, old_answer, new_answer, old_note, new_note,
+        framework_id, framework_version)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
 _LOG_SELECT = (
     "SELECT id, at, who, session, kind, round, agency_id, agency_name, service, instrument, "
     "respondent, item_id, old_answer, new_answer, old_note, new_note, framework_id, "
@@ -1226,6 +157,7 @@ class SQLiteStore(ResponseStore):
         its format version is unreadable, ``schema`` if a newer guidekit wrote it.
     """
 
+    kind = "sqlite"
     #: Seconds a writer waits for another writer's transaction before giving up.
     BUSY_TIMEOUT_S = 30.0
 
@@ -1363,7 +295,7 @@ class SQLiteStore(ResponseStore):
                 "bad-meta",
                 f"{self.path}: schema_version {row[0]!r} is not a number",
                 path=str(self.path),
-                found=_shown(str(row[0])),
+                found=shown_text(str(row[0])),
             ) from None
         if version > SCHEMA_VERSION:
             raise StoreError(
@@ -1600,6 +532,32 @@ class SQLiteStore(ResponseStore):
             _remove_with_journals(partial)
         return BackedUp(target, int(rows))
 
+    @property
+    def home(self) -> Path:
+        """The folder of the store file (exports and reports go beside it)."""
+        return self.path.parent
+
+    def _load_log(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        try:
+            with self._transaction() as db:
+                present = db.execute("SELECT count(*) FROM answer_log").fetchone()[0]
+                if present:
+                    raise StoreError(
+                        "not-empty",
+                        f"{self.path} already holds {present} log rows",
+                        path=str(self.path),
+                        rows=int(present),
+                    )
+                db.executemany(_INSERT_WITH_ID, rows)
+                return int(db.execute("SELECT count(*) FROM answer_log").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                "write",
+                f"could not copy into {self.path}: {exc}",
+                path=str(self.path),
+                detail=str(exc),
+            ) from exc
+
     def close(self) -> None:
         """Checkpoint (:meth:`checkpoint`: the ``.sqlite`` file alone then holds every
         answer) and release the connection; the last connection to close also removes
@@ -1615,13 +573,48 @@ class SQLiteStore(ResponseStore):
         return f"SQLiteStore({self.location!r})"
 
 
-@dataclasses.dataclass(frozen=True)
-class BackedUp:
-    """What :meth:`SQLiteStore.backup_file` wrote: the copy and its answer-log rows
-    (counted in the copy)."""
+def copy_into_file(source: ResponseStore, target: str | Path) -> BackedUp:
+    """Copy the whole answer log of ``source`` (any backend) into a new SQLite store file
+    ``target``, ids and times kept; returns the copy and the log rows counted in it.
 
-    path: Path
-    rows: int
+    Written as :meth:`SQLiteStore.backup_file` writes: a hidden temporary file beside
+    ``target`` (one file, rollback journal, on disk), then moved to ``target`` without
+    replacing anything.
+
+    Raises
+    ------
+    WriteRefused
+        If ``target`` or one of its SQLite journal files exists (nothing is written).
+    StoreError
+        ``backup`` if the copy cannot be written.
+    """
+    target = Path(target).expanduser().resolve()
+    check_target(target, replace="never", siblings=SQLITE_SIBLINGS)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_with_journals(partial)
+        copy = SQLiteStore(partial)
+        try:
+            source.copy_to(copy)
+        finally:
+            copy.close()
+        db = sqlite3.connect(partial, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode = DELETE")
+            rows = db.execute("SELECT count(*) FROM answer_log").fetchone()[0]
+        finally:
+            db.close()
+        with open(partial, "rb+") as fh:
+            os.fsync(fh.fileno())
+        install_output(partial, target, replace="never", siblings=SQLITE_SIBLINGS)
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise StoreError(
+            "backup", f"cannot write the copy {target}: {exc}", path=str(target), detail=str(exc)
+        ) from exc
+    finally:
+        _remove_with_journals(partial)
+    return BackedUp(target, int(rows))
 
 
 def _remove_with_journals(path: Path) -> None:

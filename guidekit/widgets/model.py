@@ -475,7 +475,7 @@ class Facilitator:
         self.who = who or i18n.t("workshop.facilitator.who", self.lang)
         self.session = session or new_session()
         self.framework = store.framework
-        self.out = Path(out) if out is not None else Path(store.location).parent
+        self.out = Path(out) if out is not None else store.home
         self.service: str | None = None
         self.instrument: str | None = None
         #: Agreed (answer, note) per item as this page last read them, and 不適用 answers

@@ -49,7 +49,7 @@ from guidekit import i18n
 from guidekit.paths import notebooks_dir
 from guidekit.problems import GuidekitError
 from guidekit.render import TEMPLATES
-from guidekit.store import STORE_ENV, SQLiteStore, default_store_path, open_store
+from guidekit.store import STORE_ENV, SQLiteStore, default_store_path, is_store_url, open_store
 from guidekit.widgets import wire
 from guidekit.widgets.errors import LOG_ENV, log_path
 from guidekit.widgets.model import shell_command
@@ -177,7 +177,9 @@ class Plan:
     env: dict[str, str]
     url: str
     token: str | None
-    store: Path
+    #: The store as shown: a path, or a ``postgresql://`` URL without its password (the
+    #: kernels get the full location through :data:`~guidekit.store.STORE_ENV`).
+    store: Path | str
     log: Path
     host: str
     port: int
@@ -204,8 +206,9 @@ def plan(
 
     Parameters
     ----------
-    store : path, optional
-        The answer store; default :func:`guidekit.store.default_store_path`.
+    store : path or str, optional
+        The answer store: an SQLite file, or a ``postgresql://`` URL (several workshop
+        servers may share one database); default :func:`guidekit.store.default_store_path`.
     host : str
         Address to listen on; anything but loopback requires a token.
     port : int
@@ -224,9 +227,12 @@ def plan(
         If the store cannot be opened or is another program's database (it is
         created here when missing).
     """
-    path = Path(store).expanduser() if store is not None else default_store_path()
-    with open_store(path) as opened:  # create it now: a bad path fails here, not in the page
-        path = Path(opened.location)
+    location = store if store is not None else default_store_path()
+    if not is_store_url(location):
+        location = Path(location).expanduser()
+    with open_store(location) as opened:  # create it now: a bad path fails here, not in the page
+        path: Path | str = opened.location if is_store_url(location) else Path(opened.location)
+        full = str(location).strip() if is_store_url(location) else str(path)
     notebook = Path(notebook) if notebook is not None else notebooks_dir() / "workshop.ipynb"
     if not notebook.is_file():
         raise GuidekitError(
@@ -236,7 +242,7 @@ def plan(
     env = dict(os.environ)
     env.pop("JUPYTER_TOKEN", None)
     env.pop("JUPYTER_TOKEN_FILE", None)
-    env[STORE_ENV] = str(path)
+    env[STORE_ENV] = full  # a URL may hold its password: only in the kernels' environment
     env[LOG_ENV] = str(log_path())
     key = new_key()
     env[KEY_ENV] = key
@@ -468,9 +474,10 @@ def serve(
             _stop(process)
         output.close()
         _cleanup(p)
-        if not settled:  # stopped unexpectedly: the answers go into the .sqlite file all the same
+        if not settled and not is_store_url(p.store):
+            # stopped unexpectedly: the answers go into the .sqlite file all the same
             with contextlib.suppress(GuidekitError):
-                settle_store(p.store)
+                settle_store(Path(p.store))
 
 
 def token_required(host: str, port: int) -> bool:
@@ -508,7 +515,10 @@ def settle_store(path: Path) -> bool:
     return done
 
 
-def _settle(path: Path, say: Callable[[str, str], None]) -> None:
+def _settle(path: Path | str, say: Callable[[str, str], None]) -> None:
+    if is_store_url(path):  # a database: every answer was committed there as it was saved
+        say(*(i18n.t("workshop.server.settled_db", lg, path=path) for lg in ("zh-TW", "en")))
+        return
     try:
         done = settle_store(path)
     except GuidekitError:

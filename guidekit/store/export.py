@@ -1,0 +1,131 @@
+"""The answers table out of a store, as an answer file: CSV (UTF-8 with BOM) or .xlsx.
+
+Boundary: turns canonical :class:`~guidekit.answers.Responses` into the 11 columns of
+an answer file (:data:`EXPORT_COLUMNS`, zh-TW or canonical headers) and writes it through
+:mod:`guidekit.files` (a file guidekit did not write is never replaced).  Knows nothing of
+any database; :meth:`guidekit.store.ResponseStore.export_file` calls it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from guidekit.answers import COLUMNS, HEADER_ALIASES, Responses
+from guidekit.files import table_csv, write_output
+
+#: Header of exported files: canonical names, or the zh-TW names people use (first zh alias).
+EXPORT_COLUMNS = COLUMNS[:11]
+ZH_HEADERS = {
+    "round": "評估回合",
+    "agency_id": "機關代碼",
+    "agency_name": "機關名稱",
+    "service": "服務名稱",
+    "instrument": "自評表",
+    "respondent": "填答者",
+    "item_id": "題號",
+    "answer": "答案",
+    "note": "說明",
+    "answered_at": "填答時間",
+    "framework_version": "題庫版本",
+}
+assert all(ZH_HEADERS[c] in HEADER_ALIASES[c] for c in EXPORT_COLUMNS)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportedFile:
+    """What :meth:`ResponseStore.export_file` wrote.
+
+    ``rows``: answer rows (header not counted).  ``replaced``: the .xlsx cells
+    whose control characters were written as visible escapes (``\\x0b``), as
+    (spreadsheet row, header) pairs; always empty for CSV.
+    """
+
+    path: Path
+    rows: int
+    replaced: tuple[tuple[int, str], ...] = ()
+
+
+def export_table(
+    responses: Responses, headers: Literal["zh-TW", "canonical"] = "zh-TW"
+) -> pd.DataFrame:
+    """The answer-file table of :meth:`ResponseStore.export` (all cells plain ``str``)."""
+    fw = responses.framework
+    frame = responses.frame.loc[:, list(EXPORT_COLUMNS)].copy()
+    if headers == "zh-TW":
+        labels = {
+            inst.id: {o.code: o.label_zh for o in fw.scale(inst.id).options}
+            for inst in fw.instruments
+        }
+        frame["answer"] = [
+            labels.get(inst, {}).get(code, code) if isinstance(code, str) else None
+            for inst, code in zip(frame["instrument"], frame["answer"], strict=True)
+        ]
+        frame = frame.rename(columns=ZH_HEADERS)
+    elif headers != "canonical":
+        raise ValueError(f"headers must be 'zh-TW' or 'canonical', not {headers!r}")
+    return frame.astype(object).where(frame.notna(), "").astype(str)
+
+
+def answer_file(
+    path: str | Path, responses: Responses, headers: Literal["zh-TW", "canonical"] = "zh-TW"
+) -> ExportedFile:
+    """Write ``responses`` as an answer file: ``.csv`` (UTF-8 with BOM, CRLF) or ``.xlsx``
+    (every cell text), through :func:`guidekit.files.write_output` (a temporary file renamed;
+    a file guidekit did not write is refused).  The caller checks the suffix.
+
+    Raises
+    ------
+    WriteRefused
+        If ``path`` holds a file guidekit did not write, or changed since.
+    """
+    path = Path(path)
+    table = export_table(responses, headers)
+    replaced: list[tuple[int, str]] = []
+    if path.suffix.lower() == ".csv":
+        # read back exactly by guidekit: nothing escaped; CRLF and a BOM, as Excel writes
+        write_output(path, table_csv(table, excel=False, lineterminator="\r\n"))
+    else:
+        data, replaced = _xlsx_bytes(table)
+        write_output(path, data)
+    return ExportedFile(path, len(table), tuple(replaced))
+
+
+def _xlsx_bytes(table: pd.DataFrame) -> tuple[bytes, list[tuple[int, str]]]:
+    """The .xlsx file of ``table`` (every cell text) and the cells whose control characters
+    (which the file format cannot hold) were written as visible escapes."""
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, TYPE_STRING
+
+    replaced: list[tuple[int, str]] = []
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "answers"
+    for c, name in enumerate(table.columns, start=1):
+        cell = sheet.cell(row=1, column=c, value=name)
+        cell.data_type = TYPE_STRING
+    for r, values in enumerate(table.itertuples(index=False, name=None), start=2):
+        for c, value in enumerate(values, start=1):
+            cell = sheet.cell(row=r, column=c)
+            if ILLEGAL_CHARACTERS_RE.search(value):
+                value = ILLEGAL_CHARACTERS_RE.sub(_escape, value)
+                replaced.append((r, str(table.columns[c - 1])))
+            cell.value = value
+            # Text, always: a note starting with "=" must not become a formula, and
+            # codes such as 0012 must keep their zeros when someone edits the file.
+            cell.data_type = TYPE_STRING
+            cell.number_format = "@"
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue(), replaced
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
