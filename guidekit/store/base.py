@@ -98,47 +98,38 @@ STORE_ENV = "GUIDEKIT_STORE"
 #: File name of the default store in the user's data directory.
 DEFAULT_NAME = "workshop.sqlite"
 
+#: Columns every log row and every current answer starts with: the change's who and
+#: when, and its slot's sheet (:class:`Sheet`) and item, in the canonical order
+#: (:data:`guidekit.answers.COLUMNS`).
+_CHANGE = ("log_id", "at", "who", "session", "kind", *COLUMNS[:7])
+_FRAMEWORK = ("framework_id", "framework_version")
+
 #: Columns of :meth:`ResponseStore.log` (one row per change), in order.
-LOG_COLUMNS = (
-    "log_id",
-    "at",
-    "who",
-    "session",
-    "kind",
-    "round",
-    "agency_id",
-    "agency_name",
-    "service",
-    "instrument",
-    "respondent",
-    "item_id",
-    "old_answer",
-    "new_answer",
-    "old_note",
-    "new_note",
-    "framework_id",
-    "framework_version",
-)
+LOG_COLUMNS = (*_CHANGE, "old_answer", "new_answer", "old_note", "new_note", *_FRAMEWORK)
 
 #: Columns of :meth:`ResponseStore.current` (one row per slot), in order.
-CURRENT_COLUMNS = (
-    "log_id",
-    "at",
-    "who",
-    "session",
-    "kind",
-    "round",
-    "agency_id",
-    "agency_name",
-    "service",
-    "instrument",
-    "respondent",
-    "item_id",
-    "answer",
-    "note",
-    "framework_id",
-    "framework_version",
-)
+CURRENT_COLUMNS = (*_CHANGE, "answer", "note", *_FRAMEWORK)
+
+
+def log_values(
+    at: str, change: Change, answers: tuple[Any, Any], notes: tuple[Any, Any], fw: Framework
+) -> tuple[Any, ...]:
+    """The values of one new log row, in :data:`LOG_COLUMNS` order without ``log_id``
+    (every backend inserts these): ``answers`` and ``notes`` are (old, new)."""
+    s = change.sheet
+    return (
+        at,
+        change.who,
+        change.session,
+        s.kind,
+        *(s.round, s.agency_id, s.agency_name, s.service, s.instrument, s.respondent),
+        change.item_id,
+        *answers,
+        *notes,
+        fw.id,
+        fw.version,
+    )
+
 
 #: Columns that identify a slot (one answer of one respondent to one item).
 SLOT = ("kind", "round", "agency_id", "service", "instrument", "respondent", "item_id")

@@ -61,6 +61,7 @@ from guidekit.store.base import (
     ResponseStore,
     Saved,
     StoreError,
+    log_values,
     mask_url,
     shown_text,
 )
@@ -424,24 +425,12 @@ class PostgresStore(ResponseStore):
                         continue
                     log_id = conn.execute(
                         _INSERT,
-                        (
+                        log_values(
                             at,
-                            change.who,
-                            change.session,
-                            s.kind,
-                            s.round,
-                            s.agency_id,
-                            s.agency_name,
-                            s.service,
-                            s.instrument,
-                            s.respondent,
-                            change.item_id,
-                            old_answer,
-                            answer,
-                            old_note.encode("utf-8"),
-                            note.encode("utf-8"),
-                            fw.id,
-                            fw.version,
+                            change,
+                            (old_answer, answer),
+                            (old_note.encode("utf-8"), note.encode("utf-8")),
+                            fw,
                         ),
                     ).fetchone()[0]
                     out.append(Saved(int(log_id), at, True, old_answer, old_note, answer, note))

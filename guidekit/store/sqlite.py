@@ -26,6 +26,7 @@ from guidekit.store.base import (
     ResponseStore,
     Saved,
     StoreError,
+    log_values,
     shown_text,
     utc_now,
 )
@@ -377,25 +378,7 @@ class SQLiteStore(ResponseStore):
                         continue
                     cursor = db.execute(
                         _INSERT,
-                        (
-                            at,
-                            change.who,
-                            change.session,
-                            s.kind,
-                            s.round,
-                            s.agency_id,
-                            s.agency_name,
-                            s.service,
-                            s.instrument,
-                            s.respondent,
-                            change.item_id,
-                            old_answer,
-                            answer,
-                            old_note,
-                            note,
-                            fw.id,
-                            fw.version,
-                        ),
+                        log_values(at, change, (old_answer, answer), (old_note, note), fw),
                     )
                     out.append(
                         Saved(cursor.lastrowid, at, True, old_answer, old_note, answer, note)
