@@ -131,6 +131,24 @@ def log_values(
     )
 
 
+#: The current answers (:data:`CURRENT_COLUMNS`): each slot's newest log row, in log order
+#: (standard SQL, the same for every backend; ``{where}`` is an optional filter).
+CURRENT_SELECT = """
+    SELECT id, at, who, session, kind, round, agency_id, agency_name, service, instrument,
+           respondent, item_id, new_answer, new_note, framework_id, framework_version
+    FROM (
+        SELECT answer_log.*,
+               ROW_NUMBER() OVER (
+                   PARTITION BY kind, round, agency_id, service, instrument, respondent, item_id
+                   ORDER BY id DESC
+               ) AS newest
+        FROM answer_log{where}
+    ) AS ranked
+    WHERE newest = 1
+    ORDER BY id
+"""
+
+
 #: Columns that identify a slot (one answer of one respondent to one item).
 SLOT = ("kind", "round", "agency_id", "service", "instrument", "respondent", "item_id")
 Agreed = Literal["team", "individual"]

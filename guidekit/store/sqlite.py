@@ -20,6 +20,7 @@ from typing import Any
 from guidekit.files import SQLITE_SIBLINGS, check_target, install_output
 from guidekit.framework import Framework
 from guidekit.store.base import (
+    CURRENT_SELECT,
     SCHEMA_VERSION,
     BackedUp,
     Change,
@@ -85,20 +86,7 @@ CREATE VIEW IF NOT EXISTS current_answers AS
     WHERE newest = 1;
 """
 
-_CURRENT_SELECT = """
-    SELECT id, at, who, session, kind, round, agency_id, agency_name, service, instrument,
-           respondent, item_id, new_answer, new_note, framework_id, framework_version
-    FROM (
-        SELECT answer_log.*,
-               ROW_NUMBER() OVER (
-                   PARTITION BY kind, round, agency_id, service, instrument, respondent, item_id
-                   ORDER BY id DESC
-               ) AS newest
-        FROM answer_log{where}
-    ) AS ranked
-    WHERE newest = 1
-    ORDER BY id
-"""
+_CURRENT_SELECT = CURRENT_SELECT
 
 _SLOT_SELECT = """
     SELECT new_answer, new_note FROM answer_log
