@@ -112,6 +112,29 @@ SUMMARY_COLUMNS = [
 ]
 
 
+@dataclasses.dataclass(frozen=True)
+class ReportTask:
+    """One agency's report, as a worker process receives it (plain values, picklable).
+
+    ``parameters`` go to the report notebook through papermill's Python API
+    (JSON-compatible: no numpy scalars, NaN as None); ``html`` and ``log`` are the
+    report and the executed notebook's paths; ``timeout`` is seconds per cell;
+    ``cwd`` the notebook's folder.
+    """
+
+    agency_id: str
+    agency_name: str
+    notebook: str
+    parameters: dict[str, Any]
+    html: str
+    log: str
+    lang: str
+    title: str
+    timeout: int
+    keep_notebook: bool
+    cwd: str
+
+
 @dataclasses.dataclass
 class AgencyResult:
     """Outcome of one agency's report.
@@ -242,7 +265,7 @@ def _warm_up(worker: bool = True) -> None:
     exporter()
 
 
-def run_one(task: dict[str, Any]) -> AgencyResult:
+def run_one(task: ReportTask) -> AgencyResult:
     """Execute and export one agency's report (a plain-dict task, picklable).
 
     Keys: ``agency_id, agency_name, notebook, parameters, html, log, lang,
@@ -261,7 +284,7 @@ def run_one(task: dict[str, Any]) -> AgencyResult:
     """
 
     started = time.perf_counter()
-    log = Path(task["log"])
+    log = Path(task.log)
     log.parent.mkdir(parents=True, exist_ok=True)
     kernels.kernel_log = str(log.parent / "kernels.log")
     result = _attempt(task, log)
@@ -282,24 +305,24 @@ def _attempt(task: dict[str, Any], log: Path) -> AgencyResult:
     from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
-    result = AgencyResult(task["agency_id"], task["agency_name"], Path(task["html"]).name)
+    result = AgencyResult(task.agency_id, task.agency_name, Path(task.html).name)
     html = None
     try:
         nb = pm.execute_notebook(
-            task["notebook"],
+            task.notebook,
             str(log),
-            parameters=task["parameters"],
+            parameters=task.parameters,
             kernel_name=KERNEL_NAME,
             language="python",
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=False,
-            execution_timeout=task["timeout"],
-            cwd=task.get("cwd"),
+            execution_timeout=task.timeout,
+            cwd=task.cwd,
             kernel_manager_class=LocalKernelManager,
         )
         result.warnings = _stderr(nb)
-        html = notebook_to_html(nbformat.from_dict(nb), lang=task["lang"], title=task["title"])
+        html = notebook_to_html(nbformat.from_dict(nb), lang=task.lang, title=task.title)
     except PapermillExecutionError as exc:
         result.status = "failed"
         result.ename, result.evalue, result.cell = exc.ename, exc.evalue, exc.cell_index
@@ -308,7 +331,7 @@ def _attempt(task: dict[str, Any], log: Path) -> AgencyResult:
     except CellTimeoutError as exc:
         result.status, result.timed_out = "failed", True
         result.ename, result.evalue = type(exc).__name__, str(exc)  # evalue shows the cell
-        result.error = i18n.t("batch.timeout", task["lang"], timeout=task["timeout"])
+        result.error = i18n.t("batch.timeout", task.lang, timeout=task.timeout)
         result.notebook = str(log) if log.exists() else None
     except OSError as exc:
         if exc.errno in _OUTPUT_FULL:
@@ -317,8 +340,8 @@ def _attempt(task: dict[str, Any], log: Path) -> AgencyResult:
     except Exception as exc:  # kernel died, export error: record, never stop the batch
         _failed(result, exc, log)
     if html is not None:
-        _write_atomic(Path(task["html"]), html)  # OSError here stops the batch
-        if not task["keep_notebook"]:
+        _write_atomic(Path(task.html), html)  # OSError here stops the batch
+        if not task.keep_notebook:
             log.unlink(missing_ok=True)
         else:
             result.notebook = str(log)
@@ -583,7 +606,7 @@ def _run_locked(
     fw_names = data.scores.framework.names(lang)
     with tempfile.TemporaryDirectory(prefix="guidekit-") as tmp:
         cache = data.save(Path(tmp) / "round.pkl")
-        tasks = []
+        tasks: list[ReportTask] = []
         for agency_id in wanted:
             if agency_id in invalid:
                 problems = invalid[agency_id]
@@ -606,11 +629,11 @@ def _run_locked(
             title = i18n.t("report.title", lang, **fw_names, agency=names[agency_id])
             ledger.add(AgencyResult(agency_id, names[agency_id], files[agency_id], "pending"))
             tasks.append(
-                {
-                    "agency_id": agency_id,
-                    "agency_name": names[agency_id],
-                    "notebook": str(notebook_path),
-                    "parameters": {
+                ReportTask(
+                    agency_id=agency_id,
+                    agency_name=names[agency_id],
+                    notebook=str(notebook_path),
+                    parameters={
                         k: _json_value(v)
                         for k, v in {
                             "agency_id": agency_id,
@@ -620,14 +643,14 @@ def _run_locked(
                             "today": today.isoformat(),
                         }.items()
                     },
-                    "html": str(out / files[agency_id]),
-                    "log": str(out / "_notebooks" / Path(files[agency_id]).with_suffix(".ipynb")),
-                    "lang": lang,
-                    "title": title,
-                    "timeout": timeout,
-                    "keep_notebook": keep_notebooks,
-                    "cwd": str(notebook_path.parent),
-                }
+                    html=str(out / files[agency_id]),
+                    log=str(out / "_notebooks" / Path(files[agency_id]).with_suffix(".ipynb")),
+                    lang=lang,
+                    title=title,
+                    timeout=timeout,
+                    keep_notebook=keep_notebooks,
+                    cwd=str(notebook_path.parent),
+                )
             )
         executed: list[AgencyResult] = []
         runs = _execute(tasks, workers, progress)
@@ -644,7 +667,7 @@ def _run_locked(
             # an earlier run's reports (and a report written but not yet recorded) never
             # stay beside this run's record, even when the stop came while they were removed
             recorded = {r.file for r in executed if r.status == "ok"}
-            planned = [Path(task["html"]).name for task in tasks]
+            planned = [Path(task.html).name for task in tasks]
             _remove(out, [n for n in {*stale_files, *planned} if n not in recorded])
             reason, code = _interruption(exc, lang)
             ledger.interrupt(reason)
@@ -1174,7 +1197,7 @@ def round_s(seconds: float) -> float:
 
 
 def _execute(
-    tasks: list[dict[str, Any]], workers: int | None, progress: bool | None
+    tasks: list[ReportTask], workers: int | None, progress: bool | None
 ) -> Iterator[AgencyResult]:
     """Run the tasks; yield each agency's result as it finishes.
 
@@ -1239,14 +1262,14 @@ def _execute(
             if not broken:
                 return
             queue = [task for task, _ in broken]
-            again = {t["agency_id"]: f"worker failed: {type(e).__name__}: {e}" for t, e in broken}
+            again = {t.agency_id: f"worker failed: {type(e).__name__}: {e}" for t, e in broken}
             if attempt == 2:
                 for task, exc in broken:
                     bar.update()
                     yield AgencyResult(
-                        task["agency_id"],
-                        task["agency_name"],
-                        Path(task["html"]).name,
+                        task.agency_id,
+                        task.agency_name,
+                        Path(task.html).name,
                         status="failed",
                         error=f"worker failed: {type(exc).__name__}: {exc}",
                         finished_at=_now(),
