@@ -80,7 +80,13 @@ from guidekit.answers import (
     service_lookalikes,
     settle_agreed,
 )
-from guidekit.files import SQLITE_SIBLINGS, check_target, install_output, write_output
+from guidekit.files import (
+    SQLITE_SIBLINGS,
+    check_target,
+    install_output,
+    ods_table_bytes,
+    write_output,
+)
 from guidekit.framework import Framework, ScaleOption, load_framework
 from guidekit.problems import GuidekitError, Problem, ResponsesError, Severity
 from guidekit.text import CONTROL, clean, printable
@@ -844,7 +850,8 @@ class ResponseStore(abc.ABC):
         Parameters
         ----------
         path : path
-            ``.csv`` (UTF-8 with BOM, so Excel shows Chinese) or ``.xlsx``
+            ``.csv`` (UTF-8 with BOM, so Excel shows Chinese), ``.ods``
+            (OpenDocument, every cell text; :func:`guidekit.files.ods_table_bytes`) or ``.xlsx``
             (every cell text, never a formula).  Written to a temporary file
             and renamed: a crash leaves no half file.  An existing file is
             replaced only if guidekit wrote it and it is unchanged since
@@ -891,7 +898,7 @@ class ResponseStore(abc.ABC):
         Raises
         ------
         StoreError
-            ``export-type`` for a suffix other than .csv / .xlsx.
+            ``export-type`` for a suffix other than .csv / .xlsx / .ods.
         WriteRefused
             If ``path`` holds a file guidekit did not write, or changed since
             (:mod:`guidekit.files`); its own earlier export is replaced.
@@ -900,9 +907,11 @@ class ResponseStore(abc.ABC):
         """
         path = Path(path)
         suffix = path.suffix.lower()
-        if suffix not in (".csv", ".xlsx"):
+        if suffix not in (".csv", ".xlsx", ".ods"):
             raise StoreError(
-                "export-type", f"cannot export to {suffix!r}: use .csv or .xlsx", suffix=suffix
+                "export-type",
+                f"cannot export to {suffix!r}: use .csv, .xlsx or .ods",
+                suffix=suffix,
             )
         check_target(path)  # before the work: a file guidekit did not write is never replaced
         responses = self.responses(framework, agreed=agreed, **filters)
@@ -914,6 +923,9 @@ class ResponseStore(abc.ABC):
             writer.writerow(table.columns)
             writer.writerows(table.itertuples(index=False, name=None))
             write_output(path, buffer.getvalue().encode("utf-8-sig"))
+        elif suffix == ".ods":
+            rows = list(table.itertuples(index=False, name=None))
+            write_output(path, ods_table_bytes(table.columns, rows, "answers"))
         else:
             data, replaced = _xlsx_bytes(table)
             write_output(path, data)
