@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install everything the tests need, then run the whole suite.
 #   sh tests/run.sh            (from the repository root; extra arguments go to pytest)
-# Debian packages: Chromium (browser tests) and Noto CJK fonts (Chinese in charts),
+# Debian packages: Chromium (browser tests), Noto CJK fonts (Chinese in charts) and
+# LibreOffice Calc without GUI (form tests),
 # installed with apt-get when missing and when we are root (or have sudo).
 set -eu
 cd "$(dirname "$0")/.."
@@ -9,6 +10,8 @@ cd "$(dirname "$0")/.."
 need=""
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh-tw family | grep -q . || need="$need fonts-noto-cjk"
+# LibreOffice headless (agency forms open, convert and save in the office suite agencies use)
+command -v soffice >/dev/null 2>&1 || need="$need libreoffice-calc-nogui"
 if [ -n "$need" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

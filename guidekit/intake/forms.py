@@ -60,7 +60,7 @@ META_KEYS = (
     "lang",
 )
 #: Keys a respondent sheet's marker repeats (a sheet copied from another form is caught).
-SHEET_KEYS = ("form_id", "agency_id", "round", "instrument", "framework_version")
+SHEET_KEYS = ("agency_id", "round", "instrument", "framework_version", "form_id")
 
 #: Columns of a respondent sheet, in the order written: key -> (zh-TW, English) header.
 FORM_COLUMNS: dict[str, tuple[str, str]] = {
