@@ -229,11 +229,14 @@ def _ods(form: Form) -> bytes:
         if not sheet.respondent:
             continue
         entry = ConfigItemMapEntry(name=sheet.name)
-        for key, kind, value in (
+        for key, kind, value in (  # the items LibreOffice writes for "freeze rows"
             ("HorizontalSplitMode", "short", "0"),
             ("VerticalSplitMode", "short", "2"),
+            ("HorizontalSplitPosition", "int", "0"),
             ("VerticalSplitPosition", "int", str(HEADER_ROW)),
             ("ActiveSplitRange", "short", "2"),
+            ("PositionLeft", "int", "0"),
+            ("PositionRight", "int", "0"),
             ("PositionTop", "int", "0"),
             ("PositionBottom", "int", str(HEADER_ROW)),
         ):
@@ -261,7 +264,7 @@ def _q(name: str) -> str:
 def _xlsx(form: Form) -> bytes:
     from openpyxl import Workbook
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, TYPE_STRING
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+    from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Protection, Side
     from openpyxl.worksheet.datavalidation import DataValidation
 
     side = Side(style="thin", color="999999")
@@ -285,6 +288,17 @@ def _xlsx(form: Form) -> bytes:
     }
     workbook = Workbook()
     workbook.remove(workbook.active)
+    # one named style per role: a cell then carries one style id (fast to write and small)
+    for role, (font, colour, wrap, locked) in looks.items():
+        named = NamedStyle(name=f"guidekit-{role}")
+        named.font = font
+        if colour is not None:
+            named.fill = colour
+        if role not in {"title", "label", "marker", "plain"}:
+            named.border = border
+        named.alignment = Alignment(wrap_text=wrap, vertical="top")
+        named.protection = Protection(locked=locked)
+        workbook.add_named_style(named)
     for sheet in form.sheets:
         ws = workbook.create_sheet(sheet.name)
         validation = None
@@ -311,14 +325,7 @@ def _xlsx(form: Form) -> bytes:
                         lambda m: m.group().encode("unicode_escape").decode("ascii"), fc.text
                     )
                     cell.data_type = TYPE_STRING  # text, never a formula
-                font, colour, wrap, locked = looks[fc.style]
-                cell.font = font
-                if colour is not None:
-                    cell.fill = colour
-                if fc.style not in {"title", "label", "marker", "plain"}:
-                    cell.border = border
-                cell.alignment = Alignment(wrap_text=wrap, vertical="top")
-                cell.protection = Protection(locked=locked)
+                cell.style = f"guidekit-{fc.style}"
                 if fc.style == "answer" and validation is not None:
                     validation.add(cell)
         if sheet.respondent:
