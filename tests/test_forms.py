@@ -437,3 +437,35 @@ def test_libreoffice_opens_converts_and_keeps_dropdowns_and_protection(tmp_path,
             ("R1", ids[0]): ("Y", "有"),
             ("R1", ids[1]): ("NA", "無"),
         }, file
+
+
+def test_english_form_round_trip_and_cli_validate(tmp_path, fw):
+    path = make(tmp_path, fw, "xlsx", lang="en")
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames[:2] == ["Instructions", "Respondent 1"]
+    assert wb["Respondent 1"]["G4"].value == "Answer"
+    ids = items(fw, 2)
+    fill_xlsx(
+        path,
+        {
+            "Respondent 1": (
+                "R1",
+                {ids[0]: ("Met", "", ""), ids[1]: ("Not applicable", "", "no counter")},
+            )
+        },
+    )
+    result = CliRunner().invoke(main, ["--lang", "en", "validate", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert answers_of(read_responses(path, fw).frame) == {
+        ("R1", ids[0]): ("Y", ""),
+        ("R1", ids[1]): ("NA", "no counter"),
+    }
+
+
+def test_workbook_that_is_not_a_form_is_read_as_before(tmp_path, fw):
+    wb = openpyxl.Workbook()
+    wb.active.append(["評估回合", "機關代碼", "機關名稱", "填答者", "題號", "答案"])
+    wb.active.append(["2026", "301000000A", "內政部", "R1", items(fw, 1)[0], "符合"])
+    wb.save(tmp_path / "plain.xlsx")
+    frame = read_responses(tmp_path / "plain.xlsx", fw).frame
+    assert frame["answer"].tolist() == ["Y"] and frame["source_row"].tolist() == [2]
