@@ -298,6 +298,10 @@ def _returned_folder(tmp_path: Path, fw, example_round: Path) -> tuple[Path, lis
     return folder, good
 
 
+def example_round_ids(example_round: Path) -> list[str]:
+    return [p.stem for p in sorted(example_round.glob("*.csv"))]
+
+
 def test_folder_of_twenty_returned_files_intake_table(tmp_path, fw, example_round):
     folder, _good = _returned_folder(tmp_path, fw, example_round)
     report = validate_responses(folder, fw)
@@ -305,6 +309,10 @@ def test_folder_of_twenty_returned_files_intake_table(tmp_path, fw, example_roun
     assert len(statuses) == 20
     assert sum(s.accepted for s in statuses) == 18
     refused = {Path(s.file).name: s.errors for s in statuses if not s.accepted}
+    named = {Path(s.file).name: s.agencies for s in statuses if not s.accepted}
+    assert named["broken-version.ods"] == [example_round_ids(example_round)[18]]
+    accepted = [s for s in statuses if s.accepted]
+    assert all(s.answers > 0 and s.respondents >= 1 for s in accepted)
     assert set(refused) == {"broken-version.ods", "broken-answer.xlsx"}
     (version,) = refused["broken-version.ods"]
     assert version.code == "form-other" and version.value == "2020.01"
@@ -469,3 +477,45 @@ def test_workbook_that_is_not_a_form_is_read_as_before(tmp_path, fw):
     wb.save(tmp_path / "plain.xlsx")
     frame = read_responses(tmp_path / "plain.xlsx", fw).frame
     assert frame["answer"].tolist() == ["Y"] and frame["source_row"].tolist() == [2]
+
+
+def _edit(path: Path, sheet: str, cell: str, value) -> None:
+    wb = openpyxl.load_workbook(path)
+    wb[sheet][cell] = value
+    wb.save(path)
+
+
+@pytest.mark.parametrize(
+    ("sheet", "cell", "code", "said"),
+    [
+        ("guidekit-form", "", "form-meta", "缺少：agency_id"),
+        ("填答者1", "A4", "form-no-header", "找不到標題列（「題號」與「答案」兩欄）"),
+        ("填答者1", "K1", "form-sheet-marker", "表單識別格被刪除"),
+    ],
+)
+def test_damaged_forms_are_refused_saying_what_is_damaged(tmp_path, fw, sheet, cell, code, said):
+    path = make(tmp_path, fw, "xlsx")
+    fill_xlsx(path, {"填答者1": ("R1", {items(fw, 1)[0]: ("符合", "", "")})})
+    if code == "form-meta":
+        wb = openpyxl.load_workbook(path)
+        ws = wb["guidekit-form"]
+        row = next(r for r in ws.iter_rows() if r[0].value == "agency_id")
+        row[0].value = None
+        wb.save(path)
+    else:
+        _edit(path, sheet, cell, None)
+    report = validate_responses(path, fw)
+    (error,) = report.errors
+    assert error.code == code and said in error.format()
+    assert report.read.frame.empty
+
+
+def test_cli_form_refuses_an_unknown_agency_and_instrument(tmp_path):
+    out = tmp_path / "x.ods"
+    unknown = CliRunner().invoke(main, ["form", "--agency", "999999999Z", "--out", str(out)])
+    assert unknown.exit_code == 2 and "機關名冊中沒有機關代碼 999999999Z" in unknown.output
+    wrong = CliRunner().invoke(
+        main, ["form", "--agency", "301000000A", "--instrument", "annex9", "--out", str(out)]
+    )
+    assert wrong.exit_code == 2 and "沒有自評表 'annex9'；應為 plan, service" in wrong.output
+    assert not out.exists()

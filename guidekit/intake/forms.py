@@ -189,7 +189,7 @@ def read_form(
                 None,
                 ", ".join(missing) or None,
                 "form-meta",
-                {"sheet": META_SHEET},
+                {"sheet": META_SHEET, "missing": ", ".join(missing) or FORM_MARKER},
                 sheet=META_SHEET,
             )
         )

@@ -27,7 +27,8 @@ class FileStatus:
     accepted : bool
         No error in this file (warnings allowed).
     agencies : list of str
-        ``agency_id（agency_name）`` of the answers read from it.
+        ``agency_id（agency_name）`` of the answers read from it; for a file nothing was
+        read from, the agency codes its rows (or a form's identity sheet) give.
     respondents : int
         Distinct respondents answering in it (團隊共識 not counted).
     agreed : bool
@@ -68,6 +69,8 @@ def file_status(
             agreed = AGREED_RESPONDENT in people
             respondents = len(people - {AGREED_RESPONDENT})
             answers = len(rows)
+        else:  # nothing read (a refused form): the agency its rows or identity name
+            agencies = sorted({k[1] for (f, _), k in report.row_keys.items() if f == file and k[1]})
         errors = [p for p in mine if p.is_error]
         out.append(
             FileStatus(
