@@ -373,7 +373,7 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
                 {
                     "ok": report.ok,
                     "sources": [
-                        {"file": s.file, "encoding": s.encoding, "rows": s.rows}
+                        {"file": s.file, "sheet": s.sheet, "encoding": s.encoding, "rows": s.rows}
                         for s in report.sources
                     ],
                     "problems": [p.to_dict(lang) for p in report.problems],
@@ -384,10 +384,11 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
         )
     else:
         for source in report.sources:
+            where = source.file + (f" › {source.sheet}" if source.sheet else "")
             _say(
                 lang,
-                f"已讀取 {source.file}：{source.rows} 列，編碼 {source.encoding}",
-                f"read {source.file}: {source.rows} rows, encoding {source.encoding}",
+                f"已讀取 {where}：{source.rows} 列，編碼 {source.encoding}",
+                f"read {where}: {source.rows} rows, encoding {source.encoding}",
             )
         for problem in report.problems:
             _echo(problem.format(lang))
@@ -1131,9 +1132,7 @@ def intake_cmd(
         _echo(i18n.t("intake.head", lang))
         for s in statuses:
             status = i18n.t("intake.accepted" if s.accepted else "intake.refused", lang)
-            people = str(s.respondents) + (
-                "+" + ("團隊共識" if lang != "en" else "agreed") if s.agreed else ""
-            )
+            people = str(s.respondents) + (i18n.t("intake.agreed", lang) if s.agreed else "")
             who = "、".join(s.agencies) if lang != "en" else ", ".join(s.agencies)
             _echo(f"{s.file}\t{status}\t{who or '-'}\t{people}\t{s.answers}")
         refused = [s for s in statuses if not s.accepted]

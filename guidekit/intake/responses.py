@@ -464,7 +464,8 @@ def _read_form(
         columns = reader.read()
         problems += [dataclasses.replace(p, sheet=table.sheet) for p in reader.problems]
         row_keys.update({(reader.file, n): key for n, key in reader.row_keys.items()})
-        out.append((reader, SourceInfo(str(path), table.encoding, len(table.rows), columns)))
+        source = SourceInfo(str(path), table.encoding, len(table.rows), columns, sheet=table.sheet)
+        out.append((reader, source))
     return out
 
 
