@@ -1150,6 +1150,8 @@ def intake_cmd(
             _echo(i18n.t("intake.file_problems", lang, file=s.file, n=len(s.errors)))
             for problem in s.errors:
                 _echo("  " + problem.format(lang))
+            if not s.errors:
+                _echo("  " + i18n.t("intake.empty", lang))
         for problem in stray:
             _echo(problem.format(lang))
-    sys.exit(0 if report.ok else 1)
+    sys.exit(0 if report.ok and all(s.accepted for s in statuses) else 1)

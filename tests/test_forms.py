@@ -519,3 +519,39 @@ def test_cli_form_refuses_an_unknown_agency_and_instrument(tmp_path):
     )
     assert wrong.exit_code == 2 and "沒有自評表 'annex9'；應為 plan, service" in wrong.output
     assert not out.exists()
+
+
+def test_blank_form_sent_back_is_returned_not_accepted(tmp_path, fw):
+    path = make(tmp_path, fw, "ods")
+    result = CliRunner().invoke(main, ["intake", str(path)])
+    assert result.exit_code == 1
+    assert "1 個需退回機關修正" in result.output and "沒有讀到任何答案" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["ods", "xlsx"])
+def test_generated_form_has_dropdowns_protection_and_print_setup(tmp_path, fw, fmt):
+    path = make(tmp_path, fw, fmt)
+    n_rows = 4 + len(fw.items["service"]) + len({i.principle for i in fw.items["service"]})
+    if fmt == "xlsx":
+        wb = openpyxl.load_workbook(path)
+        ws = wb["填答者1"]
+        assert ws.protection.sheet and wb["guidekit-form"].sheet_state == "hidden"
+        assert ws["E6"].protection.locked and ws["C1"].protection.locked
+        assert not ws["G6"].protection.locked and not ws["B2"].protection.locked
+        (dv,) = ws.data_validations.dataValidation
+        assert dv.formula1 == '"符合,部分符合,不符合,不適用"' and dv.errorStyle == "stop"
+        assert ws.freeze_panes == "A5" and ws.print_title_rows == "$4:$4"
+        assert ws.print_area == f"'填答者1'!$A$1:$J${n_rows}"
+        assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
+        assert ws["E6"].alignment.wrap_text
+    else:
+        content = zipfile.ZipFile(path).read("content.xml").decode("utf-8")
+        assert content.count('table:protected="true"') == 6  # every sheet
+        assert 'of:cell-content-is-in-list("符合";"部分符合";"不符合";"不適用")' in content
+        assert content.count('table:content-validation-name="val1"') == len(fw.items["service"])
+        assert f"table:print-ranges=\"$'填答者1'.$A$1:.$J${n_rows}\"" in content
+        assert "<table:table-header-rows>" in content
+        styles = zipfile.ZipFile(path).read("styles.xml").decode("utf-8")
+        assert (
+            'style:print-orientation="landscape"' in styles and 'fo:page-width="29.7cm"' in styles
+        )

@@ -47,7 +47,25 @@ def prefill_rows(
     GuidekitError
         If no service is given and the agency answered for several in that round.
     """
-    frame = read_responses(source, fw).frame
+    return latest_answers(read_responses(source, fw).frame, agency_id, instrument, service, source)
+
+
+def latest_answers(
+    frame: pd.DataFrame,
+    agency_id: str,
+    instrument: str,
+    service: str = "",
+    source: str | Path = "",
+) -> tuple[pd.DataFrame, str]:
+    """The rows of ``frame`` (canonical) that pre-fill one agency's form: its latest round
+    for ``instrument`` (and ``service`` when given), and that round (``""`` when none).
+
+    Raises
+    ------
+    GuidekitError
+        If no service is given and that round holds several services of the agency
+        (which one to carry over is not guessed).
+    """
     mine = frame[(frame["agency_id"] == agency_id) & (frame["instrument"] == instrument)]
     if service:
         mine = mine[mine["service"].fillna("") == service]
@@ -145,16 +163,18 @@ def write_forms(
     folder = Path(folder)
     stems = stems or {a: a for a in agencies["agency_id"]}
     targets = [folder / f"{stems[a]}.{fmt}" for a in agencies["agency_id"]]
+    # every agency's pre-filled answers chosen (and every doubt raised) before writing
+    chosen: dict[str, pd.DataFrame | None] = {}
+    for agency_id in agencies["agency_id"]:
+        rows = None
+        if prefill is not None:
+            rows, _round = latest_answers(prefill, agency_id, instrument)
+        chosen[agency_id] = rows if rows is not None and not rows.empty else None
     check_targets(targets)
     out = []
     name_column = "name_en" if lang == "en" else "name_zh"
     for target, row in zip(targets, agencies.itertuples(index=False), strict=True):
-        mine = None
-        if prefill is not None:
-            mine = prefill[
-                (prefill["agency_id"] == row.agency_id) & (prefill["instrument"] == instrument)
-            ]
-            mine = mine[mine["round"] == max(mine["round"])] if not mine.empty else None
+        mine = chosen[row.agency_id]
         out.append(
             write_form(
                 target,
@@ -163,6 +183,7 @@ def write_forms(
                 agency_name=getattr(row, name_column) or row.name_zh,
                 round=round,
                 instrument=instrument,
+                service="" if mine is None else str(mine["service"].iloc[0] or ""),
                 lang=lang,
                 fmt=fmt,
                 respondents=respondents,
@@ -172,4 +193,10 @@ def write_forms(
     return out
 
 
-__all__: Sequence[str] = ("WrittenForm", "prefill_rows", "write_form", "write_forms")
+__all__: Sequence[str] = (
+    "WrittenForm",
+    "latest_answers",
+    "prefill_rows",
+    "write_form",
+    "write_forms",
+)

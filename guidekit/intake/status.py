@@ -25,7 +25,8 @@ class FileStatus:
     ----------
     file : str
     accepted : bool
-        No error in this file (warnings allowed).
+        No error in this file (warnings allowed) and at least one answer row read from
+        it: a form sent back blank is returned too.
     agencies : list of str
         ``agency_id（agency_name）`` of the answers read from it; for a file nothing was
         read from, the agency codes its rows (or a form's identity sheet) give.
@@ -75,7 +76,7 @@ def file_status(
         out.append(
             FileStatus(
                 file,
-                not errors,
+                not errors and answers > 0,
                 agencies,
                 respondents,
                 agreed,
