@@ -1027,6 +1027,12 @@ def form_cmd(
                 ),
                 err=True,
             )
+    fmt = fmt or (
+        out.suffix.lower().lstrip(".") if out.suffix.lower() in (".ods", ".xlsx") else "ods"
+    )
+    if out.is_dir() or not out.suffix:  # a folder: the form is named after the agency
+        stem = report_filenames([agency_id])[agency_id].removesuffix(".html")
+        out = out / f"{stem}.{fmt}"
     written = write_form(
         out,
         fw,
@@ -1036,8 +1042,7 @@ def form_cmd(
         instrument=instrument,
         service=service,
         lang=lang,
-        fmt=fmt
-        or (out.suffix.lower().lstrip(".") if out.suffix.lower() in (".ods", ".xlsx") else "ods"),
+        fmt=fmt,
         respondents=respondents,
         prefill=rows,
     )

@@ -301,7 +301,9 @@ def read_responses(
     Parameters
     ----------
     paths : path or iterable of paths
-        CSV (UTF-8, UTF-8 with BOM, CP950), TSV or .xlsx files, or folders of them.
+        CSV (UTF-8, UTF-8 with BOM, CP950), TSV, .xlsx, .ods or .xls files, workshop
+        stores (.sqlite), guidekit's fillable forms (:mod:`guidekit.intake.forms`), or
+        folders of them.
     framework : Framework or path, optional
         Default: the bundled 政府數位服務指引.
 
