@@ -9,7 +9,13 @@ report and research: imports intake and below.
 from __future__ import annotations
 
 from guidekit.forms.model import Form, build_form, form_id
-from guidekit.forms.write import WrittenForm, prefill_rows, write_form, write_forms
+from guidekit.forms.write import (
+    WrittenForm,
+    latest_answers,
+    prefill_rows,
+    write_form,
+    write_forms,
+)
 from guidekit.forms.writer import FORMATS, form_bytes
 
 __all__ = [
@@ -19,6 +25,7 @@ __all__ = [
     "build_form",
     "form_bytes",
     "form_id",
+    "latest_answers",
     "prefill_rows",
     "write_form",
     "write_forms",
