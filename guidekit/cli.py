@@ -4,6 +4,8 @@
     guidekit score PATH... [--format]    scores as CSV or JSON
     guidekit reports [...]               one HTML report per agency + index
     guidekit framework [DIR]             check a framework folder
+    guidekit form --agency ID --out F    a fillable self-assessment form (.ods / .xlsx)
+    guidekit intake DIR                  one status per returned file; exit 1 if any is refused
 
 Messages are in Traditional Chinese unless ``--lang en`` (or ``GUIDEKIT_LANG=en``)
 is given.  Data problems are printed as a list (file, row, column, value,
@@ -22,6 +24,7 @@ import functools
 import io
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,11 +33,14 @@ import click
 
 from guidekit import i18n, scoring
 from guidekit.files import check_target, table_csv, write_output
+from guidekit.forms import FORMATS, prefill_rows, write_form, write_forms
 from guidekit.framework import check_weight, load_framework
+from guidekit.intake import agencies as agency_register
+from guidekit.intake import file_status
 from guidekit.intake.responses import read_responses, validate_responses
 from guidekit.problems import DataError, GuidekitError
 from guidekit.render.fonts import has_cjk_font
-from guidekit.report.batch import BatchInterrupted, run_reports
+from guidekit.report.batch import BatchInterrupted, report_filenames, run_reports
 from guidekit.research import load
 from guidekit.research.opendata import export_package
 from guidekit.store import copy_store, is_store_url, mask_url
@@ -351,6 +357,8 @@ def main(ctx: click.Context, lang: str | None) -> None:
     \b
     guidekit reports            以內附範例產製各機關報告 / reports for the bundled example
     guidekit validate 檔案…      檢查填答檔 / check answer files
+    guidekit form --agency 代碼 --out 檔案   產生機關自評表 / a fillable form for an agency
+    guidekit intake 資料夾        寄回的自評表逐檔狀態 / status of each returned file
     guidekit workshop           開啟自評工作坊 / serve the workshop
     guidekit backup 儲存檔 備份   備份工作坊答案 / back up a workshop store
     """
@@ -380,7 +388,7 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
                 {
                     "ok": report.ok,
                     "sources": [
-                        {"file": s.file, "encoding": s.encoding, "rows": s.rows}
+                        {"file": s.file, "sheet": s.sheet, "encoding": s.encoding, "rows": s.rows}
                         for s in report.sources
                     ],
                     "problems": [p.to_dict(lang) for p in report.problems],
@@ -391,10 +399,11 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
         )
     else:
         for source in report.sources:
+            where = source.file + (f" › {source.sheet}" if source.sheet else "")
             _say(
                 lang,
-                f"已讀取 {source.file}：{source.rows} 列，編碼 {source.encoding}",
-                f"read {source.file}: {source.rows} rows, encoding {source.encoding}",
+                f"已讀取 {where}：{source.rows} 列，編碼 {source.encoding}",
+                f"read {where}: {source.rows} rows, encoding {source.encoding}",
             )
         for problem in report.problems:
             _echo(problem.format(lang))
@@ -899,3 +908,277 @@ def backup_cmd(store: Path | str, target: Path | str, lang: str | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# -- issue 10: agency forms ----------------------------------------------------------------
+
+
+@main.command(name="form")
+@click.option("--agency", "agency_id", metavar="ID", help="機關代碼 / Agency code.")
+@click.option(
+    "--agency-name", help="機關名稱（預設取自機關名冊）/ Agency name (default: from the register)."
+)
+@click.option("--all", "all_", is_flag=True, help="名冊中每個機關一份 / One form per agency.")
+@click.option(
+    "--agencies",
+    "register",
+    type=click.Path(path_type=Path),
+    help="機關名冊 CSV，或每行一個機關代碼的 .txt（預設內附名冊）/ Register CSV or a .txt list of codes.",
+)
+@click.option(
+    "--instrument",
+    default="service",
+    show_default=True,
+    help="plan（附件1）或 service（附件2）/ plan (annex 1) or service (annex 2).",
+)
+@click.option("--round", "round_", help="評估回合（預設今年）/ Round (default: this year).")
+@click.option("--service", default="", help="服務／計畫名稱（選填）/ Service or plan name.")
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default=None, help="預設 ods / Default ods."
+)
+@click.option(
+    "--respondents",
+    type=click.IntRange(1, 30),
+    default=3,
+    show_default=True,
+    help="空白填答者工作表數 / Blank respondent sheets.",
+)
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(path_type=Path),
+    help="以先前的答案預先填入（填答檔、資料夾、工作坊儲存檔或自評表）/ Pre-fill from earlier answers.",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="檔案或資料夾 / File or folder."
+)
+@FRAMEWORK_OPTION
+@LANG_OPTION
+@_handle_errors
+def form_cmd(
+    agency_id: str | None,
+    agency_name: str | None,
+    all_: bool,
+    register: Path | None,
+    instrument: str,
+    round_: str | None,
+    service: str,
+    fmt: str | None,
+    respondents: int,
+    source: Path | None,
+    out: Path,
+    framework: Path | None,
+    lang: str | None,
+) -> None:
+    """產生可填寫的自評表（.ods 預設，或 .xlsx）。A fillable self-assessment form per agency."""
+    lang = _lang(click.get_current_context(), lang)
+    fw = load_framework(framework)
+    if not fw.has_instrument(instrument):
+        choices = ", ".join(i.id for i in fw.instruments)
+        raise GuidekitError(
+            f"unknown instrument {instrument!r}: use {choices}",
+            zh=f"沒有自評表 {instrument!r}；應為 {choices}",
+        )
+    round_ = round_ or str(i18n.today().year)
+    table = _form_agencies(register)
+    prefill = read_responses(source, fw).frame if source is not None else None
+    started = time.perf_counter()
+    if all_:
+        fmt = fmt or "ods"
+        written = write_forms(
+            out,
+            fw,
+            table,
+            round=round_,
+            instrument=instrument,
+            lang=lang,
+            fmt=fmt,
+            respondents=respondents,
+            prefill=prefill,
+            stems={
+                a: n.removesuffix(".html") for a, n in report_filenames(table["agency_id"]).items()
+            },
+        )
+        _echo(
+            i18n.t(
+                "form.written",
+                lang,
+                n=len(written),
+                path=out,
+                seconds=time.perf_counter() - started,
+            )
+        )
+        return
+    if not agency_id:
+        raise click.UsageError("--agency ID or --all")
+    agency_id = agency_id.strip()
+    if agency_name is None:
+        found = table[table["agency_id"] == agency_id]
+        if found.empty:
+            raise GuidekitError(
+                i18n.t("form.unknown_agency", "en", agency_id=agency_id),
+                zh=i18n.t("form.unknown_agency", "zh-TW", agency_id=agency_id),
+            )
+        row = found.iloc[0]
+        agency_name = (row["name_en"] if lang == "en" else "") or row["name_zh"]
+    rows = None
+    if source is not None:
+        rows, prev = prefill_rows(source, fw, agency_id, instrument, service)
+        if rows.empty:
+            _echo(
+                i18n.t(
+                    "form.prefill_none",
+                    lang,
+                    path=source,
+                    agency_id=agency_id,
+                    instrument=instrument,
+                ),
+                err=True,
+            )
+            rows = None
+        else:
+            service = service or str(rows["service"].iloc[0] or "")
+            _echo(
+                i18n.t(
+                    "form.prefill",
+                    lang,
+                    path=source,
+                    round=prev,
+                    n=int(rows["answer"].notna().sum()),
+                    respondents=rows["respondent"].nunique(),
+                ),
+                err=True,
+            )
+    fmt = fmt or (
+        out.suffix.lower().lstrip(".") if out.suffix.lower() in (".ods", ".xlsx") else "ods"
+    )
+    if out.is_dir() or not out.suffix:  # a folder: the form is named after the agency
+        stem = report_filenames([agency_id])[agency_id].removesuffix(".html")
+        out = out / f"{stem}.{fmt}"
+    written = write_form(
+        out,
+        fw,
+        agency_id=agency_id,
+        agency_name=agency_name,
+        round=round_,
+        instrument=instrument,
+        service=service,
+        lang=lang,
+        fmt=fmt,
+        respondents=respondents,
+        prefill=rows,
+    )
+    inst = fw.instrument(instrument)
+    _echo(
+        i18n.t(
+            "form.written_one",
+            lang,
+            path=written.path,
+            agency=agency_name,
+            agency_id=agency_id,
+            round=round_,
+            instrument=inst.title_en if lang == "en" else inst.title_zh,
+            sheets=written.respondent_sheets,
+        )
+    )
+
+
+def _form_agencies(register: Path | None) -> Any:
+    """The agencies to make forms for: a register CSV, or a .txt list of codes (one a line,
+    UTF-8) looked up in the bundled register."""
+    if register is None or register.suffix.lower() != ".txt":
+        return agency_register(register)
+    table = agency_register()
+    codes = [
+        line.strip()
+        for line in register.read_text(encoding="utf-8-sig").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    unknown = [c for c in codes if c not in set(table["agency_id"])]
+    if unknown:
+        raise GuidekitError(
+            i18n.t("form.unknown_agency", "en", agency_id=", ".join(unknown)),
+            zh=i18n.t("form.unknown_agency", "zh-TW", agency_id="、".join(unknown)),
+        )
+    return table.set_index("agency_id").loc[codes].reset_index()
+
+
+@main.command(name="intake")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--round", "round_", help="只接受這個評估回合的自評表 / Accept forms of this round only."
+)
+@click.option(
+    "--instrument",
+    default=None,
+    help="只接受這份自評表（plan／service）/ Accept this instrument only.",
+)
+@FRAMEWORK_OPTION
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@LANG_OPTION
+@_handle_errors
+def intake_cmd(
+    paths: tuple[Path, ...],
+    round_: str | None,
+    instrument: str | None,
+    framework: Path | None,
+    fmt: str,
+    lang: str | None,
+) -> None:
+    """寄回的自評表與填答檔逐檔狀態：接受，或列出要請機關修正的問題。Per-file status of returned
+    forms and answer files; exit 1 when any file is refused."""
+    lang = _lang(click.get_current_context(), lang)
+    expect = {"round": round_, "instrument": instrument}
+    report = validate_responses(list(paths), framework, expect=expect)
+    statuses = file_status(list(paths), report)
+    placed = {s.file for s in statuses}
+    stray = [p for p in report.errors if p.file not in placed]
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "file": s.file,
+                        "accepted": s.accepted,
+                        "agencies": s.agencies,
+                        "respondents": s.respondents,
+                        "agreed": s.agreed,
+                        "answers": s.answers,
+                        "errors": [p.to_dict(lang) for p in s.errors],
+                        "warnings": [p.to_dict(lang) for p in s.warnings],
+                    }
+                    for s in statuses
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        _echo(i18n.t("intake.head", lang))
+        for s in statuses:
+            status = i18n.t("intake.accepted" if s.accepted else "intake.refused", lang)
+            people = str(s.respondents) + (i18n.t("intake.agreed", lang) if s.agreed else "")
+            who = "、".join(s.agencies) if lang != "en" else ", ".join(s.agencies)
+            _echo(f"{s.file}\t{status}\t{who or '-'}\t{people}\t{s.answers}")
+        refused = [s for s in statuses if not s.accepted]
+        _echo("")
+        _echo(
+            i18n.t(
+                "intake.summary",
+                lang,
+                n=len(statuses),
+                ok=len(statuses) - len(refused),
+                bad=len(refused),
+            )
+        )
+        for s in refused:
+            _echo(i18n.t("intake.file_problems", lang, file=s.file, n=len(s.errors)))
+            for problem in s.errors:
+                _echo("  " + problem.format(lang))
+            if not s.errors:
+                _echo("  " + i18n.t("intake.empty", lang))
+        for problem in stray:
+            _echo(problem.format(lang))
+    sys.exit(0 if report.ok and all(s.accepted for s in statuses) else 1)

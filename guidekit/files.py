@@ -58,6 +58,7 @@ files (the record, work folders).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -519,3 +520,52 @@ def table_csv(
                 out[column] = out[column].map({True: booleans[0], False: booleans[1]})
     text = out.to_csv(index=False, lineterminator=lineterminator)
     return text.encode("utf-8-sig" if bom else "utf-8")
+
+
+def ods_table_bytes(columns: Iterable[str], rows: Iterable[Iterable[str]], sheet: str) -> bytes:
+    """One plain table as an OpenDocument spreadsheet (.ods, ODF-CNS15251, the format
+    Taiwan's government exchanges editable documents in): every cell text, never a
+    formula (a note starting with "=" stays text), header row in bold.  The one
+    writer of .ods answer tables (answer exports, ``ResponseStore.export_file``).
+
+    Characters XML cannot hold (control characters but tab, line feed, carriage
+    return) are written as visible escapes (``\\x0b``), as in .xlsx exports.
+    """
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.style import Style, TextProperties
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    bold = Style(name="ceHead", family="table-cell")
+    bold.addElement(TextProperties(fontweight="bold"))
+    doc.automaticstyles.addElement(bold)
+    table = Table(name=sheet)
+
+    def row_of(values: Iterable[str], style: Style | None = None) -> TableRow:
+        row = TableRow()
+        for value in values:
+            text = "" if value is None else _XML_ILLEGAL.sub(_escape_char, str(value))
+            attrs: dict[str, object] = {"valuetype": "string"} if text else {}
+            if style is not None:
+                attrs["stylename"] = style
+            cell = TableCell(**attrs)
+            for line in text.split("\n") if text else ():
+                cell.addElement(P(text=line))
+            row.addElement(cell)
+        return row
+
+    table.addElement(row_of(columns, bold))
+    for values in rows:
+        table.addElement(row_of(values))
+    doc.spreadsheet.addElement(table)
+    buffer = io.BytesIO()
+    doc.write(buffer)
+    return buffer.getvalue()
+
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")

@@ -74,6 +74,8 @@ class Problem:
     severity : Severity
     also_rows : tuple of int
         Other rows with the same problem and value (repeated warnings are grouped).
+    sheet : str or None
+        The worksheet, for files read sheet by sheet (a guidekit form, issue 10).
     """
 
     file: str
@@ -84,6 +86,7 @@ class Problem:
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
     severity: Severity = Severity.ERROR
     also_rows: tuple[int, ...] = ()
+    sheet: str | None = None
 
     @classmethod
     def about_file(
@@ -122,8 +125,9 @@ class Problem:
         return self._text("expected", lang)
 
     def location(self) -> str:
-        """``file:row [column]`` as one string."""
-        where = self.file + (f":{self.row}" if self.row is not None else "")
+        """``file:row [column]`` as one string (``file › sheet:row [column]`` with a sheet)."""
+        where = self.file + (f" › {self.sheet}" if self.sheet else "")
+        where += f":{self.row}" if self.row is not None else ""
         return where + (f" [{self.column}]" if self.column else "")
 
     def format(self, lang: str = "zh-TW") -> str:
@@ -142,6 +146,7 @@ class Problem:
         """Plain record (for JSON output): location fields, severity, code, message, expected."""
         return {
             "file": self.file,
+            "sheet": self.sheet,
             "row": self.row,
             "column": self.column,
             "value": self.value,
@@ -157,7 +162,13 @@ def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
     """Problems ordered by file, then row, then column (whole-file problems first)."""
     return sorted(
         problems,
-        key=lambda p: (p.file, -1 if p.row is None else p.row, p.column or "", p.code),
+        key=lambda p: (
+            p.file,
+            p.sheet or "",
+            -1 if p.row is None else p.row,
+            p.column or "",
+            p.code,
+        ),
     )
 
 

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Install everything the tests need, then run the whole suite.
 #   sh tests/run.sh            (from the repository root; extra arguments go to pytest)
-# Debian packages: Chromium (browser tests), Noto CJK fonts (Chinese in charts) and the
+# Debian packages: Chromium (browser tests), Noto CJK fonts (Chinese in charts), the
 # PostgreSQL server (the store's tests start their own throwaway cluster on 127.0.0.1,
-# tests/pg.py), installed with apt-get when missing and when we are root (or have sudo).
+# tests/pg.py) and LibreOffice Calc without GUI (form tests), installed with apt-get
+# when missing and when we are root (or have sudo).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,8 @@ need=""
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh-tw family | grep -q . || need="$need fonts-noto-cjk"
 command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need="$need postgresql"
+# LibreOffice headless (agency forms open, convert and save in the office suite agencies use)
+command -v soffice >/dev/null 2>&1 || need="$need libreoffice-calc-nogui"
 if [ -n "$need" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -281,7 +281,7 @@ def test_workshop_export_pressed_twice_and_onto_a_users_file(team, tmp_path, fw)
     view.export_button.click()
     view.export_button.click()  # its own files: written again
     assert not view.errors.widget.value
-    assert listing(folder) == {"answers.csv", "answers.xlsx", RECORD}
+    assert listing(folder) == {"answers.csv", "answers.xlsx", "answers.ods", RECORD}
     first_csv = (folder / "answers.csv").read_bytes()
 
     (folder / "answers.xlsx").write_bytes(b"the team's own workbook")
@@ -291,7 +291,7 @@ def test_workshop_export_pressed_twice_and_onto_a_users_file(team, tmp_path, fw)
     assert changed_zh(folder / "answers.xlsx") + NOTHING_ZH in shown
     assert (folder / "answers.xlsx").read_bytes() == b"the team's own workbook"
     assert (folder / "answers.csv").read_bytes() == first_csv  # checked both before writing
-    assert listing(folder) == {"answers.csv", "answers.xlsx", RECORD}
+    assert listing(folder) == {"answers.csv", "answers.xlsx", "answers.ods", RECORD}
 
 
 def test_workshop_report_refuses_a_users_answer_file(team, tmp_path, monkeypatch):

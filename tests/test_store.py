@@ -295,7 +295,7 @@ def test_export_xlsx_keeps_text_as_text(store, fw, tmp_path):
 
 def test_export_refuses_other_file_types(store, tmp_path):
     with pytest.raises(StoreError) as info:
-        store.export(tmp_path / "answers.ods")
+        store.export(tmp_path / "answers.numbers")
     assert info.value.code == "export-type"
 
 

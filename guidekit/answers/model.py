@@ -23,6 +23,8 @@ class SourceInfo:
     columns: dict[str, str]  # canonical column -> header as written
     #: Metadata of this file (its folder's ``dataset.yaml``, then ``<file>.meta.yaml``).
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: The worksheet, when a file is read sheet by sheet (a guidekit form, issue 10).
+    sheet: str | None = None
 
 
 @dataclasses.dataclass

@@ -15,6 +15,7 @@ from guidekit.intake.responses import (
     split_by_agency,
     validate_responses,
 )
+from guidekit.intake.status import FileStatus, file_status
 from guidekit.intake.tabular import (
     Table,
     read_table,
@@ -23,10 +24,12 @@ from guidekit.intake.tabular import (
 __all__ = [
     "AGENCY_COLUMNS",
     "AgencySplit",
+    "FileStatus",
     "Table",
     "ValidationReport",
     "agencies",
     "expand_paths",
+    "file_status",
     "read_responses",
     "read_table",
     "split_by_agency",

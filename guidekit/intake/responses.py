@@ -14,7 +14,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from guidekit.answers.rules import (
 )
 from guidekit.framework import TIDY_KINDS, Framework, ScaleOption, load_framework
 from guidekit.framework.history import load_history
+from guidekit.intake.forms import is_form, read_form
 from guidekit.intake.tabular import FOLDER_SUFFIXES, SUFFIXES, Table, read_table
 from guidekit.problems import GuidekitError, Problem, ResponsesError, Severity, sort_problems
 from guidekit.store import StoreError, is_store_url, mask_url, open_store
@@ -284,7 +285,9 @@ def read_responses(
     Parameters
     ----------
     paths : path or iterable of paths
-        CSV (UTF-8, UTF-8 with BOM, CP950), TSV or .xlsx files, or folders of them.
+        CSV (UTF-8, UTF-8 with BOM, CP950), TSV, .xlsx, .ods or .xls files, workshop
+        stores (.sqlite), guidekit's fillable forms (:mod:`guidekit.intake.forms`), or
+        folders of them.
     framework : Framework or path, optional
         Default: the bundled 政府數位服務指引.
 
@@ -311,17 +314,21 @@ def read_responses(
 def validate_responses(
     paths: str | Path | Iterable[str | Path],
     framework: Framework | str | Path | None = None,
+    *,
+    expect: Mapping[str, str | None] | None = None,
 ) -> ValidationReport:
     """Check answer files and return every problem without raising.
 
-    See :func:`read_responses` for the accepted inputs.  ``report.responses`` is
-    set when there are no errors.
+    See :func:`read_responses` for the accepted inputs; guidekit's fillable forms
+    (:mod:`guidekit.intake.forms`) are read sheet by sheet into the same rows.
+    ``expect`` (``round`` / ``agency_id`` / ``instrument``) refuses forms made for
+    another.  ``report.responses`` is set when there are no errors.
     """
     fw = framework if isinstance(framework, Framework) else load_framework(framework)
     if fw.lens is not None:
         # A lens reads its source framework's answer files (guidekit.framework.lens).
 
-        return validate_through_lens(validate_responses(paths, fw.lens.source), fw)
+        return validate_through_lens(validate_responses(paths, fw.lens.source, expect=expect), fw)
     problems: list[Problem] = []
     files = _collect(paths, problems)
     sources: list[SourceInfo] = []
@@ -353,6 +360,13 @@ def validate_responses(
             if part is not None:
                 parts.append(part)
                 sources.append(source)
+            continue
+        if is_form(path):
+            meta = _sidecar(path, problems, meta_cache)
+            for reader, source in _read_form(path, fw, expect, problems, row_keys):
+                sources.append(dataclasses.replace(source, metadata=meta))
+                parts.append(reader.out)
+            metadata.update(meta)
             continue
         try:
             table = read_table(path, is_header=_is_answer_header)
@@ -397,6 +411,44 @@ def validate_responses(
     )
     responses = None if any(p.is_error for p in problems) else read
     return ValidationReport(problems, sources, responses, read, row_keys)
+
+
+def _read_form(
+    path: Path,
+    fw: Framework,
+    expect: Mapping[str, str | None] | None,
+    problems: list[Problem],
+    row_keys: dict[tuple[str, int], tuple[str, str]],
+) -> list[tuple[_FileReader, SourceInfo]]:
+    """A guidekit form: each respondent sheet read by the answer-file reader, every
+    problem naming its sheet.  Problems of the form as a whole belong to its agency
+    (``row_keys`` gets the form's agency under row 0, see :func:`split_by_agency`)."""
+    try:
+        form = read_form(path, fw, expect)
+    except Exception as exc:  # a corrupt workbook: report, keep going with other files
+        problems.append(
+            Problem(
+                str(path),
+                None,
+                None,
+                None,
+                "unreadable",
+                {"detail": f"{type(exc).__name__}: {exc}"},
+            )
+        )
+        return []
+    problems += form.problems
+    if form.meta.get("agency_id"):
+        row_keys[(str(path), 0)] = (form.meta.get("round", ""), form.meta["agency_id"])
+    out = []
+    for table in form.tables:
+        reader = _FileReader(table, fw)
+        columns = reader.read()
+        problems += [dataclasses.replace(p, sheet=table.sheet) for p in reader.problems]
+        row_keys.update({(reader.file, n): key for n, key in reader.row_keys.items()})
+        source = SourceInfo(str(path), table.encoding, len(table.rows), columns, sheet=table.sheet)
+        out.append((reader, source))
+    return out
 
 
 #: Metadata of a whole folder of answer files (e.g. ``synthetic: true``).

@@ -957,3 +957,66 @@ def _workbook_cell(value: object) -> Cell:
     if isinstance(value, dt.timedelta):
         return Cell(str(value), "date")
     return Cell(str(value), type(value).__name__)
+
+
+def read_sheets(path: str | Path) -> list[tuple[Table, bool]]:
+    """Every sheet of a workbook (.xlsx, .ods, .xls), each as a :class:`Table`, with
+    whether it is visible, in workbook order.
+
+    For readers that know which sheets they want (a guidekit form,
+    :mod:`guidekit.intake.forms`): no sheet is chosen or skipped here.  Each Table
+    has row 1 as its header; hidden rows and columns are left out and named and
+    merged ranges named, as :func:`read_table` does.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a workbook (by its content, :func:`sniff`).
+    """
+    from python_calamine import CalamineWorkbook, SheetVisibleEnum
+
+    path = Path(path)
+    kind = sniff(path)
+    if kind not in {"xlsx", "ods", "xls"}:
+        raise ValueError(f"{path}: not a workbook ({kind})")
+    data = path.read_bytes()
+    workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    out: list[tuple[Table, bool]] = []
+    try:
+        for m in workbook.sheets_metadata:
+            ws = workbook.get_sheet_by_name(m.name)
+            visible = m.visible == SheetVisibleEnum.Visible
+            if ws.height * ws.width > MAX_CELLS:
+                table = Table(str(path), kind, [], [], [_too_many_cells(path, m.name, None)])
+                table.sheet = m.name
+                out.append((table, visible))
+                continue
+            values = ws.to_python(skip_empty_area=False)
+            if kind == "xlsx":
+                layout = _xlsx_layout(path, m.name)
+            elif kind == "ods":
+                layout = _ods_layout(path, m.name)
+            else:
+                layout = _xls_layout(data, m.name)
+            table = _finish(path, kind, m.name, _records(values, layout.formulas), layout, [], {})
+            out.append((table, visible))
+    finally:
+        workbook.close()
+    return out
+
+
+def sheet_names(path: str | Path) -> list[str]:
+    """The sheet names of a workbook, in order (cheap: no cell is read).
+
+    Raises
+    ------
+    Exception
+        Whatever python-calamine raises for a file it cannot open.
+    """
+    from python_calamine import CalamineWorkbook
+
+    workbook = CalamineWorkbook.from_path(str(path))
+    try:
+        return list(workbook.sheet_names)
+    finally:
+        workbook.close()

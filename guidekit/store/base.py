@@ -840,7 +840,8 @@ class ResponseStore(abc.ABC):
         Parameters
         ----------
         path : path
-            ``.csv`` (UTF-8 with BOM, so Excel shows Chinese) or ``.xlsx``
+            ``.csv`` (UTF-8 with BOM, so Excel shows Chinese), ``.ods`` (OpenDocument, every cell
+            text; :func:`guidekit.files.ods_table_bytes`) or ``.xlsx``
             (every cell text, never a formula).  Written to a temporary file
             and renamed: a crash leaves no half file.  An existing file is
             replaced only if guidekit wrote it and it is unchanged since
@@ -887,7 +888,7 @@ class ResponseStore(abc.ABC):
         Raises
         ------
         StoreError
-            ``export-type`` for a suffix other than .csv / .xlsx.
+            ``export-type`` for a suffix other than .csv / .xlsx / .ods.
         WriteRefused
             If ``path`` holds a file guidekit did not write, or changed since
             (:mod:`guidekit.files`); its own earlier export is replaced.
@@ -896,9 +897,11 @@ class ResponseStore(abc.ABC):
         """
         path = Path(path)
         suffix = path.suffix.lower()
-        if suffix not in (".csv", ".xlsx"):
+        if suffix not in (".csv", ".xlsx", ".ods"):
             raise StoreError(
-                "export-type", f"cannot export to {suffix!r}: use .csv or .xlsx", suffix=suffix
+                "export-type",
+                f"cannot export to {suffix!r}: use .csv, .xlsx or .ods",
+                suffix=suffix,
             )
         check_target(path)  # before the work: a file guidekit did not write is never replaced
         responses = self.responses(framework, agreed=agreed, **filters)

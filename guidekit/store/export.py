@@ -17,7 +17,7 @@ from typing import Literal
 import pandas as pd
 
 from guidekit.answers import COLUMNS, HEADER_ALIASES, Responses
-from guidekit.files import table_csv, write_output
+from guidekit.files import ods_table_bytes, table_csv, write_output
 
 #: Header of exported files: canonical names, or the zh-TW names people use (first zh alias).
 EXPORT_COLUMNS = COLUMNS[:11]
@@ -90,6 +90,9 @@ def answer_file(
     if path.suffix.lower() == ".csv":
         # read back exactly by guidekit: nothing escaped; CRLF and a BOM, as Excel writes
         write_output(path, table_csv(table, excel=False, lineterminator="\r\n"))
+    elif path.suffix.lower() == ".ods":  # OpenDocument (ODF-CNS15251), every cell text
+        rows = list(table.itertuples(index=False, name=None))
+        write_output(path, ods_table_bytes(table.columns, rows, "answers"))
     else:
         data, replaced = _xlsx_bytes(table)
         write_output(path, data)

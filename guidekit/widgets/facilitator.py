@@ -32,6 +32,7 @@ MAX_LINK_BYTES = 8_000_000
 _MIME = {
     ".csv": "text/csv",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
     ".html": "text/html",
 }
 
@@ -546,7 +547,11 @@ class FacilitatorView:
             "workshop/files.html.j2",
             heading=self.t("workshop.team.exported", rows=exported.rows),
             download_label=self.t("workshop.team.download"),
-            files=[self._file("CSV", exported.csv), self._file("Excel", exported.xlsx)],
+            files=[
+                self._file("CSV", exported.csv),
+                self._file("Excel", exported.xlsx),
+                *([self._file("ODF", exported.ods)] if exported.ods else []),
+            ],
             **self._command(
                 shell_command(["guidekit", "validate", str(exported.csv)]),
                 self.t("workshop.team.check_with"),

@@ -419,7 +419,7 @@ def shell_command(args: list[str], windows: bool | None = None) -> str | None:
 
 @dataclasses.dataclass(frozen=True)
 class Exported:
-    """Files written by :meth:`Facilitator.export`: the answers as CSV and .xlsx.
+    """Files written by :meth:`Facilitator.export`: the answers as CSV, .xlsx and .ods.
 
     ``replaced``: .xlsx cells whose control characters were written as visible
     escapes (see :meth:`guidekit.store.ResponseStore.export`); the CSV keeps them.
@@ -429,6 +429,7 @@ class Exported:
     xlsx: Path
     rows: int
     replaced: int = 0
+    ods: Path | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -723,7 +724,7 @@ class Facilitator:
 
     def export(self, folder: str | Path | None = None) -> Exported:
         """Write the agency's answers of this round (every service and form; the team
-        rule of :mod:`guidekit.store`) as ``answers.csv`` and ``answers.xlsx``.
+        rule of :mod:`guidekit.store`) as ``answers.csv``, ``answers.xlsx`` and ``answers.ods``.
 
         Default folder: ``<out>/exports/<round>_<agency>_<time>/``.  Files guidekit
         wrote there earlier are replaced; any other file of those names is not
@@ -738,10 +739,14 @@ class Facilitator:
 
         folder = Path(folder) if folder is not None else self.out / "exports" / self._stem()
         filters = {"round": self.round, "agency_id": self.agency_id}
-        check_targets([folder / "answers.csv", folder / "answers.xlsx"])
-        csv_file = self.store.export_file(folder / "answers.csv", **filters)
-        xlsx_file = self.store.export_file(folder / "answers.xlsx", **filters)
-        return Exported(csv_file.path, xlsx_file.path, csv_file.rows, len(xlsx_file.replaced))
+        names = ("answers.csv", "answers.xlsx", "answers.ods")
+        check_targets([folder / name for name in names])
+        csv_file, xlsx_file, ods_file = (
+            self.store.export_file(folder / name, **filters) for name in names
+        )
+        return Exported(
+            csv_file.path, xlsx_file.path, csv_file.rows, len(xlsx_file.replaced), ods_file.path
+        )
 
     def report(self, folder: str | Path | None = None, today: dt.date | None = None) -> Reported:
         """Export the answers (:meth:`export`) and run ``guidekit reports`` on that file.
