@@ -116,6 +116,26 @@ def tolerant_console() -> None:
             stream.reconfigure(errors=CONSOLE_ERRORS)
 
 
+def console_json(data: Any) -> str:
+    """``data`` as JSON for standard output (indented, UTF-8 text as written).
+
+    When the console's encoding cannot hold a character (cp950 lacks 喆; no legacy
+    encoding has emoji), the JSON is written ASCII-escaped instead (``\\u5586``, a
+    surrogate pair beyond U+FFFF), so it stays valid JSON that any reader decodes
+    to the same text — never a ``\\U0001f600`` no JSON parser accepts."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return text if console_holds(text) else json.dumps(data, ensure_ascii=True, indent=2)
+
+
+def console_holds(text: str) -> bool:
+    """True if standard output's encoding can write every character of ``text``."""
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
 def say_unencodable() -> None:
     """A note on stderr when :func:`tolerant_console` had to rewrite characters."""
     count, _unencodable["count"] = _unencodable["count"], 0
@@ -384,7 +404,7 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
     report = validate_responses(list(paths), framework)
     if fmt == "json":
         click.echo(
-            json.dumps(
+            console_json(
                 {
                     "ok": report.ok,
                     "sources": [
@@ -393,8 +413,6 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
                     ],
                     "problems": [p.to_dict(lang) for p in report.problems],
                 },
-                ensure_ascii=False,
-                indent=2,
             )
         )
     else:
@@ -511,6 +529,8 @@ def score(
         text = table.to_csv(index=False)
     else:
         text = table.to_json(orient="records", force_ascii=False, indent=2) + "\n"
+        if not output and not console_holds(text):  # valid JSON whatever the console holds
+            text = console_json(json.loads(text)) + "\n"
     if output:
         if fmt == "csv":  # a file for Excel: BOM, and no cell that Excel would run as a formula
             write_output(output, table_csv(table))
@@ -1137,7 +1157,7 @@ def intake_cmd(
     stray = [p for p in report.errors if p.file not in placed]
     if fmt == "json":
         click.echo(
-            json.dumps(
+            console_json(
                 [
                     {
                         "file": s.file,
@@ -1151,8 +1171,6 @@ def intake_cmd(
                     }
                     for s in statuses
                 ],
-                ensure_ascii=False,
-                indent=2,
             )
         )
     else:

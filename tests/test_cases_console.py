@@ -8,6 +8,7 @@ Expected texts are written out by hand from the messages a user sees.
 from __future__ import annotations
 
 import html
+import json
 import os
 import shlex
 import subprocess
@@ -195,6 +196,40 @@ def _run(*args: str, cwd: Path, encoding: str = "cp950") -> subprocess.Completed
     return subprocess.run(
         [sys.executable, "-m", "guidekit", *args], cwd=cwd, env=env, capture_output=True
     )
+
+
+def _emoji_agency(tmp_path: Path) -> str:
+    """The case's file with an agency name outside cp950 and outside the BMP."""
+    source = CASES / "cp950-console-output" / "王喆填答.csv"
+    text = source.read_bytes().decode("utf-8-sig").replace("測試機關", "堃喆機關😀")
+    (tmp_path / "in.csv").write_text(text, encoding="utf-8-sig")
+    return "堃喆機關😀"
+
+
+@pytest.mark.parametrize("command", [["score", "--level", "overall"], ["validate"]])
+def test_json_to_a_cp950_file_stays_valid_json(tmp_path, command):
+    # sibling of the case: --format json on a legacy console wrote \U0001f600, not JSON
+    name = _emoji_agency(tmp_path)
+    extra = ["--format", "json", "in.csv"]
+    if command[0] == "validate":  # the file named with it: the name is in "sources"
+        (tmp_path / "in.csv").rename(tmp_path / f"{name}.csv")
+        extra = ["--format", "json", f"{name}.csv"]
+    done = _run(*command, *extra, cwd=tmp_path)
+    out = done.stdout.decode("cp950")
+    data = json.loads(out)  # valid JSON: ASCII escapes, surrogate pairs beyond U+FFFF
+    assert "\\U0001f600" not in out and "\\ud83d\\ude00" in out
+    if command[0] == "score":
+        assert data[0]["agency_name"] == name
+    else:
+        assert data["sources"][0]["file"] == f"{name}.csv"
+
+
+def test_json_to_a_utf8_console_is_written_as_is(tmp_path):
+    name = _emoji_agency(tmp_path)
+    done = _run(
+        "score", "--level", "overall", "--format", "json", "in.csv", cwd=tmp_path, encoding="utf-8"
+    )
+    assert name in done.stdout.decode("utf-8")
 
 
 def test_validate_to_a_cp950_file_does_not_crash(tmp_path):
