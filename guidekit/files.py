@@ -239,6 +239,10 @@ def _remember(path: Path, digest: str | None, size: int = 0) -> None:
         entries.pop(path.name, None)
     else:
         entries[path.name] = {"sha256": digest, "bytes": size}
+    _write_record(folder, entries)
+
+
+def _write_record(folder: Path, entries: dict[str, dict[str, object]]) -> None:
     text = json.dumps(
         {
             "format": RECORD_FORMAT,
@@ -251,6 +255,30 @@ def _remember(path: Path, digest: str | None, size: int = 0) -> None:
         indent=1,
     )
     write_atomic(folder / RECORD, text + "\n", encoding="utf-8")
+
+
+def remember(paths: Iterable[str | Path]) -> None:
+    """Record files guidekit has just written itself (by any of its processes, e.g. a
+    report batch's workers) as its own, with the SHA-256 of their bytes now: later
+    writes replace them only while unchanged.  One record update per folder.
+
+    Raises
+    ------
+    WriteRefused
+        If a folder's record file is not guidekit's.
+    """
+    by_folder: dict[Path, list[Path]] = {}
+    for given in paths:
+        path = Path(given)
+        by_folder.setdefault(path.parent, []).append(path)
+    for folder, files in by_folder.items():
+        entries = _read_record(folder)
+        if entries is None:
+            raise WriteRefused([(folder / RECORD, "record", {})])
+        entries = {name: e for name, e in entries.items() if (folder / name).is_file()}
+        for path in files:
+            entries[path.name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+        _write_record(folder, entries)
 
 
 def is_own(path: str | Path) -> bool:

@@ -590,3 +590,26 @@ def test_a_dead_kernel_keeps_its_one_retry(tmp_path, monkeypatch):
     assert agency.status == "failed" and not agency.timed_out
     assert counter.read_text(encoding="utf-8") == "run\nrun\n"  # tried again once
     assert agency.warnings[0].startswith("retried after")
+
+
+@pytest.mark.slow
+def test_a_rerun_never_replaces_a_report_or_index_someone_changed(tmp_path):
+    # sibling of case backup-overwrites-target: `reports --out` replaced edited outputs
+    answers = CASES / "weight-overflow" / "ok.csv"
+    out = tmp_path / "out"
+    command = reports_cmd("--responses", str(answers), "--out", str(out), "--workers", "1")
+    first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr  # its own unchanged files: replaced
+    report, summary = out / "OK01.html", out / "summary.csv"
+    report.write_text(report.read_text(encoding="utf-8") + "<p>我們的會議紀錄</p>", "utf-8")
+    summary.write_bytes(b"my,own\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2
+    for path in (report, summary):  # both named at once, with what to do
+        assert f"{path} 是 guidekit 先前寫出的，但之後已被修改" in refused.stderr
+    assert "請改用其他檔名，或先把這個檔案移到別處" in refused.stderr
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == before  # nothing written, nothing removed

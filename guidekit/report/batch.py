@@ -61,7 +61,7 @@ import pandas as pd
 
 from guidekit import i18n
 from guidekit.answers import Responses, round_key
-from guidekit.files import excel_safe, table_csv, write_atomic
+from guidekit.files import check_targets, excel_safe, remember, table_csv, write_atomic
 from guidekit.framework import load_framework
 from guidekit.intake.responses import AgencySplit, split_by_agency, validate_responses
 from guidekit.intake.tabular import UNREAD_CODES
@@ -75,6 +75,9 @@ from guidekit.report.kernels import KERNEL_NAME, LocalKernelManager, check_kerne
 from guidekit.store import is_store_url
 from guidekit.text import clean, natural_key
 from guidekit.version import __version__
+
+#: The batch's record of a run, rewritten as each agency finishes (:class:`_Ledger`).
+OWN_OUTPUTS = ("manifest.json", "summary.csv", "index.html")
 
 #: Seconds a single notebook cell may run before the agency is marked failed.
 DEFAULT_TIMEOUT = 600
@@ -597,6 +600,10 @@ def _run_locked(
 ) -> BatchResult:
     """The batch, once the folder's lock is held: plan, record, run, record."""
     carried, stale_files, removed = _previous_results(out, key, set(wanted))
+    # every file this run replaces or removes must be guidekit's own, unchanged since it
+    # was written (guidekit.files): a report or index someone edited is never lost
+    replaced = [*OWN_OUTPUTS, *stale_files, *(files[a] for a in wanted)]
+    check_targets([out / name for name in replaced if os.path.lexists(out / name)])
     unread = [p.format(lang) for p in split.unplaced] if split else []
     everyone = [*every, *wanted]
     order = {a: n for n, a in reversed(list(enumerate(everyone)))}
@@ -783,6 +790,7 @@ class _Ledger:
         self.entries: dict[str, AgencyResult] = {}
         self.state = "running"
         self.interrupted: dict[str, str] | None = None
+        self.recorded: set[str] = set()
 
     def add(self, result: AgencyResult) -> None:
         self.entries[result.agency_id] = result
@@ -802,6 +810,16 @@ class _Ledger:
     def write(self, duration: float) -> None:
         results = self.results()
         status = self.status()
+        # guidekit's own files (guidekit.files): a rerun replaces them only while nobody
+        # has changed them.  Each is recorded as soon as it is written, so a write that
+        # fails half-way (a full disk) leaves no file of guidekit's unrecorded.
+        new = [
+            r.file
+            for r in results
+            if r.status == "ok" and r.file not in self.recorded and (self.out / r.file).is_file()
+        ]
+        remember([self.out / n for n in new])
+        self.recorded.update(new)
         # the manifest first: it is what the next run reads
         _write_manifest(
             self.out,
@@ -814,8 +832,11 @@ class _Ledger:
             self.unread,
             status,
         )
+        remember([self.out / "manifest.json"])
         _write_summary(self.out, self.data, results, self.lang)
+        remember([self.out / "summary.csv"])
         _write_index(self.out, self.data, results, self.lang, self.today, self.unread, status)
+        remember([self.out / "index.html"])
 
 
 # -- what the run touches: agencies asked for, workers, the folder's lock, processes ---
