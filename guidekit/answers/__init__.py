@@ -17,6 +17,7 @@ from guidekit.answers.columns import (
     ITEM_KEY,
     OPTIONAL,
     REQUIRED,
+    ZH_HEADERS,
     empty_frame,
     header_key,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "ITEM_KEY",
     "OPTIONAL",
     "REQUIRED",
+    "ZH_HEADERS",
     "Responses",
     "SourceInfo",
     "clean_name",

@@ -92,3 +92,20 @@ def empty_frame() -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype="string") for c in COLUMNS})
     frame["source_row"] = frame["source_row"].astype("Int64")
     return frame
+
+
+#: The zh-TW header of each canonical column in files guidekit writes (each one of its
+#: :data:`HEADER_ALIASES`, so the file reads back).
+ZH_HEADERS = {
+    "round": "評估回合",
+    "agency_id": "機關代碼",
+    "agency_name": "機關名稱",
+    "service": "服務名稱",
+    "instrument": "自評表",
+    "respondent": "填答者",
+    "item_id": "題號",
+    "answer": "答案",
+    "note": "說明",
+    "answered_at": "填答時間",
+    "framework_version": "題庫版本",
+}

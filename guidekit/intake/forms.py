@@ -30,7 +30,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from guidekit.answers.columns import header_key
+from guidekit.answers.columns import COLUMNS, ZH_HEADERS, header_key
 from guidekit.answers.rules import AGREED_RESPONDENT
 from guidekit.framework import Framework, ScaleOption
 from guidekit.intake.tabular import Cell, Table, read_sheets, sheet_names, sniff
@@ -456,29 +456,7 @@ def _note(evidence: str, reason: str, is_na: bool) -> str:
 
 
 #: The canonical columns a form sheet becomes (the order of the Table's cells).
-_CANONICAL = (
-    "round",
-    "agency_id",
-    "agency_name",
-    "service",
-    "instrument",
-    "respondent",
-    "item_id",
-    "answer",
-    "note",
-    "framework_version",
-)
-#: Their headers as messages show them (aliases of :data:`guidekit.answers.HEADER_ALIASES`).
-_CANONICAL_ZH = (
-    "評估回合",
-    "機關代碼",
-    "機關名稱",
-    "服務名稱",
-    "自評表",
-    "填答者",
-    "題號",
-    "答案",
-    "佐證說明",
-    "題庫版本",
-)
+_CANONICAL = (*COLUMNS[:9], "framework_version")
+#: Their headers as messages show them (the form's own word for the note: 佐證說明).
+_CANONICAL_ZH = tuple({**ZH_HEADERS, "note": "佐證說明"}[c] for c in _CANONICAL)
 _CANONICAL_EN = _CANONICAL

@@ -16,24 +16,11 @@ from typing import Literal
 
 import pandas as pd
 
-from guidekit.answers import COLUMNS, HEADER_ALIASES, Responses
+from guidekit.answers import COLUMNS, HEADER_ALIASES, ZH_HEADERS, Responses
 from guidekit.files import ods_table_bytes, table_csv, write_output
 
 #: Header of exported files: canonical names, or the zh-TW names people use (first zh alias).
 EXPORT_COLUMNS = COLUMNS[:11]
-ZH_HEADERS = {
-    "round": "評估回合",
-    "agency_id": "機關代碼",
-    "agency_name": "機關名稱",
-    "service": "服務名稱",
-    "instrument": "自評表",
-    "respondent": "填答者",
-    "item_id": "題號",
-    "answer": "答案",
-    "note": "說明",
-    "answered_at": "填答時間",
-    "framework_version": "題庫版本",
-}
 assert all(ZH_HEADERS[c] in HEADER_ALIASES[c] for c in EXPORT_COLUMNS)
 
 
