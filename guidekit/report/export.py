@@ -13,8 +13,6 @@ import functools
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from guidekit.render.html import stylesheet
 from guidekit.version import __version__
 
@@ -24,7 +22,11 @@ TEMPLATE_NAME = "guidekit_report"
 
 @functools.cache
 def exporter() -> Any:
-    """A configured ``nbconvert.HTMLExporter`` (one per process; building one is slow)."""
+    """A configured ``nbconvert.HTMLExporter`` (one per process; building one is slow).
+
+    nbconvert and nbformat are imported here, not at the top: they take about a
+    second to import (jsonschema's format checkers), which every ``guidekit``
+    command would pay otherwise; only report workers need them."""
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
@@ -41,12 +43,12 @@ def exporter() -> Any:
     )
 
 
-def notebook_to_html(nb: nbformat.NotebookNode, *, lang: str, title: str) -> str:
+def notebook_to_html(nb: Any, *, lang: str, title: str) -> str:
     """HTML page of an executed report notebook.
 
     Parameters
     ----------
-    nb : NotebookNode
+    nb : nbformat.NotebookNode
         The executed notebook.
     lang : str
         ``lang`` attribute of the page (``"zh-TW"`` or ``"en"``).
