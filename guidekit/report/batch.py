@@ -811,32 +811,35 @@ class _Ledger:
         results = self.results()
         status = self.status()
         # guidekit's own files (guidekit.files): a rerun replaces them only while nobody
-        # has changed them.  Each is recorded as soon as it is written, so a write that
-        # fails half-way (a full disk) leaves no file of guidekit's unrecorded.
+        # has changed them.  What was written is recorded even when a write fails half-way
+        # (a full disk), so no file of guidekit's is left unrecorded; one record update.
         new = [
             r.file
             for r in results
             if r.status == "ok" and r.file not in self.recorded and (self.out / r.file).is_file()
         ]
-        remember([self.out / n for n in new])
-        self.recorded.update(new)
-        # the manifest first: it is what the next run reads
-        _write_manifest(
-            self.out,
-            self.data,
-            results,
-            self.lang,
-            duration,
-            self.today,
-            self.key,
-            self.unread,
-            status,
-        )
-        remember([self.out / "manifest.json"])
-        _write_summary(self.out, self.data, results, self.lang)
-        remember([self.out / "summary.csv"])
-        _write_index(self.out, self.data, results, self.lang, self.today, self.unread, status)
-        remember([self.out / "index.html"])
+        written = list(new)
+        try:
+            # the manifest first: it is what the next run reads
+            _write_manifest(
+                self.out,
+                self.data,
+                results,
+                self.lang,
+                duration,
+                self.today,
+                self.key,
+                self.unread,
+                status,
+            )
+            written.append("manifest.json")
+            _write_summary(self.out, self.data, results, self.lang)
+            written.append("summary.csv")
+            _write_index(self.out, self.data, results, self.lang, self.today, self.unread, status)
+            written.append("index.html")
+        finally:
+            remember([self.out / n for n in written])
+            self.recorded.update(new)
 
 
 # -- what the run touches: agencies asked for, workers, the folder's lock, processes ---
