@@ -57,7 +57,7 @@ import dataclasses
 import datetime as dt
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -625,6 +625,47 @@ class ResponseStore(abc.ABC):
                     "na-reason", "a not-applicable answer needs a reason", item=change.item_id
                 )
         return answer, note
+
+    def _apply(
+        self,
+        changes: Sequence[Change],
+        at: str,
+        agency_name: Callable[[str, str], str | None],
+        slot: Callable[[Change], tuple[str | None, str]],
+        insert: Callable[[tuple[Any, ...]], int],
+    ) -> list[Saved]:
+        """Write ``changes`` inside a backend's open write transaction: the one algorithm
+        of every backend.  For each change: one agency name per code and round
+        (:meth:`_check_name`), the slot's stored (answer, note) → the new ones
+        (:meth:`_resolve`), and a log row only when something changes.
+
+        ``agency_name(round, agency_id)`` is the name the store holds (None: none yet),
+        ``slot(change)`` the slot's stored (answer, note), ``insert(values)`` appends one
+        log row (:func:`log_values` order) and returns its id.
+        """
+        out: list[Saved] = []
+        names: dict[tuple[str, str], str | None] = {}
+        for change in changes:
+            s = change.sheet
+            key = (s.round, s.agency_id)
+            if key not in names:
+                names[key] = agency_name(*key)
+            self._check_name(change, names[key])
+            names[key] = s.agency_name
+            old_answer, old_note = slot(change)
+            answer, note = self._resolve(change, old_answer, old_note)
+            if old_answer == answer and old_note == note:  # a new slot holds (None, "")
+                out.append(Saved(None, at, False, old_answer, old_note, answer, note))
+                continue
+            values = log_values(at, change, (old_answer, answer), (old_note, note), self.framework)
+            out.append(Saved(insert(values), at, True, old_answer, old_note, answer, note))
+        return out
+
+    @staticmethod
+    def slot_key(change: Change) -> tuple[str, ...]:
+        """The slot's key in the order of the backends' slot queries."""
+        s = change.sheet
+        return (s.round, s.agency_id, s.service, s.instrument, s.respondent, s.kind, change.item_id)
 
     def _check_name(self, change: Change, registered: str | None) -> None:
         """Refuse a second agency name for a code in a round (``registered``: the name the

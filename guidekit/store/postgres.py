@@ -62,7 +62,6 @@ from guidekit.store.base import (
     ResponseStore,
     Saved,
     StoreError,
-    log_values,
     mask_url,
     shown_text,
 )
@@ -377,51 +376,28 @@ class PostgresStore(ResponseStore):
                 f"the store {self.location} is open for reading only",
                 path=self.location,
             )
-        fw = self.framework
         keys = sorted({agency_lock_key(c.sheet.round, c.sheet.agency_id) for c in changes})
-        out: list[Saved] = []
         try:
             with self._connection() as conn, conn.transaction():
                 for key in keys:
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
                 at = conn.execute(_NOW).fetchone()[0]
-                names: dict[tuple[str, str], str | None] = {}
-                for change in changes:
-                    s = change.sheet
-                    name_key = (s.round, s.agency_id)
-                    if name_key not in names:
-                        row = conn.execute(_NAME_SELECT, name_key).fetchone()
-                        names[name_key] = None if row is None else str(row[0])
-                    self._check_name(change, names[name_key])
-                    names[name_key] = s.agency_name
-                    row = conn.execute(
-                        _SLOT_SELECT,
-                        (
-                            s.round,
-                            s.agency_id,
-                            s.service,
-                            s.instrument,
-                            s.respondent,
-                            s.kind,
-                            change.item_id,
-                        ),
-                    ).fetchone()
-                    old_answer, old_note = (row[0], _text(row[1])) if row else (None, "")
-                    answer, note = self._resolve(change, old_answer, old_note)
-                    if old_answer == answer and old_note == note:
-                        out.append(Saved(None, at, False, old_answer, old_note, answer, note))
-                        continue
-                    log_id = conn.execute(
-                        _INSERT,
-                        log_values(
-                            at,
-                            change,
-                            (old_answer, answer),
-                            (old_note.encode("utf-8"), note.encode("utf-8")),
-                            fw,
-                        ),
-                    ).fetchone()[0]
-                    out.append(Saved(int(log_id), at, True, old_answer, old_note, answer, note))
+
+                def name(round: str, agency_id: str) -> str | None:
+                    row = conn.execute(_NAME_SELECT, (round, agency_id)).fetchone()
+                    return None if row is None else str(row[0])
+
+                def slot(change: Change) -> tuple[str | None, str]:
+                    row = conn.execute(_SLOT_SELECT, self.slot_key(change)).fetchone()
+                    return (row[0], _text(row[1])) if row else (None, "")
+
+                def insert(values: tuple[Any, ...]) -> int:
+                    # notes are bytea (PostgreSQL text cannot hold NUL): kept exactly
+                    notes = tuple(n.encode("utf-8") for n in values[13:15])
+                    row = conn.execute(_INSERT, (*values[:13], *notes, *values[15:]))
+                    return int(row.fetchone()[0])
+
+                out = self._apply(changes, at, name, slot, insert)
         except psycopg.Error as exc:
             raise self._error("write", "could not save to", exc) from None
         return out

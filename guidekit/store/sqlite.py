@@ -10,6 +10,7 @@ work over network file systems).  Everything that does not depend on the databas
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -27,7 +28,6 @@ from guidekit.store.base import (
     ResponseStore,
     Saved,
     StoreError,
-    log_values,
     shown_text,
     utc_now,
 )
@@ -334,43 +334,18 @@ class SQLiteStore(ResponseStore):
                 raise
 
     def _append(self, changes: Sequence[Change]) -> list[Saved]:
-        fw = self.framework
-        out: list[Saved] = []
         try:
             with self._transaction() as db:
-                at = utc_now()
-                names: dict[tuple[str, str], str | None] = {}
-                for change in changes:
-                    s = change.sheet
-                    key = (s.round, s.agency_id)
-                    if key not in names:
-                        names[key] = self._agency_name_in(db, *key)
-                    self._check_name(change, names[key])
-                    names[key] = s.agency_name
-                    row = db.execute(
-                        _SLOT_SELECT,
-                        (
-                            s.round,
-                            s.agency_id,
-                            s.service,
-                            s.instrument,
-                            s.respondent,
-                            s.kind,
-                            change.item_id,
-                        ),
-                    ).fetchone()
-                    old_answer, old_note = (row[0], row[1]) if row else (None, "")
-                    answer, note = self._resolve(change, old_answer, old_note)
-                    if old_answer == answer and old_note == note:  # a new slot holds (None, "")
-                        out.append(Saved(None, at, False, old_answer, old_note, answer, note))
-                        continue
-                    cursor = db.execute(
-                        _INSERT,
-                        log_values(at, change, (old_answer, answer), (old_note, note), fw),
-                    )
-                    out.append(
-                        Saved(cursor.lastrowid, at, True, old_answer, old_note, answer, note)
-                    )
+
+                def slot(change: Change) -> tuple[str | None, str]:
+                    row = db.execute(_SLOT_SELECT, self.slot_key(change)).fetchone()
+                    return (row[0], row[1]) if row else (None, "")
+
+                def insert(values: tuple[Any, ...]) -> int:
+                    return int(db.execute(_INSERT, values).lastrowid)
+
+                name = functools.partial(self._agency_name_in, db)
+                out = self._apply(changes, utc_now(), name, slot, insert)
         except sqlite3.OperationalError as exc:
             raise StoreError(
                 "write",
