@@ -50,7 +50,9 @@ API
 :func:`install_output` for a file built elsewhere (an SQLite copy, a temporary
 folder); :func:`check_target` / :func:`check_targets` to refuse early, before
 expensive work or before the first of several files; :func:`is_own` and
-:func:`remove_output` (removes only guidekit's own unchanged files).
+:func:`remove_output` (removes only guidekit's own unchanged files); :func:`remember`
+records files guidekit's other processes wrote (a report batch's workers).  One writer
+per format: :func:`table_csv` (every CSV), :func:`ods_table_bytes` (.ods tables).
 :func:`write_atomic` stays the plain atomic write for guidekit's private
 files (the record, work folders).
 """
@@ -228,17 +230,23 @@ def _read_record(folder: Path) -> dict[str, dict[str, object]] | None:
 
 
 def _remember(path: Path, digest: str | None, size: int = 0) -> None:
-    """Record ``path`` as written by guidekit with ``digest`` (``None``: forget it);
-    entries of files no longer there are dropped."""
-    folder = path.parent
+    """Record ``path`` as written by guidekit with ``digest`` (``None``: forget it)."""
+    entry = None if digest is None else {"sha256": digest, "bytes": size}
+    _update_record(path.parent, {path.name: entry})
+
+
+def _update_record(folder: Path, changes: dict[str, dict[str, object] | None]) -> None:
+    """Set (or, for ``None``, drop) entries of ``folder``'s record in one write; entries of
+    files no longer there are dropped."""
     entries = _read_record(folder)
     if entries is None:  # checked before writing (check_target); a record replaced since
         raise WriteRefused([(folder / RECORD, "record", {})])
     entries = {name: e for name, e in entries.items() if (folder / name).is_file()}
-    if digest is None:
-        entries.pop(path.name, None)
-    else:
-        entries[path.name] = {"sha256": digest, "bytes": size}
+    for name, entry in changes.items():
+        if entry is None:
+            entries.pop(name, None)
+        else:
+            entries[name] = entry
     _write_record(folder, entries)
 
 
@@ -267,18 +275,13 @@ def remember(paths: Iterable[str | Path]) -> None:
     WriteRefused
         If a folder's record file is not guidekit's.
     """
-    by_folder: dict[Path, list[Path]] = {}
+    by_folder: dict[Path, dict[str, dict[str, object] | None]] = {}
     for given in paths:
         path = Path(given)
-        by_folder.setdefault(path.parent, []).append(path)
-    for folder, files in by_folder.items():
-        entries = _read_record(folder)
-        if entries is None:
-            raise WriteRefused([(folder / RECORD, "record", {})])
-        entries = {name: e for name, e in entries.items() if (folder / name).is_file()}
-        for path in files:
-            entries[path.name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
-        _write_record(folder, entries)
+        entry = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+        by_folder.setdefault(path.parent, {})[path.name] = entry
+    for folder, changes in by_folder.items():
+        _update_record(folder, changes)
 
 
 def is_own(path: str | Path) -> bool:
