@@ -73,6 +73,7 @@ import pandas as pd
 
 from guidekit import i18n
 from guidekit.problems import GuidekitError
+from guidekit.text import visible_escape
 
 #: The record of the files guidekit wrote in a folder (one per folder).
 RECORD = ".guidekit-written.json"
@@ -576,7 +577,7 @@ def ods_table_bytes(columns: Iterable[str], rows: Iterable[Iterable[str]], sheet
     def row_of(values: Iterable[str], style: Style | None = None) -> TableRow:
         row = TableRow()
         for value in values:
-            text = "" if value is None else _XML_ILLEGAL.sub(_escape_char, str(value))
+            text = "" if value is None else _XML_ILLEGAL.sub(visible_escape, str(value))
             attrs: dict[str, object] = {"valuetype": "string"} if text else {}
             if style is not None:
                 attrs["stylename"] = style
@@ -596,7 +597,3 @@ def ods_table_bytes(columns: Iterable[str], rows: Iterable[Iterable[str]], sheet
 
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    return match.group().encode("unicode_escape").decode("ascii")

@@ -69,7 +69,13 @@ def printable(text: str) -> str:
     """``text`` with control characters and text-direction overrides shown as
     ``\\x1b`` / ``\\u202e`` escapes (line breaks and tabs kept): safe to print
     on a terminal."""
-    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return _UNPRINTABLE.sub(visible_escape, text)
+
+
+def visible_escape(match: re.Match[str]) -> str:
+    """A matched character as its visible escape (``\\x0b``, ``\\u202e``): for a
+    ``re.sub`` over characters a file format or a terminal cannot hold."""
+    return match.group().encode("unicode_escape").decode("ascii")
 
 
 #: Spellings of yes/no accepted for a flag (``synthetic: no``, an item's ``major``),

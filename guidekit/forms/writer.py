@@ -18,6 +18,7 @@ from openpyxl.utils.cell import get_column_letter as _letter
 
 from guidekit.forms.model import MARKER_COLUMN, WIDTHS, Form, FormSheet
 from guidekit.intake.forms import FORM_COLUMNS, HEADER_ROW
+from guidekit.text import visible_escape
 
 FORMATS = ("ods", "xlsx")
 
@@ -321,9 +322,7 @@ def _xlsx(form: Form) -> bytes:
                 if fc.style == "check" and fc.formula:
                     cell.value = "=" + _check_formula(form, number, *fc.formula, ",")
                 elif fc.text:
-                    cell.value = ILLEGAL_CHARACTERS_RE.sub(
-                        lambda m: m.group().encode("unicode_escape").decode("ascii"), fc.text
-                    )
+                    cell.value = ILLEGAL_CHARACTERS_RE.sub(visible_escape, fc.text)
                     cell.data_type = TYPE_STRING  # text, never a formula
                 cell.style = f"guidekit-{fc.style}"
                 if fc.style == "answer" and validation is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import re
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +17,7 @@ import pandas as pd
 
 from guidekit.answers import COLUMNS, HEADER_ALIASES, ZH_HEADERS, Responses
 from guidekit.files import ods_table_bytes, table_csv, write_output
+from guidekit.text import visible_escape
 
 #: Header of exported files: canonical names, or the zh-TW names people use (first zh alias).
 EXPORT_COLUMNS = COLUMNS[:11]
@@ -104,7 +104,7 @@ def _xlsx_bytes(table: pd.DataFrame) -> tuple[bytes, list[tuple[int, str]]]:
         for c, value in enumerate(values, start=1):
             cell = sheet.cell(row=r, column=c)
             if ILLEGAL_CHARACTERS_RE.search(value):
-                value = ILLEGAL_CHARACTERS_RE.sub(_escape, value)
+                value = ILLEGAL_CHARACTERS_RE.sub(visible_escape, value)
                 replaced.append((r, str(table.columns[c - 1])))
             cell.value = value
             # Text, always: a note starting with "=" must not become a formula, and
@@ -115,7 +115,3 @@ def _xlsx_bytes(table: pd.DataFrame) -> tuple[bytes, list[tuple[int, str]]]:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue(), replaced
-
-
-def _escape(match: re.Match[str]) -> str:
-    return match.group().encode("unicode_escape").decode("ascii")
