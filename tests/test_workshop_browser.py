@@ -406,6 +406,8 @@ def test_start_form_and_every_item_with_the_keyboard_only(server, browser, fw):
 
 
 def test_click_and_type_then_reload(server, browser, fw):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     bank = [i.id for i in fw.items["service"]][:8]
     context = browser.new_context()
     page = open_sheet(context, server, "滑鼠")
@@ -443,16 +445,21 @@ def test_click_and_type_then_reload(server, browser, fw):
         f"{d.id} {d.title_zh}（{done[d.id]}／{total[d.id]}）" for d in fw.dimensions if total[d.id]
     ]
     assert expected[0].endswith("（8／21）")  # by hand: the 8 answers are all in A's 21 items
+    measure = """() => [...document.querySelectorAll('.lm-TabBar-tab')].map(t => {
+        const l = t.querySelector('.lm-TabBar-tabLabel');
+        return [l.innerText, l.scrollWidth <= l.clientWidth + 1,
+                l.scrollHeight <= l.clientHeight + 1,
+                t.getBoundingClientRect().right <= window.innerWidth + 1];
+    })"""
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 900})
-        tabs = page.evaluate(
-            """() => [...document.querySelectorAll('.lm-TabBar-tab')].map(t => {
-                const l = t.querySelector('.lm-TabBar-tabLabel');
-                return [l.innerText, l.scrollWidth <= l.clientWidth + 1,
-                        l.scrollHeight <= l.clientHeight + 1,
-                        t.getBoundingClientRect().right <= window.innerWidth + 1];
-            })"""
-        )
+        # the tab bar lays itself out again after a resize (a frame or two later on a
+        # busy machine): measure once it has, or after 10 s, whichever comes first
+        with contextlib.suppress(PlaywrightTimeout):
+            page.wait_for_function(
+                f"() => ({measure})().every(t => t.slice(1).every(Boolean))", timeout=10_000
+            )
+        tabs = page.evaluate(measure)
         assert [t[0] for t in tabs] == expected, width
         assert all(all(t[1:]) for t in tabs), (width, tabs)  # nothing cut off or off screen
     context.close()
