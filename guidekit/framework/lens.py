@@ -177,19 +177,11 @@ def load_lens(loader: FrameworkLoader, data: dict[str, Any], raw: Any) -> Framew
     if any(p.is_error for p in loader.problems):
         raise FrameworkError(loader.problems, summary=f"cannot load framework {folder}")
 
+    # The lens's own identity (title, publisher, licence …), the source's version and forms.
+    identity = lmeta.model_dump(include=set(FrameworkIdentity.model_fields) - {"version"})
     meta = FrameworkMeta(
-        id=lmeta.id,
+        **identity,
         version=source.version,
-        title_zh=lmeta.title_zh,
-        title_en=lmeta.title_en,
-        publisher_zh=lmeta.publisher_zh,
-        publisher_en=lmeta.publisher_en,
-        source_zh=lmeta.source_zh,
-        source_en=lmeta.source_en,
-        licence=lmeta.licence,
-        notice_zh=lmeta.notice_zh,
-        notice_en=lmeta.notice_en,
-        level_names=lmeta.level_names,
         principles=lmeta.principles,
         measures=None,
         dimensions=lmeta.dimensions,
@@ -253,7 +245,6 @@ def _resolve_crosswalk(
     by_principle: dict[str, tuple[str | None, str, str]] = {}
     by_item: dict[str, tuple[str | None, str, str]] = {}
     seen: dict[str, int] = {}
-    allowed_lens = ", ".join(sorted(lens_principles))
     for row, record in rows:
         key = record.get("source", "")
         target = record.get("principle", "") or None
@@ -271,14 +262,8 @@ def _resolve_crosswalk(
             continue
         seen[key] = row
         if target is not None and target not in lens_principles:
-            loader.unknown_ref(
-                path,
-                row,
-                "principle",
-                target,
-                ("對照框架的原則", "principle of this lens"),
-                allowed_lens,
-            )
+            what = ("對照框架的原則", "principle of this lens")
+            loader.unknown_ref(path, row, "principle", target, what, lens_principles)
             continue
         if key in source_principles:
             by_principle[key] = (target, *note)

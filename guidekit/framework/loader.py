@@ -39,6 +39,16 @@ from guidekit.paths import frameworks_dir
 from guidekit.problems import FrameworkError, Problem, Severity
 from guidekit.text import clean, clean_key, flag_spellings
 
+#: What a framework reference names, in zh-TW and English (for "unknown-ref" problems).
+REF_NAMES: dict[str, tuple[str, str]] = {
+    "scale": ("答案量表", "scale"),
+    "dimension": ("構面", "dimension"),
+    "instrument": ("自評表", "instrument"),
+    "principle": ("原則", "principle"),
+    "stage": ("階段", "stage"),
+    "item": ("檢核項目", "item"),
+}
+
 _WHAT_ZH = "含 framework.yaml 的框架資料夾及其檔案"
 _WHAT_EN = "a framework folder with framework.yaml and its files"
 
@@ -128,18 +138,23 @@ class FrameworkLoader:
         row: int | None,
         column: str | None,
         value: Any,
-        what: tuple[str, str],
-        allowed: str,
+        what: str | tuple[str, str],
+        allowed: str | Iterable[str],
     ) -> None:
-        """``value`` names a ``what`` (zh-TW, English) that the framework does not have."""
+        """``value`` names a ``what`` (a key of :data:`REF_NAMES`, or a (zh-TW, English) pair)
+        that the framework does not have; ``allowed`` lists what it has (ids are sorted and
+        joined)."""
+        what_zh, what_en = REF_NAMES[what] if isinstance(what, str) else what
+        if not isinstance(allowed, str):
+            allowed = ", ".join(sorted(allowed))
         self.problem(
             file,
             row,
             column,
             value,
             "unknown-ref",
-            what_zh=what[0],
-            what_en=what[1],
+            what_zh=what_zh,
+            what_en=what_en,
             allowed=allowed,
         )
 
@@ -322,14 +337,8 @@ class FrameworkLoader:
         scale_ids = {s.id for s in meta.scales}
         for n, inst in enumerate(meta.instruments):
             if inst.scale not in scale_ids:
-                self.unknown_ref(
-                    path,
-                    yaml_line(raw, ["instruments", n, "scale"]),
-                    f"instruments.{n}.scale",
-                    inst.scale,
-                    ("答案量表", "scale"),
-                    ", ".join(sorted(scale_ids)),
-                )
+                at = yaml_line(raw, ["instruments", n, "scale"])
+                self.unknown_ref(path, at, f"instruments.{n}.scale", inst.scale, "scale", scale_ids)
         for name, values in (
             ("dimensions", [d.id for d in meta.dimensions]),
             ("instruments", [i.id for i in meta.instruments]),
@@ -374,14 +383,8 @@ class FrameworkLoader:
                 self.validation_problems(path, exc, lambda loc, n=n: yaml_line(raw, [n, *loc]))
                 continue
             if principle.dimension not in dims:
-                self.unknown_ref(
-                    path,
-                    yaml_line(raw, [n, "dimension"]),
-                    "dimension",
-                    principle.dimension,
-                    ("構面", "dimension"),
-                    ", ".join(sorted(dims)),
-                )
+                at = yaml_line(raw, [n, "dimension"])
+                self.unknown_ref(path, at, "dimension", principle.dimension, "dimension", dims)
             if any(p.id == principle.id for p in out):
                 self.problem(path, line, "id", principle.id, "duplicate-id")
             out.append(principle)
@@ -398,7 +401,7 @@ class FrameworkLoader:
             record = {k: v for k, v in record.items()}
             if "instrument" in record and record["instrument"] and record["instrument"] != inst.id:
                 self.unknown_ref(
-                    path, row, "instrument", record["instrument"], ("自評表", "instrument"), inst.id
+                    path, row, "instrument", record["instrument"], "instrument", inst.id
                 )
             record["instrument"] = inst.id
             for optional in ("weight",):
@@ -436,14 +439,7 @@ class FrameworkLoader:
             if principle is None and not self.principles_ok:
                 pass
             elif principle is None:
-                self.unknown_ref(
-                    path,
-                    row,
-                    "principle",
-                    item.principle,
-                    ("原則", "principle"),
-                    ", ".join(sorted(by_id)),
-                )
+                self.unknown_ref(path, row, "principle", item.principle, "principle", by_id)
             else:
                 if item.dimension != principle.dimension:
                     self.problem(
@@ -504,49 +500,26 @@ class FrameworkLoader:
             except ValidationError as exc:
                 self.validation_problems(path, exc, lambda loc, n=n: yaml_line(raw, [n, *loc]))
                 continue
-            principles_allowed = ", ".join(sorted(principle_ids))
             if measure.stage not in stage_ids:
-                self.unknown_ref(
-                    path,
-                    yaml_line(raw, [n, "stage"]),
-                    "stage",
-                    measure.stage,
-                    ("階段", "stage"),
-                    ", ".join(sorted(stage_ids)),
-                )
+                at = yaml_line(raw, [n, "stage"])
+                self.unknown_ref(path, at, "stage", measure.stage, "stage", stage_ids)
             for k, pid in enumerate(measure.principles):
                 if pid not in principle_ids and self.principles_ok:
-                    self.unknown_ref(
-                        path,
-                        yaml_line(raw, [n, "principles", k]),
-                        "principles",
-                        pid,
-                        ("原則", "principle"),
-                        principles_allowed,
-                    )
+                    at = yaml_line(raw, [n, "principles", k])
+                    self.unknown_ref(path, at, "principles", pid, "principle", principle_ids)
             for c, cond in enumerate(measure.when):
                 for k, iid in enumerate(cond.items):
                     if iid not in item_ids and iid not in self.invalid_ids:
-                        self.unknown_ref(
-                            path,
-                            yaml_line(raw, [n, "when", c, "items", k]),
-                            "when.items",
-                            iid,
-                            ("檢核項目", "item"),
-                            "items-*.csv",
-                        )
+                        at = yaml_line(raw, [n, "when", c, "items", k])
+                        self.unknown_ref(path, at, "when.items", iid, "item", "items-*.csv")
                 if (
                     cond.principle is not None
                     and cond.principle not in principle_ids
                     and self.principles_ok
                 ):
+                    at = yaml_line(raw, [n, "when", c, "principle"])
                     self.unknown_ref(
-                        path,
-                        yaml_line(raw, [n, "when", c, "principle"]),
-                        "when.principle",
-                        cond.principle,
-                        ("原則", "principle"),
-                        principles_allowed,
+                        path, at, "when.principle", cond.principle, "principle", principle_ids
                     )
             if any(m.id == measure.id for m in out):
                 self.problem(path, yaml_line(raw, [n]), "id", measure.id, "duplicate-id")
