@@ -132,26 +132,34 @@ class Record(BaseModel):
         return value or ""
 
 
-class Dimension(Record):
+class Titled(Record):
+    """A record with a title in both languages (``title_zh`` required, ``title_en`` required)."""
+
+    title_zh: str = Field(min_length=1)
+    title_en: str = Field(min_length=1)
+
+
+class Described(Titled):
+    """A titled record with an optional description in both languages."""
+
+    description_zh: str = ""
+    description_en: str = ""
+
+
+class Dimension(Described):
     """A lifecycle dimension (構面) grouping principles, e.g. A 探索需求與規劃方向."""
 
     id: str = Field(pattern=_ID)
-    title_zh: str = Field(min_length=1)
-    title_en: str = Field(min_length=1)
-    description_zh: str = ""
-    description_en: str = ""
     weight: float = Field(default=1.0, ge=WEIGHT_MIN, le=WEIGHT_MAX)
 
 
-class Stage(Record):
+class Stage(Titled):
     """A lifecycle stage a supporting measure applies to (計畫, 採購, 建置 …)."""
 
     id: str = Field(pattern=_ID)
-    title_zh: str = Field(min_length=1)
-    title_en: str = Field(min_length=1)
 
 
-class Principle(Record):
+class Principle(Titled):
     """One principle (原則) of the guideline, with its official text.
 
     ``requirement_zh`` is the one-line requirement after the title and
@@ -162,8 +170,6 @@ class Principle(Record):
     number: int = Field(ge=1)
     numeral_zh: str = ""
     dimension: str
-    title_zh: str = Field(min_length=1)
-    title_en: str = Field(min_length=1)
     requirement_zh: str = ""
     requirement_en: str = ""
     explanation_zh: str = ""
@@ -447,16 +453,12 @@ class Item(Record):
     form_ref: str = ""
 
 
-class Instrument(Record):
+class Instrument(Described):
     """A self-assessment form (自評表), e.g. ``plan`` (附件1) or ``service`` (附件2)."""
 
     id: str = Field(pattern=_ID)
     annex: str = ""
     annex_en: str = ""
-    title_zh: str = Field(min_length=1)
-    title_en: str = Field(min_length=1)
-    description_zh: str = ""
-    description_en: str = ""
     scale: str
     items: str = Field(min_length=1, description="CSV file of the items, relative to the folder")
 
@@ -486,14 +488,10 @@ class Condition(Record):
         return self
 
 
-class Measure(Record):
+class Measure(Described):
     """A supporting measure (配套措施) with the answers under which it is recommended."""
 
     id: str = Field(pattern=_ID)
-    title_zh: str = Field(min_length=1)
-    title_en: str = Field(min_length=1)
-    description_zh: str = ""
-    description_en: str = ""
     stage: str
     principles: tuple[str, ...] = Field(min_length=1)
     when: tuple[Condition, ...] = Field(min_length=1)
@@ -528,13 +526,11 @@ class LevelNames(Record):
     item_en: str = "Check item"
 
 
-class FrameworkIdentity(Record):
+class FrameworkIdentity(Titled):
     """What every framework folder's ``framework.yaml`` says about itself."""
 
     id: str = Field(pattern=_ID)
     version: str = Field(min_length=1)
-    title_zh: str = Field(min_length=1)
-    title_en: str = Field(min_length=1)
     publisher_zh: str = ""
     publisher_en: str = ""
     source_zh: str = ""
