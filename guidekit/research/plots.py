@@ -17,6 +17,7 @@ import dataclasses
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,6 +93,15 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def _axes(width: float, height: float, lang: str, *, blank: bool = False) -> tuple[Figure, Any]:
+    """A figure (inches) with one axes; ``blank``: the axes says "no data" instead."""
+    fig = _figure(width, height)
+    ax = fig.add_subplot()
+    if blank:
+        _empty(ax, lang)
+    return fig, ax
+
+
 def _principle_label(fw: Framework, pid: str, lang: str) -> str:
     p = fw.principle(pid)
     if lang == "zh-TW":
@@ -133,11 +143,9 @@ def distributions(table: pd.DataFrame, fw: Framework, lang: str = "zh-TW") -> Ch
         )
     data = pd.DataFrame(rows)
     title = _t("distributions.title", lang)
-    fig = _figure(8, 0.42 * len(ids) + 1.2)
-    ax = fig.add_subplot()
-    if not any(len(s) for s in series):
-        _empty(ax, lang)
-    else:
+    has_data = any(len(s) for s in series)
+    fig, ax = _axes(8, 0.42 * len(ids) + 1.2, lang, blank=not has_data)
+    if has_data:
         ax.boxplot(
             [s if len(s) else [np.nan] for s in series][::-1],
             orientation="horizontal",
@@ -167,11 +175,8 @@ def heatmap(wide: pd.DataFrame, fw: Framework, lang: str = "zh-TW") -> Chart:
     ids = [p.id for p in fw.principles if p.id in wide.columns]
     data = wide[["agency_id", "agency_name", *ids]].reset_index(drop=True)
     title = _t("heatmap.title", lang)
-    fig = _figure(9, 0.24 * len(data) + 2.2)
-    ax = fig.add_subplot()
-    if data.empty:
-        _empty(ax, lang)
-    else:
+    fig, ax = _axes(9, 0.24 * len(data) + 2.2, lang, blank=data.empty)
+    if not data.empty:
         matrix = data[ids].to_numpy(dtype=float)
         image = ax.imshow(
             np.ma.masked_invalid(matrix), aspect="auto", cmap="YlGnBu", vmin=0, vmax=100
@@ -193,8 +198,7 @@ def weakest(summary: pd.DataFrame, lang: str = "zh-TW") -> Chart:
     lang = i18n.normalise_lang(lang)
     data = summary.reset_index(drop=True)
     title = _t("weakest.title", lang)
-    fig = _figure(8, 0.42 * len(data) + 1.2)
-    ax = fig.add_subplot()
+    fig, ax = _axes(8, 0.42 * len(data) + 1.2, lang)
     y = np.arange(len(data))[::-1]
     labels = [
         f"{pid} {title_}" for pid, title_ in zip(data["principle_id"], data["title"], strict=True)
@@ -229,8 +233,7 @@ def peer_groups(
     lang = i18n.normalise_lang(lang)
     data = summary.reset_index(drop=True)
     title = _t("peers.title", lang, group=label or group)
-    fig = _figure(7.5, 0.5 * len(data) + 1.4)
-    ax = fig.add_subplot()
+    fig, ax = _axes(7.5, 0.5 * len(data) + 1.4, lang)
     y = np.arange(len(data))[::-1]
     for yi, (_, row) in zip(y, data.iterrows(), strict=True):
         if row["suppressed"]:
@@ -267,11 +270,8 @@ def correlation(corr: pd.DataFrame, fw: Framework, lang: str = "zh-TW") -> Chart
     """
     lang = i18n.normalise_lang(lang)
     title = _t("correlation.title", lang, n=corr.attrs.get("n", "?"))
-    fig = _figure(7.5, 6.5)
-    ax = fig.add_subplot()
-    if corr.empty:
-        _empty(ax, lang)
-    else:
+    fig, ax = _axes(7.5, 6.5, lang, blank=corr.empty)
+    if not corr.empty:
         image = ax.imshow(corr.to_numpy(dtype=float), cmap="RdBu_r", vmin=-1, vmax=1)
         numbers = [fw.principle(p).number for p in corr.columns]
         ax.set_xticks(range(len(numbers)), numbers)
@@ -305,11 +305,8 @@ def alpha(table: pd.DataFrame, fw: Framework, lang: str = "zh-TW", reference: fl
     lang = i18n.normalise_lang(lang)
     data = table.reset_index(drop=True)
     title = _t("alpha.title", lang)
-    fig = _figure(8, 0.42 * len(data) + 1.2)
-    ax = fig.add_subplot()
-    if data.empty:
-        _empty(ax, lang)
-    else:
+    fig, ax = _axes(8, 0.42 * len(data) + 1.2, lang, blank=data.empty)
+    if not data.empty:
         y = np.arange(len(data))[::-1]
         ax.barh(y, data["alpha"].fillna(0), color="#dbe7f5", edgecolor=_BLUE)
         ax.axvline(reference, color=_RED, linestyle="--", linewidth=1)
@@ -331,11 +328,8 @@ def agreement(table: pd.DataFrame, lang: str = "zh-TW") -> Chart:
     data = table.reset_index(drop=True)
     values = data["alpha"].dropna().to_numpy(dtype=float)
     title = _t("agreement.title", lang, n=len(values))
-    fig = _figure(7, 3.6)
-    ax = fig.add_subplot()
-    if not len(values):
-        _empty(ax, lang)
-    else:
+    fig, ax = _axes(7, 3.6, lang, blank=not len(values))
+    if len(values):
         ax.hist(values, bins=np.linspace(-0.2, 1, 25), color="#dbe7f5", edgecolor=_BLUE)
         ax.axvline(0, color=_GREY, linewidth=1)
         ax.axvline(
@@ -364,11 +358,8 @@ def changes(table: pd.DataFrame, before: str, after: str, lang: str = "zh-TW") -
     title = _t("changes.title", lang, before=before, after=after)
     if caution.any():
         title += "\n" + _t("changes.caution", lang, n=int(caution.sum()))
-    fig = _figure(6.5, 6)
-    ax = fig.add_subplot()
-    if data.empty:
-        _empty(ax, lang)
-    else:
+    fig, ax = _axes(6.5, 6, lang, blank=data.empty)
+    if not data.empty:
         ok = data[~caution]
         warn = data[caution]
         ax.plot([0, 100], [0, 100], color=_GREY, linewidth=1)
@@ -423,11 +414,8 @@ def sensitivity(table: pd.DataFrame, lang: str = "zh-TW", order: list[str] | Non
         spread=f"{attrs.get('spread', 0) * 100:.0f}",
         schemes=attrs.get("schemes", "?"),
     )
-    fig = _figure(8, 0.24 * len(data) + 1.8)
-    ax = fig.add_subplot()
-    if data.empty:
-        _empty(ax, lang)
-    else:
+    fig, ax = _axes(8, 0.24 * len(data) + 1.8, lang, blank=data.empty)
+    if not data.empty:
         y = np.arange(len(data))[::-1]
         ax.hlines(y, data["rank_best"], data["rank_worst"], color=_GREY, linewidth=1)
         ax.hlines(y, data["rank_p05"], data["rank_p95"], color=_BLUE, linewidth=5, alpha=0.5)

@@ -77,6 +77,18 @@ def weight_schemes(
     )
 
 
+def _spread(values: np.ndarray, ends: tuple[str, str]) -> dict[str, np.ndarray]:
+    """Lowest, 5th percentile, median, 95th percentile and highest of ``values`` (S, A) over
+    the schemes (axis 0), NaN ignored; ``ends`` names the lowest and highest."""
+    return {
+        ends[0]: np.nanmin(values, axis=0),
+        "p05": np.nanpercentile(values, 5, axis=0),
+        "median": np.nanmedian(values, axis=0),
+        "p95": np.nanpercentile(values, 95, axis=0),
+        ends[1]: np.nanmax(values, axis=0),
+    }
+
+
 def _ranks(values: np.ndarray) -> np.ndarray:
     """Competition ranks per row (1 = highest; ties share the best rank; NaN stays NaN)."""
     out = np.full(values.shape, np.nan)
@@ -153,17 +165,11 @@ def weight_sensitivity(
         nominal_rank = _ranks(nominal[None, :])[0]
         part = group[[*KEY, "agency_name"]].reset_index(drop=True)
         part["score"] = nominal
-        part["score_min"] = np.nanmin(varied, axis=0)
-        part["score_p05"] = np.nanpercentile(varied, 5, axis=0)
-        part["score_median"] = np.nanmedian(varied, axis=0)
-        part["score_p95"] = np.nanpercentile(varied, 95, axis=0)
-        part["score_max"] = np.nanmax(varied, axis=0)
+        for name, value in _spread(varied, ("min", "max")).items():
+            part[f"score_{name}"] = value
         part["rank"] = nominal_rank
-        part["rank_best"] = np.nanmin(ranks, axis=0)
-        part["rank_p05"] = np.nanpercentile(ranks, 5, axis=0)
-        part["rank_median"] = np.nanmedian(ranks, axis=0)
-        part["rank_p95"] = np.nanpercentile(ranks, 95, axis=0)
-        part["rank_worst"] = np.nanmax(ranks, axis=0)
+        for name, value in _spread(ranks, ("best", "worst")).items():
+            part[f"rank_{name}"] = value
         part["rank_span"] = part["rank_p95"] - part["rank_p05"]
         part["n_peers"] = len(group)
         parts.append(part)
