@@ -113,6 +113,24 @@ def t(key: str, lang: str = DEFAULT_LANG, /, **values: Any) -> str:
     return text.format(**{**DEFAULT_NAMES[lang], **values})
 
 
+def pair(key: str, /, **values: Any) -> tuple[str, str]:
+    """The message ``key`` as a (zh-TW, English) pair, for problems that carry both.
+
+    Raises
+    ------
+    KeyError
+        If the key is unknown.
+    """
+    return t(key, "zh-TW", **values), t(key, "en", **values)
+
+
+def label_pair(prefix: str, code: str) -> tuple[str, str]:
+    """The (zh-TW, English) label of ``code`` under ``prefix`` (``prefix.code`` in the
+    messages); a code with no label is shown as itself in both languages."""
+    key = f"{prefix}.{code}"
+    return pair(key) if key in messages() else (code, code)
+
+
 #: Report dates are Taiwan's calendar days, whatever the machine's time zone.
 TIMEZONE = "Asia/Taipei"
 

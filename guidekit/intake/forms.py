@@ -30,6 +30,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from guidekit import i18n
 from guidekit.answers.columns import COLUMNS, ZH_HEADERS, header_key
 from guidekit.answers.rules import AGREED_RESPONDENT
 from guidekit.framework import Framework, ScaleOption
@@ -87,17 +88,6 @@ _COLUMN_KEYS = {header_key(t): key for key, pair in FORM_COLUMNS.items() for t i
 _RESPONDENT_KEYS = {header_key(t) for t in RESPONDENT_LABEL}
 _SERVICE_KEYS = {header_key(t) for t in SERVICE_LABEL}
 
-#: What each identity key is called in messages: (zh-TW, English).
-_FIELD_NAMES = {
-    "framework": ("題庫", "question bank"),
-    "framework_version": ("題庫版本", "question-bank version"),
-    "agency_id": ("機關", "agency"),
-    "round": ("評估回合", "round"),
-    "instrument": ("自評表", "instrument"),
-    "form_id": ("表單編號", "form id"),
-    "layout": ("表單格式版本", "form layout version"),
-}
-
 
 def sheet_marker(meta: Mapping[str, str]) -> str:
     """The marker cell text of a respondent sheet of the form described by ``meta``."""
@@ -141,7 +131,7 @@ class FormRead:
 
 
 def _mismatch(file: str, sheet: str | None, key: str, found: str, wanted: str) -> Problem:
-    zh, en = _FIELD_NAMES[key]
+    zh, en = i18n.pair(f"form.field.{key}")
     return Problem(
         file,
         None,

@@ -35,22 +35,6 @@ AGENCY_COLUMNS = (
     "kind_en",
 )
 
-_LEVEL_LABELS = {
-    "central": ("中央機關", "Central government"),
-    "local": ("地方政府", "Local government"),
-}
-_KIND_LABELS = {
-    "cabinet": ("行政院", "Executive Yuan"),
-    "ministry": ("部", "Ministry"),
-    "council": ("委員會", "Council"),
-    "independent": ("獨立機關", "Independent agency"),
-    "other_central": ("其他中央機關", "Other central agency"),
-    "special_municipality": ("直轄市", "Special municipality"),
-    "provincial_city": ("市", "Provincial city"),
-    "county": ("縣", "County"),
-}
-
-
 REGISTER_ENCODING = "utf-8-sig"
 #: Columns the agency register must have.
 REGISTER_COLUMNS = ("agency_id", "name_zh", "name_en", "level", "kind", "parent_id")
@@ -172,12 +156,8 @@ def _read_register(name: str, stamp: tuple[int, int]) -> pd.DataFrame:
     frame["parent_name_zh"] = (
         frame["parent_id"].map(lambda p: names.get(p, "") if p else "").astype("string")
     )
-    frame["level_zh"] = (
-        frame["level"].map(lambda v: _LEVEL_LABELS.get(v, (v, v))[0]).astype("string")
-    )
-    frame["level_en"] = (
-        frame["level"].map(lambda v: _LEVEL_LABELS.get(v, (v, v))[1]).astype("string")
-    )
-    frame["kind_zh"] = frame["kind"].map(lambda v: _KIND_LABELS.get(v, (v, v))[0]).astype("string")
-    frame["kind_en"] = frame["kind"].map(lambda v: _KIND_LABELS.get(v, (v, v))[1]).astype("string")
+    for code in ("level", "kind"):
+        labels = frame[code].map(lambda v, code=code: i18n.label_pair(f"register.{code}", v))
+        frame[f"{code}_zh"] = labels.str[0].astype("string")
+        frame[f"{code}_en"] = labels.str[1].astype("string")
     return frame[list(AGENCY_COLUMNS)].reset_index(drop=True)

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 from ruamel.yaml import YAML
 
+from guidekit import i18n
 from guidekit.answers.columns import (
     ALIAS_TO_COLUMN,
     COLUMNS,
@@ -552,6 +553,11 @@ class _FileReader:
     ) -> None:
         self.problems.append(Problem(self.file, row, column, value, code, params))
 
+    def blank(self, row: int, column: str | None, value: str | None, field: str) -> None:
+        """A required ``field`` (a canonical column) is blank."""
+        what_zh, what_en = i18n.pair(f"answers.blank.{field}")
+        self.error(row, column, value, "blank", what_zh=what_zh, what_en=what_en)
+
     def warn_grouped(self, row: int, column: str, value: str, code: str, **params: Any) -> None:
         key = (code, column, value)
         if key not in self._grouped:
@@ -762,9 +768,7 @@ class _FileReader:
             if not value and column in REQUIRED and cell is not None and cell.merged:
                 ok = False  # the merged range is named once (merged-cells), not every blank
             elif not value and column in REQUIRED:
-                self.error(
-                    number, header, raw, "blank", what_zh=_WHAT[column][0], what_en=_WHAT[column][1]
-                )
+                self.blank(number, header, raw, column)
                 ok = False
             values[column] = value
         self.row_keys[number] = (values.get("round", ""), values.get("agency_id", ""))
@@ -785,14 +789,7 @@ class _FileReader:
         if not name and name_cell is not None and name_cell.merged:
             ok = False  # named once as merged-cells
         elif not name and not (name_cell is not None and name_cell.converted_from == "formula"):
-            self.error(
-                number,
-                columns.get("agency_name", "agency_name"),
-                raw_name,
-                "blank",
-                what_zh=_WHAT["agency_name"][0],
-                what_en=_WHAT["agency_name"][1],
-            )
+            self.blank(number, columns.get("agency_name", "agency_name"), raw_name, "agency_name")
             ok = False
         values["agency_name"] = name
 
@@ -1059,17 +1056,6 @@ def _describe(paths: Any) -> str:
     if isinstance(paths, str | Path):
         return str(paths)
     return ", ".join(str(p) for p in paths) or "(none)"
-
-
-#: Blank-value messages per column: (zh-TW, en).
-_WHAT = {
-    "round": ("評估回合", "a round"),
-    "agency_id": ("機關代碼", "an agency code"),
-    "agency_name": ("機關名稱", "an agency name"),
-    "respondent": ("填答者（可用代號，如 R1）", "a respondent (a pseudonym such as R1 is fine)"),
-    "item_id": ("題號", "an item id"),
-    "answer": ("答案", "an answer"),
-}
 
 
 def _check_values(frame: pd.DataFrame, fw: Framework) -> list[Problem]:
