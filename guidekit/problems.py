@@ -99,6 +99,22 @@ class Problem:
         """A problem of a whole file (no row, column or value): unreadable, missing …"""
         return cls(str(file), None, None, None, code, dict(params or {}), severity)
 
+    @classmethod
+    def about_rows(
+        cls,
+        file: Any,
+        rows: Sequence[int],
+        column: str | None,
+        code: str,
+        params: Mapping[str, Any] | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> Problem:
+        """One problem of a column found in several ``rows`` (sorted): named at the first,
+        the others listed in ``also_rows``."""
+        return cls(
+            str(file), rows[0], column, None, code, dict(params or {}), severity, tuple(rows[1:])
+        )
+
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR

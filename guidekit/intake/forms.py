@@ -328,11 +328,8 @@ def _read_sheet(
             return None
     if header_at is None:
         problems.append(
-            Problem(
+            Problem.about_file(
                 file,
-                None,
-                None,
-                None,
                 "form-no-header",
                 {
                     "item_zh": FORM_COLUMNS["item_id"][0],
@@ -408,11 +405,8 @@ def _read_sheet(
     lost = sorted(known - seen_items)
     if lost:
         problems.append(
-            Problem(
+            Problem.about_file(
                 file,
-                None,
-                None,
-                None,
                 "form-items-missing",
                 {"n": len(lost), "items": ", ".join(lost[:10]) + ("…" if len(lost) > 10 else "")},
                 Severity.WARNING,

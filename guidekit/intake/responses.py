@@ -968,16 +968,10 @@ class _AnswerSpellings:
             more = "…" if len(spellings) > 5 else ""
             examples_zh = "、".join(f"{raw!r} → {code}（{len(r)} 格）" for (raw, code), r in shown)
             examples_en = ", ".join(f"{raw!r} → {code} ({len(r)})" for (raw, code), r in shown)
+            examples = {"examples_zh": examples_zh + more, "examples_en": examples_en + more}
             out.append(
-                Problem(
-                    self.file,
-                    rows[0],
-                    column,
-                    None,
-                    f"answer-{kind}",
-                    {"examples_zh": examples_zh + more, "examples_en": examples_en + more},
-                    Severity.WARNING,
-                    tuple(rows[1:]),
+                Problem.about_rows(
+                    self.file, rows, column, f"answer-{kind}", examples, Severity.WARNING
                 )
             )
         out += self._binary(column)
@@ -1004,11 +998,10 @@ class _AnswerSpellings:
                 continue
             rows.sort()
             out.append(
-                Problem(
+                Problem.about_rows(  # named once, at the first row; n says how many
                     self.file,
-                    rows[0],
+                    rows[:1],
                     column,
-                    None,
                     "binary-codes",
                     {
                         "respondents": "、".join(who),
