@@ -17,9 +17,9 @@ import csv
 import functools
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
@@ -34,10 +34,13 @@ from guidekit.framework.model import (
     Item,
     Measure,
     Principle,
+    Record,
 )
 from guidekit.paths import frameworks_dir
 from guidekit.problems import FrameworkError, Problem, Severity
 from guidekit.text import clean, clean_key, flag_spellings
+
+RecordT = TypeVar("RecordT", bound=Record)
 
 #: What a framework reference names, in zh-TW and English (for "unknown-ref" problems).
 REF_NAMES: dict[str, tuple[str, str]] = {
@@ -179,6 +182,17 @@ class FrameworkLoader:
                 severity=severity,
             )
         )
+
+    def yaml_records(
+        self, path: Path, raw: str, data: list[Any], model: type[RecordT]
+    ) -> Iterator[tuple[int, RecordT]]:
+        """Each entry of a YAML list as a ``model``, with its index; an entry that breaks the
+        model is reported (with its YAML line) and skipped."""
+        for n, record in enumerate(data):
+            try:
+                yield n, model.model_validate(record)
+            except ValidationError as exc:
+                self.validation_problems(path, exc, lambda loc, n=n: yaml_line(raw, [n, *loc]))
 
     def validation_problems(self, file: Path, exc: ValidationError, row_of: Any) -> None:
         errors = exc.errors()
@@ -375,13 +389,8 @@ class FrameworkLoader:
             return ()
         dims = {d.id for d in meta.dimensions}
         out: list[Principle] = []
-        for n, record in enumerate(data):
+        for n, principle in self.yaml_records(path, raw, data, Principle):
             line = yaml_line(raw, [n])
-            try:
-                principle = Principle.model_validate(record)
-            except ValidationError as exc:
-                self.validation_problems(path, exc, lambda loc, n=n: yaml_line(raw, [n, *loc]))
-                continue
             if principle.dimension not in dims:
                 at = yaml_line(raw, [n, "dimension"])
                 self.unknown_ref(path, at, "dimension", principle.dimension, "dimension", dims)
@@ -494,12 +503,7 @@ class FrameworkLoader:
         principle_ids = {p.id for p in principles}
         stage_ids = {s.id for s in meta.stages}
         out: list[Measure] = []
-        for n, record in enumerate(data):
-            try:
-                measure = Measure.model_validate(record)
-            except ValidationError as exc:
-                self.validation_problems(path, exc, lambda loc, n=n: yaml_line(raw, [n, *loc]))
-                continue
+        for n, measure in self.yaml_records(path, raw, data, Measure):
             if measure.stage not in stage_ids:
                 at = yaml_line(raw, [n, "stage"])
                 self.unknown_ref(path, at, "stage", measure.stage, "stage", stage_ids)
