@@ -148,6 +148,14 @@ CURRENT_SELECT = """
     ORDER BY id
 """
 
+#: The ``current_answers`` view every backend creates (for people querying the store with
+#: SQL): :data:`CURRENT_SELECT` without a filter, answers and notes under their plain names.
+CURRENT_VIEW = f"""CREATE VIEW current_answers AS
+    SELECT id, at, who, session, kind, round, agency_id, agency_name, service, instrument,
+           respondent, item_id, new_answer AS answer, new_note AS note, framework_id,
+           framework_version
+    FROM ({CURRENT_SELECT.format(where="")}) AS newest_rows"""
+
 
 #: Columns that identify a slot (one answer of one respondent to one item).
 SLOT = ("kind", "round", "agency_id", "service", "instrument", "respondent", "item_id")

@@ -57,6 +57,7 @@ from psycopg_pool import ConnectionPool
 from guidekit.framework import Framework
 from guidekit.store.base import (
     CURRENT_SELECT,
+    CURRENT_VIEW,
     SCHEMA_VERSION,
     Change,
     ResponseStore,
@@ -104,20 +105,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             FOR EACH ROW EXECUTE FUNCTION guidekit_append_only()""",
         """CREATE TRIGGER answer_log_no_truncate BEFORE TRUNCATE ON answer_log
             FOR EACH STATEMENT EXECUTE FUNCTION guidekit_append_only()""",
-        """CREATE VIEW current_answers AS
-            SELECT id, at, who, session, kind, round, agency_id, agency_name, service,
-                   instrument, respondent, item_id, new_answer AS answer, new_note AS note,
-                   framework_id, framework_version
-            FROM (
-                SELECT answer_log.*,
-                       ROW_NUMBER() OVER (
-                           PARTITION BY kind, round, agency_id, service, instrument,
-                                        respondent, item_id
-                           ORDER BY id DESC
-                       ) AS newest
-                FROM answer_log
-            ) AS ranked
-            WHERE newest = 1""",
+        CURRENT_VIEW,
     ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

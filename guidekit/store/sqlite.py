@@ -22,6 +22,7 @@ from guidekit.files import SQLITE_SIBLINGS, check_target, install_output
 from guidekit.framework import Framework
 from guidekit.store.base import (
     CURRENT_SELECT,
+    CURRENT_VIEW,
     SCHEMA_VERSION,
     BackedUp,
     Change,
@@ -40,7 +41,8 @@ WAL_AUTOCHECKPOINT_PAGES = 8
 
 # -- SQLite -------------------------------------------------------------------------
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS store_meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -71,20 +73,10 @@ CREATE TRIGGER IF NOT EXISTS answer_log_no_update BEFORE UPDATE ON answer_log
     BEGIN SELECT RAISE(ABORT, 'answer_log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS answer_log_no_delete BEFORE DELETE ON answer_log
     BEGIN SELECT RAISE(ABORT, 'answer_log is append-only'); END;
-CREATE VIEW IF NOT EXISTS current_answers AS
-    SELECT id, at, who, session, kind, round, agency_id, agency_name, service, instrument,
-           respondent, item_id, new_answer AS answer, new_note AS note, framework_id,
-           framework_version
-    FROM (
-        SELECT answer_log.*,
-               ROW_NUMBER() OVER (
-                   PARTITION BY kind, round, agency_id, service, instrument, respondent, item_id
-                   ORDER BY id DESC
-               ) AS newest
-        FROM answer_log
-    ) AS ranked
-    WHERE newest = 1;
 """
+    + CURRENT_VIEW.replace("CREATE VIEW", "CREATE VIEW IF NOT EXISTS", 1)
+    + ";\n"
+)
 
 _CURRENT_SELECT = CURRENT_SELECT
 
