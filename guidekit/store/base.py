@@ -275,6 +275,39 @@ def shown_text(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def schema_version(row: Sequence[Any] | None, location: str) -> int:
+    """The schema version in a store's ``store_meta`` row (``(value,)`` or None).
+
+    Raises
+    ------
+    StoreError
+        ``bad-meta`` when there is none or it is not a number; ``schema`` when it is newer
+        than this guidekit's :data:`SCHEMA_VERSION`.
+    """
+    if row is None:
+        raise StoreError(
+            "bad-meta", f"{location}: no schema_version in store_meta", path=location, found="—"
+        )
+    try:
+        version = int(str(row[0]).strip())
+    except ValueError:
+        raise StoreError(
+            "bad-meta",
+            f"{location}: schema_version {row[0]!r} is not a number",
+            path=location,
+            found=shown_text(str(row[0])),
+        ) from None
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            "schema",
+            f"{location} was written by a newer guidekit (schema {version} > {SCHEMA_VERSION})",
+            path=location,
+            found=version,
+            supported=SCHEMA_VERSION,
+        )
+    return version
+
+
 def answer_option(fw: Framework, instrument: str, code: str) -> ScaleOption | float | None:
     """What a stored answer code means: the scale option with exactly this code, a
     number on a continuous scale, or None (not an answer of this form's scale).

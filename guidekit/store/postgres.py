@@ -64,7 +64,7 @@ from guidekit.store.base import (
     Saved,
     StoreError,
     mask_url,
-    shown_text,
+    schema_version,
 )
 
 #: Schema steps: ``MIGRATIONS[n]`` brings a store from version n to n + 1 (0: a new store).
@@ -312,32 +312,7 @@ class PostgresStore(ResponseStore):
 
     def _version(self, conn: psycopg.Connection[Any]) -> int:
         row = conn.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            raise StoreError(
-                "bad-meta",
-                f"{self.location}: no schema_version in store_meta",
-                path=self.location,
-                found="—",
-            )
-        try:
-            version = int(str(row[0]).strip())
-        except ValueError:
-            raise StoreError(
-                "bad-meta",
-                f"{self.location}: schema_version {row[0]!r} is not a number",
-                path=self.location,
-                found=shown_text(str(row[0])),
-            ) from None
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                "schema",
-                f"{self.location} was written by a newer guidekit "
-                f"(schema {version} > {SCHEMA_VERSION})",
-                path=self.location,
-                found=version,
-                supported=SCHEMA_VERSION,
-            )
-        return version
+        return schema_version(row, self.location)
 
     def _migrate(self, conn: psycopg.Connection[Any], version: int) -> None:
         """Apply :data:`MIGRATIONS` from ``version`` (inside the caller's transaction)."""

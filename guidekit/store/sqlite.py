@@ -29,7 +29,7 @@ from guidekit.store.base import (
     ResponseStore,
     Saved,
     StoreError,
-    shown_text,
+    schema_version,
     utc_now,
 )
 
@@ -262,31 +262,7 @@ class SQLiteStore(ResponseStore):
                 path=str(self.path),
                 found=str(exc),
             ) from exc
-        if row is None:
-            raise StoreError(
-                "bad-meta",
-                f"{self.path}: no schema_version in store_meta",
-                path=str(self.path),
-                found="—",
-            )
-        try:
-            version = int(str(row[0]).strip())
-        except ValueError:
-            raise StoreError(
-                "bad-meta",
-                f"{self.path}: schema_version {row[0]!r} is not a number",
-                path=str(self.path),
-                found=shown_text(str(row[0])),
-            ) from None
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                "schema",
-                f"{self.path} was written by a newer guidekit "
-                f"(schema {version} > {SCHEMA_VERSION})",
-                path=str(self.path),
-                found=version,
-                supported=SCHEMA_VERSION,
-            )
+        schema_version(row, str(self.path))
 
     def _create(self) -> None:
         with self._transaction() as db:
