@@ -14,7 +14,7 @@ import functools
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -413,11 +413,8 @@ class SQLiteStore(ResponseStore):
             raise StoreError(
                 "backup", f"{target} is the store itself", path=str(target), detail="same file"
             )
-        check_target(target, replace="never", siblings=SQLITE_SIBLINGS)
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _remove_with_journals(partial)
+
+        def fill(partial: Path) -> None:
             copy = sqlite3.connect(partial, isolation_level=None)
             try:
                 with self._lock:
@@ -426,25 +423,10 @@ class SQLiteStore(ResponseStore):
                             "closed", f"the store {self.path} is closed", path=str(self.path)
                         )
                     self._db.backup(copy)
-                # One file: the copy keeps no -wal (it is closed in rollback-journal mode).
-                copy.execute("PRAGMA journal_mode = DELETE")
-                # What was copied, counted in the copy (never through a -wal beside target).
-                rows = copy.execute("SELECT count(*) FROM answer_log").fetchone()[0]
             finally:
                 copy.close()
-            with open(partial, "rb+") as fh:
-                os.fsync(fh.fileno())
-            install_output(partial, target, replace="never", siblings=SQLITE_SIBLINGS)
-        except (sqlite3.DatabaseError, OSError) as exc:
-            raise StoreError(
-                "backup",
-                f"cannot write the copy {target}: {exc}",
-                path=str(target),
-                detail=str(exc),
-            ) from exc
-        finally:
-            _remove_with_journals(partial)
-        return BackedUp(target, int(rows))
+
+        return _write_copy(target, fill)
 
     @property
     def home(self) -> Path:
@@ -502,17 +484,27 @@ def copy_into_file(source: ResponseStore, target: str | Path) -> BackedUp:
     StoreError
         ``backup`` if the copy cannot be written.
     """
-    target = Path(target).expanduser().resolve()
-    check_target(target, replace="never", siblings=SQLITE_SIBLINGS)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_with_journals(partial)
+
+    def fill(partial: Path) -> None:
         copy = SQLiteStore(partial)
         try:
             source.copy_to(copy)
         finally:
             copy.close()
+
+    return _write_copy(Path(target).expanduser().resolve(), fill)
+
+
+def _write_copy(target: Path, fill: Callable[[Path], None]) -> BackedUp:
+    """Write a store file ``target`` that ``fill`` makes at a hidden temporary path beside it:
+    then switched to a rollback journal (one file, no ``-wal``), its log rows counted in the
+    copy itself, written to disk and moved to ``target`` without replacing anything."""
+    check_target(target, replace="never", siblings=SQLITE_SIBLINGS)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_with_journals(partial)
+        fill(partial)
         db = sqlite3.connect(partial, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode = DELETE")
