@@ -183,6 +183,12 @@ class FrameworkLoader:
             )
         )
 
+    def file_problem(
+        self, file: Path | str, code: str, severity: Severity = Severity.ERROR, **params: Any
+    ) -> None:
+        """A problem of a whole file (no row, column or value)."""
+        self.problems.append(Problem.about_file(file, code, params, severity))
+
     def yaml_records(
         self, path: Path, raw: str, data: list[Any], model: type[RecordT]
     ) -> Iterator[tuple[int, RecordT]]:
@@ -224,13 +230,10 @@ class FrameworkLoader:
         try:
             return path, path.read_text(encoding=ENCODING)
         except FileNotFoundError:
-            self.problem(path, None, None, None, "missing-file", what=_WHAT_ZH, what_en=_WHAT_EN)
+            self.file_problem(path, "missing-file", what=_WHAT_ZH, what_en=_WHAT_EN)
         except UnicodeDecodeError:
-            self.problem(
+            self.file_problem(
                 path,
-                None,
-                None,
-                None,
                 "encoding",
                 expected_zh="UTF-8 文字",
                 expected_en="UTF-8 text",
@@ -286,11 +289,8 @@ class FrameworkLoader:
         reader = csv.reader(io.StringIO(text, newline=""))
         rows = list(reader)
         if not rows:
-            self.problem(
+            self.file_problem(
                 path,
-                None,
-                None,
-                None,
                 "empty",
                 expected_zh="標題列與資料",
                 expected_en="a header row and rows",
@@ -463,11 +463,8 @@ class FrameworkLoader:
                 self.check_source(path, row, item, principle)
             out.append(item)
         if not out and not any(p.file == str(path) for p in self.problems):
-            self.problem(
+            self.file_problem(
                 path,
-                None,
-                None,
-                None,
                 "empty",
                 expected_zh="至少一個檢核項目",
                 expected_en="at least one item",

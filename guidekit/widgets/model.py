@@ -30,15 +30,7 @@ from guidekit.files import check_targets
 from guidekit.framework import Framework, Item, default_framework_path
 from guidekit.render import charts
 from guidekit.report import batch
-from guidekit.store import (
-    KEEP,
-    Change,
-    Conflict,
-    ResponseStore,
-    Saved,
-    Sheet,
-    StoreError,
-)
+from guidekit.store import KEEP, Change, Conflict, ResponseStore, Saved, Sheet, StoreError
 
 Status = Literal["saved", "unchanged", "pending", "refused", "conflict"]
 
