@@ -247,6 +247,15 @@ def _too_many_cells(path: Path, sheet: str | None, row: int | None) -> Problem:
 # -- text files ----------------------------------------------------------------------
 
 
+#: Byte-order marks: (marks, encoding reported, bytes skipped, codec that decodes the rest).
+#: UTF-32 before UTF-16: a UTF-32 BOM starts like UTF-16's.
+_BOMS = (
+    ((b"\xef\xbb\xbf",), "utf-8-sig", 3, "utf-8"),
+    ((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"), "utf-32", 0, "utf-32"),
+    ((b"\xff\xfe", b"\xfe\xff"), "utf-16", 0, "utf-16"),
+)
+
+
 def decode(data: bytes, file: str) -> tuple[str | None, str, list[Problem]]:
     """Decode bytes of a text file: BOM first, then strict UTF-8, then strict CP950.
 
@@ -255,33 +264,17 @@ def decode(data: bytes, file: str) -> tuple[str | None, str, list[Problem]]:
     that decodes as CP950 but looks like Simplified Chinese (GB18030) gets a
     warning: its names would be garbled.
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        try:
-            return data[3:].decode("utf-8"), "utf-8-sig", []
-        except UnicodeDecodeError as exc:
-            return (
-                None,
-                "utf-8-sig",
-                [_decode_problem(file, data[3:], exc, "BOM 之後為 UTF-8", "UTF-8 after its BOM")],
-            )
-    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        try:  # before UTF-16: a UTF-32 BOM starts like UTF-16's
-            return data.decode("utf-32"), "utf-32", []
-        except UnicodeDecodeError as exc:
-            return (
-                None,
-                "utf-32",
-                [_decode_problem(file, data, exc, "BOM 之後為 UTF-32", "UTF-32 after its BOM")],
-            )
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16"), "utf-16", []
-        except UnicodeDecodeError as exc:
-            return (
-                None,
-                "utf-16",
-                [_decode_problem(file, data, exc, "BOM 之後為 UTF-16", "UTF-16 after its BOM")],
-            )
+    for boms, encoding, skip, codec in _BOMS:
+        if data.startswith(boms):
+            body = data[skip:]
+            try:
+                return body.decode(codec), encoding, []
+            except UnicodeDecodeError as exc:
+                name = codec.upper()
+                problem = _decode_problem(
+                    file, body, exc, f"BOM 之後為 {name}", f"{name} after its BOM"
+                )
+                return None, encoding, [problem]
     bom_less = _utf16_without_bom(data)
     if bom_less is not None:
         with contextlib.suppress(UnicodeDecodeError):
