@@ -142,6 +142,10 @@ class SQLiteStore(ResponseStore):
     #: Seconds a writer waits for another writer's transaction before giving up.
     BUSY_TIMEOUT_S = 30.0
 
+    def _error(self, code: str, message: str, **params: Any) -> StoreError:
+        """A :class:`StoreError` about this store's file (``path`` is filled in)."""
+        return StoreError(code, message, path=str(self.path), **params)
+
     def __init__(
         self,
         path: str | Path,
@@ -172,10 +176,9 @@ class SQLiteStore(ResponseStore):
                 self._check_tables(self._db, create=True)
                 mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
-                    raise StoreError(
+                    raise self._error(
                         "open",
                         f"{self.path}: cannot use WAL journal (got {mode})",
-                        path=str(self.path),
                         detail=f"journal_mode={mode}",
                     )
                 self._db.execute("PRAGMA synchronous = FULL")
@@ -186,11 +189,8 @@ class SQLiteStore(ResponseStore):
             raise
         except (sqlite3.DatabaseError, OSError) as exc:
             self.close()
-            raise StoreError(
-                "open",
-                f"cannot open the store {self.path}: {exc}",
-                path=str(self.path),
-                detail=str(exc),
+            raise self._error(
+                "open", f"cannot open the store {self.path}: {exc}", detail=str(exc)
             ) from exc
 
     def _connect_readonly(self) -> sqlite3.Connection:
@@ -221,10 +221,9 @@ class SQLiteStore(ResponseStore):
             if "immutable" not in options and not os.access(self.path.parent, os.W_OK):
                 # Read-only media holding an unfinished -wal file: SQLite cannot read the
                 # changes in it there, and reading without them would lose answers.
-                raise StoreError(
+                raise self._error(
                     "open",
                     f"{self.path}: cannot read its -wal file on read-only media ({exc})",
-                    path=str(self.path),
                     detail=f"{exc}; copy the .sqlite, -wal and -shm files to a writable folder",
                 ) from exc
             raise
@@ -245,10 +244,9 @@ class SQLiteStore(ResponseStore):
         if create and not tables:
             return  # a new (or empty) database becomes a store
         shown = ", ".join(sorted(tables)[:5]) + ("…" if len(tables) > 5 else "")
-        raise StoreError(
+        raise self._error(
             "not-a-store",
             f"{self.path} is not a guidekit answer store (tables: {shown or 'none'})",
-            path=str(self.path),
             tables=shown or "—",
         )
 
@@ -256,11 +254,8 @@ class SQLiteStore(ResponseStore):
         try:
             row = db.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                "bad-meta",
-                f"{self.path}: unreadable store_meta ({exc})",
-                path=str(self.path),
-                found=str(exc),
+            raise self._error(
+                "bad-meta", f"{self.path}: unreadable store_meta ({exc})", found=str(exc)
             ) from exc
         schema_version(row, str(self.path))
 
@@ -286,11 +281,7 @@ class SQLiteStore(ResponseStore):
             if self._db is None:
                 raise StoreError("closed", f"the store {self.path} is closed", path=str(self.path))
             if self.readonly:
-                raise StoreError(
-                    "readonly",
-                    f"the store {self.path} is open for reading only",
-                    path=str(self.path),
-                )
+                raise self._error("readonly", f"the store {self.path} is open for reading only")
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -315,11 +306,8 @@ class SQLiteStore(ResponseStore):
                 name = functools.partial(self._agency_name_in, db)
                 out = self._apply(changes, utc_now(), name, slot, insert)
         except sqlite3.OperationalError as exc:
-            raise StoreError(
-                "write",
-                f"could not save to {self.path}: {exc}",
-                path=str(self.path),
-                detail=str(exc),
+            raise self._error(
+                "write", f"could not save to {self.path}: {exc}", detail=str(exc)
             ) from exc
         return out
 
@@ -438,20 +426,16 @@ class SQLiteStore(ResponseStore):
             with self._transaction() as db:
                 present = db.execute("SELECT count(*) FROM answer_log").fetchone()[0]
                 if present:
-                    raise StoreError(
+                    raise self._error(
                         "not-empty",
                         f"{self.path} already holds {present} log rows",
-                        path=str(self.path),
                         rows=int(present),
                     )
                 db.executemany(_INSERT_WITH_ID, rows)
                 return int(db.execute("SELECT count(*) FROM answer_log").fetchone()[0])
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                "write",
-                f"could not copy into {self.path}: {exc}",
-                path=str(self.path),
-                detail=str(exc),
+            raise self._error(
+                "write", f"could not copy into {self.path}: {exc}", detail=str(exc)
             ) from exc
 
     def close(self) -> None:
