@@ -62,6 +62,9 @@ class StoreOrPath(click.ParamType):
 
 STORE_OR_PATH = StoreOrPath()
 
+#: A path argument or option, given to the command as a Path.
+PATH = click.Path(path_type=Path)
+
 LANG_OPTION = click.option(
     "--lang",
     default=None,
@@ -71,7 +74,7 @@ LANG_OPTION = click.option(
 
 FRAMEWORK_OPTION = click.option(
     "--framework",
-    type=click.Path(path_type=Path),
+    type=PATH,
     help="題庫資料夾（預設 tw-dsg）/ Framework folder.",
 )
 
@@ -466,7 +469,7 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
+    type=PATH,
     help="寫入檔案（CSV 含 BOM 可用 Excel 開啟）/ Write to this file (CSV with a BOM for Excel).",
 )
 @LANG_OPTION
@@ -583,7 +586,7 @@ def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=PATH,
     default=None,
     help="輸出資料夾（預設 reports/example；自己的填答為 reports/<檔名>；英文加 -en）/ Output folder.",
 )
@@ -728,7 +731,7 @@ def _warn_fonts(lang: str) -> None:
 
 
 @main.command(name="framework")
-@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@click.argument("folder", required=False, type=PATH)
 @LANG_OPTION
 @_handle_errors
 def framework_cmd(folder: Path | None, lang: str | None) -> None:
@@ -767,7 +770,7 @@ def framework_cmd(folder: Path | None, lang: str | None) -> None:
 @click.option("--round", "round_", help="只匯出此評估回合（預設全部）/ Only this round.")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=PATH,
     required=True,
     help="資料包的輸出資料夾 / Output folder for the data package.",
 )
@@ -942,7 +945,7 @@ if __name__ == "__main__":  # pragma: no cover
 @click.option(
     "--agencies",
     "register",
-    type=click.Path(path_type=Path),
+    type=PATH,
     help="機關名冊 CSV，或每行一個機關代碼的 .txt（預設內附名冊）/ Register CSV or a .txt list of codes.",
 )
 @click.option(
@@ -966,12 +969,10 @@ if __name__ == "__main__":  # pragma: no cover
 @click.option(
     "--from",
     "source",
-    type=click.Path(path_type=Path),
+    type=PATH,
     help="以先前的答案預先填入（填答檔、資料夾、工作坊儲存檔或自評表）/ Pre-fill from earlier answers.",
 )
-@click.option(
-    "--out", type=click.Path(path_type=Path), required=True, help="檔案或資料夾 / File or folder."
-)
+@click.option("--out", type=PATH, required=True, help="檔案或資料夾 / File or folder.")
 @FRAMEWORK_OPTION
 @LANG_OPTION
 @_handle_errors
@@ -1124,7 +1125,7 @@ def _form_agencies(register: Path | None) -> Any:
 
 
 @main.command(name="intake")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=PATH)
 @click.option(
     "--round", "round_", help="只接受這個評估回合的自評表 / Accept forms of this round only."
 )
