@@ -427,11 +427,8 @@ def principle_correlations(
 
     Parameters
     ----------
-    scores : Scores
-    round : str, optional
-        Default: the latest round.
-    instrument : str, optional
-        Default: both forms pooled.
+    scores, round, instrument
+        As in :func:`weakest_principles` (the latest round and both forms by default).
     method : {"spearman", "pearson", "kendall"}
         Spearman's rank correlation by default (scores are bounded and often skewed).
 
