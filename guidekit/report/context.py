@@ -442,10 +442,14 @@ class AgencyReport:
             )
         return rows
 
-    def _section(self, template: str, key: str, **context: Any) -> HTML:
-        # the scale's own words for results ("未規劃" in a plan report, "不符合" in a service one)
+    def _words(self) -> dict[str, str]:
+        """The scale's own words for results ("未規劃" in a plan report, "不符合" in a
+        service one), as ``met``, ``partial``, ``not_met``."""
         instrument = self.assessments[0].key["instrument"]
-        words = {s: self._status_label(instrument, s) for s in ("met", "partial", "not_met")}
+        return {s: self._status_label(instrument, s) for s in ("met", "partial", "not_met")}
+
+    def _section(self, template: str, key: str, **context: Any) -> HTML:
+        words = self._words()
 
         def t(message: str, **values: Any) -> str:
             return self.t(message, **{**words, **values})
@@ -556,6 +560,7 @@ class AgencyReport:
             intro=self.t(
                 "priorities.intro" if self._has_major else "priorities.intro_gaps",
                 measures=self.t("priorities.intro_measures") if self.framework.measures else "",
+                **self._words(),
             ),
         )
 
@@ -601,7 +606,8 @@ class AgencyReport:
                     "meaning": self._text(principle, "requirement"),
                     "major_items": [self._item_link(a, i) for i in p.major_items],
                     "gap_note": self.t(
-                        "priorities.gap" if self._has_major else "priorities.gap_nomajor"
+                        "priorities.gap" if self._has_major else "priorities.gap_nomajor",
+                        **self._words(),
                     ),
                     "measures": [
                         {
