@@ -61,7 +61,14 @@ import pandas as pd
 
 from guidekit import i18n
 from guidekit.answers import Responses, round_key
-from guidekit.files import check_targets, excel_safe, remember, table_csv, write_atomic
+from guidekit.files import (
+    check_targets,
+    excel_safe,
+    remember,
+    remove_output,
+    table_csv,
+    write_atomic,
+)
 from guidekit.framework import load_framework
 from guidekit.intake.responses import AgencySplit, split_by_agency, validate_responses
 from guidekit.intake.tabular import UNREAD_CODES
@@ -685,6 +692,9 @@ def _run_locked(
             # the record says "running" before any earlier report goes or a new one comes
             ledger.write(round_s(time.perf_counter() - started))
             _remove(out, stale_files)
+            if not pdf:  # a report redone without --pdf keeps no PDF of its old version
+                for agency_id in wanted:
+                    remove_output(out / pdf_name(files[agency_id]))
             for result in runs:
                 executed.append(result)
                 ledger.add(result)

@@ -517,7 +517,10 @@ class AgencyReport:
         return HTML(html, text=self.t("report.title", agency=self.display_name))
 
     def overview(self) -> HTML:
-        """Overall score, band, coverage, position among the round's agencies, counts."""
+        """The first page: overall score, band, coverage, position among the round's
+        agencies, counts, then the priorities (:meth:`priorities`) with their meaning,
+        major items not met and recommended supporting measures, and room for an owner,
+        a due date and a status per priority."""
         blocks = []
         for a in self.assessments:
             o = a.overall
@@ -941,7 +944,6 @@ class AgencyReport:
             "section.method",
             body=body,
             extra=extra,
-            notice=self._text(fw.meta, "notice"),
         )
 
     def sections(self) -> list[HTML]:
