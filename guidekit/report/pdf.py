@@ -24,10 +24,6 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
-from fontTools.ttLib import TTCollection, TTFont, TTLibError
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import NameObject
-
 from guidekit import i18n
 from guidekit.files import write_atomic
 from guidekit.problems import GuidekitError
@@ -173,6 +169,9 @@ def ideograph_table() -> dict[int, str]:
     family = next((f for f in CJK_FAMILIES if f in files), None)
     if family is None:
         return table
+    # imported here: only --pdf needs them, and every guidekit command would pay the import
+    from fontTools.ttLib import TTCollection, TTFont, TTLibError
+
     path = files[family][0]
     try:
         faces = (
@@ -247,6 +246,10 @@ def searchable(pdf: bytes) -> bytes:
     Chromium maps a glyph shared by a radical and an ideograph (Noto Sans CJK draws ⾃
     U+2F83 and 自 U+81EA alike) to the radical, so copied or searched text has ⾃評
     instead of 自評.  The drawn pages are not touched."""
+    # imported here: pypdf takes a third of a second to import, which only --pdf needs
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject
+
     table = ideograph_table()
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
     done: set[int] = set()
