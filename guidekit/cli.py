@@ -631,6 +631,12 @@ def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None
     "List agencies whose answers have errors as failed and report the others "
     "(default: any error stops the batch).",
 )
+@click.option(
+    "--pdf",
+    is_flag=True,
+    help="另將每份報告轉成可搜尋文字的 A4 PDF（需要 Chromium）/ Also write each report as a "
+    "text-based A4 PDF (needs Chromium).",
+)
 @LANG_OPTION
 @_handle_errors
 def reports(
@@ -644,10 +650,11 @@ def reports(
     keep_notebooks: bool,
     progress: bool | None,
     skip_invalid: bool,
+    pdf: bool,
     lang: str | None,
 ) -> None:
-    """產製各機關的 HTML 報告、索引、彙整表與執行紀錄。One self-contained HTML report per
-    agency, plus index.html, summary.csv and manifest.json."""
+    """產製各機關的 HTML 報告（可加 PDF）、索引、彙整表與執行紀錄。One self-contained HTML
+    report per agency (and a PDF with --pdf), plus index.html, summary.csv and manifest.json."""
 
     lang = _lang(click.get_current_context(), lang)
     try:
@@ -663,6 +670,7 @@ def reports(
             keep_notebooks=keep_notebooks,
             progress=progress,
             skip_invalid=skip_invalid,
+            pdf=pdf,
             notify=lambda note: _say(lang, f"提醒：{note[0]}", f"note: {note[1]}", err=True),
         )
     except BatchInterrupted as exc:

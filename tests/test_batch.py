@@ -133,6 +133,8 @@ def test_index_and_summary(batch):
     _, out, manifest, scores = batch
     index = (out / "index.html").read_text(encoding="utf-8")
     assert EXTERNAL.search(index) is None
+    # without --pdf: HTML only, and the index links no PDF
+    assert ".pdf" not in index and not list(out.glob("*.pdf"))
     for entry in manifest["agencies"]:
         assert entry["agency_id"] in index or entry["agency_id"] == ".."
         if entry["status"] == "ok":

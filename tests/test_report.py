@@ -13,7 +13,7 @@ from guidekit import i18n
 from guidekit.intake.responses import read_responses
 from guidekit.render.charts import bars, radar
 from guidekit.report import AgencyReport, load_round
-from guidekit.scoring.recommend import recommend
+from guidekit.scoring.recommend import priorities, ranked, recommend
 
 from .helpers import write_round
 
@@ -106,9 +106,14 @@ def test_sections_follow_the_answers(hostile, fw):
     disagree = report.disagreements().html
     for item_id in a.items.loc[a.items["disagreement"], "item_id"]:
         assert item_id in disagree
-    majors = report.major_items().html
+    # each item is detailed in one row of one section; the first page links to its major items
+    html = html_of(report)
+    overview = report.overview().html
+    for item_id in a.items.loc[a.items["status"].isin(["not_met", "partial", "na"]), "item_id"]:
+        assert html.count(f'id="a1-{item_id}"') == 1, item_id
     for item_id in a.items.loc[a.items["major_not_met"], "item_id"]:
-        assert item_id in majors
+        assert f'<tr id="a1-{item_id}">' in gaps
+        assert f'href="#a1-{item_id}"' in overview
     measures = report.measures().html
     chosen = recommend(a.items, a.principles, fw)
     assert len(chosen) > 0
@@ -167,6 +172,116 @@ def test_score_condition(mini):
     partial = pd.DataFrame({"item_id": ["S1"], "status": ["partial"]})
     [reason] = recommend(partial, high, mini)["reasons"].iloc[0]
     assert reason == {"kind": "item", "item_id": "S1", "status": "partial"}
+
+
+def _mini_assessment(statuses, scores):
+    import pandas as pd
+
+    principle = {"S1": "P01", "S2": "P01", "S3": "P01", "S4": "P02", "S5": "P02", "S6": "P03"}
+    major = {"S1", "S5"}
+    items = pd.DataFrame(
+        {
+            "item_id": list(statuses),
+            "status": list(statuses.values()),
+            "principle_id": [principle[i] for i in statuses],
+            "major_not_met": [i in major and s == "not_met" for i, s in statuses.items()],
+        }
+    )
+    principles = pd.DataFrame({"principle_id": list(scores), "score": list(scores.values())})
+    return items, principles
+
+
+def test_priorities_major_items_first_then_largest_gaps(mini):
+    # mini: S1 (P01) and S5 (P02) are major; bands start at 0, 50, 80 (top band 80);
+    # M1 when S1 not met / partial, M2 when P03 scores below 50.
+    items, principles = _mini_assessment(
+        {"S1": "not_met", "S2": "met", "S4": "met", "S5": "not_met", "S6": "partial"},
+        {"P01": 20.0, "P02": 70.0, "P03": 40.0},
+    )
+    got = priorities(items, principles, mini, limit=5)
+    # one major item each in P01 and P02: the lower score first; then P03 (40 < 80)
+    assert [(p.rank, p.principle_id, p.kind) for p in got] == [
+        (1, "P01", "major"),
+        (2, "P02", "major"),
+        (3, "P03", "gap"),
+    ]
+    assert got[0].major_items == ("S1",) and got[0].measures == ("M1",)
+    assert got[1].measures == () and got[2].measures == ("M2",)
+    assert all(p.actions == [] for p in got)
+    assert len(priorities(items, principles, mini, limit=2)) == 2
+    # a principle in the top band is no priority; nothing falls short: no priorities
+    top = _mini_assessment({"S1": "met", "S5": "met"}, {"P01": 90.0, "P02": 80.0, "P03": 85.0})
+    assert priorities(*top, mini) == []
+
+
+def test_measures_are_ranked_by_relevance(mini):
+    # M1: S1 major not met = 3; M2: P03 below 50 = 2 → M1 first
+    items, principles = _mini_assessment(
+        {"S1": "not_met", "S6": "partial"}, {"P01": 0.0, "P02": 90.0, "P03": 40.0}
+    )
+    chosen = recommend(items, principles, mini)
+    assert ranked(chosen, items) == ["M1", "M2"]
+    assert ranked(chosen, items, "P03") == ["M2"]
+    # S1 only partly met (1) now weighs less than P03's low score (2)
+    items, principles = _mini_assessment(
+        {"S1": "partial", "S6": "partial"}, {"P01": 50.0, "P02": 90.0, "P03": 40.0}
+    )
+    assert ranked(recommend(items, principles, mini), items) == ["M2", "M1"]
+
+
+def test_first_page_lists_priorities_with_measures_and_room_for_owner(hostile, fw):
+    report = build(hostile, "0001")
+    a = report.assessments[0]
+    expected = priorities(a.items, a.principles, fw)
+    assert expected
+    overview = report.overview().html
+    text = re.sub(r"<[^>]+>", "", overview)
+    assert "優先處理事項" in text and "負責人" in text and "預計完成日" in text
+    positions = [text.index(report._principle_label(p.principle_id)) for p in expected]
+    assert positions == sorted(positions)
+    for p in expected:
+        for m in p.measures:
+            assert next(x for x in fw.measures if x.id == m).title_zh in text
+
+
+def test_recorded_actions_are_shown_and_escaped(hostile):
+    priority = {
+        "label": "一、原則",
+        "actions": [
+            {
+                "action_id": "A1",
+                "action": "<b>訪談</b>使用者",
+                "owner": "資訊室",
+                "due": "2027-03-31",
+                "status": "in_progress",
+            }
+        ],
+    }
+    from guidekit.render.html import environment
+
+    macro = environment().get_template("_macros.html.j2").module.priority_actions
+    t = build(hostile, "0001").t
+    html = str(macro(priority, t))
+    assert "&lt;b&gt;訪談&lt;/b&gt;使用者" in html and "<b>" not in html
+    assert "資訊室" in html and "2027-03-31" in html and "進行中" in html
+    assert 'id="action-A1"' in html and "<caption>" in html
+
+
+def test_contents_links_reach_every_detail_section(hostile):
+    html = html_of(build(hostile, "0002"))
+    targets = re.findall(r'<a href="#([^"]+)"', html)
+    assert targets
+    for target in targets:
+        assert f'id="{target}"' in html, target
+    assert '<a href="index.html">' in html
+
+
+def test_page_label_cannot_break_out_of_the_style_element():
+    from guidekit.render import css_string
+
+    label = css_string('部 "x" </style>')
+    # 部 U+90E8, quote U+22, < U+3C, / U+2F, > U+3E: six-digit escapes; letters and spaces stay
+    assert label == "\\0090E8 \\000022x\\000022 \\00003C\\00002Fstyle\\00003E"
 
 
 # -- charts --------------------------------------------------------------------------------
@@ -257,7 +372,9 @@ def test_report_of_a_continuous_index_speaks_its_own_terms():
     report = build(data, lowest)
     method = re.sub(r"<[^>]+>", "", report.method().html)
     assert "（）" not in method and "0 至 1" in method and "大項" not in method
-    assert report.measures().html == "" and report.major_items().html == ""
+    assert report.measures().html == ""
+    overview = re.sub(r"<[^>]+>", "", report.overview().html)
+    assert "大項" not in overview and "配套措施" not in overview
     gaps = report.gaps().html
     assert "數值 0." in gaps and "部分符合" not in gaps
 

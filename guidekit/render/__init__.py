@@ -19,6 +19,7 @@ from guidekit.render.fonts import (
 from guidekit.render.html import (
     HTML,
     TEMPLATES,
+    css_string,
     environment,
     render,
     stylesheet,
@@ -31,6 +32,7 @@ __all__ = [
     "Chart",
     "bars",
     "cjk_family",
+    "css_string",
     "environment",
     "has_cjk_font",
     "radar",

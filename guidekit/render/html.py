@@ -48,6 +48,19 @@ def _visible(value: Any) -> Any:
     return value
 
 
+def css_string(text: str) -> Markup:
+    """``text`` as the inside of a CSS string (for ``content: "…"`` in ``@page`` margin
+    boxes): every character but ASCII letters, digits and spaces becomes a six-digit CSS
+    escape, so no quote, backslash or ``</style>`` in an agency's name can end the string
+    or the style element."""
+    return Markup(
+        "".join(
+            ch if ch.isascii() and (ch.isalnum() or ch == " ") else f"\\{ord(ch):06X}"
+            for ch in text
+        )
+    )
+
+
 def render(template: str, **context: Any) -> str:
     """Render ``guidekit/templates/<template>`` with autoescaping."""
     return environment().get_template(template).render(**context)

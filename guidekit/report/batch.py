@@ -61,17 +61,25 @@ import pandas as pd
 
 from guidekit import i18n
 from guidekit.answers import Responses, round_key
-from guidekit.files import check_targets, excel_safe, remember, table_csv, write_atomic
+from guidekit.files import (
+    check_targets,
+    excel_safe,
+    remember,
+    remove_output,
+    table_csv,
+    write_atomic,
+)
 from guidekit.framework import load_framework
 from guidekit.intake.responses import AgencySplit, split_by_agency, validate_responses
 from guidekit.intake.tabular import UNREAD_CODES
 from guidekit.paths import examples_dir, notebooks_dir
 from guidekit.problems import GuidekitError, ResponsesError
-from guidekit.render.html import render, stylesheet
+from guidekit.render.html import css_string, render, stylesheet
 from guidekit.report import RoundData, kernels, load_round
 from guidekit.report.context import default_responses
 from guidekit.report.export import exporter, notebook_to_html
 from guidekit.report.kernels import KERNEL_NAME, LocalKernelManager, check_kernel_python
+from guidekit.report.pdf import html_to_pdf, pdf_name, require_engine
 from guidekit.store import is_store_url
 from guidekit.text import clean, natural_key
 from guidekit.version import __version__
@@ -136,6 +144,8 @@ class ReportTask:
     timeout: int
     keep_notebook: bool
     cwd: str
+    #: Also print the report to a PDF beside it (:mod:`guidekit.report.pdf`).
+    pdf: bool = False
 
 
 @dataclasses.dataclass
@@ -297,6 +307,11 @@ def run_one(task: ReportTask) -> AgencyResult:
         retry = _attempt(task, log)
         retry.warnings = [f"retried after: {result.error}", *retry.warnings]
         result = retry
+    if task.pdf and result.status == "ok":
+        try:
+            html_to_pdf(task.html, Path(task.html).with_suffix(".pdf"))
+        except GuidekitError as exc:
+            result.status, result.error = "failed", exc.text(task.lang)
     result.duration_s = round(time.perf_counter() - started, 3)
     result.finished_at = _now()
     return result
@@ -407,6 +422,7 @@ def run_reports(
     notebook: str | Path | None = None,
     skip_invalid: bool = False,
     notify: Callable[[tuple[str, str]], None] | None = None,
+    pdf: bool = False,
 ) -> BatchResult:
     """Write one HTML report per agency of a round, plus ``index.html``,
     ``summary.csv`` and ``manifest.json``.
@@ -462,6 +478,9 @@ def run_reports(
     notify : callable, optional
         Called with each note (a (zh-TW, English) pair) as soon as it is known;
         every note is also in :attr:`BatchResult.notes`.
+    pdf : bool
+        Also print each report to a text-based PDF beside it (same name, ``.pdf``),
+        in the workers (:mod:`guidekit.report.pdf`); the index links both.
 
     Returns
     -------
@@ -477,12 +496,16 @@ def run_reports(
         written; the message names close codes), ``lang`` is unsupported, this
         Python cannot run a report kernel, or another batch is writing to ``out``
         (the message names it: process, host, start time, command).
+    PdfEngineMissing
+        With ``pdf``, when there is no headless Chromium (nothing is written).
     BatchInterrupted
         If the run stopped early (Ctrl+C, SIGTERM, a full disk); the folder says so.
     """
     started = time.perf_counter()
     lang = i18n.normalise_lang(lang)
     today = today or i18n.today()
+    if pdf:
+        require_engine()
     notes: list[tuple[str, str]] = []
 
     def tell(pair: tuple[str, str]) -> None:
@@ -564,6 +587,7 @@ def run_reports(
                 workers=workers,
                 timeout=timeout,
                 keep_notebooks=keep_notebooks,
+                pdf=pdf,
                 progress=progress,
                 round_given=round is not None,
                 started=started,
@@ -592,6 +616,7 @@ def _run_locked(
     workers: int | None,
     timeout: int,
     keep_notebooks: bool,
+    pdf: bool,
     progress: bool | None,
     round_given: bool,
     started: float,
@@ -603,6 +628,7 @@ def _run_locked(
     # every file this run replaces or removes must be guidekit's own, unchanged since it
     # was written (guidekit.files): a report or index someone edited is never lost
     replaced = [*OWN_OUTPUTS, *stale_files, *(files[a] for a in wanted)]
+    replaced += [pdf_name(name) for name in replaced if name.endswith(".html")]
     check_targets([out / name for name in replaced if os.path.lexists(out / name)])
     unread = [p.format(lang) for p in split.unplaced] if split else []
     everyone = [*every, *wanted]
@@ -657,6 +683,7 @@ def _run_locked(
                     timeout=timeout,
                     keep_notebook=keep_notebooks,
                     cwd=str(notebook_path.parent),
+                    pdf=pdf,
                 )
             )
         executed: list[AgencyResult] = []
@@ -665,6 +692,9 @@ def _run_locked(
             # the record says "running" before any earlier report goes or a new one comes
             ledger.write(round_s(time.perf_counter() - started))
             _remove(out, stale_files)
+            if not pdf:  # a report redone without --pdf keeps no PDF of its old version
+                for agency_id in wanted:
+                    remove_output(out / pdf_name(files[agency_id]))
             for result in runs:
                 executed.append(result)
                 ledger.add(result)
@@ -818,7 +848,7 @@ class _Ledger:
             for r in results
             if r.status == "ok" and r.file not in self.recorded and (self.out / r.file).is_file()
         ]
-        written = list(new)
+        written = new + [pdf_name(n) for n in new if (self.out / pdf_name(n)).is_file()]
         try:
             # the manifest first: it is what the next run reads
             _write_manifest(
@@ -1205,6 +1235,7 @@ def _remove(out: Path, names: Iterable[str]) -> None:
     """Remove reports an earlier run left that this run does not keep."""
     for name in names:
         (out / name).unlink(missing_ok=True)
+        (out / pdf_name(name)).unlink(missing_ok=True)
 
 
 def _tidy_logs(folder: Path, results: list[AgencyResult]) -> None:
@@ -1460,6 +1491,9 @@ def _write_index(
                 else int(record["n_major_not_met"]),
                 "band": fw.band_label(record.get("band"), lang),
                 "file": result.file if result.status == "ok" else "",
+                "pdf": pdf_name(result.file)
+                if result.status == "ok" and (out / pdf_name(result.file)).is_file()
+                else "",
                 "status": result.status,
                 "error": result.error or "",
             }
@@ -1469,6 +1503,7 @@ def _write_index(
         t=lambda key, **kw: i18n.t(key, lang, **{**fw.names(lang), **kw}),
         lang=lang,
         css=stylesheet(),
+        page_label=css_string(f"{i18n.t('index.title', lang, **fw.names(lang))} · {data.round}"),
         title=i18n.t("index.title", lang, **fw.names(lang)),
         intro=i18n.t(
             "index.intro",

@@ -26,9 +26,9 @@ from guidekit.intake.responses import read_responses
 from guidekit.paths import examples_dir
 from guidekit.problems import GuidekitError
 from guidekit.render import charts
-from guidekit.render.html import HTML, render
+from guidekit.render.html import HTML, css_string, render
 from guidekit.scoring import KEY, Scores, score
-from guidekit.scoring.recommend import recommend
+from guidekit.scoring.recommend import Priority, priorities, ranked, recommend
 
 
 def local_time(value: str) -> dt.datetime | None:
@@ -379,6 +379,28 @@ class AgencyReport:
         ]
         return float(row["median"].iloc[0]) if not row.empty else math.nan
 
+    def _anchor(self, a: _Assessment, item_id: str) -> str:
+        """The id of the one row that details ``item_id`` (unique across assessments)."""
+        return f"a{self.assessments.index(a) + 1}-{item_id}"
+
+    @staticmethod
+    def _home(status: str) -> str:
+        """The section that details an item with this result (each item in one place):
+        gaps for not met / partly met, not-applicable items, else disagreements."""
+        if status in {"not_met", "partial"}:
+            return "section-gaps"
+        return "section-na" if status == "na" else "section-disagreements"
+
+    def _answer_summary(self, instrument: str, answers: pd.DataFrame) -> list[dict[str, Any]]:
+        """How many respondents gave each answer, in the scale's order (then unanswered)."""
+        scale = self.framework.scale(instrument)
+        codes = [c if isinstance(c, str) else None for c in answers["answer"]]
+        order = [o.code for o in scale.options] + sorted(
+            {c for c in codes if c is not None and c not in {o.code for o in scale.options}}
+        )
+        counts = [(code, codes.count(code)) for code in order] + [(None, codes.count(None))]
+        return [{"label": self._answer_label(instrument, code), "n": n} for code, n in counts if n]
+
     def _item_rows(self, a: _Assessment, items: pd.DataFrame) -> list[dict[str, Any]]:
         rows = []
         for _, item in items.iterrows():
@@ -387,6 +409,9 @@ class AgencyReport:
             rows.append(
                 {
                     "id": item["item_id"],
+                    "anchor": self._anchor(a, item["item_id"]),
+                    "home": self._home(str(item["status"])),
+                    "summary": self._answer_summary(a.key["instrument"], answers),
                     "text": self._text(spec, "text"),
                     "major": bool(item["major"]),
                     "status": item["status"],
@@ -417,10 +442,14 @@ class AgencyReport:
             )
         return rows
 
-    def _section(self, template: str, key: str, **context: Any) -> HTML:
-        # the scale's own words for results ("未規劃" in a plan report, "不符合" in a service one)
+    def _words(self) -> dict[str, str]:
+        """The scale's own words for results ("未規劃" in a plan report, "不符合" in a
+        service one), as ``met``, ``partial``, ``not_met``."""
         instrument = self.assessments[0].key["instrument"]
-        words = {s: self._status_label(instrument, s) for s in ("met", "partial", "not_met")}
+        return {s: self._status_label(instrument, s) for s in ("met", "partial", "not_met")}
+
+    def _section(self, template: str, key: str, **context: Any) -> HTML:
+        words = self._words()
 
         def t(message: str, **values: Any) -> str:
             return self.t(message, **{**words, **values})
@@ -481,11 +510,17 @@ class AgencyReport:
             synthetic=self.data.responses.synthetic,
             assessments=assessments,
             notice=self._text(fw.meta, "notice"),
+            page_label=css_string(
+                self.t("report.page_label", agency=self.display_name, round=self.round)
+            ),
         )
         return HTML(html, text=self.t("report.title", agency=self.display_name))
 
     def overview(self) -> HTML:
-        """Overall score, band, coverage, position among the round's agencies, counts."""
+        """The first page: overall score, band, coverage, position among the round's
+        agencies, counts, then the priorities (:meth:`priorities`) with their meaning,
+        major items not met and recommended supporting measures, and room for an owner,
+        a due date and a status per priority."""
         blocks = []
         for a in self.assessments:
             o = a.overall
@@ -505,7 +540,7 @@ class AgencyReport:
                         n_unanswered=int(o["n_unanswered"]),
                     ),
                     "flags": self.t(
-                        "overview.flags",
+                        "overview.flags" if self._has_major else "overview.flags_nomajor",
                         n_major=int(o["n_major_not_met"]),
                         n_major_unanswered=int(
                             (a.items["major"] & (a.items["status"] == "unanswered")).sum()
@@ -518,9 +553,99 @@ class AgencyReport:
                     )
                     if bool(o["low_coverage"])
                     else "",
+                    **self._guidance(a),
                 }
             )
-        return self._section("section_overview.html.j2", "section.overview", blocks=blocks)
+        return self._section(
+            "section_overview.html.j2",
+            "section.overview",
+            blocks=blocks,
+            intro=self.t(
+                "priorities.intro" if self._has_major else "priorities.intro_gaps",
+                measures=self.t("priorities.intro_measures") if self.framework.measures else "",
+                **self._words(),
+            ),
+        )
+
+    @property
+    def _has_major(self) -> bool:
+        """Whether the framework marks any major items (大項)."""
+        return any(i.major for bank in self.framework.items.values() for i in bank)
+
+    def priorities(self, a: _Assessment) -> list[Priority]:
+        """What this assessment should do first (:func:`guidekit.scoring.priorities`)."""
+        return priorities(a.items, a.principles, self.framework)
+
+    def _item_link(self, a: _Assessment, item_id: str) -> dict[str, str]:
+        return {
+            "id": item_id,
+            "anchor": self._anchor(a, item_id),
+            "text": self._text(self.framework.item(item_id), "text"),
+        }
+
+    def _guidance(self, a: _Assessment) -> dict[str, Any]:
+        """The first page's priorities, each with its meaning and measures, and the major
+        items not met or unanswered that no priority names (so none is left out)."""
+        fw = self.framework
+        measures = {m.id: m for m in fw.measures}
+        chosen = recommend(a.items, a.principles, fw)
+        reasons = dict(zip(chosen["measure_id"], chosen["reasons"], strict=True))
+        shown: set[str] = set()
+        rows = []
+        for p in self.priorities(a):
+            principle = fw.principle(p.principle_id)
+            mine = set(a.items.loc[a.items["principle_id"] == p.principle_id, "item_id"])
+            shown.update(p.major_items)
+            rows.append(
+                {
+                    "rank": p.rank,
+                    "kind": p.kind,
+                    "anchor": f"a{self.assessments.index(a) + 1}-priority-{p.rank}",
+                    "label": self._principle_label(p.principle_id),
+                    "score": i18n.format_score(p.score),
+                    "band": self._band_label(
+                        a.principles.set_index("principle_id").loc[p.principle_id, "band"]
+                    ),
+                    "meaning": self._text(principle, "requirement"),
+                    "major_items": [self._item_link(a, i) for i in p.major_items],
+                    "gap_note": self.t(
+                        "priorities.gap" if self._has_major else "priorities.gap_nomajor",
+                        **self._words(),
+                    ),
+                    "measures": [
+                        {
+                            "id": m,
+                            "title": self._text(measures[m], "title"),
+                            "items": [
+                                self._item_link(a, r["item_id"])
+                                for r in reasons[m]
+                                if r["kind"] == "item" and r["item_id"] in mine
+                            ],
+                        }
+                        for m in p.measures
+                    ],
+                    "actions": p.actions,
+                }
+            )
+        majors = a.items[a.items["major"].astype(bool)]
+        other = majors[majors["major_not_met"].astype(bool) & ~majors["item_id"].isin(shown)]
+        unanswered = majors[majors["status"] == "unanswered"]
+        return {
+            "priorities": rows,
+            "other_majors": [self._item_link(a, i) for i in other["item_id"]],
+            "unanswered_majors": [
+                {**self._item_link(a, i), "principle": self._principle_label(pid)}
+                for i, pid in zip(unanswered["item_id"], unanswered["principle_id"], strict=True)
+            ],
+        }
+
+    def contents(self) -> HTML:
+        """Table of contents of the detail sections, and the way back to the round's index."""
+        keys = ["principles", "dimensions", "gaps", "disagreements"]
+        keys += ["measures"] if self.framework.measures else []
+        keys += ["na", "method"]
+        entries = [{"id": f"section-{k}", "heading": self.t(f"section.{k}")} for k in keys]
+        return self._section("report_contents.html.j2", "section.contents", entries=entries)
 
     def principle_chart(self, a: _Assessment) -> charts.Chart:
         """The 13-axis radar chart of one assessment against the round's median."""
@@ -578,6 +703,9 @@ class AgencyReport:
                         "label": self._principle_label(p["principle_id"]),
                         "dimension": p["dimension_id"],
                         "score": i18n.format_score(p["score"]),
+                        "width": 0.0
+                        if math.isnan(p["score"])
+                        else max(0.0, min(100.0, p["score"])),
                         "median": i18n.format_score(
                             self._median(a.key["instrument"], "principle", p["principle_id"])
                         ),
@@ -652,17 +780,6 @@ class AgencyReport:
             blocks.append({"label": self._assessment_label(a), "groups": groups})
         return self._section("section_gaps.html.j2", "section.gaps", blocks=blocks)
 
-    def major_items(self) -> HTML:
-        """Major items (大項) not met or unanswered, whatever the averages say
-        (nothing when the framework marks no major items)."""
-        if not any(i.major for bank in self.framework.items.values() for i in bank):
-            return HTML("", text="")
-        blocks = []
-        for a in self.assessments:
-            rows = a.items[a.items["major"] & a.items["status"].isin(["not_met", "unanswered"])]
-            blocks.append({"label": self._assessment_label(a), "items": self._item_rows(a, rows)})
-        return self._section("section_major.html.j2", "section.major", blocks=blocks)
-
     def disagreements(self) -> HTML:
         """Items where respondents disagree (discussion prompts)."""
         blocks = []
@@ -689,26 +806,28 @@ class AgencyReport:
             chosen = recommend(a.items, a.principles, self.framework)
             measures = {m.id: m for m in self.framework.measures}
             rows = []
-            for _, rec in chosen.iterrows():
-                m = measures[rec["measure_id"]]
+            by_id = chosen.set_index("measure_id")
+            for measure_id in ranked(chosen, a.items):
+                rec = by_id.loc[measure_id]
+                m = measures[measure_id]
                 reasons = []
+                by_status: dict[str, list[dict[str, str]]] = {}
                 for r in rec["reasons"]:
                     if r["kind"] == "item":
+                        label = self._status_label(a.key["instrument"], r["status"])
+                        by_status.setdefault(label, []).append(self._item_link(a, r["item_id"]))
+                reasons += [{"status": k, "items": v} for k, v in by_status.items()]
+                for r in rec["reasons"]:
+                    if r["kind"] != "item":
                         reasons.append(
-                            self.t(
-                                "measures.item_reason",
-                                item=r["item_id"],
-                                status=self._status_label(a.key["instrument"], r["status"]),
-                            )
-                        )
-                    else:
-                        reasons.append(
-                            self.t(
-                                "measures.score_reason",
-                                principle=self._principle_label(r["principle_id"]),
-                                score=i18n.format_score(r["score"]),
-                                threshold=f"{r['threshold']:g}",
-                            )
+                            {
+                                "text": self.t(
+                                    "measures.score_reason",
+                                    principle=self._principle_label(r["principle_id"]),
+                                    score=i18n.format_score(r["score"]),
+                                    threshold=f"{r['threshold']:g}",
+                                )
+                            }
                         )
                 rows.append(
                     {
@@ -825,7 +944,6 @@ class AgencyReport:
             "section.method",
             body=body,
             extra=extra,
-            notice=self._text(fw.meta, "notice"),
         )
 
     def sections(self) -> list[HTML]:
@@ -833,10 +951,10 @@ class AgencyReport:
         return [
             self.header(),
             self.overview(),
+            self.contents(),
             self.principles(),
             self.dimensions(),
             self.gaps(),
-            self.major_items(),
             self.disagreements(),
             self.measures(),
             self.not_applicable(),

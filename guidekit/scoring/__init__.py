@@ -9,6 +9,9 @@ files and renders nothing.
 from __future__ import annotations
 
 from guidekit.scoring.recommend import (
+    Priority,
+    priorities,
+    ranked,
     recommend,
 )
 from guidekit.scoring.rules import (
@@ -27,10 +30,13 @@ from guidekit.scoring.rules import (
 __all__ = [
     "KEY",
     "QUARTILES",
+    "Priority",
     "Scores",
     "answer_values",
     "overall_from_principle_scores",
+    "priorities",
     "quartile_band",
+    "ranked",
     "recommend",
     "respondent_scores",
     "score",
