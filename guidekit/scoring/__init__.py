@@ -8,7 +8,16 @@ files and renders nothing.
 
 from __future__ import annotations
 
+from guidekit.scoring.actions import (
+    OUTCOME_COLUMNS,
+    Outcome,
+    classify_outcomes,
+    is_gap,
+    item_statuses,
+    outcome_counts,
+)
 from guidekit.scoring.recommend import (
+    measures_for_item,
     recommend,
 )
 from guidekit.scoring.rules import (
@@ -26,9 +35,16 @@ from guidekit.scoring.rules import (
 
 __all__ = [
     "KEY",
+    "OUTCOME_COLUMNS",
     "QUARTILES",
+    "Outcome",
     "Scores",
     "answer_values",
+    "classify_outcomes",
+    "is_gap",
+    "item_statuses",
+    "measures_for_item",
+    "outcome_counts",
     "overall_from_principle_scores",
     "quartile_band",
     "recommend",
