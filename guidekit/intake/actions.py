@@ -28,8 +28,10 @@ from guidekit.answers import (
 )
 from guidekit.framework import Framework, load_framework
 from guidekit.intake.forms import META_SHEET, is_form, read_form_meta
+from guidekit.intake.responses import STORE_SUFFIXES
 from guidekit.intake.tabular import Table, read_sheets, read_table
 from guidekit.problems import DataError, Problem, Severity
+from guidekit.store import is_store_url, open_store
 from guidekit.text import clean
 
 #: The name of a form's actions sheet (zh-TW; found by its header, so a renamed sheet reads too).
@@ -130,7 +132,8 @@ def read_actions(
     Parameters
     ----------
     paths : path or iterable of paths
-        Files or folders (folders: every .csv / .xlsx / .ods below them).
+        Files or folders (folders: every .csv / .xlsx / .ods below them), or answer
+        stores (.sqlite, ``postgresql://``: their actions, checked when written).
     framework : Framework or path, optional
         Default: the bundled 政府數位服務指引.
     today : date, optional
@@ -155,7 +158,14 @@ def read_actions(
     files = _files(paths)
     rows: list[ActionRow] = []
     problems: list[Problem] = []
+    stored: list[Action] = []
     for path in files:
+        if is_store_url(str(path)) or path.suffix.lower() in STORE_SUFFIXES:
+            with open_store(
+                str(path) if is_store_url(str(path)) else path, fw, readonly=True
+            ) as store:
+                stored += store.actions()  # checked when they were written
+            continue
         if not path.exists():
             problems.append(
                 Problem.about_file(str(path), "missing-file", {"what": "", "what_en": ""})
@@ -165,6 +175,7 @@ def read_actions(
         rows += found
         problems += found_problems
     actions, checked = check_actions(rows, fw, today=today, item_status=item_status)
+    actions = stored + actions
     problems += checked
     read = ActionsRead(actions, problems, [str(p) for p in files])
     if strict and read.errors:
@@ -210,11 +221,14 @@ def file_rows(path: Path) -> tuple[list[ActionRow], list[Problem]]:
     return rows, problems + header_problems
 
 
-def _files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+def _files(paths: str | Path | Iterable[str | Path]) -> list[Path | str]:
     if isinstance(paths, str | Path):
         paths = [paths]
-    out: list[Path] = []
+    out: list[Path | str] = []
     for raw in paths:
+        if is_store_url(raw):
+            out.append(str(raw))  # a database URL, kept as given
+            continue
         path = Path(raw)
         if path.is_dir():
             out += sorted(
