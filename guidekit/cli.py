@@ -628,6 +628,22 @@ def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None
     "List agencies whose answers have errors as failed and report the others "
     "(default: any error stops the batch).",
 )
+@click.option(
+    "--actions",
+    "actions",
+    multiple=True,
+    type=STORE_OR_PATH,
+    help="改善行動檔案、資料夾或答案儲存檔（可重複；內附範例自帶）/ Improvement-action files, "
+    "folders or stores (repeatable; the bundled example has its own).",
+)
+@click.option(
+    "--previous",
+    "previous",
+    multiple=True,
+    type=STORE_OR_PATH,
+    help="上一回合的填答（判斷上一回合改善行動的結果；填答已含該回合時不需要）/ Last round's "
+    "answers (to judge last round's actions; not needed when the answers hold that round).",
+)
 @LANG_OPTION
 @_handle_errors
 def reports(
@@ -641,6 +657,8 @@ def reports(
     keep_notebooks: bool,
     progress: bool | None,
     skip_invalid: bool,
+    actions: tuple[Path, ...],
+    previous: tuple[Path, ...],
     lang: str | None,
 ) -> None:
     """產製各機關的 HTML 報告、索引、彙整表與執行紀錄。One self-contained HTML report per
@@ -650,6 +668,8 @@ def reports(
     try:
         result = run_reports(
             responses=list(responses) or None,
+            actions=list(actions) or None,
+            previous=list(previous) or None,
             out=out,
             agencies=list(agencies) or None,
             workers=workers,

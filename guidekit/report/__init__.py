@@ -8,6 +8,20 @@ notebook into a self-contained HTML page.
 
 from __future__ import annotations
 
-from guidekit.report.context import AgencyReport, RoundData, latest_round, load_round
+from guidekit.report.context import (
+    AgencyReport,
+    RoundData,
+    actions_for_item,
+    example_actions,
+    latest_round,
+    load_round,
+)
 
-__all__ = ["AgencyReport", "RoundData", "latest_round", "load_round"]
+__all__ = [
+    "AgencyReport",
+    "RoundData",
+    "actions_for_item",
+    "example_actions",
+    "latest_round",
+    "load_round",
+]

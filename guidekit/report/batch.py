@@ -407,6 +407,8 @@ def run_reports(
     notebook: str | Path | None = None,
     skip_invalid: bool = False,
     notify: Callable[[tuple[str, str]], None] | None = None,
+    actions: Any = None,
+    previous: Any = None,
 ) -> BatchResult:
     """Write one HTML report per agency of a round, plus ``index.html``,
     ``summary.csv`` and ``manifest.json``.
@@ -462,6 +464,10 @@ def run_reports(
     notify : callable, optional
         Called with each note (a (zh-TW, English) pair) as soon as it is known;
         every note is also in :attr:`BatchResult.notes`.
+    actions, previous : optional
+        Improvement actions (files, folders, stores or :class:`~guidekit.answers.Action`
+        records) and the previous round's answers for the reports' actions section
+        (:func:`guidekit.report.load_round`; the bundled example brings its own).
 
     Returns
     -------
@@ -500,7 +506,7 @@ def run_reports(
     if skip_invalid and not isinstance(responses, Responses):
         split = _valid_part(responses, framework)
         source = split.responses
-    data = load_round(source, framework, round)
+    data = load_round(source, framework, round, actions=actions, previous=previous)
     # absolute: papermill changes the working directory while a notebook runs
     out = Path(out if out is not None else default_out(lang, responses)).resolve()
     if out.exists() and not out.is_dir():

@@ -35,6 +35,8 @@ from guidekit.answers import (
     check_actions,
     is_overdue,
     lacks_reason,
+    round_key,
+    sorted_rounds,
 )
 from guidekit.files import check_targets
 from guidekit.framework import Framework, Item, default_framework_path
@@ -886,8 +888,18 @@ class Facilitator:
         answers = self.export(folder)
         framework = str(self.framework.path)
         folder = folder / "report"
+        # the agency's improvement actions and its previous round's answers (to judge last
+        # round's actions) come from the store itself
+        mine = self.store.actions(agency_id=self.agency_id)
+        rounds = sorted_rounds(self.store.sheets(agency_id=self.agency_id)["round"])
+        before = [r for r in rounds if round_key(r) < round_key(self.round)]
+        previous = (
+            self.store.responses(round=before[-1], agency_id=self.agency_id) if before else None
+        )
         result = batch.run_reports(
             responses=[answers.csv],
+            actions=mine,
+            previous=previous,
             out=folder,
             agencies=[self.agency_id],
             workers=1,
