@@ -178,7 +178,7 @@ def load_round(
     if before:
         frame = data.frame[data.frame["round"] == before[-1]].reset_index(drop=True)
         earlier = score(dataclasses.replace(data, frame=frame), weights)
-    elif acts:
+    elif acts or previous is not None:
         if previous is None and responses is None:
             rounds = sorted_rounds(p.name for p in (examples_dir() / "rounds").glob("*"))
             prior = [r for r in rounds if round_key(r) < round_key(chosen)]
