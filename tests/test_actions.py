@@ -22,9 +22,8 @@ from guidekit.answers import (
     latest_records,
     make_action_id,
 )
-from guidekit.intake import read_responses
 from guidekit.intake.actions import ActionsError, read_actions
-from guidekit.scoring import classify_outcomes, item_statuses, measures_for_item, score
+from guidekit.scoring import classify_outcomes, item_statuses, measures_for_item
 
 TODAY = dt.date(2026, 3, 1)
 
@@ -215,24 +214,6 @@ def test_measures_for_item_are_those_naming_it(mini, fw):
 
 
 # -- outcomes: hand-made cases ------------------------------------------------------------------
-
-
-@pytest.fixture
-def two_rounds(mini, write_csv):
-    """Agency A1 answers S1..S5 in 2025 and 2026 (one respondent, so value = answer)."""
-    answers = {  # item: (2025, 2026)
-        "S1": ("N", "Y"),  # improved
-        "S2": ("P", "P"),  # unchanged
-        "S3": ("P", "N"),  # worse
-        "S4": ("N", "P"),  # improved
-        "S5": ("N", ""),  # unanswered in 2026
-    }
-    rows = [
-        [rnd, "A1", "甲機關", "R1", item, pair[n], ""]
-        for n, rnd in enumerate(("2025", "2026"))
-        for item, pair in answers.items()
-    ]
-    return score(read_responses(write_csv(rows), mini))
 
 
 def _action(item: str, status: str, round: str = "2025", due: str = "2026-01-31", **kw):

@@ -12,7 +12,6 @@ from guidekit.report.context import (
     AgencyReport,
     RoundData,
     actions_for_item,
-    example_actions,
     latest_round,
     load_round,
 )
@@ -21,7 +20,6 @@ __all__ = [
     "AgencyReport",
     "RoundData",
     "actions_for_item",
-    "example_actions",
     "latest_round",
     "load_round",
 ]

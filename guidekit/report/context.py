@@ -32,7 +32,7 @@ from guidekit.framework import Framework, load_framework
 from guidekit.intake.actions import read_actions
 from guidekit.intake.register import agencies
 from guidekit.intake.responses import read_responses
-from guidekit.paths import examples_dir
+from guidekit.paths import example_actions, examples_dir
 from guidekit.problems import GuidekitError
 from guidekit.render import charts
 from guidekit.render.html import HTML, render
@@ -195,11 +195,6 @@ def load_round(
         acts,
         earlier,
     )
-
-
-def example_actions() -> Path:
-    """The bundled example's improvement actions (``data/examples/actions/``)."""
-    return examples_dir() / "actions"
 
 
 def actions_for_item(
