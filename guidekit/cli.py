@@ -41,7 +41,7 @@ from guidekit.intake.responses import read_responses, validate_responses
 from guidekit.problems import DataError, GuidekitError
 from guidekit.render.fonts import has_cjk_font
 from guidekit.report.batch import BatchInterrupted, report_filenames, run_reports
-from guidekit.research import load
+from guidekit.research import load, load_actions
 from guidekit.research.opendata import export_package
 from guidekit.store import copy_store, is_store_url, mask_url
 from guidekit.text import printable
@@ -807,6 +807,14 @@ def framework_cmd(folder: Path | None, lang: str | None) -> None:
     help="公開項目層級資料（個別答案、各項目結果）所需的最少填答人數 / Smallest respondent group "
     "published at item level.",
 )
+@click.option(
+    "--actions",
+    "actions",
+    multiple=True,
+    type=STORE_OR_PATH,
+    help="改善行動檔案、資料夾或答案儲存檔（可重複；內附範例自帶）/ Improvement-action files, "
+    "folders or stores (repeatable; the bundled example has its own).",
+)
 @LANG_OPTION
 @_handle_errors
 def export_cmd(
@@ -816,6 +824,7 @@ def export_cmd(
     framework: Path | None,
     licence: str,
     min_group: int,
+    actions: tuple[Path, ...],
     lang: str | None,
 ) -> None:
     """匯出開放資料（Frictionless Data Package）。Write scores and pseudonymised answers
@@ -829,12 +838,18 @@ def export_cmd(
     """
 
     lang = _lang(click.get_current_context(), lang)
+    data = load(list(responses) or None, framework)
+    if actions or not responses:  # the bundled example brings its own actions
+        listed = load_actions(list(actions) or None, data.framework)
+    else:
+        listed = []
     result = export_package(
-        load(list(responses) or None, framework),
+        data,
         out,
         round=round_,
         min_group=min_group,
         licence=licence,
+        actions=listed,
     )
     rows = [f"{k} {v}" for k, v in result.resources.items()]
     _say(
