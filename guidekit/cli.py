@@ -36,7 +36,7 @@ from guidekit.files import check_target, table_csv, write_output
 from guidekit.forms import FORMATS, prefill_rows, write_form, write_forms
 from guidekit.framework import check_weight, load_framework
 from guidekit.intake import agencies as agency_register
-from guidekit.intake import file_status
+from guidekit.intake import file_status, read_actions
 from guidekit.intake.responses import read_responses, validate_responses
 from guidekit.problems import DataError, GuidekitError
 from guidekit.render.fonts import has_cjk_font
@@ -1005,6 +1005,14 @@ if __name__ == "__main__":  # pragma: no cover
     help="以先前的答案預先填入（填答檔、資料夾、工作坊儲存檔或自評表）/ Pre-fill from earlier answers.",
 )
 @click.option(
+    "--actions",
+    "actions_from",
+    multiple=True,
+    type=STORE_OR_PATH,
+    help="改善行動檔案、資料夾或儲存檔：上一回合尚未完成的行動列在「改善行動」工作表（可重複）/ "
+    "Improvement actions: earlier rounds' open ones are listed on the Actions sheet.",
+)
+@click.option(
     "--out", type=click.Path(path_type=Path), required=True, help="檔案或資料夾 / File or folder."
 )
 @FRAMEWORK_OPTION
@@ -1021,6 +1029,7 @@ def form_cmd(
     fmt: str | None,
     respondents: int,
     source: Path | None,
+    actions_from: tuple[Path, ...],
     out: Path,
     framework: Path | None,
     lang: str | None,
@@ -1037,6 +1046,7 @@ def form_cmd(
     round_ = round_ or str(i18n.today().year)
     table = _form_agencies(register)
     prefill = read_responses(source, fw).frame if source is not None else None
+    actions = read_actions(list(actions_from), fw).actions if actions_from else []
     started = time.perf_counter()
     if all_:
         fmt = fmt or "ods"
@@ -1050,6 +1060,7 @@ def form_cmd(
             fmt=fmt,
             respondents=respondents,
             prefill=prefill,
+            actions=actions,
             stems={
                 a: n.removesuffix(".html") for a, n in report_filenames(table["agency_id"]).items()
             },
@@ -1122,6 +1133,7 @@ def form_cmd(
         fmt=fmt,
         respondents=respondents,
         prefill=rows,
+        actions=actions,
     )
     inst = fw.instrument(instrument)
     _echo(

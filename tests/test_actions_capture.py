@@ -7,10 +7,13 @@ import datetime as dt
 
 import openpyxl
 import pytest
+from click.testing import CliRunner
 
-from guidekit.answers import Action, ActionStatus
+from guidekit.answers import Action, ActionStatus, carried_forward
+from guidekit.cli import main
 from guidekit.forms import write_form
 from guidekit.intake import read_actions, read_responses
+from guidekit.paths import example_actions
 from guidekit.store import open_store
 from guidekit.widgets import Workshop
 
@@ -150,3 +153,39 @@ def test_next_rounds_form_lists_last_rounds_open_actions(store, fw, tmp_path):
     # the same action, as a record of the new round, for the agency to update
     assert listed.action_id == "A-open" and listed.round == "2026"
     assert listed.status is ActionStatus.IN_PROGRESS and listed.text == "開放原始碼"
+
+
+def test_guidekit_form_lists_open_actions_from_an_actions_file(tmp_path, fw):
+    agency = "301000000A"
+    example = read_actions(example_actions(), fw, strict=False).actions
+    open_ = [a for a in carried_forward(example, "2027") if a.agency_id == agency]
+    assert open_
+    first = open_[0]
+    mine = {
+        a.action_id
+        for a in open_
+        if a.instrument == first.instrument and a.service == first.service
+    }
+    out = tmp_path / "form.xlsx"
+    result = CliRunner().invoke(
+        main,
+        [
+            "form",
+            "--agency",
+            agency,
+            "--round",
+            "2027",
+            "--instrument",
+            first.instrument,
+            "--service",
+            first.service,
+            "--actions",
+            str(example_actions()),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    listed = read_actions(out, fw, today=dt.date(2027, 1, 1), strict=False).actions
+    assert {a.action_id for a in listed} == mine
+    assert {a.round for a in listed} == {"2027"}

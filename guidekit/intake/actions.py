@@ -15,6 +15,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import pandas as pd
+
 from guidekit.answers import (
     ACTION_ALIAS_TO_COLUMN,
     ACTION_FIELDS,
@@ -67,7 +69,7 @@ class ActionsRead:
         return [p for p in self.problems if p.is_error]
 
     @property
-    def frame(self):
+    def frame(self) -> pd.DataFrame:
         """The action table (:func:`guidekit.answers.actions_frame`)."""
         return actions_frame(self.actions)
 
@@ -190,7 +192,6 @@ def file_rows(path: Path) -> tuple[list[ActionRow], list[Problem]]:
     if is_form(path):
         meta = read_form_meta(path)
         defaults = {k: meta.get(k, "") for k in FORM_DEFAULTS}
-        defaults["agency_name"] = meta.get("agency_name", "")
         rows: list[ActionRow] = []
         problems: list[Problem] = []
         for table, _visible in read_sheets(path):

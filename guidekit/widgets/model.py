@@ -808,17 +808,9 @@ class Facilitator:
             item_status=self.item_statuses(),
         )
         warnings = [p.message(self.lang) for p in problems if not p.is_error]
-        if not checked:
-            errors = [
-                f"{p.column}：{p.message(self.lang)}"
-                if self.lang == "zh-TW"
-                else f"{p.column}: {p.message(self.lang)}"
-                for p in problems
-                if p.is_error
-            ]
-            return ActionOutcome(
-                "refused", item_id, "；".join(errors) if self.lang == "zh-TW" else "; ".join(errors)
-            )
+        if not checked:  # every rule it breaks, in the words the store uses
+            errors = [p for p in problems if p.is_error]
+            return ActionOutcome("refused", item_id, ActionRefused(errors).text(self.lang))
         try:
             (saved,) = self.store.record_actions(checked, who=self.who, session=self.session)
         except ActionRefused as refused:
