@@ -84,3 +84,8 @@ def test_the_bundled_example_report_has_actions_and_outcomes():
     assert report.data.actions and report.data.previous is not None
     html = str(report.actions())
     assert "上一回合改善行動的結果" in html and "改善行動計畫" in html
+
+
+def test_no_actions_collected_no_section():
+    report, _data = _report([])
+    assert str(report.actions()) == ""

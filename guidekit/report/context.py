@@ -818,7 +818,11 @@ class AgencyReport:
 
     def actions(self) -> HTML:
         """The action plan (every gap and action, by principle; gaps with no action marked)
-        and, in a later round, what became of last round's actions (overdue first)."""
+        and, in a later round, what became of last round's actions (overdue first).  Nothing
+        when no actions were collected at all (no actions source: the gaps section lists
+        the gaps)."""
+        if not self.data.actions:
+            return HTML("", text="")
         blocks = []
         fw = self.framework
         for a in self.assessments:
