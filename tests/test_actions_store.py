@@ -148,3 +148,25 @@ def test_unknown_action_filter_is_a_programming_error(tmp_path, fw):
         with pytest.raises(TypeError):
             store.actions(respondent="x")
     assert issubclass(ActionRefused, StoreError)
+
+
+def test_a_version_1_postgresql_store_is_migrated_by_a_writer(pg_cluster, fw):
+    import psycopg
+
+    url = pg_cluster.url(schema=pg_cluster.new_schema())
+    sheet = Sheet("2026", "0012", "甲機關", "", "service", "R1")
+    with open_store(url, fw) as store:
+        store.record(Change(sheet, fw.items["service"][0].id, "Y"))
+    with psycopg.connect(url, autocommit=True) as raw:  # the store an earlier guidekit wrote
+        raw.execute("DROP TABLE action_log")
+        raw.execute("UPDATE store_meta SET value = '1' WHERE key = 'schema_version'")
+    with open_store(url, fw, readonly=True) as store:
+        assert store.actions() == [] and len(store.responses().frame) == 1
+    with open_store(url, fw) as store:
+        store.record_actions([_action(fw)])
+        assert store.actions() == [_action(fw)]
+    with psycopg.connect(url, autocommit=True) as raw:
+        version = raw.execute("SELECT value FROM store_meta WHERE key = 'schema_version'")
+        assert version.fetchone() == ("2",)
+        with pytest.raises(psycopg.Error, match="append-only"):
+            raw.execute("DELETE FROM action_log")
