@@ -170,3 +170,18 @@ def test_a_version_1_postgresql_store_is_migrated_by_a_writer(pg_cluster, fw):
         assert version.fetchone() == ("2",)
         with pytest.raises(psycopg.Error, match="append-only"):
             raw.execute("DELETE FROM action_log")
+
+
+def test_an_export_folder_with_its_actions_file_reads_as_answers(tmp_path, fw):
+    from guidekit.intake import validate_responses
+
+    sheet = Sheet("2026", "0012", "甲機關", "", "service", "R1")
+    with open_store(tmp_path / "s.sqlite", fw) as store:
+        store.record(Change(sheet, fw.items["service"][0].id, "N"))
+        store.record_actions([_action(fw)])
+        out = store.export_file(tmp_path / "export" / "answers.csv")
+    assert out.actions_path is not None and out.actions_path.parent == out.path.parent
+    report = validate_responses(tmp_path / "export", fw)
+    assert report.ok, [p.format() for p in report.problems]
+    assert [(p.code, p.file) for p in report.problems] == [("actions-file", str(out.actions_path))]
+    assert len(report.responses.frame) == 1
