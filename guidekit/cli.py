@@ -36,12 +36,12 @@ from guidekit.files import check_target, table_csv, write_output
 from guidekit.forms import FORMATS, prefill_rows, write_form, write_forms
 from guidekit.framework import check_weight, load_framework
 from guidekit.intake import agencies as agency_register
-from guidekit.intake import file_status
+from guidekit.intake import file_status, read_actions
 from guidekit.intake.responses import read_responses, validate_responses
 from guidekit.problems import DataError, GuidekitError
 from guidekit.render.fonts import has_cjk_font
 from guidekit.report.batch import BatchInterrupted, report_filenames, run_reports
-from guidekit.research import load
+from guidekit.research import load, load_actions
 from guidekit.research.opendata import export_package
 from guidekit.store import copy_store, is_store_url, mask_url
 from guidekit.text import printable
@@ -637,6 +637,22 @@ def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None
     help="另將每份報告轉成可搜尋文字的 A4 PDF（需要 Chromium）/ Also write each report as a "
     "text-based A4 PDF (needs Chromium).",
 )
+@click.option(
+    "--actions",
+    "actions",
+    multiple=True,
+    type=STORE_OR_PATH,
+    help="改善行動檔案、資料夾或答案儲存檔（可重複；內附範例自帶）/ Improvement-action files, "
+    "folders or stores (repeatable; the bundled example has its own).",
+)
+@click.option(
+    "--previous",
+    "previous",
+    multiple=True,
+    type=STORE_OR_PATH,
+    help="上一回合的填答（判斷上一回合改善行動的結果；填答已含該回合時不需要）/ Last round's "
+    "answers (to judge last round's actions; not needed when the answers hold that round).",
+)
 @LANG_OPTION
 @_handle_errors
 def reports(
@@ -651,6 +667,8 @@ def reports(
     progress: bool | None,
     skip_invalid: bool,
     pdf: bool,
+    actions: tuple[Path, ...],
+    previous: tuple[Path, ...],
     lang: str | None,
 ) -> None:
     """產製各機關的 HTML 報告（可加 PDF）、索引、彙整表與執行紀錄。One self-contained HTML
@@ -660,6 +678,8 @@ def reports(
     try:
         result = run_reports(
             responses=list(responses) or None,
+            actions=list(actions) or None,
+            previous=list(previous) or None,
             out=out,
             agencies=list(agencies) or None,
             workers=workers,
@@ -798,6 +818,14 @@ def framework_cmd(folder: Path | None, lang: str | None) -> None:
     help="公開項目層級資料（個別答案、各項目結果）所需的最少填答人數 / Smallest respondent group "
     "published at item level.",
 )
+@click.option(
+    "--actions",
+    "actions",
+    multiple=True,
+    type=STORE_OR_PATH,
+    help="改善行動檔案、資料夾或答案儲存檔（可重複；內附範例自帶）/ Improvement-action files, "
+    "folders or stores (repeatable; the bundled example has its own).",
+)
 @LANG_OPTION
 @_handle_errors
 def export_cmd(
@@ -807,6 +835,7 @@ def export_cmd(
     framework: Path | None,
     licence: str,
     min_group: int,
+    actions: tuple[Path, ...],
     lang: str | None,
 ) -> None:
     """匯出開放資料（Frictionless Data Package）。Write scores and pseudonymised answers
@@ -820,12 +849,18 @@ def export_cmd(
     """
 
     lang = _lang(click.get_current_context(), lang)
+    data = load(list(responses) or None, framework)
+    if actions or not responses:  # the bundled example brings its own actions
+        listed = load_actions(list(actions) or None, data.framework)
+    else:
+        listed = []
     result = export_package(
-        load(list(responses) or None, framework),
+        data,
         out,
         round=round_,
         min_group=min_group,
         licence=licence,
+        actions=listed,
     )
     rows = [f"{k} {v}" for k, v in result.resources.items()]
     _say(
@@ -980,6 +1015,14 @@ if __name__ == "__main__":  # pragma: no cover
     type=PATH,
     help="以先前的答案預先填入（填答檔、資料夾、工作坊儲存檔或自評表）/ Pre-fill from earlier answers.",
 )
+@click.option(
+    "--actions",
+    "actions_from",
+    multiple=True,
+    type=STORE_OR_PATH,
+    help="改善行動檔案、資料夾或儲存檔：上一回合尚未完成的行動列在「改善行動」工作表（可重複）/ "
+    "Improvement actions: earlier rounds' open ones are listed on the Actions sheet.",
+)
 @click.option("--out", type=PATH, required=True, help="檔案或資料夾 / File or folder.")
 @FRAMEWORK_OPTION
 @LANG_OPTION
@@ -995,6 +1038,7 @@ def form_cmd(
     fmt: str | None,
     respondents: int,
     source: Path | None,
+    actions_from: tuple[Path, ...],
     out: Path,
     framework: Path | None,
     lang: str | None,
@@ -1011,6 +1055,7 @@ def form_cmd(
     round_ = round_ or str(i18n.today().year)
     table = _form_agencies(register)
     prefill = read_responses(source, fw).frame if source is not None else None
+    actions = read_actions(list(actions_from), fw).actions if actions_from else []
     started = time.perf_counter()
     if all_:
         fmt = fmt or "ods"
@@ -1024,6 +1069,7 @@ def form_cmd(
             fmt=fmt,
             respondents=respondents,
             prefill=prefill,
+            actions=actions,
             stems={
                 a: n.removesuffix(".html") for a, n in report_filenames(table["agency_id"]).items()
             },
@@ -1096,6 +1142,7 @@ def form_cmd(
         fmt=fmt,
         respondents=respondents,
         prefill=rows,
+        actions=actions,
     )
     inst = fw.instrument(instrument)
     _echo(

@@ -554,14 +554,20 @@ def table_csv(
     return text.encode("utf-8-sig" if bom else "utf-8")
 
 
-def ods_table_bytes(columns: Iterable[str], rows: Iterable[Iterable[str]], sheet: str) -> bytes:
+def ods_table_bytes(
+    columns: Iterable[str],
+    rows: Iterable[Iterable[str]],
+    sheet: str,
+    more: Iterable[tuple[str, Iterable[str], Iterable[Iterable[str]]]] = (),
+) -> bytes:
     """One plain table as an OpenDocument spreadsheet (.ods, ODF-CNS15251, the format
     Taiwan's government exchanges editable documents in): every cell text, never a
     formula (a note starting with "=" stays text), header row in bold.  The one
     writer of .ods answer tables (answer exports, ``ResponseStore.export_file``).
 
     Characters XML cannot hold (control characters but tab, line feed, carriage
-    return) are written as visible escapes (``\\x0b``), as in .xlsx exports.
+    return) are written as visible escapes (``\\x0b``), as in .xlsx exports.  ``more``
+    adds further sheets after the first, each (name, columns, rows): an export's actions.
     """
     from odf.opendocument import OpenDocumentSpreadsheet
     from odf.style import Style, TextProperties
@@ -572,7 +578,6 @@ def ods_table_bytes(columns: Iterable[str], rows: Iterable[Iterable[str]], sheet
     bold = Style(name="ceHead", family="table-cell")
     bold.addElement(TextProperties(fontweight="bold"))
     doc.automaticstyles.addElement(bold)
-    table = Table(name=sheet)
 
     def row_of(values: Iterable[str], style: Style | None = None) -> TableRow:
         row = TableRow()
@@ -587,10 +592,12 @@ def ods_table_bytes(columns: Iterable[str], rows: Iterable[Iterable[str]], sheet
             row.addElement(cell)
         return row
 
-    table.addElement(row_of(columns, bold))
-    for values in rows:
-        table.addElement(row_of(values))
-    doc.spreadsheet.addElement(table)
+    for name, header, values_of in ((sheet, columns, rows), *more):
+        table = Table(name=name)
+        table.addElement(row_of(header, bold))
+        for values in values_of:
+            table.addElement(row_of(values))
+        doc.spreadsheet.addElement(table)
     buffer = io.BytesIO()
     doc.write(buffer)
     return buffer.getvalue()

@@ -12,6 +12,8 @@ import datetime as dt
 import errno
 import functools
 import math
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +147,43 @@ def today() -> dt.date:
 def roc_year(year: int) -> int:
     """民國 year of a Gregorian year (2026 → 115)."""
     return year - ROC_OFFSET
+
+
+# A date as people in Taiwan type it: 民國 (1–3 digit year, 「民國」 optional) or Gregorian
+# (4 digits), separated by - / . or 年月日; Excel's date cells read as "2026-03-31 00:00:00".
+_DATE = re.compile(
+    r"(?:民國)?\s*(?P<y>\d{1,4})\s*(?:年|[-/.])\s*(?P<m>\d{1,2})\s*(?:月|[-/.])\s*"
+    r"(?P<d>\d{1,2})\s*日?(?:[ T]00:00(?::00(?:\.0+)?)?)?"
+)
+
+
+def parse_date(text: object) -> dt.date | None:
+    """A calendar date from what a person typed, in either calendar; None if it is not one.
+
+    Accepted: ISO ``2026-03-31``, ``2026/3/31``, ``2026.3.31``, ``2026年3月31日`` (Gregorian:
+    a four-digit year) and ``115/3/31``, ``115-03-31``, ``115.3.31``, ``115年3月31日``,
+    ``民國115年3月31日`` (民國: a year of one to three digits, 民國 year + 1911); full-width
+    digits and spaces are read as plain ones.  A date that does not exist (``115/2/30``)
+    is None.  The one home of date input: dates shown to people are :func:`format_date`'s.
+    """
+    if isinstance(text, dt.datetime):
+        return text.date()
+    if isinstance(text, dt.date):
+        return text
+    if not isinstance(text, str):
+        return None
+    value = unicodedata.normalize("NFKC", text).strip()
+    match = _DATE.fullmatch(value)
+    if match is None:
+        return None
+    year_text = match["y"]
+    year = int(year_text) + (ROC_OFFSET if len(year_text) <= 3 else 0)
+    if value.startswith("民國") and len(year_text) > 3:
+        return None
+    try:
+        return dt.date(year, int(match["m"]), int(match["d"]))
+    except ValueError:
+        return None
 
 
 def format_date(date: dt.date, lang: str = DEFAULT_LANG) -> str:

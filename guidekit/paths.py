@@ -44,3 +44,8 @@ def examples_dir() -> Path:
 
 def agencies_file() -> Path:
     return data_dir() / "agencies" / "agencies.csv"
+
+
+def example_actions() -> Path:
+    """The bundled example's improvement actions (``data/examples/actions/``)."""
+    return examples_dir() / "actions"

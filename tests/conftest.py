@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from guidekit.framework import Framework, load_framework
+from guidekit.intake import read_responses
 from guidekit.paths import data_dir, examples_dir
+from guidekit.scoring import score
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -68,6 +70,24 @@ def write_csv(tmp_path: Path) -> WriteCsv:
         return path
 
     return write
+
+
+@pytest.fixture
+def two_rounds(mini, write_csv):
+    """Agency A1 answers S1..S5 in 2025 and 2026 (one respondent, so value = answer)."""
+    answers = {  # item: (2025, 2026)
+        "S1": ("N", "Y"),  # improved
+        "S2": ("P", "P"),  # unchanged
+        "S3": ("P", "N"),  # worse
+        "S4": ("N", "P"),  # improved
+        "S5": ("N", ""),  # unanswered in 2026
+    }
+    rows = [
+        [rnd, "A1", "甲機關", "R1", item, pair[n], ""]
+        for n, rnd in enumerate(("2025", "2026"))
+        for item, pair in answers.items()
+    ]
+    return score(read_responses(write_csv(rows), mini))
 
 
 # -- stores: the same tests on SQLite and on PostgreSQL (issue 14) ---------------------------

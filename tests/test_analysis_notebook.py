@@ -64,6 +64,8 @@ def test_notebook_runs_on_the_bundled_example(tmp_path: Path) -> None:
     assert len(images) >= 9  # every section draws its chart
     assert "SV-P11-02" in texts and "題庫" in texts  # the version warning is shown
     assert "score_p05" in texts  # the chart's numbers are shown beside it
+    # the actions section answers its two questions for the bundled example
+    assert "未完成改善行動最多的原則是 P" in texts and "如期完成" in texts
 
 
 @pytest.mark.slow

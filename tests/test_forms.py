@@ -546,7 +546,7 @@ def test_generated_form_has_dropdowns_protection_and_print_setup(tmp_path, fw, f
         assert ws["E6"].alignment.wrap_text
     else:
         content = zipfile.ZipFile(path).read("content.xml").decode("utf-8")
-        assert content.count('table:protected="true"') == 6  # every sheet
+        assert content.count('table:protected="true"') == 7  # every sheet (actions too)
         assert 'of:cell-content-is-in-list("符合";"部分符合";"不符合";"不適用")' in content
         assert content.count('table:content-validation-name="val1"') == len(fw.items["service"])
         assert f"table:print-ranges=\"$'填答者1'.$A$1:.$J${n_rows}\"" in content

@@ -236,7 +236,8 @@ def test_first_page_lists_priorities_with_measures_and_room_for_owner(hostile, f
     assert expected
     overview = report.overview().html
     text = re.sub(r"<[^>]+>", "", overview)
-    assert "優先處理事項" in text and "負責人" in text and "預計完成日" in text
+    # no actions collected: room to write an owner (a unit), a due date and a status
+    assert "優先處理事項" in text and "負責單位" in text and "預定完成日" in text
     positions = [text.index(report._principle_label(p.principle_id)) for p in expected]
     assert positions == sorted(positions)
     for p in expected:
@@ -250,12 +251,16 @@ def test_recorded_actions_are_shown_and_escaped(hostile):
         "actions": [
             {
                 "action_id": "A1",
-                "action": "<b>訪談</b>使用者",
+                "item_id": "SV-P01-01",
+                "text": "<b>訪談</b>使用者",
                 "owner": "資訊室",
-                "due": "2027-03-31",
-                "status": "in_progress",
+                "due_label": "2027-03-31",
+                "status_label": "進行中",
+                "overdue": True,
             }
         ],
+        "tracked": True,
+        "without": [{"id": "SV-P01-02", "anchor": "a1-SV-P01-02"}],
     }
     from guidekit.render.html import environment
 
@@ -264,7 +269,10 @@ def test_recorded_actions_are_shown_and_escaped(hostile):
     html = str(macro(priority, t))
     assert "&lt;b&gt;訪談&lt;/b&gt;使用者" in html and "<b>" not in html
     assert "資訊室" in html and "2027-03-31" in html and "進行中" in html
-    assert 'id="action-A1"' in html and "<caption>" in html
+    assert 'id="action-A1"' in html and "<caption>" in html and "逾期" in html
+    # a gap with no action is named, linked to its detail row; no blank lines to fill in
+    assert 'href="#a1-SV-P01-02"' in html and "尚無改善行動" in html
+    assert "gk-blank" not in html
 
 
 def test_contents_links_reach_every_detail_section(hostile):

@@ -334,7 +334,7 @@ def test_research_and_workshop_accept_a_database(url, fw, monkeypatch):
 
 def test_sqlite_file_stays_what_it_was(tmp_path, fw):
     """The split of the store module kept the SQLite file format: a file made by the
-    SQLite backend has exactly the tables and triggers it had."""
+    SQLite backend has exactly the tables and triggers it had, plus schema 2's action log."""
     path = tmp_path / "s.sqlite"
     open_store(path, fw).close()
     raw = sqlite3.connect(path)
@@ -343,6 +343,10 @@ def test_sqlite_file_stays_what_it_was(tmp_path, fw):
     )
     raw.close()
     assert names == [
+        "action_log",
+        "action_log_key",
+        "action_log_no_delete",
+        "action_log_no_update",
         "answer_log",
         "answer_log_no_delete",
         "answer_log_no_update",

@@ -22,6 +22,14 @@ worse).  The 2025 answers were given against question bank "2025.10", in which
 SV-P11-02 was worded more leniently (see data/frameworks/tw-dsg/changes.yaml),
 so that item was easier to meet in 2025; the files carry a 題庫版本 column.
 The 2025 round uses its own seeded generator, so the 2026 files do not change.
+
+Improvement actions (``actions/actions-<round>.csv``) come last, from a third seeded
+generator and from the answers just written (read and scored by guidekit): in 2025 most
+agencies record actions for some of their gaps (owner a unit, a due date, often a
+recommended supporting measure); in 2026 each 2025 action is updated — done (more often
+where the item's answer improved), still in progress, left as planned (overdue by then)
+or dropped with a reason, some not updated at all — and new actions are recorded for 2026
+gaps.  Making the actions never draws from the answers' generators: answers do not change.
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
+from guidekit.answers import Action, ActionStatus, actions_frame, make_action_id  # noqa: E402
+from guidekit.files import table_csv  # noqa: E402
 from guidekit.framework import load_framework  # noqa: E402
 
 SEED = 20261129
@@ -289,6 +299,136 @@ def write(
     return folder
 
 
+#: Seed of the improvement actions (their own generator: the answers never change).
+ACTIONS_SEED = 20261204
+#: Owners: units and roles, never a person's name.
+OWNERS = ["資訊室", "研考科", "服務設計小組", "業務科", "秘書室", "資訊室系統組", "為民服務中心"]
+#: Generic action texts when an item has no recommended supporting measure.
+ACTION_TEXTS = [
+    "盤點現況並訂定改善作法，於主管會報追蹤",
+    "修訂作業程序並辦理同仁說明會",
+    "於下一期委外契約納入相關要求",
+    "訪談使用者與第一線人員，整理改善需求",
+]
+DROP_REASONS = ["併入新年度整體系統改版計畫辦理", "經評估改採其他配套措施", "業務移撥他機關"]
+
+
+def make_actions(rounds: list[str]) -> dict[str, list[Action]]:
+    """Plausible improvement actions for the example rounds (see the module docstring)."""
+    from guidekit.intake import read_responses
+    from guidekit.scoring import measures_for_item, score
+
+    fw = load_framework(ROOT / "data" / "frameworks" / "tw-dsg")
+    titles = {m.id: m.title_zh for m in fw.measures}
+    items = {}
+    for round_id in rounds:
+        scored = score(read_responses(HERE / "rounds" / round_id, fw)).items
+        items[round_id] = {
+            (r.agency_id, r.item_id): (r.service, r.instrument, r.status, r.value, r.agency_name)
+            for r in scored.itertuples()
+        }
+    rng = random.Random(ACTIONS_SEED)
+    first, second = rounds
+    out: dict[str, list[Action]] = {first: [], second: []}
+
+    def new(round_id: str, key: tuple[str, str], due: dt.date, status: ActionStatus) -> Action:
+        service, instrument, _status, _value, name = items[round_id][key]
+        measures = measures_for_item(fw, key[1])
+        measure = rng.choice(measures) if measures and rng.random() < 0.7 else ""
+        text = f"推動配套措施：{titles[measure]}" if measure else rng.choice(ACTION_TEXTS)
+        return Action(
+            action_id=make_action_id(round_id, key[0], service, instrument, key[1], text),
+            round=round_id,
+            agency_id=key[0],
+            agency_name=name,
+            service=service,
+            instrument=instrument,
+            item_id=key[1],
+            text=text,
+            owner=rng.choice(OWNERS),
+            due=due,
+            status=status,
+            measure_id=measure,
+            target="Y" if rng.random() < 0.5 else "",
+        )
+
+    def gaps(round_id: str, agency_id: str) -> list[tuple[str, str]]:
+        return sorted(
+            key
+            for key, v in items[round_id].items()
+            if key[0] == agency_id and v[2] in ("partial", "not_met")
+        )
+
+    year = int(first[:4])
+    for agency_id in sorted({k[0] for k in items[first]}):
+        found = gaps(first, agency_id)
+        if not found or rng.random() < 0.25:
+            continue  # some agencies recorded no actions
+        for key in rng.sample(found, min(len(found), rng.randint(2, 5))):
+            due = dt.date(year + 1, rng.randint(1, 9), rng.randint(1, 28))
+            status = ActionStatus.IN_PROGRESS if rng.random() < 0.3 else ActionStatus.PLANNED
+            out[first].append(new(first, key, due, status))
+    for action in out[first]:
+        later = items[second].get((action.agency_id, action.item_id))
+        improved = (
+            later is not None and later[3] > items[first][(action.agency_id, action.item_id)][3]
+        )
+        draw = rng.random()
+        if draw < 0.12:
+            continue  # not updated in 2026: still open, carried forward
+        if draw < (0.75 if improved else 0.4):
+            finished = action.due + dt.timedelta(days=rng.randint(-60, 45))
+            update = dict(status=ActionStatus.DONE, completed=finished)
+        elif draw < 0.85:
+            update = dict(status=ActionStatus.IN_PROGRESS)
+        elif draw < 0.93:
+            update = dict(status=ActionStatus.PLANNED)
+        else:
+            update = dict(status=ActionStatus.DROPPED, reason=rng.choice(DROP_REASONS))
+        out[second].append(Action(**{**action.__dict__, **update, "round": second}))
+    year = int(second[:4])
+    for agency_id in sorted({k[0] for k in items[second]}):
+        updated = {a.item_id for a in out[second] if a.agency_id == agency_id}
+        found = [k for k in gaps(second, agency_id) if k[1] not in updated]
+        if not found or rng.random() < 0.3:
+            continue
+        for key in rng.sample(found, min(len(found), rng.randint(1, 4))):
+            # a few were due in the first half of the year and are still planned: overdue
+            overdue = rng.random() < 0.2
+            due = (
+                dt.date(year, rng.randint(3, 6), rng.randint(1, 28))
+                if overdue
+                else dt.date(year + 1, rng.randint(1, 12), rng.randint(1, 28))
+            )
+            out[second].append(new(second, key, due, ActionStatus.PLANNED))
+    return out
+
+
+def write_actions(actions: dict[str, list[Action]]) -> Path:
+    """Each round's actions as ``actions/actions-<round>.csv`` (UTF-8 with BOM, zh-TW headers)."""
+    from guidekit.store import export_actions_table
+
+    folder = HERE / "actions"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dataset.yaml").write_text(
+        "# Metadata of the bundled example's improvement actions (read by guidekit).\n"
+        "synthetic: true\n"
+        "title: 政府數位服務指引自評示範資料：改善行動（合成資料）\n"
+        "description: >-\n"
+        "  SYNTHETIC improvement actions for the example rounds (2025, 2026), made by\n"
+        f"  data/examples/make_example.py from the example answers (seed {ACTIONS_SEED}).\n"
+        "  Owners are units, not people. Not any agency's real plan.\n"
+        "generated_by: data/examples/make_example.py\n"
+        f"seed: {ACTIONS_SEED}\n",
+        encoding="utf-8",
+    )
+    for round_id, listed in actions.items():
+        table = export_actions_table(actions_frame(listed), "zh-TW")
+        data = table_csv(table, excel=False, lineterminator="\r\n")
+        (folder / f"actions-{round_id}.csv").write_bytes(data)
+    return folder
+
+
 def main() -> None:
     rng = random.Random(SEED)
     files, profiles = make_round(rng, ROUND, 10)
@@ -307,6 +447,11 @@ def main() -> None:
     )
     n_rows = sum(len(rows) for rows in earlier.values())
     print(f"wrote {folder.relative_to(ROOT)}/: {n_rows} answers from {len(earlier)} agencies")
+
+    actions = make_actions([EARLIER_ROUND, ROUND])
+    folder = write_actions(actions)
+    counts = ", ".join(f"{r}: {len(a)}" for r, a in actions.items())
+    print(f"wrote {folder.relative_to(ROOT)}/: actions ({counts})")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 from guidekit.forms.model import Form, build_form, form_id
 from guidekit.forms.write import (
     WrittenForm,
+    form_actions,
     latest_answers,
     prefill_rows,
     write_form,
@@ -23,6 +24,7 @@ __all__ = [
     "Form",
     "WrittenForm",
     "build_form",
+    "form_actions",
     "form_bytes",
     "form_id",
     "latest_answers",

@@ -20,8 +20,10 @@ import pandas as pd
 from openpyxl.utils.cell import get_column_letter as _letter
 
 from guidekit import i18n
+from guidekit.answers import ACTION_FIELDS, STATUS_LABELS, Action
 from guidekit.answers.rules import AGREED_RESPONDENT
 from guidekit.framework import Framework, ScaleOption
+from guidekit.intake.actions import ACTIONS_SHEET
 from guidekit.intake.forms import (
     FORM_COLUMNS,
     FORM_MARKER,
@@ -33,6 +35,23 @@ from guidekit.intake.forms import (
     SERVICE_LABEL,
     sheet_marker,
 )
+
+#: Columns of a form's actions sheet (a subset of the action table: the form gives the
+#: round, agency, service and form) and their widths in characters.
+ACTION_SHEET_COLUMNS = {
+    "action_id": 14,
+    "item_id": 11,
+    "text": 40,
+    "owner": 14,
+    "due": 12,
+    "status": 10,
+    "completed": 12,
+    "reason": 24,
+    "measure_id": 10,
+    "target": 10,
+}
+#: Blank rows for new actions below the listed ones.
+ACTION_BLANK_ROWS = 30
 
 #: Column widths in characters (the same order as FORM_COLUMNS).
 WIDTHS = {
@@ -74,6 +93,8 @@ class FormSheet:
     #: True for respondent sheets (protection, validation, print setup, frozen header).
     respondent: bool = False
     hidden: bool = False
+    #: Column widths in characters (default: the instructions sheet's two columns).
+    widths: list[int] | None = None
 
 
 @dataclasses.dataclass
@@ -112,6 +133,7 @@ def build_form(
     respondents: Sequence[str] = ("", "", ""),
     agreed: bool = True,
     prefill: pd.DataFrame | None = None,
+    actions: Sequence[Action] = (),
 ) -> Form:
     """The form of one agency: instructions, one sheet per respondent (names given or
     blank), the team's agreed answers, and the hidden identity sheet.
@@ -120,6 +142,11 @@ def build_form(
     written into the sheets of their respondents (a sheet per respondent found;
     :data:`AGREED_RESPONDENT` rows into the agreed sheet).  A 不適用 answer's note
     goes into the reason cell, any other note into the evidence cell.
+
+    ``actions``: improvement actions listed on the actions sheet (「改善行動」, after the
+    agreed sheet) for the agency to update — last round's open actions
+    (:func:`guidekit.answers.carried_forward`), each under its own ``action_id``; blank rows
+    below take new actions.  Read back by :func:`guidekit.intake.read_actions`.
     """
     lang = i18n.normalise_lang(lang)
     zh = lang == "zh-TW"
@@ -175,6 +202,9 @@ def build_form(
                 choices,
             )
         )
+    sheets.append(
+        _actions_sheet(fw, lang, actions, _sheet_name(ACTIONS_SHEET if zh else "Actions", sheets))
+    )
     meta_rows = [[FormCell(FORM_MARKER, "value")]]
     meta_rows += [[FormCell(k, "value"), FormCell(meta[k], "value")] for k in META_KEYS]
     sheets.append(FormSheet(META_SHEET, meta_rows, hidden=True))
@@ -220,7 +250,7 @@ def _instructions(fw: Framework, meta: dict[str, str], inst, scale, lang: str) -
         ],
         [],
     ]
-    for n in range(1, 9):
+    for n in range(1, 10):
         text = t(f"form.howto.{n}", lang, choices=choices, na=scale_na(scale, lang))
         lines.append([FormCell(), FormCell(text, "text")])
     return FormSheet(t("form.sheet.instructions", lang), lines)
@@ -322,3 +352,31 @@ def _respondent_sheet(
         }
         rows.append([cells[k] for k in FORM_COLUMNS])
     return FormSheet(name, rows, respondent=True)
+
+
+def _actions_sheet(fw: Framework, lang: str, actions: Sequence[Action], name: str) -> FormSheet:
+    """The actions sheet: row 1 the header (either language's, each an alias of its column),
+    then one row per listed action (its id protected, the rest editable), then blank rows."""
+    zh = lang == "zh-TW"
+    fields = {f.name: f for f in ACTION_FIELDS}
+    rows = [
+        [FormCell(fields[k].zh if zh else fields[k].en, "header") for k in ACTION_SHEET_COLUMNS]
+    ]
+    for action in actions:
+        values = action.row()
+        values["status"] = STATUS_LABELS[action.status][0 if zh else 1]
+        if action.target:
+            option = fw.scale(action.instrument).option_for(action.target)
+            if option is not None:
+                values["target"] = option.label_zh if zh else option.label_en
+        rows.append(
+            [
+                FormCell(values[k], "value" if k in ("action_id", "item_id") else "input")
+                for k in ACTION_SHEET_COLUMNS
+            ]
+        )
+    for _ in range(ACTION_BLANK_ROWS):
+        rows.append(
+            [FormCell("", "value" if k == "action_id" else "input") for k in ACTION_SHEET_COLUMNS]
+        )
+    return FormSheet(name, rows, widths=list(ACTION_SHEET_COLUMNS.values()))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from guidekit.answers import Action, carried_forward
 from guidekit.answers.rules import AGREED_RESPONDENT
 from guidekit.files import check_targets, write_output
 from guidekit.forms.model import build_form
@@ -97,11 +98,14 @@ def write_form(
     fmt: str | None = None,
     respondents: int = 3,
     prefill: pd.DataFrame | None = None,
+    actions: Sequence[Action] = (),
 ) -> WrittenForm:
     """Write one agency's form to ``path`` (format from ``fmt`` or the suffix: .ods/.xlsx).
 
     ``respondents``: blank respondent sheets when nothing is pre-filled (the
-    pre-filled answers bring one sheet per respondent found).
+    pre-filled answers bring one sheet per respondent found).  ``actions``: improvement
+    actions of any agencies and rounds; the form lists this agency's open ones from
+    earlier rounds (:func:`form_actions`) on its actions sheet.
 
     Raises
     ------
@@ -126,6 +130,7 @@ def write_form(
         lang=lang,
         respondents=[""] * respondents,
         prefill=prefill,
+        actions=form_actions(actions, agency_id, round, instrument, service),
     )
     write_output(path, form_bytes(form, fmt))
     sheets = sum(1 for s in form.sheets if s.respondent and s.name != AGREED_RESPONDENT)
@@ -137,6 +142,20 @@ def write_form(
         0 if prefill is None else int(prefill["answer"].notna().sum()),
         "" if prefill is None or prefill.empty else str(prefill["round"].iloc[0]),
     )
+
+
+def form_actions(
+    actions: Sequence[Action], agency_id: str, round: str, instrument: str, service: str = ""
+) -> list[Action]:
+    """The actions one agency's form for ``round`` lists: its open actions of earlier rounds
+    for this instrument and service, as records of ``round``
+    (:func:`guidekit.answers.carried_forward`), in item order."""
+    mine = [
+        a
+        for a in actions
+        if a.agency_id == agency_id and a.instrument == instrument and a.service == service
+    ]
+    return sorted(carried_forward(mine, round), key=lambda a: (a.item_id, a.action_id))
 
 
 def write_forms(
@@ -151,6 +170,7 @@ def write_forms(
     respondents: int = 3,
     prefill: pd.DataFrame | None = None,
     stems: dict[str, str] | None = None,
+    actions: Sequence[Action] = (),
 ) -> list[WrittenForm]:
     """One form per agency of ``agencies`` (columns ``agency_id``, ``name_zh``, ``name_en``)
     in ``folder``, named ``<stem>.<fmt>``: ``stems`` maps each agency id to a safe, unique
@@ -188,6 +208,7 @@ def write_forms(
                 fmt=fmt,
                 respondents=respondents,
                 prefill=mine,
+                actions=actions,
             )
         )
     return out
@@ -195,6 +216,7 @@ def write_forms(
 
 __all__: Sequence[str] = (
     "WrittenForm",
+    "form_actions",
     "latest_answers",
     "prefill_rows",
     "write_form",

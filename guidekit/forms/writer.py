@@ -188,6 +188,18 @@ def _ods(form: Form) -> bytes:
             table.setAttribute("protected", "true")
             table.addElement(TableColumn(stylename=column_styles["principle"]))
             table.addElement(TableColumn(stylename=column_styles["_wide"]))
+        elif sheet.widths:
+            table.setAttribute("protected", "true")
+            for width in sheet.widths:
+                key = f"_w{width}"
+                if key not in column_styles:
+                    style = Style(name=f"co{key}", family="table-column")
+                    style.addElement(
+                        TableColumnProperties(columnwidth=f"{width * 0.21 + 0.2:.2f}cm")
+                    )
+                    doc.automaticstyles.addElement(style)
+                    column_styles[key] = style
+                table.addElement(TableColumn(stylename=column_styles[key]))
         else:
             table.setAttribute("protected", "true")
             table.addElement(TableColumn(stylename=column_styles["principle"]))
@@ -339,6 +351,10 @@ def _xlsx(form: Form) -> bytes:
             ws.page_setup.fitToWidth = 1
             ws.page_setup.fitToHeight = 0
             ws.sheet_properties.pageSetUpPr.fitToPage = True
+        elif sheet.widths:
+            for index, width in enumerate(sheet.widths, start=1):
+                ws.column_dimensions[_letter(index)].width = width + 2
+            ws.freeze_panes = "A2"
         else:
             ws.column_dimensions["A"].width = 18
             ws.column_dimensions["B"].width = 100

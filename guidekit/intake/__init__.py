@@ -6,6 +6,7 @@ with a warning.  Boundary: produces :class:`~guidekit.answers.Responses`; scores
 
 from __future__ import annotations
 
+from guidekit.intake.actions import ActionsError, ActionsRead, read_actions
 from guidekit.intake.register import AGENCY_COLUMNS, agencies
 from guidekit.intake.responses import (
     AgencySplit,
@@ -23,6 +24,8 @@ from guidekit.intake.tabular import (
 
 __all__ = [
     "AGENCY_COLUMNS",
+    "ActionsError",
+    "ActionsRead",
     "AgencySplit",
     "FileStatus",
     "Table",
@@ -30,6 +33,7 @@ __all__ = [
     "agencies",
     "expand_paths",
     "file_status",
+    "read_actions",
     "read_responses",
     "read_table",
     "split_by_agency",

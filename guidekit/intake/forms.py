@@ -240,6 +240,17 @@ def read_form(
     return FormRead(meta, tables, problems, refused)
 
 
+def read_form_meta(path: str | Path) -> dict[str, str]:
+    """The identity of a form (:data:`META_KEYS` as written in its metadata sheet);
+    ``{}`` when the file has no metadata sheet."""
+    table = next((t for t, _ in read_sheets(path) if t.sheet == META_SHEET), None)
+    if table is None:
+        return {}
+    meta = _read_meta(table)
+    meta.pop("_marker", None)
+    return meta
+
+
 def _read_meta(table: Table) -> dict[str, str]:
     """The metadata sheet as a dict (row 1: the marker; then key / value rows)."""
     meta: dict[str, str] = {}

@@ -22,6 +22,7 @@ import pandas as pd
 from ruamel.yaml import YAML
 
 from guidekit import i18n
+from guidekit.answers.actions import is_action_header
 from guidekit.answers.columns import (
     ALIAS_TO_COLUMN,
     COLUMNS,
@@ -384,6 +385,10 @@ def validate_responses(
                     {"detail": f"{type(exc).__name__}: {exc}"},
                 )
             )
+            continue
+        if is_action_header(table.header) and not _is_answer_header(table.header):
+            # an improvement-actions table (an export's second file): not answers
+            problems.append(Problem.about_file(str(path), "actions-file", {}, Severity.WARNING))
             continue
         reader = _FileReader(table, fw)
         columns = reader.read()

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from openpyxl.utils.cell import get_column_letter
 
+from guidekit.answers import is_action_header
 from guidekit.problems import Problem, Severity
 
 #: Encodings tried, in order, for CSV files without a byte-order mark.  CP950 is
@@ -892,7 +893,8 @@ def _read_calamine(path: Path, kind: str, is_header: HeaderTest | None) -> Table
                 ),
             )
             for m in meta
-            if m.name != chosen
+            # an actions sheet (an export's second table) is read by intake.actions, not here
+            if m.name != chosen and not is_action_header(headers.get(m.name, []))
         ]
         problems = _sheet_problems(path, chosen, skipped, names.index(chosen) + 1, others)
         if chosen in too_big:

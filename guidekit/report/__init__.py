@@ -9,13 +9,20 @@ prints that page to PDF (``guidekit reports --pdf``).
 
 from __future__ import annotations
 
-from guidekit.report.context import AgencyReport, RoundData, latest_round, load_round
+from guidekit.report.context import (
+    AgencyReport,
+    RoundData,
+    actions_for_item,
+    latest_round,
+    load_round,
+)
 from guidekit.report.pdf import PdfEngineMissing, html_to_pdf
 
 __all__ = [
     "AgencyReport",
     "PdfEngineMissing",
     "RoundData",
+    "actions_for_item",
     "html_to_pdf",
     "latest_round",
     "load_round",

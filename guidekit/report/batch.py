@@ -423,6 +423,8 @@ def run_reports(
     skip_invalid: bool = False,
     notify: Callable[[tuple[str, str]], None] | None = None,
     pdf: bool = False,
+    actions: Any = None,
+    previous: Any = None,
 ) -> BatchResult:
     """Write one HTML report per agency of a round, plus ``index.html``,
     ``summary.csv`` and ``manifest.json``.
@@ -481,6 +483,10 @@ def run_reports(
     pdf : bool
         Also print each report to a text-based PDF beside it (same name, ``.pdf``),
         in the workers (:mod:`guidekit.report.pdf`); the index links both.
+    actions, previous : optional
+        Improvement actions (files, folders, stores or :class:`~guidekit.answers.Action`
+        records) and the previous round's answers for the reports' actions section
+        (:func:`guidekit.report.load_round`; the bundled example brings its own).
 
     Returns
     -------
@@ -523,7 +529,7 @@ def run_reports(
     if skip_invalid and not isinstance(responses, Responses):
         split = _valid_part(responses, framework)
         source = split.responses
-    data = load_round(source, framework, round)
+    data = load_round(source, framework, round, actions=actions, previous=previous)
     # absolute: papermill changes the working directory while a notebook runs
     out = Path(out if out is not None else default_out(lang, responses)).resolve()
     if out.exists() and not out.is_dir():

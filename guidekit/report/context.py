@@ -17,17 +17,26 @@ from typing import Any
 import pandas as pd
 
 from guidekit import i18n
-from guidekit.answers import Responses, round_key, sorted_rounds
+from guidekit.answers import (
+    Action,
+    ActionStatus,
+    Responses,
+    carried_forward,
+    is_overdue,
+    round_key,
+    sorted_rounds,
+)
 from guidekit.answers import latest_round as answers_latest_round
 from guidekit.files import write_atomic
 from guidekit.framework import Framework, load_framework
+from guidekit.intake.actions import read_actions
 from guidekit.intake.register import agencies
 from guidekit.intake.responses import read_responses
-from guidekit.paths import examples_dir
+from guidekit.paths import example_actions, examples_dir
 from guidekit.problems import GuidekitError
 from guidekit.render import charts
 from guidekit.render.html import HTML, css_string, render
-from guidekit.scoring import KEY, Scores, score
+from guidekit.scoring import KEY, Outcome, Scores, classify_outcomes, is_gap, score
 from guidekit.scoring.recommend import Priority, priorities, ranked, recommend
 
 
@@ -81,6 +90,10 @@ class RoundData:
     scores: Scores
     #: Rounds in the answers that were not chosen → number of agencies in each.
     other_rounds: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: Improvement actions of every agency and round (:func:`guidekit.intake.read_actions`).
+    actions: list[Action] = dataclasses.field(default_factory=list)
+    #: Scores of the round before (None when not read): judge last round's actions.
+    previous: Scores | None = None
 
     def save(self, path: str | Path) -> Path:
         """Pickle to ``path`` (a cache for the report notebooks of one batch)."""
@@ -102,10 +115,16 @@ def load_round(
     framework: Framework | str | Path | None = None,
     round: str | None = None,
     weights: dict[str, float] | None = None,
+    actions: str | Path | list[str | Path] | list[Action] | None = None,
+    previous: str | Path | list[str | Path] | Responses | None = None,
 ) -> RoundData:
     """Read answers, keep one round (default: the latest), and score it.
 
-    ``responses`` defaults to the bundled example round.
+    ``responses`` defaults to the bundled example round.  ``actions``: improvement-action
+    files, folders or stores (:func:`guidekit.intake.read_actions`; default with the bundled
+    example: its actions), or :class:`~guidekit.answers.Action` records.  The round before (to judge last round's actions) is scored
+    from ``responses`` when they hold it, else from ``previous`` (default with the bundled
+    example: its previous round).
 
     Raises
     ------
@@ -145,9 +164,76 @@ def load_round(
     others = (
         data.frame[data.frame["round"] != chosen].groupby("round")["agency_id"].nunique().to_dict()
     )
+    fw = data.framework
+    if actions is None and responses is None and example_actions().is_dir():
+        actions = example_actions()
+    if actions is None:
+        acts: list[Action] = []
+    elif isinstance(actions, list) and all(isinstance(a, Action) for a in actions):
+        acts = list(actions)  # type: ignore[arg-type]
+    else:
+        acts = read_actions(actions, fw).actions  # type: ignore[arg-type]
+    before = [r for r in sorted_rounds(data.frame["round"]) if round_key(r) < round_key(chosen)]
+    earlier = None
+    if before:
+        frame = data.frame[data.frame["round"] == before[-1]].reset_index(drop=True)
+        earlier = score(dataclasses.replace(data, frame=frame), weights)
+    elif acts or previous is not None:
+        if previous is None and responses is None:
+            rounds = sorted_rounds(p.name for p in (examples_dir() / "rounds").glob("*"))
+            prior = [r for r in rounds if round_key(r) < round_key(chosen)]
+            previous = examples_dir() / "rounds" / prior[-1] if prior else None
+        if isinstance(previous, Responses):
+            earlier = score(previous, weights)
+        elif previous is not None:
+            earlier = score(read_responses(previous, fw), weights)
     return RoundData(
-        chosen, subset, score(subset, weights), {str(k): int(v) for k, v in others.items()}
+        chosen,
+        subset,
+        score(subset, weights),
+        {str(k): int(v) for k, v in others.items()},
+        acts,
+        earlier,
     )
+
+
+def actions_for_item(
+    actions: list[Action],
+    key: dict[str, str],
+    item_id: str,
+    lang: str = "zh-TW",
+    today: dt.date | None = None,
+) -> list[dict[str, Any]]:
+    """The actions of one item of one assessment, as plain rows for a report section
+    (e.g. a priority's ``actions`` slot): ``action_id, text, owner, due`` (ISO),
+    ``due_label`` (both calendars), ``status`` (code), ``status_label``, ``measure_id``,
+    ``overdue`` (bool).  ``key`` is the assessment (round, agency_id, service, instrument);
+    the actions are this round's and earlier rounds' still-open ones
+    (:func:`guidekit.answers.carried_forward`).  Empty list: a gap with no action."""
+    today = today or i18n.today()
+    mine = [
+        a
+        for a in actions
+        if a.agency_id == key["agency_id"]
+        and a.service == key["service"]
+        and a.instrument == key["instrument"]
+        and a.item_id == item_id
+    ]
+    listed = [a for a in mine if a.round == key["round"]] + carried_forward(mine, key["round"])
+    return [
+        {
+            "action_id": a.action_id,
+            "text": a.text,
+            "owner": a.owner,
+            "due": a.due.isoformat(),
+            "due_label": i18n.format_date(a.due, lang),
+            "status": a.status.value,
+            "status_label": a.status.label(lang),
+            "measure_id": a.measure_id,
+            "overdue": is_overdue(a, today),
+        }
+        for a in sorted(listed, key=lambda a: (a.due, a.action_id))
+    ]
 
 
 def _shown_path(path: Path) -> str:
@@ -246,6 +332,7 @@ class AgencyReport:
         lang: str = "zh-TW",
         cache: str | Path | None = None,
         today: str | dt.date | None = None,
+        actions: str | Path | list[str | Path] | None = None,
     ) -> AgencyReport:
         """Build the report of ``agency_id``.
 
@@ -264,13 +351,19 @@ class AgencyReport:
             A :class:`RoundData` pickle written by the batch (skips reading and scoring).
         today : date or ISO string, optional
             The report date (default: today).
+        actions : path(s), optional
+            Improvement-action files or stores (:func:`load_round`).
 
         Raises
         ------
         GuidekitError
             If the agency has no answers in the round.
         """
-        data = RoundData.load(cache) if cache else load_round(responses, framework, round)
+        data = (
+            RoundData.load(cache)
+            if cache
+            else load_round(responses, framework, round, actions=actions)
+        )
         day = dt.date.fromisoformat(today) if isinstance(today, str) else today
         return cls(data, str(agency_id), lang, day)
 
@@ -573,8 +666,24 @@ class AgencyReport:
         return any(i.major for bank in self.framework.items.values() for i in bank)
 
     def priorities(self, a: _Assessment) -> list[Priority]:
-        """What this assessment should do first (:func:`guidekit.scoring.priorities`)."""
-        return priorities(a.items, a.principles, self.framework)
+        """What this assessment should do first (:func:`guidekit.scoring.priorities`), each
+        with the improvement actions recorded for its principle's items
+        (:func:`actions_for_item`, plus ``item_id``) when actions were collected."""
+        out = priorities(a.items, a.principles, self.framework)
+        if self.data.actions:
+            for p in out:
+                for item_id in a.items.loc[a.items["principle_id"] == p.principle_id, "item_id"]:
+                    listed = actions_for_item(
+                        self.data.actions, a.key, item_id, self.lang, self.today
+                    )
+                    p.actions.extend({**row, "item_id": item_id} for row in listed)
+        return out
+
+    @staticmethod
+    def _gaps_of(a: _Assessment, principle_id: str) -> list[str]:
+        """Items of one principle answered below the top of their scale (:func:`is_gap`)."""
+        part = a.items[a.items["principle_id"] == principle_id]
+        return [i for i, s in zip(part["item_id"], part["status"], strict=True) if is_gap(str(s))]
 
     def _item_link(self, a: _Assessment, item_id: str) -> dict[str, str]:
         return {
@@ -625,6 +734,12 @@ class AgencyReport:
                         for m in p.measures
                     ],
                     "actions": p.actions,
+                    "tracked": bool(self.data.actions),
+                    "without": [
+                        self._item_link(a, i)
+                        for i in self._gaps_of(a, p.principle_id)
+                        if self.data.actions and i not in {x["item_id"] for x in p.actions}
+                    ],
                 }
             )
         majors = a.items[a.items["major"].astype(bool)]
@@ -643,6 +758,7 @@ class AgencyReport:
         """Table of contents of the detail sections, and the way back to the round's index."""
         keys = ["principles", "dimensions", "gaps", "disagreements"]
         keys += ["measures"] if self.framework.measures else []
+        keys += ["actions"] if self.data.actions else []
         keys += ["na", "method"]
         entries = [{"id": f"section-{k}", "heading": self.t(f"section.{k}")} for k in keys]
         return self._section("report_contents.html.j2", "section.contents", entries=entries)
@@ -842,6 +958,76 @@ class AgencyReport:
             blocks.append({"label": self._assessment_label(a), "measures": rows})
         return self._section("section_measures.html.j2", "section.measures", blocks=blocks)
 
+    def actions(self) -> HTML:
+        """The action plan (every gap and action, by principle; gaps with no action marked)
+        and, in a later round, what became of last round's actions (overdue first).  Nothing
+        when no actions were collected at all (no actions source: the gaps section lists
+        the gaps)."""
+        if not self.data.actions:
+            return HTML("", text="")
+        blocks = []
+        fw = self.framework
+        for a in self.assessments:
+            items = a.items
+            groups = []
+            for p in fw.principles:
+                part = items[items["principle_id"] == p.id]
+                rows = []
+                for _, item in part.iterrows():
+                    listed = actions_for_item(
+                        self.data.actions, a.key, item["item_id"], self.lang, self.today
+                    )
+                    if not listed and not is_gap(str(item["status"])):
+                        continue
+                    rows.append(
+                        {
+                            "id": item["item_id"],
+                            "text": self._text(fw.item(item["item_id"]), "text"),
+                            "status": item["status"],
+                            "status_label": self._result_label(item),
+                            "actions": listed,
+                        }
+                    )
+                if rows:
+                    groups.append({"principle": self._principle_label(p.id), "items": rows})
+            outcomes = []
+            if self.data.previous is not None and self.data.actions:
+                both = dataclasses.replace(
+                    self.data.scores,
+                    items=pd.concat([self.data.previous.items, self.data.scores.items]),
+                )
+                mine = [
+                    x
+                    for x in self.data.actions
+                    if x.agency_id == self.agency_id
+                    and x.service == a.key["service"]
+                    and x.instrument == a.key["instrument"]
+                ]
+                frame = classify_outcomes(mine, both, self.round, on=self.today)
+                for r in frame.itertuples():
+                    outcomes.append(
+                        {
+                            "id": r.item_id,
+                            "text": r.text,
+                            "owner": r.owner,
+                            "due_label": i18n.format_date(dt.date.fromisoformat(r.due), self.lang),
+                            "status_label": ActionStatus(r.status).label(self.lang),
+                            "outcome": r.outcome,
+                            "outcome_label": Outcome(r.outcome).label(self.lang),
+                            "overdue": bool(r.overdue),
+                            "round": r.recorded_round,
+                        }
+                    )
+            blocks.append(
+                {
+                    "label": self._assessment_label(a),
+                    "groups": groups,
+                    "outcomes": outcomes,
+                    "n_without": sum(1 for g in groups for i in g["items"] if not i["actions"]),
+                }
+            )
+        return self._section("section_actions.html.j2", "section.actions", blocks=blocks)
+
     def not_applicable(self) -> HTML:
         """Items judged not applicable, with the reasons respondents gave."""
         blocks = []
@@ -957,6 +1143,7 @@ class AgencyReport:
             self.gaps(),
             self.disagreements(),
             self.measures(),
+            self.actions(),
             self.not_applicable(),
             self.method(),
         ]

@@ -12,6 +12,8 @@ can read::
                              (large respondent groups only)
     answers.csv              one row per respondent × item, pseudonymised (large groups only)
     groups.csv               overall scores summarised by level and kind of agency
+    actions.csv              improvement actions, pseudonymised, owners generalised (large
+                             groups only)
 
 **What the package protects, and what it cannot.**
 
@@ -50,6 +52,13 @@ can read::
   and no automatic filter can promise to catch all of them.  Answer
   timestamps (their order can reveal who answered first) and source file
   names and rows are not exported either.
+* *Improvement actions* (``actions.csv``) are item-level data (an action names a gap),
+  published for the same assessments as ``answers.csv``.  Each action gets a label
+  ``A1``, ``A2`` … per agency in a random order (the same action keeps its label across
+  the rounds of one package; the mapping is not kept); the action's text is free text
+  and is **not exported**, like notes; its owner (a unit, which in a small agency can be
+  one person) is published only as a generalised kind of unit
+  (:func:`generalise_owner`: 資訊單位, 研考單位, 業務單位, 服務單位, 行政單位, 其他單位).
 * *Spreadsheets.*  Text cells that a spreadsheet would run as a formula get a
   leading apostrophe (:func:`guidekit.files.excel_safe`, as ``summary.csv``);
   the package description says so and counts them.
@@ -82,13 +91,14 @@ import re
 import secrets
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from guidekit import i18n
-from guidekit.answers import AGREED_RESPONDENT, Responses
+from guidekit.answers import AGREED_RESPONDENT, Action, Responses, action_schema, actions_frame
 from guidekit.files import (
     RECORD,
     check_targets,
@@ -106,9 +116,11 @@ from guidekit.version import __version__
 __all__ = [
     "LICENCES",
     "MIN_GROUP",
+    "OWNER_KINDS",
     "RESOURCES",
     "ExportResult",
     "export_package",
+    "generalise_owner",
     "pseudonymise",
 ]
 
@@ -125,6 +137,7 @@ RESOURCES = (
     "item_results",
     "answers",
     "groups",
+    "actions",
 )
 
 DESCRIPTOR = "datapackage.json"
@@ -251,6 +264,58 @@ class ExportResult:
     kept: list[str] = dataclasses.field(default_factory=list)
 
 
+#: Kinds of unit an action's owner is generalised to (keyword → kind; first match wins).
+OWNER_KINDS = (
+    ("資訊", "資訊單位"),
+    ("研考", "研考單位"),
+    ("綜合規劃", "研考單位"),
+    ("業務", "業務單位"),
+    ("服務", "服務單位"),
+    ("客服", "服務單位"),
+    ("秘書", "行政單位"),
+    ("總務", "行政單位"),
+    ("行政", "行政單位"),
+)
+OTHER_OWNER = "其他單位"
+
+
+def generalise_owner(owner: str) -> str:
+    """The kind of unit an action's owner is (:data:`OWNER_KINDS`; 其他單位 otherwise): what
+    the open data publishes instead of the owner itself (a small unit can be one person)."""
+    return next((kind for key, kind in OWNER_KINDS if key in owner), OTHER_OWNER)
+
+
+def _action_labels(frame: pd.DataFrame) -> pd.Series:
+    """Random, non-reversible labels ``A1..An`` per agency for its action ids (the same id
+    keeps its label across rounds of one export); the mapping is not kept."""
+    rng = secrets.SystemRandom()
+    mapping: dict[tuple[str, str], str] = {}
+    for agency, group in frame.groupby("agency_id", sort=False):
+        ids = list(dict.fromkeys(group["action_id"].tolist()))
+        rng.shuffle(ids)
+        for n, action_id in enumerate(ids, start=1):
+            mapping[(str(agency), action_id)] = f"A{n}"
+    return pd.Series(
+        [mapping[(a, i)] for a, i in zip(frame["agency_id"], frame["action_id"], strict=True)],
+        index=frame.index,
+        dtype="string",
+    )
+
+
+def _actions_table(actions: Sequence[Action], large: pd.DataFrame, fw: Any) -> pd.DataFrame:
+    """The published actions: those of assessments in ``large`` (item level published)."""
+    columns = [c for c, _ in _ACTION_OUT]
+    frame = actions_frame(actions)
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    frame = frame.merge(large, on=KEY, how="inner")
+    principle = {i.id: i.principle for bank in fw.items.values() for i in bank}
+    frame["action"] = _action_labels(frame)
+    frame["principle_id"] = frame["item_id"].map(principle).astype("string")
+    frame["owner_kind"] = frame["owner"].map(generalise_owner).astype("string")
+    return frame[columns].sort_values([*KEY, "action"], kind="stable").reset_index(drop=True)
+
+
 def pseudonymise(frame: pd.DataFrame) -> pd.Series:
     """Random, non-reversible respondent labels ``R1..Rn`` per assessment.
 
@@ -336,6 +401,7 @@ def export_package(
     licence: str = "OGDL-Taiwan-1.0",
     today: dt.date | None = None,
     agency_register: pd.DataFrame | None = None,
+    actions: Sequence[Action] = (),
 ) -> ExportResult:
     """Write scores and pseudonymised answers as a Frictionless Data Package.
 
@@ -358,6 +424,9 @@ def export_package(
     agency_register : DataFrame, optional
         Agency attributes (``level``, ``kind``) for ``scores_overall`` and
         ``groups.csv`` (default :func:`guidekit.research.agencies`).
+    actions : sequence of Action, optional
+        Improvement actions (:func:`guidekit.research.load_actions`) for ``actions.csv``
+        (of the exported rounds; pseudonymised, owners generalised, text left out).
 
     Returns
     -------
@@ -382,7 +451,7 @@ def export_package(
     owned, kept = _check_folder(out, names)
     created = dt.datetime.combine(today or dt.date.today(), dt.time(0, 0), dt.UTC)
 
-    tables, schemas = _tables(scores, responses, min_group, agency_register)
+    tables, schemas = _tables(scores, responses, min_group, agency_register, actions)
     tables, escaped = _escape(tables)
     descriptor = _descriptor(
         scores, responses, tables, schemas, licence, created, min_group, escaped
@@ -481,7 +550,11 @@ def _check_folder(out: Path, names: list[str]) -> tuple[set[str], list[str]]:
 
 
 def _tables(
-    scores: Scores, responses: Responses | None, min_group: int, register: pd.DataFrame | None
+    scores: Scores,
+    responses: Responses | None,
+    min_group: int,
+    register: pd.DataFrame | None,
+    actions: Sequence[Action] = (),
 ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, Any]]]:
     fw = scores.framework
     attrs = register if register is not None else agencies()
@@ -601,8 +674,48 @@ def _tables(
                 "max",
             ]
         ],
+        "actions": _actions_table(
+            [a for a in actions if a.round in set(overall["round"])], large, fw
+        ),
     }
     return tables, schemas
+
+
+#: Columns of ``actions.csv``: a field of :func:`guidekit.answers.action_schema` (None) or
+#: the field of a column made here (pseudonym, principle, generalised owner).
+_ACTION_OUT: tuple[tuple[str, dict[str, Any] | None], ...] = (
+    ("round", None),
+    ("agency_id", None),
+    ("service", None),
+    ("instrument", None),
+    (
+        "action",
+        {
+            "name": "action",
+            "type": "string",
+            "title": "改善行動代號 Action (pseudonym)",
+            "description": "A1..An in random order per agency; the same action keeps its label "
+            "across the rounds of this package",
+        },
+    ),
+    ("item_id", None),
+    ("principle_id", {"name": "principle_id", "type": "string", "title": "原則 Principle"}),
+    (
+        "owner_kind",
+        {
+            "name": "owner_kind",
+            "type": "string",
+            "title": "負責單位類別 Kind of owning unit",
+            "description": "the owner generalised to a kind of unit (a small unit can be one "
+            "person)",
+        },
+    ),
+    ("due", None),
+    ("status", None),
+    ("completed", None),
+    ("measure_id", None),
+    ("target", None),
+)
 
 
 def _schemas(fw: Any, min_group: int) -> dict[str, dict[str, Any]]:
@@ -786,6 +899,11 @@ def _schemas(fw: Any, min_group: int) -> dict[str, dict[str, Any]]:
             ],
             "primaryKey": ["round", "instrument", "group_by", "group"],
         },
+    }
+    shared = {f["name"]: f for f in action_schema()["fields"]}
+    schemas["actions"] = {
+        "fields": [dict(shared[name]) if field is None else field for name, field in _ACTION_OUT],
+        "primaryKey": [*KEY, "action"],
     }
     for schema in schemas.values():
         schema["missingValues"] = [""]  # only a blank is missing: NA is an answer code

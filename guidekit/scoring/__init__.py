@@ -8,8 +8,17 @@ files and renders nothing.
 
 from __future__ import annotations
 
+from guidekit.scoring.actions import (
+    OUTCOME_COLUMNS,
+    Outcome,
+    classify_outcomes,
+    is_gap,
+    item_statuses,
+    outcome_counts,
+)
 from guidekit.scoring.recommend import (
     Priority,
+    measures_for_item,
     priorities,
     ranked,
     recommend,
@@ -29,10 +38,17 @@ from guidekit.scoring.rules import (
 
 __all__ = [
     "KEY",
+    "OUTCOME_COLUMNS",
     "QUARTILES",
+    "Outcome",
     "Priority",
     "Scores",
     "answer_values",
+    "classify_outcomes",
+    "is_gap",
+    "item_statuses",
+    "measures_for_item",
+    "outcome_counts",
     "overall_from_principle_scores",
     "priorities",
     "quartile_band",

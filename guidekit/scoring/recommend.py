@@ -71,6 +71,13 @@ def recommend(items: pd.DataFrame, principles: pd.DataFrame, framework: Framewor
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def measures_for_item(framework: Framework, item_id: str) -> list[str]:
+    """Ids of the supporting measures a gap in ``item_id`` recommends (a ``when`` condition
+    naming the item), in framework order: what the workshop offers beside the item's
+    "add an action"."""
+    return [m.id for m in framework.measures if any(item_id in c.items for c in m.when)]
+
+
 # -- priorities: what an agency should do first ----------------------------------------
 
 #: How much one reason makes a measure relevant: a major item not met weighs most, then

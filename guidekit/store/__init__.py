@@ -13,6 +13,8 @@ scoring or reports.
 from __future__ import annotations
 
 from guidekit.store.base import (
+    ACTION_FILTERS,
+    ACTION_LOG_COLUMNS,
     CURRENT_COLUMNS,
     DEFAULT_NAME,
     FIELD_LABELS,
@@ -23,6 +25,8 @@ from guidekit.store.base import (
     SLOT,
     STORE_ENV,
     URL_SCHEMES,
+    ActionRefused,
+    ActionSaved,
     Agreed,
     BackedUp,
     Change,
@@ -38,12 +42,23 @@ from guidekit.store.base import (
     text_problem,
     utc_now,
 )
-from guidekit.store.export import EXPORT_COLUMNS, ZH_HEADERS, ExportedFile, export_table
+from guidekit.store.export import (
+    ACTIONS_SHEET,
+    EXPORT_COLUMNS,
+    ZH_HEADERS,
+    ExportedFile,
+    actions_csv_path,
+    export_actions_table,
+    export_table,
+)
 from guidekit.store.open import copy_store, open_store
 from guidekit.store.postgres import PostgresStore
 from guidekit.store.sqlite import WAL_AUTOCHECKPOINT_PAGES, SQLiteStore
 
 __all__ = [
+    "ACTIONS_SHEET",
+    "ACTION_FILTERS",
+    "ACTION_LOG_COLUMNS",
     "CURRENT_COLUMNS",
     "DEFAULT_NAME",
     "EXPORT_COLUMNS",
@@ -57,6 +72,8 @@ __all__ = [
     "URL_SCHEMES",
     "WAL_AUTOCHECKPOINT_PAGES",
     "ZH_HEADERS",
+    "ActionRefused",
+    "ActionSaved",
     "Agreed",
     "BackedUp",
     "Change",
@@ -68,9 +85,11 @@ __all__ = [
     "Saved",
     "Sheet",
     "StoreError",
+    "actions_csv_path",
     "answer_option",
     "copy_store",
     "default_store_path",
+    "export_actions_table",
     "export_table",
     "is_store_url",
     "mask_url",

@@ -66,10 +66,15 @@ import platformdirs
 
 from guidekit import i18n
 from guidekit.answers import (
+    ACTION_COLUMNS,
     AGREED_RESPONDENT,
     COLUMNS,
+    Action,
+    ActionRow,
     Responses,
     SourceInfo,
+    actions_frame,
+    check_actions,
     clean_name,
     empty_frame,
     is_reserved_name,
@@ -79,12 +84,18 @@ from guidekit.answers import (
 )
 from guidekit.files import check_target
 from guidekit.framework import Framework, ScaleOption, load_framework
-from guidekit.problems import GuidekitError, Problem, ResponsesError, Severity
-from guidekit.store.export import ZH_HEADERS, ExportedFile, answer_file
+from guidekit.problems import GuidekitError, Problem, ResponsesError, Severity, sort_problems
+from guidekit.store.export import (
+    ZH_HEADERS,
+    ExportedFile,
+    actions_csv_path,
+    answer_file,
+)
 from guidekit.text import CONTROL, clean, printable
 
 #: Schema version written into the store; a newer store is refused, not guessed at.
-SCHEMA_VERSION = 1
+#: Version 2 added the action log (``action_log``); a writer migrates a version-1 store.
+SCHEMA_VERSION = 2
 
 #: The reserved respondent under which the team's agreed answers are kept and exported
 #: is :data:`guidekit.intake.responses.AGREED_RESPONDENT` (「團隊共識」), imported here.
@@ -155,6 +166,30 @@ CURRENT_VIEW = f"""CREATE VIEW current_answers AS
            respondent, item_id, new_answer AS answer, new_note AS note, framework_id,
            framework_version
     FROM ({CURRENT_SELECT.format(where="")}) AS newest_rows"""
+
+
+#: Columns of :meth:`ResponseStore.action_log` (one row per change of an action), in order:
+#: who and when, then the action as recorded (:data:`guidekit.answers.ACTION_COLUMNS`).
+ACTION_LOG_COLUMNS = ("log_id", "at", "who", "session", *ACTION_COLUMNS, *_FRAMEWORK)
+
+#: Action filters (:meth:`ResponseStore.actions`): columns of the action table.
+ACTION_FILTERS = ("round", "agency_id", "service", "instrument", "item_id", "action_id")
+
+#: The current actions: each (round, action_id)'s newest row of the action log, in log order
+#: (standard SQL for every backend; ``{where}`` is an optional filter).
+CURRENT_ACTIONS_SELECT = (
+    "SELECT id, at, who, session, "
+    + ", ".join(ACTION_COLUMNS)
+    + """, framework_id, framework_version
+    FROM (
+        SELECT action_log.*,
+               ROW_NUMBER() OVER (PARTITION BY round, action_id ORDER BY id DESC) AS newest
+        FROM action_log{where}
+    ) AS ranked
+    WHERE newest = 1
+    ORDER BY id
+"""
+)
 
 
 #: Columns that identify a slot (one answer of one respondent to one item).
@@ -402,6 +437,39 @@ class Saved:
     note: str
 
 
+@dataclasses.dataclass(frozen=True)
+class ActionSaved:
+    """What writing one action did: ``changed`` False when the store already held exactly
+    this record for its (round, action_id) (nothing appended, ``log_id`` None)."""
+
+    log_id: int | None
+    at: str
+    changed: bool
+    action: Action
+
+
+class ActionRefused(StoreError):
+    """An action the store refuses: it breaks a rule of :func:`guidekit.answers.check_actions`
+    (the same rules as an action file).  ``problems`` holds every one."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = sort_problems(problems)
+        super().__init__("action", "; ".join(p.message("en") for p in self.problems))
+
+    def text(self, lang: str = "zh-TW") -> str:
+        lang = i18n.normalise_lang(lang)
+        return i18n.t(
+            "store.error.action",
+            lang,
+            detail=("；" if lang == "zh-TW" else "; ").join(
+                f"{p.column}：{p.message(lang)}"
+                if lang == "zh-TW"
+                else f"{p.column}: {p.message(lang)}"
+                for p in self.problems
+            ),
+        )
+
+
 def utc_now() -> str:
     """Current UTC time as ISO 8601 with microseconds and ``+00:00``."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
@@ -494,6 +562,25 @@ class ResponseStore(abc.ABC):
         counted in this store afterwards."""
 
     @abc.abstractmethod
+    def _append_actions(
+        self, actions: Sequence[Action], who: str, session: str
+    ) -> list[ActionSaved]:
+        """In ONE transaction: take the time, then for each action read its (round,
+        action_id)'s current record and append a row when it differs
+        (:meth:`_apply_actions`); commit.  Any error rolls back all."""
+
+    @abc.abstractmethod
+    def _select_actions(self, filters: dict[str, str], log: bool) -> list[tuple[Any, ...]]:
+        """Action-log rows (tuples in :data:`ACTION_LOG_COLUMNS` order) matching ``filters``:
+        every row (``log``) or each (round, action_id)'s newest, by id.  A store written
+        before actions existed (schema 1, read-only) has none: ``[]``."""
+
+    @abc.abstractmethod
+    def _load_action_log(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Copy action-log rows (:data:`ACTION_LOG_COLUMNS`, ids kept) into this store, which
+        must hold none, in one transaction; returns the action-log rows it then holds."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release the connection (further use raises)."""
 
@@ -513,7 +600,9 @@ class ResponseStore(abc.ABC):
             ``not-empty`` if ``target`` holds log rows (nothing is written), or if
             ``target`` cannot be written (nothing is written: one transaction).
         """
-        return target._load_log(self._select_log({}))
+        rows = target._load_log(self._select_log({}))
+        target._load_action_log(self._select_actions({}, log=True))
+        return rows
 
     def __enter__(self) -> ResponseStore:
         return self
@@ -752,6 +841,95 @@ class ResponseStore(abc.ABC):
             return []
         return self._append(checked)
 
+    # -- actions ---------------------------------------------------------------------
+    def check_action(self, action: Action) -> Action:
+        """An action as the store keeps it, checked by the rules of an action file
+        (:func:`guidekit.answers.check_actions`; warnings such as "past due" do not stop it).
+
+        Raises
+        ------
+        ActionRefused
+            With every rule it breaks (no owner, unknown item or measure, dropped without
+            a reason …).
+        """
+        checked, problems = check_actions(
+            [ActionRow(self.location, None, action.row())], self.framework
+        )
+        if not checked:
+            raise ActionRefused([p for p in problems if p.is_error])
+        return checked[0]
+
+    def record_actions(
+        self, actions: Iterable[Action], *, who: str = "", session: str = ""
+    ) -> list[ActionSaved]:
+        """Write actions (each checked, :meth:`check_action`) in one transaction: all are
+        appended or none.  A record equal to what the store holds for its (round,
+        action_id) appends nothing.  The action log is append-only like the answer log: an
+        action's history is every row it ever had.
+
+        Raises
+        ------
+        ActionRefused
+            If any action breaks a rule (nothing is written).
+        StoreError
+            If the store cannot be written.
+        """
+        checked = [self.check_action(a) for a in actions]
+        if not checked:
+            return []
+        for field, value in (("who", who), ("session", session)):
+            if text_problem(value):
+                raise StoreError(
+                    "control-char", f"{field} cannot be stored", field=field, value=value
+                )
+        return self._append_actions(checked, who, session)
+
+    def _apply_actions(
+        self,
+        actions: Sequence[Action],
+        at: str,
+        current: Callable[[str, str], tuple[str, ...] | None],
+        insert: Callable[[tuple[Any, ...]], int],
+        who: str,
+        session: str,
+    ) -> list[ActionSaved]:
+        """Write ``actions`` inside a backend's open write transaction: the one algorithm of
+        every backend.  ``current(round, action_id)`` is the stored record (values in
+        :data:`ACTION_COLUMNS` order) or None; ``insert(values)`` appends one action-log row
+        (:data:`ACTION_LOG_COLUMNS` without ``log_id``) and returns its id."""
+        out: list[ActionSaved] = []
+        fw = self.framework
+        for action in actions:
+            values = tuple(action.row().values())
+            if current(action.round, action.action_id) == values:
+                out.append(ActionSaved(None, at, False, action))
+                continue
+            log_id = insert((at, who, session, *values, fw.id, fw.version))
+            out.append(ActionSaved(log_id, at, True, action))
+        return out
+
+    def _action_filters(self, values: dict[str, str | None]) -> dict[str, str]:
+        out = {}
+        for key, value in values.items():
+            if key not in ACTION_FILTERS:
+                raise TypeError(f"unknown filter {key!r}")
+            if value is not None:
+                out[key] = str(value)
+        return out
+
+    def actions(self, **filters: str | None) -> list[Action]:
+        """The current actions (each (round, action_id)'s newest record), in log order.
+
+        Filters (keyword, exact match): any of :data:`ACTION_FILTERS`."""
+        rows = self._select_actions(self._action_filters(filters), log=False)
+        return [Action.from_row(dict(zip(ACTION_LOG_COLUMNS, r, strict=True))) for r in rows]
+
+    def action_log(self, **filters: str | None) -> pd.DataFrame:
+        """Every change of an action, oldest first (columns :data:`ACTION_LOG_COLUMNS`;
+        ``log_id`` int64, the rest string).  Filters as in :meth:`actions`."""
+        rows = self._select_actions(self._action_filters(filters), log=True)
+        return _frame(rows, ACTION_LOG_COLUMNS)
+
     # -- reading ---------------------------------------------------------------------
     @staticmethod
     def _filters(values: dict[str, str | None]) -> dict[str, str]:
@@ -941,6 +1119,10 @@ class ResponseStore(abc.ABC):
         -------
         Path
             The file written.  Columns: :data:`EXPORT_COLUMNS` (11; no source columns).
+            The store's improvement actions (same round / agency / service / form
+            filters) are the second table: the sheet 「改善行動」 of an .xlsx / .ods file, or
+            ``<name>-actions.csv`` beside a CSV (only when there are actions), read back
+            by :func:`guidekit.intake.actions.read_actions`.
             :meth:`export_file` also says how many rows were written and which .xlsx
             cells had to be changed.
 
@@ -987,7 +1169,11 @@ class ResponseStore(abc.ABC):
             )
         check_target(path)  # before the work: a file guidekit did not write is never replaced
         responses = self.responses(framework, agreed=agreed, **filters)
-        return answer_file(path, responses, headers)
+        wanted = {k: v for k, v in filters.items() if k in ACTION_FILTERS}
+        actions = actions_frame(self.actions(**wanted))
+        if suffix == ".csv" and len(actions):
+            check_target(actions_csv_path(path))
+        return answer_file(path, responses, headers, actions)
 
 
 def _frame(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:

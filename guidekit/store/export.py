@@ -15,7 +15,15 @@ from typing import Literal
 
 import pandas as pd
 
-from guidekit.answers import COLUMNS, HEADER_ALIASES, ZH_HEADERS, Responses
+from guidekit.answers import (
+    ACTION_ZH_HEADERS,
+    COLUMNS,
+    HEADER_ALIASES,
+    STATUS_LABELS,
+    ZH_HEADERS,
+    ActionStatus,
+    Responses,
+)
 from guidekit.files import ods_table_bytes, table_csv, write_output
 from guidekit.text import visible_escape
 
@@ -36,6 +44,33 @@ class ExportedFile:
     path: Path
     rows: int
     replaced: tuple[tuple[int, str], ...] = ()
+    #: The improvement actions written: their rows, and for a CSV export the second file
+    #: holding them (:func:`actions_csv_path`; None when there were none to write).
+    action_rows: int = 0
+    actions_path: Path | None = None
+
+
+#: Sheet of an .xlsx / .ods export holding the improvement actions (the second table).
+ACTIONS_SHEET = "改善行動"
+
+
+def actions_csv_path(path: str | Path) -> Path:
+    """Where a CSV export's actions go: ``答案.csv`` → ``答案-actions.csv`` beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}-actions{path.suffix}")
+
+
+def export_actions_table(
+    actions: pd.DataFrame, headers: Literal["zh-TW", "canonical"] = "zh-TW"
+) -> pd.DataFrame:
+    """The actions table of an export (all cells ``str``): ``actions`` is an action table
+    (:func:`guidekit.answers.actions_frame`); with zh-TW headers the status is its word
+    (規劃中 …), which :func:`guidekit.intake.actions.read_actions` reads back."""
+    frame = actions.copy()
+    if headers == "zh-TW":
+        frame["status"] = [STATUS_LABELS[ActionStatus(s)][0] for s in frame["status"]]
+        frame = frame.rename(columns=ACTION_ZH_HEADERS)
+    return frame.astype(object).where(frame.notna(), "").astype(str)
 
 
 def export_table(
@@ -60,11 +95,19 @@ def export_table(
 
 
 def answer_file(
-    path: str | Path, responses: Responses, headers: Literal["zh-TW", "canonical"] = "zh-TW"
+    path: str | Path,
+    responses: Responses,
+    headers: Literal["zh-TW", "canonical"] = "zh-TW",
+    actions: pd.DataFrame | None = None,
 ) -> ExportedFile:
     """Write ``responses`` as an answer file: ``.csv`` (UTF-8 with BOM, CRLF) or ``.xlsx``
     (every cell text), through :func:`guidekit.files.write_output` (a temporary file renamed;
-    a file guidekit did not write is refused).  The caller checks the suffix.
+    a file guidekit did not write is refused).  The caller checks the suffix (and, for a
+    CSV with actions, :func:`actions_csv_path` too).
+
+    ``actions`` (an action table) are the second table: the sheet :data:`ACTIONS_SHEET` of
+    an .xlsx / .ods file, or the CSV file :func:`actions_csv_path` (written only when
+    there are actions).
 
     Raises
     ------
@@ -73,45 +116,62 @@ def answer_file(
     """
     path = Path(path)
     table = export_table(responses, headers)
+    acts = export_actions_table(actions, headers) if actions is not None else None
     replaced: list[tuple[int, str]] = []
+    actions_path = None
     if path.suffix.lower() == ".csv":
         # read back exactly by guidekit: nothing escaped; CRLF and a BOM, as Excel writes
         write_output(path, table_csv(table, excel=False, lineterminator="\r\n"))
+        if acts is not None and len(acts):
+            actions_path = actions_csv_path(path)
+            write_output(actions_path, table_csv(acts, excel=False, lineterminator="\r\n"))
     elif path.suffix.lower() == ".ods":  # OpenDocument (ODF-CNS15251), every cell text
         rows = list(table.itertuples(index=False, name=None))
-        write_output(path, ods_table_bytes(table.columns, rows, "answers"))
+        more = []
+        if acts is not None:
+            more.append(
+                (ACTIONS_SHEET, acts.columns, list(acts.itertuples(index=False, name=None)))
+            )
+        write_output(path, ods_table_bytes(table.columns, rows, "answers", more))
     else:
-        data, replaced = _xlsx_bytes(table)
+        data, replaced = _xlsx_bytes(table, acts)
         write_output(path, data)
-    return ExportedFile(path, len(table), tuple(replaced))
+    n_actions = 0 if acts is None else len(acts)
+    return ExportedFile(path, len(table), tuple(replaced), n_actions, actions_path)
 
 
-def _xlsx_bytes(table: pd.DataFrame) -> tuple[bytes, list[tuple[int, str]]]:
-    """The .xlsx file of ``table`` (every cell text) and the cells whose control characters
-    (which the file format cannot hold) were written as visible escapes."""
+def _xlsx_bytes(
+    table: pd.DataFrame, actions: pd.DataFrame | None = None
+) -> tuple[bytes, list[tuple[int, str]]]:
+    """The .xlsx file of ``table`` (every cell text; ``actions`` on a second sheet) and the
+    answer cells whose control characters (which the file format cannot hold) were written
+    as visible escapes."""
     from openpyxl import Workbook
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, TYPE_STRING
 
     replaced: list[tuple[int, str]] = []
 
     workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "answers"
-    for c, name in enumerate(table.columns, start=1):
-        cell = sheet.cell(row=1, column=c, value=name)
-        cell.data_type = TYPE_STRING
-    for r, values in enumerate(table.itertuples(index=False, name=None), start=2):
-        for c, value in enumerate(values, start=1):
-            cell = sheet.cell(row=r, column=c)
-            if ILLEGAL_CHARACTERS_RE.search(value):
-                value = ILLEGAL_CHARACTERS_RE.sub(visible_escape, value)
-                replaced.append((r, str(table.columns[c - 1])))
-            cell.value = value
-            # Text, always: a note starting with "=" must not become a formula, and
-            # codes such as 0012 must keep their zeros when someone edits the file.
+    sheets = [("answers", table)] + ([(ACTIONS_SHEET, actions)] if actions is not None else [])
+    for n, (title, frame) in enumerate(sheets):
+        sheet = workbook.active if n == 0 else workbook.create_sheet()
+        sheet.title = title
+        for c, name in enumerate(frame.columns, start=1):
+            cell = sheet.cell(row=1, column=c, value=name)
             cell.data_type = TYPE_STRING
-            cell.number_format = "@"
-    sheet.freeze_panes = "A2"
+        for r, values in enumerate(frame.itertuples(index=False, name=None), start=2):
+            for c, value in enumerate(values, start=1):
+                cell = sheet.cell(row=r, column=c)
+                if ILLEGAL_CHARACTERS_RE.search(value):
+                    value = ILLEGAL_CHARACTERS_RE.sub(visible_escape, value)
+                    if n == 0:
+                        replaced.append((r, str(frame.columns[c - 1])))
+                cell.value = value
+                # Text, always: a note starting with "=" must not become a formula, and
+                # codes such as 0012 must keep their zeros when someone edits the file.
+                cell.data_type = TYPE_STRING
+                cell.number_format = "@"
+        sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue(), replaced

@@ -54,11 +54,14 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from guidekit.answers import ACTION_COLUMNS, Action
 from guidekit.framework import Framework
 from guidekit.store.base import (
+    CURRENT_ACTIONS_SELECT,
     CURRENT_SELECT,
     CURRENT_VIEW,
     SCHEMA_VERSION,
+    ActionSaved,
     Change,
     ResponseStore,
     Saved,
@@ -107,6 +110,37 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             FOR EACH STATEMENT EXECUTE FUNCTION guidekit_append_only()""",
         CURRENT_VIEW,
     ),
+    (  # 1 -> 2: the action log (improvement actions), append-only like the answer log
+        """CREATE TABLE action_log (
+            id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at                text NOT NULL,
+            who               text NOT NULL,
+            session           text NOT NULL,
+            action_id         text NOT NULL,
+            round             text NOT NULL,
+            agency_id         text NOT NULL,
+            agency_name       text NOT NULL,
+            service           text NOT NULL,
+            instrument        text NOT NULL,
+            item_id           text NOT NULL,
+            text              text NOT NULL,
+            owner             text NOT NULL,
+            due               text NOT NULL,
+            status            text NOT NULL
+                CHECK (status IN ('planned', 'in_progress', 'done', 'dropped')),
+            completed         text NOT NULL,
+            reason            text NOT NULL,
+            measure_id        text NOT NULL,
+            target            text NOT NULL,
+            framework_id      text NOT NULL,
+            framework_version text NOT NULL
+        )""",
+        "CREATE INDEX action_log_key ON action_log (round, action_id, id)",
+        """CREATE TRIGGER action_log_no_change BEFORE UPDATE OR DELETE ON action_log
+            FOR EACH ROW EXECUTE FUNCTION guidekit_append_only()""",
+        """CREATE TRIGGER action_log_no_truncate BEFORE TRUNCATE ON action_log
+            FOR EACH STATEMENT EXECUTE FUNCTION guidekit_append_only()""",
+    ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -123,6 +157,25 @@ _COLUMNS = (
 )
 
 _CURRENT_SELECT = CURRENT_SELECT
+
+_ACTION_VALUES = ", ".join(ACTION_COLUMNS)
+_ACTION_CURRENT = (
+    f"SELECT {_ACTION_VALUES} FROM action_log WHERE round = %s AND action_id = %s "
+    "ORDER BY id DESC LIMIT 1"
+)
+_ACTION_INSERT = (
+    f"INSERT INTO action_log (at, who, session, {_ACTION_VALUES}, framework_id, "
+    f"framework_version) VALUES ({', '.join(['%s'] * (len(ACTION_COLUMNS) + 5))}) RETURNING id"
+)
+_ACTION_INSERT_WITH_ID = (
+    f"INSERT INTO action_log (id, at, who, session, {_ACTION_VALUES}, framework_id, "
+    "framework_version) OVERRIDING SYSTEM VALUE "
+    f"VALUES ({', '.join(['%s'] * (len(ACTION_COLUMNS) + 6))})"
+)
+_ACTION_LOG_SELECT = (
+    f"SELECT id, at, who, session, {_ACTION_VALUES}, framework_id, framework_version "
+    "FROM action_log"
+)
 
 _SLOT_SELECT = """
     SELECT new_answer, new_note FROM answer_log
@@ -384,6 +437,64 @@ class PostgresStore(ResponseStore):
                     "coalesce(max(id), 0) + 1, false) FROM answer_log"
                 )
                 return int(conn.execute("SELECT count(*) FROM answer_log").fetchone()[0])
+        except psycopg.Error as exc:
+            raise self._error("write", "could not copy into", exc) from None
+
+    def _append_actions(
+        self, actions: Sequence[Action], who: str, session: str
+    ) -> list[ActionSaved]:
+        if self.readonly:
+            raise StoreError(
+                "readonly",
+                f"the store {self.location} is open for reading only",
+                path=self.location,
+            )
+        keys = sorted({agency_lock_key(a.round, a.agency_id) for a in actions})
+        try:
+            with self._connection() as conn, conn.transaction():
+                for key in keys:
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+                at = conn.execute(_NOW).fetchone()[0]
+
+                def current(round: str, action_id: str) -> tuple[str, ...] | None:
+                    row = conn.execute(_ACTION_CURRENT, (round, action_id)).fetchone()
+                    return None if row is None else tuple(row)
+
+                def insert(values: tuple[Any, ...]) -> int:
+                    return int(conn.execute(_ACTION_INSERT, values).fetchone()[0])
+
+                return self._apply_actions(actions, at, current, insert, who, session)
+        except psycopg.Error as exc:
+            raise self._error("write", "could not save to", exc) from None
+
+    def _select_actions(self, filters: dict[str, str], log: bool) -> list[tuple[Any, ...]]:
+        if not self._read("SELECT to_regclass('action_log') IS NOT NULL", ())[0][0]:
+            return []  # a store written before actions existed (read-only: not migrated)
+        where, params = self._where(filters)
+        if log:
+            return self._read(f"{_ACTION_LOG_SELECT}{where} ORDER BY id", params)
+        return self._read(CURRENT_ACTIONS_SELECT.format(where=where), params)
+
+    def _load_action_log(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        try:
+            with self._connection() as conn, conn.transaction():
+                conn.execute("LOCK TABLE action_log IN EXCLUSIVE MODE")
+                present = conn.execute("SELECT count(*) FROM action_log").fetchone()[0]
+                if present:
+                    raise StoreError(
+                        "not-empty",
+                        f"{self.location} already holds {present} action-log rows",
+                        path=self.location,
+                        rows=int(present),
+                    )
+                if rows:
+                    with conn.cursor() as cursor:
+                        cursor.executemany(_ACTION_INSERT_WITH_ID, list(rows))
+                conn.execute(
+                    "SELECT setval(pg_get_serial_sequence('action_log', 'id'), "
+                    "coalesce(max(id), 0) + 1, false) FROM action_log"
+                )
+                return int(conn.execute("SELECT count(*) FROM action_log").fetchone()[0])
         except psycopg.Error as exc:
             raise self._error("write", "could not copy into", exc) from None
 

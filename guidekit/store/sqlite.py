@@ -18,12 +18,15 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from guidekit.answers import ACTION_COLUMNS, Action
 from guidekit.files import SQLITE_SIBLINGS, check_target, install_output
 from guidekit.framework import Framework
 from guidekit.store.base import (
+    CURRENT_ACTIONS_SELECT,
     CURRENT_SELECT,
     CURRENT_VIEW,
     SCHEMA_VERSION,
+    ActionSaved,
     BackedUp,
     Change,
     ResponseStore,
@@ -76,6 +79,56 @@ CREATE TRIGGER IF NOT EXISTS answer_log_no_delete BEFORE DELETE ON answer_log
 """
     + CURRENT_VIEW.replace("CREATE VIEW", "CREATE VIEW IF NOT EXISTS", 1)
     + ";\n"
+)
+
+#: The action log (schema 2): one row per change of an action, append-only.
+_ACTION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS action_log (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    at                TEXT NOT NULL,              -- UTC, ISO 8601
+    who               TEXT NOT NULL,
+    session           TEXT NOT NULL,
+    action_id         TEXT NOT NULL,
+    round             TEXT NOT NULL,
+    agency_id         TEXT NOT NULL,
+    agency_name       TEXT NOT NULL,
+    service           TEXT NOT NULL,
+    instrument        TEXT NOT NULL,
+    item_id           TEXT NOT NULL,
+    text              TEXT NOT NULL,
+    owner             TEXT NOT NULL,
+    due               TEXT NOT NULL,              -- ISO date
+    status            TEXT NOT NULL CHECK (status IN ('planned', 'in_progress', 'done', 'dropped')),
+    completed         TEXT NOT NULL,              -- ISO date or ''
+    reason            TEXT NOT NULL,
+    measure_id        TEXT NOT NULL,
+    target            TEXT NOT NULL,
+    framework_id      TEXT NOT NULL,
+    framework_version TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS action_log_key ON action_log (round, action_id, id);
+CREATE TRIGGER IF NOT EXISTS action_log_no_update BEFORE UPDATE ON action_log
+    BEGIN SELECT RAISE(ABORT, 'action_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS action_log_no_delete BEFORE DELETE ON action_log
+    BEGIN SELECT RAISE(ABORT, 'action_log is append-only'); END;
+"""
+
+_ACTION_VALUES = ", ".join(ACTION_COLUMNS)
+_ACTION_CURRENT = (
+    f"SELECT {_ACTION_VALUES} FROM action_log WHERE round = ? AND action_id = ? "
+    "ORDER BY id DESC LIMIT 1"
+)
+_ACTION_INSERT = (
+    f"INSERT INTO action_log (at, who, session, {_ACTION_VALUES}, framework_id, "
+    f"framework_version) VALUES ({', '.join(['?'] * (len(ACTION_COLUMNS) + 5))})"
+)
+_ACTION_INSERT_WITH_ID = (
+    f"INSERT INTO action_log (id, at, who, session, {_ACTION_VALUES}, framework_id, "
+    f"framework_version) VALUES ({', '.join(['?'] * (len(ACTION_COLUMNS) + 6))})"
+)
+_ACTION_LOG_SELECT = (
+    f"SELECT id, at, who, session, {_ACTION_VALUES}, framework_id, framework_version "
+    "FROM action_log"
 )
 
 _CURRENT_SELECT = CURRENT_SELECT
@@ -261,10 +314,16 @@ class SQLiteStore(ResponseStore):
 
     def _create(self) -> None:
         with self._transaction() as db:
-            for statement in _statements(_SCHEMA):
+            for statement in _statements(_SCHEMA + _ACTION_SCHEMA):
                 db.execute(statement)
             row = db.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
+            if row is not None and str(row[0]).strip().isdigit() and int(row[0]) < SCHEMA_VERSION:
+                # an older store: the tables it lacked were created above (migration 1 -> 2)
+                db.execute(
+                    "UPDATE store_meta SET value = ? WHERE key = 'schema_version'",
+                    (str(SCHEMA_VERSION),),
+                )
+            elif row is None:
                 db.execute(
                     "INSERT INTO store_meta (key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -310,6 +369,60 @@ class SQLiteStore(ResponseStore):
                 "write", f"could not save to {self.path}: {exc}", detail=str(exc)
             ) from exc
         return out
+
+    def _append_actions(
+        self, actions: Sequence[Action], who: str, session: str
+    ) -> list[ActionSaved]:
+        try:
+            with self._transaction() as db:
+
+                def current(round: str, action_id: str) -> tuple[str, ...] | None:
+                    row = db.execute(_ACTION_CURRENT, (round, action_id)).fetchone()
+                    return None if row is None else tuple(row)
+
+                def insert(values: tuple[Any, ...]) -> int:
+                    return int(db.execute(_ACTION_INSERT, values).lastrowid)
+
+                return self._apply_actions(actions, utc_now(), current, insert, who, session)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(
+                "write",
+                f"could not save to {self.path}: {exc}",
+                path=str(self.path),
+                detail=str(exc),
+            ) from exc
+
+    def _select_actions(self, filters: dict[str, str], log: bool) -> list[tuple[Any, ...]]:
+        present = self._read(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'action_log'", []
+        )
+        if not present[0][0]:
+            return []  # a store written before actions existed (read-only: not migrated)
+        where, params = self._where(filters)
+        if log:
+            return self._read(f"{_ACTION_LOG_SELECT}{where} ORDER BY id", params)
+        return self._read(CURRENT_ACTIONS_SELECT.format(where=where), params)
+
+    def _load_action_log(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        try:
+            with self._transaction() as db:
+                present = db.execute("SELECT count(*) FROM action_log").fetchone()[0]
+                if present:
+                    raise StoreError(
+                        "not-empty",
+                        f"{self.path} already holds {present} action-log rows",
+                        path=str(self.path),
+                        rows=int(present),
+                    )
+                db.executemany(_ACTION_INSERT_WITH_ID, rows)
+                return int(db.execute("SELECT count(*) FROM action_log").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                "write",
+                f"could not copy into {self.path}: {exc}",
+                path=str(self.path),
+                detail=str(exc),
+            ) from exc
 
     @staticmethod
     def _agency_name_in(db: sqlite3.Connection, round: str, agency_id: str) -> str | None:

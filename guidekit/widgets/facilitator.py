@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from guidekit import i18n
+from guidekit.answers import ActionStatus
 from guidekit.render.html import render
 from guidekit.store import KEEP
 from guidekit.widgets.errors import ErrorPanel, guarded
@@ -47,6 +48,162 @@ class AgreedEditor:
     note: Any
     clear: Any
     status: Any
+
+
+class ActionEditor:
+    """ "Add an action" beside the agency's gaps: pick a gap (or one of its actions to
+    update), type what will be done, its owner and due date, pick a recommended supporting
+    measure; saved at once (:meth:`guidekit.widgets.model.Facilitator.save_action`)."""
+
+    def __init__(self, view: FacilitatorView) -> None:
+        import ipywidgets as w
+
+        self.view = view
+        t = view.t
+        wide = w.Layout(width="min(760px, 98%)")
+        style = {"description_width": "initial"}
+        self.gap = w.Dropdown(
+            options=[], value=None, description=t("workshop.actions.gap"), style=style, layout=wide
+        )
+        self.which = w.Dropdown(
+            options=[],
+            value=None,
+            description=t("workshop.actions.which"),
+            style=style,
+            layout=wide,
+        )
+        self.text = w.Textarea(
+            description=t("workshop.actions.text"), rows=2, style=style, layout=wide
+        )
+        self.owner = w.Text(description=t("workshop.actions.owner"), style=style)
+        self.due = w.Text(description=t("workshop.actions.due"), style=style)
+        self.status = w.Dropdown(
+            options=[(s.label(view.lang), s.value) for s in ActionStatus],
+            value=ActionStatus.PLANNED.value,
+            description=t("workshop.actions.status"),
+            style=style,
+        )
+        self.completed = w.Text(description=t("workshop.actions.completed"), style=style)
+        self.reason = w.Text(description=t("workshop.actions.reason"), style=style, layout=wide)
+        self.measure = w.Dropdown(
+            options=[],
+            value=None,
+            description=t("workshop.actions.measure"),
+            style=style,
+            layout=wide,
+        )
+        self.target = w.Dropdown(
+            options=[], value=None, description=t("workshop.actions.target"), style=style
+        )
+        self.save = w.Button(
+            description=t("workshop.actions.save"), icon="save", layout=w.Layout(width="auto")
+        )
+        self.message = w.HTML()
+        self.gap.observe(guarded(view.errors, "action gap")(self._on_gap), names="value")
+        self.which.observe(guarded(view.errors, "action pick")(self._on_which), names="value")
+        self.save.on_click(guarded(view.errors, "save action")(lambda _b: self.submit()))
+        self._actions: list[Any] = []
+        self.box = w.VBox(
+            [
+                self.gap,
+                self.which,
+                self.text,
+                w.HBox([self.owner, self.due, self.status], layout=w.Layout(flex_flow="row wrap")),
+                w.HBox([self.completed, self.target], layout=w.Layout(flex_flow="row wrap")),
+                self.reason,
+                self.measure,
+                w.HBox([self.save]),
+                self.message,
+            ]
+        )
+        self.box.add_class("gk-ws-item")
+
+    def set_gaps(self, gaps: list[str], actions: list[Any]) -> None:
+        """Offer the gaps (and the items with actions, to update them)."""
+        fw = self.view.model.framework
+        self._actions = actions
+        listed = list(dict.fromkeys([*gaps, *(a.item_id for a in actions)]))
+        self.gap.options = [
+            (f"{i} {fw.item(i).text('text', self.view.lang)[:60]}", i) for i in listed
+        ]
+        self.gap.value = None
+        self.message.value = (
+            ""
+            if listed
+            else render(
+                "workshop/status.html.j2", kind="none", text=self.view.t("workshop.actions.no_gaps")
+            )
+        )
+        self._clear()
+
+    def _clear(self) -> None:
+        for field in (self.text, self.owner, self.due, self.completed, self.reason):
+            field.value = ""
+        self.status.value = ActionStatus.PLANNED.value
+
+    def _on_gap(self, change: dict[str, Any]) -> None:
+        item_id = change["new"]
+        m = self.view.model
+        if item_id is None:
+            self.which.options, self.measure.options, self.target.options = [], [], []
+            return
+        mine = [a for a in self._actions if a.item_id == item_id]
+        self.which.options = [(self.view.t("workshop.actions.new"), "")] + [
+            (f"{a.action_id} {a.text[:50]}", a.action_id) for a in mine
+        ]
+        self.which.value = ""
+        self.measure.options = [(self.view.t("workshop.actions.no_measure"), "")] + [
+            (f"{mid} {title}", mid) for mid, title in m.measures(item_id)
+        ]
+        self.measure.value = ""
+        scale = m.framework.scale(m.instrument or "")
+        self.target.options = [("", "")] + [
+            (o.text("label", self.view.lang), o.code) for o in scale.options if not o.na
+        ]
+        self.target.value = ""
+        self._clear()
+
+    def _on_which(self, change: dict[str, Any]) -> None:
+        action = next((a for a in self._actions if a.action_id == change["new"]), None)
+        if action is None:
+            self._clear()
+            return
+        self.text.value, self.owner.value = action.text, action.owner
+        self.due.value = action.due.isoformat()
+        self.status.value = action.status.value
+        self.completed.value = action.completed.isoformat() if action.completed else ""
+        self.reason.value = action.reason
+        if action.measure_id not in [v for _, v in self.measure.options]:
+            self.measure.options = [*self.measure.options, (action.measure_id, action.measure_id)]
+        self.measure.value = action.measure_id
+        self.target.value = (
+            action.target if action.target in [v for _, v in self.target.options] else ""
+        )
+
+    def submit(self) -> Any:
+        """Save what the editor holds (new or updated); shows and returns the outcome."""
+        if self.gap.value is None:
+            return None
+        outcome = self.view.model.save_action(
+            self.gap.value,
+            action_id=self.which.value or "",
+            text=self.text.value,
+            owner=self.owner.value,
+            due=self.due.value,
+            status=self.status.value,
+            completed=self.completed.value,
+            reason=self.reason.value,
+            measure_id=self.measure.value or "",
+            target=self.target.value or "",
+        )
+        kind = "saved" if outcome.ok else "refused"
+        message = render("workshop/status.html.j2", kind=kind, text=outcome.message)
+        if outcome.ok:
+            gap = self.gap.value
+            self.view.draw_actions()
+            self.gap.value = gap
+        self.message.value = message
+        return outcome
 
 
 class FacilitatorView:
@@ -128,6 +285,8 @@ class FacilitatorView:
         )
         self.picked = w.VBox()
         self.table = w.HTML()
+        self.action_editor = ActionEditor(self)
+        self.actions_table = w.HTML()
 
         self.assessment.observe(
             guarded(self.errors, "assessment")(self._on_assessment), names="value"
@@ -170,6 +329,15 @@ class FacilitatorView:
                 self.picker,
                 self.picked,
                 self.table,
+                w.HTML(
+                    value=render(
+                        "workshop/heading.html.j2",
+                        level=3,
+                        text=self.t("workshop.actions.heading"),
+                    )
+                ),
+                self.action_editor.box,
+                self.actions_table,
             ]
         )
         self.widget.add_class("gk-ws-facilitator")
@@ -233,7 +401,10 @@ class FacilitatorView:
             self.picker.options = []
             self.picked.children = ()
             self.table.value = ""
+            self.actions_table.value = ""
+            self.action_editor.box.layout.display = "none"
             return
+        self.action_editor.box.layout.display = None
         self._draw()
 
     def _draw(self) -> None:
@@ -295,6 +466,45 @@ class FacilitatorView:
                 for r in items.itertuples()
             ],
         )
+
+        self.draw_actions()
+
+    def draw_actions(self) -> None:
+        """The agency's actions (overdue marked) and the gaps to add one to."""
+        m = self.model
+        fw = m.framework
+        titles = {x.id: x.text("title", self.lang) for x in fw.measures}
+        actions = m.actions()
+        self.actions = actions
+        self.actions_table.value = render(
+            "workshop/actions_table.html.j2",
+            caption=self.t("workshop.actions.table"),
+            headers=[
+                self.t("col.item"),
+                self.t("workshop.actions.text"),
+                self.t("workshop.actions.owner"),
+                self.t("workshop.actions.due"),
+                self.t("workshop.actions.status"),
+                self.t("workshop.actions.measure"),
+                self.t("workshop.actions.which"),
+            ],
+            overdue_label=self.t("action.overdue"),
+            empty=self.t("workshop.actions.empty"),
+            rows=[
+                {
+                    "item_id": a.item_id,
+                    "text": a.text,
+                    "owner": a.owner,
+                    "due": a.due.isoformat(),
+                    "status": a.status.label(self.lang),
+                    "measure": f"{a.measure_id} {titles.get(a.measure_id, '')}".strip(),
+                    "action_id": a.action_id,
+                    "overdue": m.is_overdue(a),
+                }
+                for a in actions
+            ],
+        )
+        self.action_editor.set_gaps(m.gaps(), actions)
 
     def _show_summary(self) -> None:
         """Respondents, disagreements and agreed answers (counted from what this page last

@@ -25,12 +25,33 @@ from typing import Any, Literal
 import pandas as pd
 
 from guidekit import i18n, scoring
-from guidekit.answers import AGREED_RESPONDENT, COLUMNS, Responses, lacks_reason
+from guidekit.answers import (
+    AGREED_RESPONDENT,
+    COLUMNS,
+    Action,
+    ActionRow,
+    Responses,
+    carried_forward,
+    check_actions,
+    is_overdue,
+    lacks_reason,
+    round_key,
+    sorted_rounds,
+)
 from guidekit.files import check_targets
 from guidekit.framework import Framework, Item, default_framework_path
 from guidekit.render import charts
 from guidekit.report import batch
-from guidekit.store import KEEP, Change, Conflict, ResponseStore, Saved, Sheet, StoreError
+from guidekit.store import (
+    KEEP,
+    ActionRefused,
+    Change,
+    Conflict,
+    ResponseStore,
+    Saved,
+    Sheet,
+    StoreError,
+)
 
 Status = Literal["saved", "unchanged", "pending", "refused", "conflict"]
 
@@ -96,6 +117,21 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status in ("saved", "unchanged")
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionOutcome:
+    """What happened to an action typed on the page: ``saved`` / ``unchanged`` (with the
+    ``action`` as stored) or ``refused`` (``message`` names every rule it breaks)."""
+
+    status: Literal["saved", "unchanged", "refused"]
+    item_id: str
+    message: str = ""
+    action: Action | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "refused"
 
 
 class Questionnaire:
@@ -706,6 +742,90 @@ class Facilitator:
         except KeyError:
             return code
 
+    # -- improvement actions -------------------------------------------------------------
+    def item_statuses(self) -> dict[tuple[str, str, str, str, str], str]:
+        """Combined status of each item of the agency this round, by the team rule (an
+        agreed answer settles an item) and :func:`guidekit.scoring.item_statuses`."""
+        responses = self.store.responses(round=self.round, agency_id=self.agency_id)
+        if responses.frame.empty:
+            return {}
+        return scoring.item_statuses(scoring.score(responses))
+
+    def gaps(self) -> list[str]:
+        """Items of the selected assessment below the top of the scale (partial or not
+        met, :func:`guidekit.scoring.is_gap`), in bank order: where an action can be added."""
+        status = self.item_statuses()
+        key = (self.round, self.agency_id, self.service or "", self.instrument or "")
+        return [
+            item.id
+            for item in self.framework.items.get(self.instrument or "", ())
+            if scoring.is_gap(status.get((*key, item.id), ""))
+        ]
+
+    def measures(self, item_id: str) -> list[tuple[str, str]]:
+        """(id, title) of the supporting measures recommended for a gap in ``item_id``
+        (:func:`guidekit.scoring.measures_for_item`): the choices beside "add an action"."""
+        titles = {m.id: m.text("title", self.lang) for m in self.framework.measures}
+        return [(m, titles[m]) for m in scoring.measures_for_item(self.framework, item_id)]
+
+    def actions(self) -> list[Action]:
+        """The agency's actions for the selected assessment: this round's, then earlier
+        rounds' open ones not yet updated this round (:func:`guidekit.answers.carried_forward`),
+        by item."""
+        mine = [
+            a
+            for a in self.store.actions(agency_id=self.agency_id)
+            if a.service == (self.service or "") and a.instrument == self.instrument
+        ]
+        now = [a for a in mine if a.round == self.round]
+        listed = now + carried_forward(mine, self.round)
+        order = {i.id: n for n, i in enumerate(self.framework.items.get(self.instrument or "", ()))}
+        return sorted(listed, key=lambda a: (order.get(a.item_id, 0), a.action_id))
+
+    def save_action(self, item_id: str, **fields: Any) -> ActionOutcome:
+        """Record an action for ``item_id`` in the selected assessment, saved at once.
+
+        ``fields`` are the action's columns as typed on the page (``text``, ``owner``,
+        ``due`` — 民國 or Gregorian —, ``status`` (default planned), ``completed``,
+        ``reason``, ``measure_id``, ``target``; ``action_id`` to update an existing one).
+        They go through the same rules as a form's actions sheet
+        (:func:`guidekit.answers.check_actions`), so the same action typed here and in a
+        form is the same record (same id).
+        """
+        values = {
+            "round": self.round,
+            "agency_id": self.agency_id,
+            "agency_name": self.agency_name,
+            "service": self.service or "",
+            "instrument": self.instrument or "",
+            "item_id": item_id,
+            "status": "planned",
+            **{k: "" if v is None else v for k, v in fields.items()},
+        }
+        checked, problems = check_actions(
+            [ActionRow(self.store.location, None, values)],
+            self.framework,
+            item_status=self.item_statuses(),
+        )
+        warnings = [p.message(self.lang) for p in problems if not p.is_error]
+        if not checked:  # every rule it breaks, in the words the store uses
+            errors = [p for p in problems if p.is_error]
+            return ActionOutcome("refused", item_id, ActionRefused(errors).text(self.lang))
+        try:
+            (saved,) = self.store.record_actions(checked, who=self.who, session=self.session)
+        except ActionRefused as refused:
+            return ActionOutcome("refused", item_id, refused.text(self.lang))
+        message = self.t("workshop.saved_at", time=local_time(saved.at))
+        if warnings:
+            message += " " + " ".join(warnings)
+        return ActionOutcome(
+            "saved" if saved.changed else "unchanged", item_id, message, saved.action
+        )
+
+    def is_overdue(self, action: Action, today: dt.date | None = None) -> bool:
+        """Open and past due (:func:`guidekit.answers.is_overdue`), relative to today in Taipei."""
+        return is_overdue(action, today or i18n.today())
+
     # -- files ---------------------------------------------------------------------------
     def _stem(self) -> str:
 
@@ -760,8 +880,18 @@ class Facilitator:
         answers = self.export(folder)
         framework = str(self.framework.path)
         folder = folder / "report"
+        # the agency's improvement actions and its previous round's answers (to judge last
+        # round's actions) come from the store itself
+        mine = self.store.actions(agency_id=self.agency_id)
+        rounds = sorted_rounds(self.store.sheets(agency_id=self.agency_id)["round"])
+        before = [r for r in rounds if round_key(r) < round_key(self.round)]
+        previous = (
+            self.store.responses(round=before[-1], agency_id=self.agency_id) if before else None
+        )
         result = batch.run_reports(
             responses=[answers.csv],
+            actions=mine,
+            previous=previous,
             out=folder,
             agencies=[self.agency_id],
             workers=1,

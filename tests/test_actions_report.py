@@ -1,0 +1,121 @@
+"""The report's actions section: the action plan by principle (gaps without an action
+marked), last round's actions with their outcome (overdue first), text escaped."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from guidekit.answers import Action, ActionStatus
+from guidekit.paths import examples_dir
+from guidekit.report import AgencyReport, actions_for_item, load_round
+
+from .helpers import HOSTILE_NOTE
+
+AGENCY = "301000000A"
+TODAY = dt.date(2026, 11, 30)
+
+
+def _report(actions):
+    rounds = examples_dir() / "rounds"
+    data = load_round(rounds / "2026", actions=actions, previous=rounds / "2025")
+    return AgencyReport(data, AGENCY, "zh-TW", TODAY), data
+
+
+def _gaps(data, round_id="2026"):
+    items = data.scores.items if round_id == "2026" else data.previous.items
+    mine = items[(items["agency_id"] == AGENCY) & items["status"].isin(["partial", "not_met"])]
+    return mine
+
+
+def _action(row, round_id, status, due, text, action_id):
+    return Action(
+        action_id=action_id,
+        round=round_id,
+        agency_id=AGENCY,
+        agency_name=row.agency_name,
+        service=row.service,
+        instrument=row.instrument,
+        item_id=row.item_id,
+        text=text,
+        owner="資訊室",
+        due=due,
+        status=status,
+    )
+
+
+def test_plan_outcomes_and_gaps_without_action():
+    report, data = _report([])
+    gaps25 = list(_gaps(data, "2025").itertuples())
+    # 2026 gaps other than the items of the 2025 actions (those are listed too, carried)
+    taken = {gaps25[0].item_id, gaps25[1].item_id}
+    gaps26 = [g for g in _gaps(data).itertuples() if g.item_id not in taken]
+    done = _action(gaps25[0], "2025", ActionStatus.PLANNED, dt.date(2026, 3, 1), "做完的事", "A-1")
+    late = _action(gaps25[1], "2025", ActionStatus.IN_PROGRESS, dt.date(2026, 1, 1), "逾期", "A-2")
+    plan = _action(
+        gaps26[0], "2026", ActionStatus.PLANNED, dt.date(2027, 5, 1), HOSTILE_NOTE, "A-3"
+    )
+    actions = [
+        done,
+        late,
+        plan,
+        Action(**{**done.__dict__, "round": "2026", "status": ActionStatus.DONE}),
+    ]
+    report, data = _report(actions)
+    html = str(report.actions())
+    assert "<script>" not in html and "&lt;script&gt;" in html  # free text escaped
+    outcomes = html[html.index("gk-outcomes") : html.index("改善行動計畫")]
+    # overdue first: the open one (due 2026-01-01) before the done one
+    assert outcomes.index("逾期") < outcomes.index("做完的事")
+    assert "gk-overdue" in outcomes and "尚未完成" in outcomes
+    # every 2026 gap without an action is marked, and counted
+    listed = {plan.item_id, done.item_id, late.item_id}
+    n_without = sum(1 for g in _gaps(data).itertuples() if g.item_id not in listed)
+    assert html.count('<strong class="gk-tag">尚無改善行動') == n_without
+    assert f"{n_without} 個待改善項目尚無改善行動" in html
+    # the hook for the first page's priorities: the actions of one item
+    key = {k: getattr(gaps26[0], k) for k in ("round", "agency_id", "service", "instrument")}
+    (row,) = actions_for_item(actions, key, gaps26[0].item_id, "zh-TW", TODAY)
+    assert row["action_id"] == "A-3" and row["status_label"] == "規劃中" and not row["overdue"]
+    assert actions_for_item(actions, key, gaps26[1].item_id, "zh-TW", TODAY) == []
+
+
+def test_the_bundled_example_report_has_actions_and_outcomes():
+    report = AgencyReport.build(AGENCY, today=TODAY)
+    assert report.data.actions and report.data.previous is not None
+    html = str(report.actions())
+    assert "上一回合改善行動的結果" in html and "改善行動計畫" in html
+
+
+def test_no_actions_collected_no_section():
+    report, _data = _report([])
+    assert str(report.actions()) == ""
+
+
+def test_first_page_priorities_show_their_actions_and_gaps_without_one():
+    report, data = _report([])
+    a = report.assessments[0]
+    first = report.priorities(a)[0]
+    items = a.items[a.items["principle_id"] == first.principle_id]
+    gaps = items[items["status"].isin(["partial", "not_met"])]["item_id"].tolist()
+    assert len(gaps) >= 2
+    act = _action(
+        next(gaps_row for gaps_row in _gaps(data).itertuples() if gaps_row.item_id == gaps[0]),
+        "2026",
+        ActionStatus.IN_PROGRESS,
+        dt.date(2027, 6, 30),
+        HOSTILE_NOTE,
+        "P-1",
+    )
+    report, _ = _report([act])
+    a = report.assessments[0]
+    [listed] = [p for p in report.priorities(a) if p.principle_id == first.principle_id]
+    assert [(x["action_id"], x["item_id"]) for x in listed.actions] == [("P-1", gaps[0])]
+    page = report.overview().html
+    assert 'id="action-P-1"' in page and "<script" not in page  # the note is escaped
+    # every other gap of that principle is named as having no action, linked to its row
+    start = page.index("尚無改善行動的待改善項目")
+    named = page[start : page.index("</p>", start)]
+    for item_id in gaps[1:]:
+        assert f">{item_id}</a>" in named
+    assert f">{gaps[0]}</a>" not in named
+    assert "gk-blank" not in page  # actions are tracked: no blank lines to fill in
