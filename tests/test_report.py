@@ -252,9 +252,11 @@ def test_recorded_actions_are_shown_and_escaped(hostile):
             {
                 "action_id": "A1",
                 "item_id": "SV-P01-01",
+                "item": {"id": "SV-P01-01", "anchor": "a1-SV-P01-01"},
                 "text": "<b>訪談</b>使用者",
                 "owner": "資訊室",
                 "due_label": "2027-03-31",
+                "due_short": "民國116年3月31日",
                 "status_label": "進行中",
                 "overdue": True,
             }
@@ -268,10 +270,11 @@ def test_recorded_actions_are_shown_and_escaped(hostile):
     t = build(hostile, "0001").t
     html = str(macro(priority, t))
     assert "&lt;b&gt;訪談&lt;/b&gt;使用者" in html and "<b>" not in html
-    assert "資訊室" in html and "2027-03-31" in html and "進行中" in html
-    assert 'id="action-A1"' in html and "<caption>" in html and "逾期" in html
+    assert "資訊室" in html and "民國116年3月31日" in html and "進行中" in html
+    assert 'id="action-A1"' in html and "逾期" in html
     # a gap with no action is named, linked to its detail row; no blank lines to fill in
-    assert 'href="#a1-SV-P01-02"' in html and "尚無改善行動" in html
+    assert 'href="#a1-SV-P01-01"' in html and 'href="#section-actions"' in html
+    assert "1 個待改善項目尚無改善行動" in html and "SV-P01-02" in html
     assert "gk-blank" not in html
 
 

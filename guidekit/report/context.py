@@ -206,7 +206,7 @@ def actions_for_item(
 ) -> list[dict[str, Any]]:
     """The actions of one item of one assessment, as plain rows for a report section
     (e.g. a priority's ``actions`` slot): ``action_id, text, owner, due`` (ISO),
-    ``due_label`` (both calendars), ``status`` (code), ``status_label``, ``measure_id``,
+    ``due_label`` (both calendars), ``due_short`` (民國 date only in zh-TW), ``status`` (code), ``status_label``, ``measure_id``,
     ``overdue`` (bool).  ``key`` is the assessment (round, agency_id, service, instrument);
     the actions are this round's and earlier rounds' still-open ones
     (:func:`guidekit.answers.carried_forward`).  Empty list: a gap with no action."""
@@ -227,6 +227,7 @@ def actions_for_item(
             "owner": a.owner,
             "due": a.due.isoformat(),
             "due_label": i18n.format_date(a.due, lang),
+            "due_short": i18n.date_parts(a.due, lang)[0],
             "status": a.status.value,
             "status_label": a.status.label(lang),
             "measure_id": a.measure_id,
@@ -676,7 +677,8 @@ class AgencyReport:
                     listed = actions_for_item(
                         self.data.actions, a.key, item_id, self.lang, self.today
                     )
-                    p.actions.extend({**row, "item_id": item_id} for row in listed)
+                    link = self._item_link(a, item_id)
+                    p.actions.extend({**row, "item_id": item_id, "item": link} for row in listed)
         return out
 
     @staticmethod
@@ -972,24 +974,23 @@ class AgencyReport:
             groups = []
             for p in fw.principles:
                 part = items[items["principle_id"] == p.id]
-                rows = []
-                for _, item in part.iterrows():
+                acts, without = [], []
+                for item_id, status in zip(part["item_id"], part["status"], strict=True):
                     listed = actions_for_item(
-                        self.data.actions, a.key, item["item_id"], self.lang, self.today
+                        self.data.actions, a.key, item_id, self.lang, self.today
                     )
-                    if not listed and not is_gap(str(item["status"])):
-                        continue
-                    rows.append(
+                    link = self._item_link(a, item_id)
+                    acts += [{**x, "item": link} for x in listed]
+                    if not listed and is_gap(str(status)):
+                        without.append(link)
+                if acts or without:
+                    groups.append(
                         {
-                            "id": item["item_id"],
-                            "text": self._text(fw.item(item["item_id"]), "text"),
-                            "status": item["status"],
-                            "status_label": self._result_label(item),
-                            "actions": listed,
+                            "principle": self._principle_label(p.id),
+                            "actions": acts,
+                            "without": without,
                         }
                     )
-                if rows:
-                    groups.append({"principle": self._principle_label(p.id), "items": rows})
             outcomes = []
             if self.data.previous is not None and self.data.actions:
                 both = dataclasses.replace(
@@ -1023,7 +1024,7 @@ class AgencyReport:
                     "label": self._assessment_label(a),
                     "groups": groups,
                     "outcomes": outcomes,
-                    "n_without": sum(1 for g in groups for i in g["items"] if not i["actions"]),
+                    "n_without": sum(len(g["without"]) for g in groups),
                 }
             )
         return self._section("section_actions.html.j2", "section.actions", blocks=blocks)
