@@ -1,0 +1,175 @@
+"""What a report is made from, as content hashes: a rerun rebuilds only what changed.
+
+Each agency's report is a function of
+
+* **its answers** — the agency's rows of the canonical answer table (every column but
+  where the row came from: ``source_file`` / ``source_row``), in a fixed order;
+* **what it shows of the round** — its own score rows (overall and per principle,
+  whose quartile and peer count depend on the other agencies) and the round's peer
+  figures (quartiles, medians) of its self-assessment forms;
+* **what is shared** — the framework folder's files, the report notebook, guidekit
+  itself (its version and the bytes of its package: code, templates, locales, CSS),
+  whether the answers are marked synthetic;
+* **the report options** — every field of the batch's task except those that only
+  say *how* it runs (:data:`EXECUTION_ONLY`: time limits, paths, the cache file),
+  so an option added later (a PDF copy, say) is part of the key without a change here.
+
+:func:`agency_keys` hashes these into one SHA-256 per agency; the manifest records it
+beside each agency's result, and a rerun keeps a finished report whose key is
+unchanged (and whose file is guidekit's own, unchanged since: :func:`guidekit.files.is_own`).
+The report date is not part of the key: a report keeps the date it was made on
+while nothing it shows has changed.  Another agency's changed answers change this
+agency's key only when they change what this report shows (a peer median, its
+quartile).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from guidekit.paths import package_dir
+from guidekit.report.context import RoundData
+from guidekit.version import __version__
+
+#: Task fields that say how a report runs, not what it shows: left out of the key.
+EXECUTION_ONLY = frozenset(
+    {"timeout", "agency_timeout", "keep_notebook", "cwd", "html", "log", "notebook", "kernel_log"}
+)
+#: Notebook parameters that are not content: the cache file (a new temporary path each
+#: run) and the report date.
+VOLATILE_PARAMETERS = frozenset({"cache", "today"})
+
+#: Columns of the answer table that say where a row came from, not what it says.
+_WHERE = ["source_file", "source_row"]
+_PEER_KEY = ["round", "instrument"]
+
+
+def file_digest(paths: Iterable[Path], root: Path | None = None) -> str:
+    """SHA-256 over the files' names (relative to ``root``) and bytes, in sorted order."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        name = str(path.relative_to(root)) if root is not None else path.name
+        digest.update(name.encode("utf-8") + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def folder_digest(folder: Path) -> str:
+    """:func:`file_digest` of every file under ``folder`` (caches and hidden files aside)."""
+    files = [
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
+    return file_digest(files, folder)
+
+
+@functools.cache
+def guidekit_digest() -> str:
+    """guidekit's version and the bytes of its package (code, templates, locales, CSS):
+    a report made by another guidekit is not taken as current."""
+    return hashlib.sha256(
+        (__version__ + "\0" + folder_digest(package_dir())).encode("utf-8")
+    ).hexdigest()
+
+
+def shared_digests(data: RoundData, notebook: Path) -> dict[str, str]:
+    """The inputs every report of the run shares, one digest each (recorded in the manifest)."""
+    return {
+        "framework": folder_digest(Path(data.scores.framework.path)),
+        "notebook": file_digest([notebook]),
+        "guidekit": guidekit_digest(),
+        "synthetic": str(bool(data.responses.synthetic)),
+    }
+
+
+def _row_hashes(frame: pd.DataFrame, by: str) -> dict[str, str]:
+    """Per value of ``by``: SHA-256 of its rows (every column, canonical order).
+
+    Rows are hashed with :func:`pandas.util.hash_pandas_object` (a fixed key: the same
+    values give the same hash on every run and machine), sorted, then digested."""
+    if frame.empty:
+        return {}
+    columns = sorted(frame.columns)
+    canonical = frame[columns].astype("string").fillna("\0<NA>")
+    rows = pd.util.hash_pandas_object(canonical, index=False).to_numpy()
+    out: dict[str, str] = {}
+    groups = pd.Series(range(len(frame))).groupby(frame[by].astype(str).to_numpy())
+    for key, positions in groups.indices.items():
+        digest = hashlib.sha256(
+            b"".join(sorted(int(rows[i]).to_bytes(8, "little") for i in positions))
+        )
+        digest.update(",".join(columns).encode("utf-8"))
+        out[str(key)] = digest.hexdigest()
+    return out
+
+
+def _options_digest(options: dict[str, Any]) -> str:
+    text = json.dumps(options, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def task_options(task: Any) -> dict[str, Any]:
+    """The task's fields that are content (all but :data:`EXECUTION_ONLY`; notebook
+    parameters but :data:`VOLATILE_PARAMETERS`)."""
+    options = {
+        f.name: getattr(task, f.name)
+        for f in dataclasses.fields(task)
+        if f.name not in EXECUTION_ONLY
+    }
+    if isinstance(options.get("parameters"), dict):
+        options["parameters"] = {
+            k: v for k, v in options["parameters"].items() if k not in VOLATILE_PARAMETERS
+        }
+    return options
+
+
+def agency_keys(
+    data: RoundData, shared: dict[str, str], options: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    """One SHA-256 per agency of ``options`` (agency id → :func:`task_options`): its
+    answers, its score rows, its forms' peer figures, the shared digests and its options.
+
+    Returns
+    -------
+    dict
+        agency id → hex digest.
+    """
+    answers = _row_hashes(data.responses.frame.drop(columns=_WHERE, errors="ignore"), "agency_id")
+    scores = data.scores
+    overall = _row_hashes(scores.overall, "agency_id")
+    principles = _row_hashes(scores.principles, "agency_id")
+    peers = scores.peers
+    peer_digest = {
+        str(instrument): _row_hashes(group.assign(_all="all"), "_all").get("all", "")
+        for instrument, group in peers.groupby("instrument")
+    }
+    forms = scores.overall.groupby("agency_id")["instrument"].agg(
+        lambda s: sorted(set(map(str, s)))
+    )
+    shared_text = json.dumps(shared, sort_keys=True)
+    out = {}
+    for agency_id, opts in options.items():
+        parts = {
+            "answers": answers.get(agency_id, ""),
+            "overall": overall.get(agency_id, ""),
+            "principles": principles.get(agency_id, ""),
+            "peers": [peer_digest.get(f, "") for f in forms.get(agency_id, [])],
+            "shared": shared_text,
+            "options": _options_digest(opts),
+        }
+        out[agency_id] = hashlib.sha256(
+            json.dumps(parts, sort_keys=True).encode("utf-8")
+        ).hexdigest()
+    return out
