@@ -327,8 +327,7 @@ def run_one(task: ReportTask) -> ReportOutput:
     """
 
     started = time.perf_counter()
-    if task.kernel_log is not None:
-        kernels.kernel_log = task.kernel_log
+    kernels.kernel_log = task.kernel_log  # for a kernel started now (None: inherited)
     output = _attempt(task)
     result = output.result
     if result.status != "ok" and result.cell is None and not result.timed_out:

@@ -19,6 +19,7 @@ client hung); a kernel that died is replaced too.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from typing import Any
@@ -76,6 +77,7 @@ class WarmKernel:
             raise KernelBroken(f"kernel did not start: {type(exc).__name__}: {exc}") from exc
         self.kc = starter.kc
         self.runs = 0
+        _started.add(self)
         self.run_code(
             "from guidekit.report import isolation as _gk_isolation\n"
             f"_gk_isolation.warm_up({cwd!r})\n"
@@ -121,6 +123,7 @@ class WarmKernel:
 
     def shutdown(self) -> None:
         """Stop the client's channels and the kernel (at once: nothing in it is kept)."""
+        _started.discard(self)
         kc = getattr(self, "kc", None)
         if kc is not None:
             try:
@@ -189,6 +192,8 @@ class WarmEngine(Engine):
 papermill_engines.register(ENGINE_NAME, WarmEngine)
 
 _local = threading.local()
+#: Every kernel of this process still running (any thread's): :func:`shutdown_all`.
+_started: set[WarmKernel] = set()
 
 
 def worker_kernel(cwd: str) -> WarmKernel:
@@ -220,3 +225,13 @@ def replace_kernel() -> None:
 def shutdown_kernel() -> None:
     """Shut this thread's kernel down, if any (the worker is ending)."""
     replace_kernel()
+
+
+def shutdown_all() -> None:
+    """Shut down every warm kernel of this process (a Dask worker's threads each have
+    one); also run when the interpreter exits."""
+    for warm in list(_started):
+        warm.shutdown()
+
+
+atexit.register(shutdown_all)
