@@ -3,20 +3,26 @@
 Steps, each kept apart so a later version can rerun one agency or swap the
 executor (see ``reference/batch-performance-notes.md``):
 
-1. **read + score** the round once in this process (:func:`guidekit.report.load_round`)
+1. **read + score** the round once in this process (:func:`guidekit.report.load_round`;
+   kept between runs by the digest of its inputs, :func:`guidekit.report.incremental.cached_round`)
    and write it to a cache file every notebook reads (no notebook re-reads or
    re-scores the answers);
 2. **execute** ``notebooks/report.ipynb`` per agency with papermill (parameters
    passed as plain JSON values through the Python API, never ``-p`` strings),
-   in ``workers`` processes, a fresh kernel per report;
+   in ``workers`` processes, each with one kernel reused across its agencies and
+   reset before each (:mod:`guidekit.report.engine`), or on a Dask cluster
+   (``scheduler``);
 3. **export** each executed notebook with nbconvert's ``guidekit_report``
-   template to one self-contained HTML file, written atomically;
+   template to one self-contained HTML page, in the worker, which sends it back;
+   this process writes it (atomically, recorded as guidekit's own);
 4. **record**: ``index.html``, ``summary.csv`` and ``manifest.json`` are written
    before the first report (``state: running``, agencies ``pending``), again as
-   each agency finishes, and at the end (``complete``, or ``interrupted`` with
-   the reason): the folder never says more than it holds.  Each manifest entry
-   is one agency's result with the run key, so a later version can skip the
-   agencies already done (resume) or run them elsewhere (another executor).
+   agencies finish (at most once a second), and at the end (``complete``, or
+   ``interrupted`` with the reason): the folder never says more than it holds.
+   Each manifest entry is one agency's result with its key, the digest of what its
+   report is made from (:mod:`guidekit.report.incremental`): a rerun keeps every
+   finished report whose key is unchanged, so nothing is redone that has not
+   changed, and a stopped batch resumes where it stopped.
 
 One batch at a time writes to a folder (:class:`OutputLock`); Ctrl+C, SIGTERM
 or a full disk stop the workers and their kernels and mark the folder
@@ -77,7 +83,7 @@ from guidekit.intake.tabular import UNREAD_CODES
 from guidekit.paths import examples_dir, notebooks_dir
 from guidekit.problems import GuidekitError, ResponsesError
 from guidekit.render.html import render, stylesheet
-from guidekit.report import RoundData, incremental, kernels, load_round
+from guidekit.report import RoundData, incremental, kernels
 from guidekit.report.context import default_responses
 from guidekit.report.export import exporter, notebook_to_html
 from guidekit.report.kernels import KERNEL_NAME, check_kernel_python
@@ -571,7 +577,7 @@ def run_reports(
     if skip_invalid and not isinstance(responses, Responses):
         split = _valid_part(responses, framework)
         source = split.responses
-    data = load_round(source, framework, round)
+    data = incremental.cached_round(source, framework, round)
     # absolute: papermill changes the working directory while a notebook runs
     out = Path(out if out is not None else default_out(lang, responses)).resolve()
     if out.exists() and not out.is_dir():
@@ -599,9 +605,6 @@ def run_reports(
         raise GuidekitError(
             f"report notebook not found: {notebook_path}", zh=f"找不到報告筆記本：{notebook_path}"
         )
-    to_run = [a for a in wanted if a not in invalid]
-    if to_run and scheduler is None:
-        check_kernel_python(notebook_path.parent)
     workers = worker_count(workers, note)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -753,6 +756,7 @@ def _run_locked(
             tasks.append(task)
         executed: list[AgencyResult] = []
         if tasks and scheduler is None:
+            check_kernel_python(notebook_path.parent)  # only when a report is to be made
             notebook_dir.mkdir(exist_ok=True)
         runs = _execute(tasks, workers, progress, scheduler, tell)
         try:

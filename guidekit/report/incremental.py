@@ -29,14 +29,19 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import platformdirs
 
-from guidekit.paths import package_dir
-from guidekit.report.context import RoundData
+from guidekit.answers import Responses
+from guidekit.framework import Framework, load_framework
+from guidekit.intake.responses import expand_paths
+from guidekit.paths import examples_dir, package_dir
+from guidekit.report.context import RoundData, default_responses, load_round
 from guidekit.version import __version__
 
 #: Task fields that say how a report runs, not what it shows: left out of the key.
@@ -173,3 +178,72 @@ def agency_keys(
             json.dumps(parts, sort_keys=True).encode("utf-8")
         ).hexdigest()
     return out
+
+
+#: Round caches kept in the user's cache folder (the newest; older ones are removed).
+KEEP_ROUNDS = 4
+
+
+def round_cache_folder() -> Path:
+    """Where read-and-scored rounds are kept between runs: the user's cache folder
+    (platformdirs), never the output folder (a pickle is only read from a folder
+    the user alone writes to)."""
+    return platformdirs.user_cache_path("guidekit", appauthor=False) / "rounds"
+
+
+def inputs_digest(
+    responses: Any, framework: Any, round_id: str | None, weights: Any = None
+) -> str | None:
+    """SHA-256 of everything :func:`guidekit.report.load_round` reads: the answer files
+    (path and bytes) with the metadata files beside them (``*.yaml``), the framework
+    folder, the round asked for and guidekit itself; None when the answers are not
+    files (an answer store, a table in memory): those are always read."""
+    if isinstance(responses, Responses):
+        return None
+    source = responses if responses is not None else default_responses(examples_dir())
+    paths = expand_paths(source)
+    if not paths or any(not isinstance(p, Path) or not p.is_file() for p in paths):
+        return None
+    digest = hashlib.sha256()
+    folders = set()
+    for path in paths:
+        resolved = path.resolve()
+        folders.add(resolved.parent)
+        digest.update(str(resolved).encode("utf-8") + b"\0" + resolved.read_bytes() + b"\0")
+    for folder in sorted(folders):
+        digest.update(file_digest([*folder.glob("*.yaml"), *folder.glob("*.yml")], folder).encode())
+    fw = framework if isinstance(framework, Framework) else load_framework(framework)
+    digest.update(folder_digest(Path(fw.path)).encode())
+    digest.update(json.dumps([round_id, weights, guidekit_digest()], default=str).encode())
+    return digest.hexdigest()
+
+
+def cached_round(
+    responses: Any = None, framework: Any = None, round_id: str | None = None
+) -> RoundData:
+    """:func:`guidekit.report.load_round`, kept in :func:`round_cache_folder` by the
+    digest of its inputs (:func:`inputs_digest`): a rerun on unchanged answers reads
+    and scores nothing (300 agencies: ~6 s saved).  Errors are raised as by
+    ``load_round`` (nothing is cached then); a cache that cannot be read or written
+    is ignored."""
+    key = inputs_digest(responses, framework, round_id)
+    folder = round_cache_folder()
+    path = folder / f"{key}.pkl" if key else None
+    if path is not None and path.is_file():
+        try:
+            data = RoundData.load(path)
+            os.utime(path)
+            return data
+        except Exception:  # an old or broken cache: read the answers again
+            pass
+    data = load_round(responses, framework, round_id)
+    if path is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            data.save(path)
+            old = sorted(folder.glob("*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for stale in old[KEEP_ROUNDS:]:
+                stale.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return data
