@@ -132,8 +132,16 @@ def naive(agencies: list[str], responses: Path, out: Path) -> tuple[list[float],
             ]
         )
         _, mem2, _ = run(
-            ["jupyter", "nbconvert", "--to", "html", "--no-input", str(executed)]
-            + ["--output-dir", str(out)]
+            [
+                "jupyter",
+                "nbconvert",
+                "--to",
+                "html",
+                "--no-input",
+                str(executed),
+                "--output-dir",
+                str(out),
+            ]
         )
         times.append(time.perf_counter() - started)
         peak = max(peak, mem1, mem2)
@@ -142,8 +150,17 @@ def naive(agencies: list[str], responses: Path, out: Path) -> tuple[list[float],
 
 def reports(responses: Path, out: Path) -> tuple[float, int, dict]:
     seconds, peak, _ = run(
-        [sys.executable, "-m", "guidekit", "reports", "--responses", str(responses)]
-        + ["--out", str(out), "--no-progress"]
+        [
+            sys.executable,
+            "-m",
+            "guidekit",
+            "reports",
+            "--responses",
+            str(responses),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
     )
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     return seconds, peak, manifest
@@ -162,8 +179,14 @@ def main() -> None:
         tmp = Path(tmp)
         responses = tmp / "round"
         subprocess.run(
-            [sys.executable, str(ROOT / "data/examples/make_example.py")]
-            + ["--agencies", str(args.agencies), "--out", str(responses)],
+            [
+                sys.executable,
+                str(ROOT / "data/examples/make_example.py"),
+                "--agencies",
+                str(args.agencies),
+                "--out",
+                str(responses),
+            ],
             check=True,
             capture_output=True,
         )
@@ -178,7 +201,7 @@ def main() -> None:
         sizes = [p.stat().st_size for p in out.glob("*.html") if p.name != "index.html"]
         assert manifest["totals"]["ok"] == n, manifest["totals"]
 
-        t_again, mem_again, again = reports(responses, out)
+        t_again, _mem_again, again = reports(responses, out)
         redone_again = sum(not a["reused"] for a in again["agencies"])
 
         changed = responses / f"{ids[n // 2]}.csv"
@@ -210,7 +233,9 @@ def main() -> None:
         f"{'naive: papermill CLI + nbconvert CLI (median of ' + str(len(sample)) + ')':<52}"
         f"{per_naive:>10.3f}{sum(t_naive):>10.1f}{mem_naive / 1e6:>18.0f}"
     )
-    print(f"{'guidekit reports (whole command / reports)':<52}{per_gk:>10.3f}{t_gk:>10.1f}{mem_gk / 1e6:>18.0f}")
+    print(
+        f"{'guidekit reports (whole command / reports)':<52}{per_gk:>10.3f}{t_gk:>10.1f}{mem_gk / 1e6:>18.0f}"
+    )
     print(
         f"{'floor: kernel-free render, 1 process (whole / reports)':<52}"
         f"{per_floor:>10.3f}{t_floor:>10.1f}{mem_floor / 1e6:>18.0f}"
