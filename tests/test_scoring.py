@@ -367,8 +367,19 @@ def _random_round(fw, seed: int = 7):
                 )
                 note = f"理由{k}" if answer == "NA" and rng.random() < 0.7 else ""
                 rows.append(
-                    ["2026", f"A{k:03d}", f"機關{k}", service, instrument, person, item.id]
-                    + [answer, note, "2026-10-01T09:30:00+08:00", version]
+                    [
+                        "2026",
+                        f"A{k:03d}",
+                        f"機關{k}",
+                        service,
+                        instrument,
+                        person,
+                        item.id,
+                        answer,
+                        note,
+                        "2026-10-01T09:30:00+08:00",
+                        version,
+                    ]
                 )
     columns = ["round", "agency_id", "agency_name", "service", "instrument", "respondent"]
     columns += ["item_id", "answer", "note", "answered_at", "framework_version"]
