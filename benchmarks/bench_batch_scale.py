@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -175,6 +176,7 @@ def main() -> None:
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not on PATH: pip install -e . first")
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="guidekit-bench-") as tmp:
         tmp = Path(tmp)
         responses = tmp / "round"
@@ -224,10 +226,15 @@ def main() -> None:
         naive_out.mkdir()
         t_naive, mem_naive = naive(sample, responses, naive_out)
 
+    load_after = os.getloadavg()[0]
     per_gk = t_gk / n
     per_floor = t_floor / floor["n"]
     per_naive = statistics.median(t_naive)
     print(f"round: {n} agencies (make_example.py --agencies {args.agencies}), 2 workers default")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {load_before:.1f} at the start, "
+        f"{load_after:.1f} at the end (other work on the machine slows every pipeline)"
+    )
     print(f"{'pipeline':<52}{'s/report':>10}{'total s':>10}{'peak tree RSS MB':>18}")
     print(
         f"{'naive: papermill CLI + nbconvert CLI (median of ' + str(len(sample)) + ')':<52}"
