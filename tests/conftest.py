@@ -14,6 +14,24 @@ from guidekit.paths import data_dir, examples_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_folder(tmp_path_factory):
+    """The batch keeps read-and-scored rounds in the user's cache folder
+    (guidekit.report.incremental.cached_round): the tests use a folder of their own
+    (XDG_CACHE_HOME, inherited by the commands they run), never the user's."""
+    import os
+
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 #: The guideline text as published (PDF text extraction), kept with the framework as its source.
 GUIDELINE_TEXT = data_dir() / "frameworks" / "tw-dsg" / "source" / "guideline.txt"
 

@@ -40,7 +40,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import difflib
-import errno
 import functools
 import hashlib
 import json
@@ -288,10 +287,6 @@ def _write_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
 
 
 # -- one agency (runs in a worker process) ------------------------------------------
-
-#: errno values saying the output folder takes no more: the batch stops (every other
-#: agency would fail the same way), it is not one agency's failure.
-_OUTPUT_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 
 
 def _warm_up(worker: bool = True) -> None:

@@ -180,8 +180,9 @@ def agency_keys(
     return out
 
 
-#: Round caches kept in the user's cache folder (the newest; older ones are removed).
-KEEP_ROUNDS = 4
+#: Round caches kept in the user's cache folder (the most recently used; older ones are
+#: removed).  300 agencies: ~20 MB each.
+KEEP_ROUNDS = 8
 
 
 def round_cache_folder() -> Path:
