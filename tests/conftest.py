@@ -20,16 +20,16 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def _own_cache_folder(tmp_path_factory):
     """The batch keeps read-and-scored rounds in the user's cache folder
     (guidekit.report.incremental.cached_round): the tests use a folder of their own
-    (XDG_CACHE_HOME, inherited by the commands they run), never the user's."""
+    (GUIDEKIT_CACHE_DIR, inherited by the commands they run), never the user's."""
     import os
 
-    previous = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    previous = os.environ.get("GUIDEKIT_CACHE_DIR")
+    os.environ["GUIDEKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     yield
     if previous is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
+        os.environ.pop("GUIDEKIT_CACHE_DIR", None)
     else:
-        os.environ["XDG_CACHE_HOME"] = previous
+        os.environ["GUIDEKIT_CACHE_DIR"] = previous
 
 
 #: The guideline text as published (PDF text extraction), kept with the framework as its source.

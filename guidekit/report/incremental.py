@@ -185,10 +185,16 @@ def agency_keys(
 KEEP_ROUNDS = 8
 
 
+#: Environment variable naming another folder for the round caches (tests use their own).
+CACHE_ENV = "GUIDEKIT_CACHE_DIR"
+
+
 def round_cache_folder() -> Path:
-    """Where read-and-scored rounds are kept between runs: the user's cache folder
-    (platformdirs), never the output folder (a pickle is only read from a folder
-    the user alone writes to)."""
+    """Where read-and-scored rounds are kept between runs: ``$GUIDEKIT_CACHE_DIR`` or
+    the user's cache folder (platformdirs), never the output folder (a pickle is only
+    read from a folder the user alone writes to)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]) / "rounds"
     return platformdirs.user_cache_path("guidekit", appauthor=False) / "rounds"
 
 
