@@ -709,3 +709,25 @@ def _encoding(path: Path) -> str:
 
 def _text(path: Path) -> str:
     return path.read_text(encoding=_encoding(path))
+
+
+def test_a_round_is_read_once_until_its_files_change(tmp_path, monkeypatch):
+    from guidekit.report import incremental
+
+    monkeypatch.setenv("GUIDEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    answers = tmp_path / "answers"
+    shutil.copytree(REFUSED, answers)
+    reads = []
+    real = incremental.load_round
+    monkeypatch.setattr(incremental, "load_round", lambda *a: reads.append(a) or real(*a))
+    first = incremental.cached_round(answers)
+    again = incremental.cached_round(answers)
+    assert len(reads) == 1  # the second came from the cache
+    assert again.scores.overall.equals(first.scores.overall)
+    assert len(list((tmp_path / "cache" / "rounds").glob("*.pkl"))) == 1
+    target = next(answers.glob("*.csv"))
+    target.write_bytes(target.read_bytes().replace("測試機關".encode(), "測驗機關".encode()))
+    changed = incremental.cached_round(answers)
+    assert len(reads) == 2 and set(changed.scores.overall["agency_name"]) != set(
+        first.scores.overall["agency_name"]
+    )
