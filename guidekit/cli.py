@@ -653,6 +653,31 @@ def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None
     help="上一回合的填答（判斷上一回合改善行動的結果；填答已含該回合時不需要）/ Last round's "
     "answers (to judge last round's actions; not needed when the answers hold that round).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="全部重新產製，即使內容來源沒有改變（預設只重做有變動的機關）/ "
+    "Rebuild every report, changed or not (default: only what changed).",
+)
+@click.option(
+    "--only-failed",
+    is_flag=True,
+    help="只重試前次失敗的機關 / Retry only the agencies that failed last time.",
+)
+@click.option(
+    "--agency-timeout",
+    type=click.IntRange(1),
+    default=None,
+    help="每個機關的報告最多執行秒數（預設不限，只限每個儲存格）/ "
+    "Seconds one agency's report may run (default: no limit but --timeout per cell).",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT|local",
+    default=None,
+    help="在 Dask 叢集上執行：排程器位址，或 local 在本機啟動（需 pip install 'guidekit[dask]'）/ "
+    "Run on a Dask cluster: the scheduler's address, or local to start one here.",
+)
 @LANG_OPTION
 @_handle_errors
 def reports(
@@ -669,6 +694,10 @@ def reports(
     pdf: bool,
     actions: tuple[Path, ...],
     previous: tuple[Path, ...],
+    force: bool,
+    only_failed: bool,
+    agency_timeout: int | None,
+    scheduler: str | None,
     lang: str | None,
 ) -> None:
     """產製各機關的 HTML 報告（可加 PDF）、索引、彙整表與執行紀錄。One self-contained HTML
@@ -692,6 +721,10 @@ def reports(
             skip_invalid=skip_invalid,
             pdf=pdf,
             notify=lambda note: _say(lang, f"提醒：{note[0]}", f"note: {note[1]}", err=True),
+            force=force,
+            only_failed=only_failed,
+            agency_timeout=agency_timeout,
+            scheduler=scheduler,
         )
     except BatchInterrupted as exc:
         _say(lang, f"錯誤：{exc.text(lang)}", f"error: {exc.text(lang)}", err=True)

@@ -16,6 +16,24 @@ from guidekit.scoring import score
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_folder(tmp_path_factory):
+    """The batch keeps read-and-scored rounds in the user's cache folder
+    (guidekit.report.incremental.cached_round): the tests use a folder of their own
+    (GUIDEKIT_CACHE_DIR, inherited by the commands they run), never the user's."""
+    import os
+
+    previous = os.environ.get("GUIDEKIT_CACHE_DIR")
+    os.environ["GUIDEKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("GUIDEKIT_CACHE_DIR", None)
+    else:
+        os.environ["GUIDEKIT_CACHE_DIR"] = previous
+
+
 #: The guideline text as published (PDF text extraction), kept with the framework as its source.
 GUIDELINE_TEXT = data_dir() / "frameworks" / "tw-dsg" / "source" / "guideline.txt"
 

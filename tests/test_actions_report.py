@@ -3,11 +3,12 @@ marked), last round's actions with their outcome (overdue first), text escaped."
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 
 from guidekit.answers import Action, ActionStatus
-from guidekit.paths import examples_dir
+from guidekit.paths import example_actions, examples_dir
 from guidekit.report import AgencyReport, actions_for_item, load_round
 
 from .helpers import HOSTILE_NOTE
@@ -125,3 +126,29 @@ def test_first_page_priorities_show_their_actions_and_gaps_without_one():
     ids = named[named.index("gk-screen") :].split("：", 1)[1].removesuffix("</span>").split("、")
     assert ids == gaps[1:]
     assert "gk-blank" not in page  # actions are tracked: no blank lines to fill in
+
+
+def test_an_agency_s_changed_action_changes_only_its_report_key(tmp_path):
+    # the batch rebuilds a report when its key changes (guidekit.report.incremental):
+    # an improvement action is part of what its agency's report is made from
+    from guidekit.report import incremental
+
+    _, data = _report(example_actions())
+    mine = [a for a in data.actions if a.agency_id == AGENCY]
+    assert mine and any(a.agency_id != AGENCY for a in data.actions)
+    options = {a: {"lang": "zh-TW"} for a in data.scores.overall["agency_id"].unique()}
+    shared = {"framework": "x"}
+    before = incremental.agency_keys(data, shared, options)
+    edited = [
+        dataclasses.replace(a, owner=a.owner + "（改）") if a is mine[0] else a
+        for a in data.actions
+    ]
+    after = incremental.agency_keys(dataclasses.replace(data, actions=edited), shared, options)
+    assert {a for a in before if before[a] != after[a]} == {AGENCY}
+    # and the round before counts too (what became of last round's actions)
+    assert data.previous is not None
+    items = data.previous.items.copy()
+    items.loc[items["agency_id"] == AGENCY, "status"] = "met"
+    earlier = dataclasses.replace(data.previous, items=items)
+    moved = incremental.agency_keys(dataclasses.replace(data, previous=earlier), shared, options)
+    assert {a for a in before if before[a] != moved[a]} == {AGENCY}

@@ -350,11 +350,17 @@ def test_an_interrupted_batch_says_so_and_the_same_command_finishes_it(tmp_path,
     assert reason == ("收到終止訊號 SIGTERM" if sig == signal.SIGTERM else "按下 Ctrl+C")
     assert any(a["status"] == "pending" for a in folder["manifest"]["agencies"])
     assert "中斷" in folder["index"] and "未完成" in folder["index"]
+    done = {a["agency_id"] for a in folder["manifest"]["agencies"] if a["status"] == "ok"}
+    done_files = {k: v for k, v in _mtimes(out).items() if k[:-5] in done}
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     folder = assert_consistent(out, "2026")
     assert folder["manifest"]["state"] == "complete"
+    # the reports finished before the stop are not made again
+    reused = {a["agency_id"] for a in folder["manifest"]["agencies"] if a["reused"]}
+    assert reused == done
+    assert {k: v for k, v in _mtimes(out).items() if k in done_files} == done_files
     assert folder["reports"] == {f"{code}.html" for code in REFUSED_CODES}
     rows = {_code(r["agency_id"]): r["agency_name"] for r in folder["summary"]}
     assert rows == REFUSED_CODES  # 0012, 012 and 12 stay three different codes
@@ -613,3 +619,115 @@ def test_a_rerun_never_replaces_a_report_or_index_someone_changed(tmp_path):
     assert "請改用其他檔名，或先把這個檔案移到別處" in refused.stderr
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert after == before  # nothing written, nothing removed
+
+
+# -- incremental: nothing redone that has not changed (issue 13) ----------------------
+
+
+def _mtimes(out: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in out.glob("*.html") if p.name != "index.html"}
+
+
+@pytest.mark.slow
+def test_a_rerun_rebuilds_only_what_changed(tmp_path):
+    answers = tmp_path / "answers"
+    shutil.copytree(REFUSED, answers)
+    out = tmp_path / "out"
+    first = run_reports(answers, out, workers=1, progress=False)
+    assert first.ok and not any(r.reused for r in first.results)
+    before = _mtimes(out)
+    assert len(before) == 4
+
+    # nothing changed: no report is made again, every file stays as it was
+    again = run_reports(answers, out, workers=1, progress=False)
+    assert all(r.reused and r.status == "ok" for r in again.results)
+    assert _mtimes(out) == before
+    assert_consistent(out, "2026")
+
+    # one agency's answers change in a way no other report shows (its name, in every
+    # row of its file): exactly that agency is made again
+    target = next(p for p in answers.glob("*.csv") if "測試機關01" in _text(p))
+    target.write_text(
+        _text(target).replace("測試機關01", "測試機關01甲"), encoding=_encoding(target)
+    )
+    changed = run_reports(answers, out, workers=1, progress=False)
+    redone = {r.agency_id for r in changed.results if not r.reused}
+    assert redone == {"012"}
+    after = _mtimes(out)
+    assert {n for n in after if after[n] != before[n]} == {"012.html"}
+    assert "測試機關01甲" in (out / "012.html").read_text(encoding="utf-8")
+    assert "測試機關01甲" in (out / "index.html").read_text(encoding="utf-8")
+    assert_consistent(out, "2026")
+
+    # --force: every report is made again
+    forced = run_reports(answers, out, workers=1, progress=False, force=True)
+    assert not any(r.reused for r in forced.results) and forced.ok
+
+
+@pytest.mark.slow
+def test_a_failed_agency_is_retried_with_only_failed(tmp_path, monkeypatch):
+    counter = tmp_path / "runs.txt"
+    monkeypatch.setenv("GK_TEST_RUNS", str(counter))
+    monkeypatch.setenv("GK_TEST_FAIL", "12")
+    notebook = _notebook(
+        tmp_path,
+        "import os\n"
+        "with open(os.environ['GK_TEST_RUNS'], 'a', encoding='utf-8') as fh:\n"
+        "    fh.write(agency_id + '\\n')\n"
+        "if agency_id == os.environ.get('GK_TEST_FAIL'):\n"
+        "    raise RuntimeError('boom')",
+    )
+    out = tmp_path / "out"
+    codes = ["0012", "12"]
+    first = run_reports(REFUSED, out, agencies=codes, workers=1, notebook=notebook, progress=False)
+    assert {r.agency_id: r.status for r in first.results} == {"0012": "ok", "12": "failed"}
+    assert counter.read_text(encoding="utf-8").split() == ["0012", "12"]
+    # nothing changed: the cell would fail again, so nothing runs
+    second = run_reports(REFUSED, out, agencies=codes, workers=1, notebook=notebook, progress=False)
+    assert {r.agency_id: r.status for r in second.results} == {"0012": "ok", "12": "failed"}
+    assert counter.read_text(encoding="utf-8").split() == ["0012", "12"]
+    # --only-failed retries that one alone
+    monkeypatch.setenv("GK_TEST_FAIL", "none")
+    third = run_reports(
+        REFUSED, out, agencies=codes, workers=1, notebook=notebook, progress=False, only_failed=True
+    )
+    assert {r.agency_id: r.status for r in third.results} == {"0012": "ok", "12": "ok"}
+    assert counter.read_text(encoding="utf-8").split() == ["0012", "12", "12"]
+    assert {p.name for p in out.glob("*.html")} == {"0012.html", "12.html", "index.html"}
+
+
+def _encoding(path: Path) -> str:
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp950"
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding=_encoding(path))
+
+
+def test_a_round_is_read_once_until_its_files_change(tmp_path, monkeypatch):
+    from guidekit.report import incremental
+
+    monkeypatch.setenv("GUIDEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    answers = tmp_path / "answers"
+    shutil.copytree(REFUSED, answers)
+    reads = []
+    real = incremental.load_round
+    monkeypatch.setattr(incremental, "load_round", lambda *a, **k: reads.append(a) or real(*a, **k))
+    first = incremental.cached_round(answers)
+    again = incremental.cached_round(answers)
+    assert len(reads) == 1  # the second came from the cache
+    assert again.scores.overall.equals(first.scores.overall)
+    assert len(list((tmp_path / "cache" / "rounds").glob("*.pkl"))) == 1
+    target = next(answers.glob("*.csv"))
+    target.write_bytes(target.read_bytes().replace("測試機關".encode(), "測驗機關".encode()))
+    changed = incremental.cached_round(answers)
+    assert len(reads) == 2 and set(changed.scores.overall["agency_name"]) != set(
+        first.scores.overall["agency_name"]
+    )

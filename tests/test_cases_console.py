@@ -309,8 +309,8 @@ def test_a_console_that_can_show_everything_is_unchanged(tmp_path):
         ),
         (
             ["reports", "--nope"],
-            "錯誤：沒有 --nope 這個選項。您是指 --no-progress 嗎？",
-            "Error: No such option '--nope'. Did you mean '--no-progress'?",
+            "錯誤：沒有 --nope 這個選項。您是指 --force、--no-progress 嗎？",
+            "Error: No such option '--nope'. (Did you mean one of: '--force', '--no-progress'?)",
         ),
         (
             ["reports", "--workers"],

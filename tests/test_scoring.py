@@ -342,3 +342,95 @@ def test_respondents_are_people_who_answered(write_csv, mini):
     assert overall.n_respondents == 2 and bool(overall.has_agreed)
     s3 = item(score(responses_of(write_csv, mini, rows, name="again.csv")), "S3")
     assert (s3.n_answered, s3.n_unanswered, s3.value) == (1, 1, 1.0)
+
+
+# -- the grouped, vectorised scoring equals the straightforward group-by (issue 13) ----
+
+
+def _random_round(fw, seed: int = 7):
+    """A random round of the bundled framework: 40 agencies, both forms, 1–5 respondents,
+    answers Y / P / N, 不適用 with notes, blanks, two question-bank versions."""
+    from guidekit.answers import Responses
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(40):
+        instrument = ["plan", "service"][k % 2]
+        service = ["甲服務", "乙服務"][k % 3 == 0]
+        version = ["2025.10", "2026.11"][int(rng.random() < 0.8)]
+        people = [f"R{r}" for r in range(rng.integers(1, 6))]
+        for item in fw.items[instrument]:
+            for person in people:
+                draw = rng.random()
+                answer = (
+                    "NA" if draw < 0.05 else None if draw < 0.08 else rng.choice(["Y", "P", "N"])
+                )
+                note = f"理由{k}" if answer == "NA" and rng.random() < 0.7 else ""
+                rows.append(
+                    [
+                        "2026",
+                        f"A{k:03d}",
+                        f"機關{k}",
+                        service,
+                        instrument,
+                        person,
+                        item.id,
+                        answer,
+                        note,
+                        "2026-10-01T09:30:00+08:00",
+                        version,
+                    ]
+                )
+    columns = ["round", "agency_id", "agency_name", "service", "instrument", "respondent"]
+    columns += ["item_id", "answer", "note", "answered_at", "framework_version"]
+    frame = pd.DataFrame(rows, columns=columns).astype("string")
+    frame["source_file"] = pd.array(["random.csv"] * len(frame), dtype="string")
+    frame["source_row"] = pd.array(range(2, len(frame) + 2), dtype="Int64")
+    return Responses(frame=frame, framework=fw)
+
+
+def test_grouped_scoring_equals_the_straightforward_group_by(fw):
+    from guidekit.scoring import weighted_mean
+
+    responses = _random_round(fw)
+    rng = np.random.default_rng(11)
+    weights = {p.id: float(rng.uniform(0.5, 3)) for p in fw.principles}
+    weights |= {i.id: float(rng.uniform(0.5, 3)) for bank in fw.items.values() for i in bank}
+    result = score(responses, weights)
+    key = ["round", "agency_id", "service", "instrument"]
+    method = fw.scoring.aggregation
+
+    def reference(parts, by):  # one weighted_mean call per group, the obvious way
+        return parts.groupby(by, sort=True).apply(
+            lambda g: weighted_mean(g["score"], g["weight"], method), include_groups=False
+        )
+
+    items = result.items
+    principles = result.principles.set_index([*key, "principle_id"])["score"].sort_index()
+    expected = reference(items, [*key, "principle_id"])
+    np.testing.assert_array_equal(principles.to_numpy(), expected.to_numpy())  # bit for bit
+    dimensions = result.dimensions.set_index([*key, "dimension_id"])["score"].sort_index()
+    expected = reference(result.principles, [*key, "dimension_id"])
+    np.testing.assert_array_equal(dimensions.to_numpy(), expected.to_numpy())
+    parts = result.principles if fw.scoring.overall_from == "principles" else result.dimensions
+    overall = result.overall.set_index(key).sort_index()
+    np.testing.assert_array_equal(overall["score"].to_numpy(), reference(parts, key).to_numpy())
+
+    # per item: median, counts, reasons from the raw answers with plain group-bys
+    frame = responses.frame
+    values = frame["answer"].map({"Y": 2.0, "P": 1.0, "N": 0.0}).astype(float)
+    raw = frame.assign(_v=values, _na=frame["answer"].eq("NA").fillna(False))
+    by_item = raw.groupby([*key, "item_id"])
+    got = items.set_index([*key, "item_id"]).sort_index()
+    n_answered = by_item["_v"].count().reindex(got.index, fill_value=0)
+    n_na = by_item["_na"].sum().reindex(got.index, fill_value=0)
+    assert (got["n_answered"] == n_answered).all() and (got["n_na"] == n_na).all()
+    median = by_item["_v"].median().reindex(got.index)
+    shown = median.where(n_na <= n_answered)
+    np.testing.assert_array_equal(got["value"].to_numpy(dtype=float), shown.to_numpy(dtype=float))
+    # per assessment: respondents who answered anything, versions joined in order
+    people = raw[raw["answer"].notna()].groupby(key)["respondent"].nunique()
+    assert (overall["n_respondents"] == people.reindex(overall.index, fill_value=0)).all()
+    versions = frame.groupby(key)["framework_version"].agg(lambda s: ", ".join(sorted(set(s))))
+    assert (overall["framework_version"] == versions.reindex(overall.index)).all()
+    assert len(result.overall) == 40

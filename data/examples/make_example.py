@@ -1,6 +1,8 @@
 """Make the bundled example round: real agencies, SYNTHETIC answers.
 
     python data/examples/make_example.py     # writes rounds/2026/<機關代碼>.csv + dataset.yaml
+    python data/examples/make_example.py --agencies 300 --out /tmp/round300
+                                             # a larger round for benchmarks (see below)
 
 Every number here is invented by a seeded random model; rerunning the script
 gives byte-identical files.  The model: each agency has a maturity level, each
@@ -30,10 +32,17 @@ recommended supporting measure); in 2026 each 2025 action is updated — done (m
 where the item's answer improved), still in progress, left as planned (overdue by then)
 or dropped with a reason, some not updated at all — and new actions are recorded for 2026
 gaps.  Making the actions never draws from the answers' generators: answers do not change.
+
+``--agencies N --out DIR`` writes only the latest round, for N agencies, to DIR (for
+benchmarks; the bundled rounds are not touched): the real agencies first, in the same
+order and from the same seeded generator as the bundled round (so for N up to their
+number the files equal the bundled ones), then invented agencies ``示範機關0001`` …
+with codes ``SYN00001`` …, drawn by the same model.  The same N gives the same files.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import random
@@ -128,6 +137,21 @@ def agencies() -> list[dict[str, str]]:
     with (ROOT / "data" / "agencies" / "agencies.csv").open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     return [r for r in rows if r["kind"] != "cabinet"]
+
+
+def synthetic_agencies(n: int) -> list[dict[str, str]]:
+    """``n`` agencies: the register's (as :func:`agencies`), then invented ones (codes
+    ``SYN00001`` …, names ``示範機關0001`` …, central and local in turn)."""
+    real = agencies()
+    extra = [
+        {
+            "agency_id": f"SYN{k:05d}",
+            "name_zh": f"示範機關{k:04d}",
+            "level": "central" if k % 2 else "local",
+        }
+        for k in range(1, max(0, n - len(real)) + 1)
+    ]
+    return (real + extra)[:n]
 
 
 def answer_for(latent: float) -> str:
@@ -244,13 +268,16 @@ def answer_rows(
 
 
 def make_round(
-    rng: random.Random, round_id: str, workshop_month: int
+    rng: random.Random,
+    round_id: str,
+    workshop_month: int,
+    chosen: list[dict[str, str]] | None = None,
 ) -> tuple[dict[str, list[list[str]]], dict[str, dict]]:
-    """The latest round: answers per agency, and each agency's profile."""
+    """The latest round: answers per agency (default the register's), and each agency's profile."""
     fw = load_framework(ROOT / "data" / "frameworks" / "tw-dsg")
     files: dict[str, list[list[str]]] = {}
     profiles: dict[str, dict] = {}
-    for agency in agencies():
+    for agency in chosen if chosen is not None else agencies():
         profile = draw_profile(rng, agency, fw, round_id, workshop_month)
         profiles[agency["agency_id"]] = profile
         files[agency["agency_id"]] = answer_rows(rng, agency, profile, fw, round_id)
@@ -271,9 +298,13 @@ def make_earlier_round(
 
 
 def write(
-    files: dict[str, list[list[str]]], round_id: str, header: list[str] = HEADER, note: str = ""
+    files: dict[str, list[list[str]]],
+    round_id: str,
+    header: list[str] = HEADER,
+    note: str = "",
+    folder: Path | None = None,
 ) -> Path:
-    folder = HERE / "rounds" / round_id
+    folder = folder if folder is not None else HERE / "rounds" / round_id
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.csv"):
         old.unlink()
@@ -430,6 +461,19 @@ def write_actions(actions: dict[str, list[Action]]) -> Path:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agencies", type=int, help="agencies in the round (with --out)")
+    parser.add_argument("--out", type=Path, help="folder for the round (with --agencies)")
+    args = parser.parse_args()
+    if (args.agencies is None) != (args.out is None):
+        parser.error("--agencies and --out go together")
+    if args.agencies is not None:
+        chosen = synthetic_agencies(args.agencies)
+        files, _ = make_round(random.Random(SEED), ROUND, 10, chosen)
+        folder = write(files, ROUND, folder=args.out)
+        n_rows = sum(len(rows) for rows in files.values())
+        print(f"wrote {folder}/: {n_rows} answers from {len(files)} agencies")
+        return
     rng = random.Random(SEED)
     files, profiles = make_round(rng, ROUND, 10)
     folder = write(files, ROUND)

@@ -3,20 +3,26 @@
 Steps, each kept apart so a later version can rerun one agency or swap the
 executor (see ``reference/batch-performance-notes.md``):
 
-1. **read + score** the round once in this process (:func:`guidekit.report.load_round`)
+1. **read + score** the round once in this process (:func:`guidekit.report.load_round`;
+   kept between runs by the digest of its inputs, :func:`guidekit.report.incremental.cached_round`)
    and write it to a cache file every notebook reads (no notebook re-reads or
    re-scores the answers);
 2. **execute** ``notebooks/report.ipynb`` per agency with papermill (parameters
    passed as plain JSON values through the Python API, never ``-p`` strings),
-   in ``workers`` processes, a fresh kernel per report;
+   in ``workers`` processes, each with one kernel reused across its agencies and
+   reset before each (:mod:`guidekit.report.engine`), or on a Dask cluster
+   (``scheduler``);
 3. **export** each executed notebook with nbconvert's ``guidekit_report``
-   template to one self-contained HTML file, written atomically;
+   template to one self-contained HTML page, in the worker, which sends it back;
+   this process writes it (atomically, recorded as guidekit's own);
 4. **record**: ``index.html``, ``summary.csv`` and ``manifest.json`` are written
    before the first report (``state: running``, agencies ``pending``), again as
-   each agency finishes, and at the end (``complete``, or ``interrupted`` with
-   the reason): the folder never says more than it holds.  Each manifest entry
-   is one agency's result with the run key, so a later version can skip the
-   agencies already done (resume) or run them elsewhere (another executor).
+   agencies finish (at most once a second), and at the end (``complete``, or
+   ``interrupted`` with the reason): the folder never says more than it holds.
+   Each manifest entry is one agency's result with its key, the digest of what its
+   report is made from (:mod:`guidekit.report.incremental`): a rerun keeps every
+   finished report whose key is unchanged, so nothing is redone that has not
+   changed, and a stopped batch resumes where it stopped.
 
 One batch at a time writes to a folder (:class:`OutputLock`); Ctrl+C, SIGTERM
 or a full disk stop the workers and their kernels and mark the folder
@@ -34,7 +40,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import difflib
-import errno
+import functools
 import hashlib
 import json
 import math
@@ -51,6 +57,7 @@ import time
 import traceback
 import unicodedata
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -64,6 +71,7 @@ from guidekit.answers import Responses, round_key
 from guidekit.files import (
     check_targets,
     excel_safe,
+    is_own,
     remember,
     remove_output,
     table_csv,
@@ -75,11 +83,11 @@ from guidekit.intake.tabular import UNREAD_CODES
 from guidekit.paths import examples_dir, notebooks_dir
 from guidekit.problems import GuidekitError, ResponsesError
 from guidekit.render.html import css_string, render, stylesheet
-from guidekit.report import RoundData, kernels, load_round
+from guidekit.report import RoundData, incremental, kernels
 from guidekit.report.context import default_responses
 from guidekit.report.export import exporter, notebook_to_html
-from guidekit.report.kernels import KERNEL_NAME, LocalKernelManager, check_kernel_python
-from guidekit.report.pdf import html_to_pdf, pdf_name, require_engine
+from guidekit.report.kernels import KERNEL_NAME, check_kernel_python
+from guidekit.report.pdf import pdf_bytes, pdf_name, require_engine
 from guidekit.store import is_store_url
 from guidekit.text import clean, natural_key
 from guidekit.version import __version__
@@ -129,8 +137,14 @@ class ReportTask:
 
     ``parameters`` go to the report notebook through papermill's Python API
     (JSON-compatible: no numpy scalars, NaN as None); ``html`` and ``log`` are the
-    report and the executed notebook's paths; ``timeout`` is seconds per cell;
-    ``cwd`` the notebook's folder.
+    report and the executed notebook's paths in the output folder (the worker writes
+    neither: it returns the content, :class:`ReportOutput`, and the batch writes it);
+    ``timeout`` is seconds per cell, ``agency_timeout`` seconds for the whole notebook
+    (None: no limit but the cell's); ``cwd`` the notebook's folder; ``kernel_log`` the
+    file kernel processes write their own output to (None: inherited).
+
+    Every field that is not in :data:`guidekit.report.incremental.EXECUTION_ONLY` is
+    part of the report's key: a new option is hashed without further change.
     """
 
     agency_id: str
@@ -144,6 +158,8 @@ class ReportTask:
     timeout: int
     keep_notebook: bool
     cwd: str
+    agency_timeout: int | None = None
+    kernel_log: str | None = None
     #: Also print the report to a PDF beside it (:mod:`guidekit.report.pdf`).
     pdf: bool = False
 
@@ -158,7 +174,9 @@ class AgencyResult:
     kernel when a notebook cell failed (``cell`` indexes the executed notebook,
     which has papermill's injected-parameters cell); ``timed_out`` when a cell
     ran past ``--timeout``; ``warnings`` what the notebook wrote to stderr;
-    ``finished_at`` when this agency's report was done (ISO 8601).
+    ``finished_at`` when this agency's report was done (ISO 8601); ``key`` the
+    SHA-256 of what the report is made from (:mod:`guidekit.report.incremental`):
+    a rerun keeps a finished report whose key has not changed.
     """
 
     agency_id: str
@@ -175,6 +193,21 @@ class AgencyResult:
     reused: bool = False
     timed_out: bool = False
     finished_at: str | None = None
+    key: str | None = None
+
+
+@dataclasses.dataclass
+class ReportOutput:
+    """What a worker sends back for one agency: its result, the report page (None when
+    it failed) and the executed notebook as JSON text when it is kept (a failed cell,
+    or ``keep_notebook``).  The batch writes both in the output folder, so a worker on
+    another machine (Dask) needs no access to it."""
+
+    result: AgencyResult
+    html: str | None = None
+    notebook: str | None = None
+    #: The report printed to PDF (with ``ReportTask.pdf``), made in the worker.
+    pdf: bytes | None = None
 
 
 @dataclasses.dataclass
@@ -261,117 +294,130 @@ def _write_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
 
 # -- one agency (runs in a worker process) ------------------------------------------
 
-#: errno values saying the output folder takes no more: the batch stops (every other
-#: agency would fail the same way), it is not one agency's failure.
-_OUTPUT_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
-
 
 def _warm_up(worker: bool = True) -> None:
-    """Import papermill and build the exporter once per worker process.
+    """Import papermill and the warm-kernel engine and build the exporter, once per
+    worker process; the worker's kernel is shut down when the process ends.
 
     A worker ignores SIGINT: Ctrl+C reaches every process of the terminal, and the
     main process alone decides what happens (it stops the workers)."""
     if worker:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import papermill  # noqa: F401
+    # heavy (papermill, nbclient, nbconvert: ~1.5 s): only report workers import them
+    from multiprocessing.util import Finalize
+
+    from guidekit.report import engine
 
     exporter()
+    if worker:
+        Finalize(None, engine.shutdown_kernel, exitpriority=100)
 
 
-def run_one(task: ReportTask) -> AgencyResult:
-    """Execute and export one agency's report (a plain-dict task, picklable).
+@functools.lru_cache(maxsize=4)
+def _notebook_node(path: str, stamp: tuple[int, int]) -> Any:
+    import nbformat
 
-    Keys: ``agency_id, agency_name, notebook, parameters, html, log, lang,
-    title, timeout, keep_notebook, cwd``.  Failures become an ``AgencyResult``
-    with ``status="failed"``.  A failure outside the notebook's cells (a kernel
-    that does not start or dies) is retried once with a fresh kernel; a failing
-    cell is not, and neither is a cell that ran past ``timeout`` (it would only
-    double the wait).  The executed notebook is kept as the log when a cell
-    failed; after a timeout or a dead kernel there is no notebook to keep.
+    return nbformat.read(path, as_version=4)
 
-    Raises
-    ------
-    OSError
-        When the output folder takes no more (disk full, quota, read-only): the
-        batch stops rather than fail every agency after it.
+
+def run_one(task: ReportTask) -> ReportOutput:
+    """Execute and export one agency's report on this worker's warm kernel.
+
+    The kernel (:mod:`guidekit.report.engine`) is started on first use and reset
+    before every agency.  Failures become a result with ``status="failed"``.  A
+    failure outside the notebook's cells (a kernel that does not start or dies) is
+    retried once with a fresh kernel; a failing cell is not, and neither is a
+    notebook that ran past its time limit (it would only double the wait; its
+    kernel, still busy, is replaced).  The executed notebook comes back as the log
+    when a cell failed (and with ``keep_notebook``); after a timeout or a dead
+    kernel there is none.  Nothing is written here: the batch writes the output.
     """
 
     started = time.perf_counter()
-    log = Path(task.log)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    kernels.kernel_log = str(log.parent / "kernels.log")
-    result = _attempt(task, log)
+    kernels.kernel_log = task.kernel_log  # for a kernel started now (None: inherited)
+    output = _attempt(task)
+    result = output.result
     if result.status != "ok" and result.cell is None and not result.timed_out:
         # not a cell's own error (that would fail again): the kernel did not start,
         # died or lost messages; one more try with a fresh kernel
-        retry = _attempt(task, log)
-        retry.warnings = [f"retried after: {result.error}", *retry.warnings]
-        result = retry
-    if task.pdf and result.status == "ok":
+        output = _attempt(task)
+        output.result.warnings = [f"retried after: {result.error}", *output.result.warnings]
+    if task.pdf and output.html is not None:
         try:
-            html_to_pdf(task.html, Path(task.html).with_suffix(".pdf"))
+            output.pdf = pdf_bytes(output.html, Path(task.html).name)
         except GuidekitError as exc:
-            result.status, result.error = "failed", exc.text(task.lang)
-    result.duration_s = round(time.perf_counter() - started, 3)
-    result.finished_at = _now()
-    return result
+            output.result.status, output.result.error = "failed", exc.text(task.lang)
+            output.html = None
+    output.result.duration_s = round(time.perf_counter() - started, 3)
+    output.result.finished_at = _now()
+    return output
 
 
-def _attempt(task: dict[str, Any], log: Path) -> AgencyResult:
+def _attempt(task: ReportTask) -> ReportOutput:
+    # heavy imports, each worker pays them once (_warm_up)
+    import copy
+
     import nbformat
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
+    from guidekit.report import engine
+
     result = AgencyResult(task.agency_id, task.agency_name, Path(task.html).name)
-    html = None
+    output = ReportOutput(result)
+    deadline = time.monotonic() + task.agency_timeout if task.agency_timeout else None
+    stat = os.stat(task.notebook)
+    source = _notebook_node(task.notebook, (stat.st_mtime_ns, stat.st_size))
+    nb = None
     try:
+        warm = engine.worker_kernel(task.cwd)
         nb = pm.execute_notebook(
-            task.notebook,
-            str(log),
+            copy.deepcopy(source),
+            None,
             parameters=task.parameters,
+            engine_name=engine.ENGINE_NAME,
             kernel_name=KERNEL_NAME,
             language="python",
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=False,
             execution_timeout=task.timeout,
-            cwd=task.cwd,
-            kernel_manager_class=LocalKernelManager,
+            warm=warm,
+            deadline=deadline,
+            kernel_cwd=task.cwd,
         )
         result.warnings = _stderr(nb)
-        html = notebook_to_html(nbformat.from_dict(nb), lang=task.lang, title=task.title)
+        output.html = notebook_to_html(nbformat.from_dict(nb), lang=task.lang, title=task.title)
+        if task.keep_notebook:
+            output.notebook = nbformat.writes(nb)
     except PapermillExecutionError as exc:
         result.status = "failed"
         result.ename, result.evalue, result.cell = exc.ename, exc.evalue, exc.cell_index
         result.error = f"{exc.ename}: {exc.evalue} (cell {exc.cell_index})"
-        result.notebook = str(log) if log.exists() else None
+        failed_nb = engine.last_notebook()
+        output.notebook = nbformat.writes(failed_nb) if failed_nb is not None else None
     except CellTimeoutError as exc:
+        engine.replace_kernel()  # still busy with the cell: a fresh one for the next agency
         result.status, result.timed_out = "failed", True
         result.ename, result.evalue = type(exc).__name__, str(exc)  # evalue shows the cell
-        result.error = i18n.t("batch.timeout", task.lang, timeout=task.timeout)
-        result.notebook = str(log) if log.exists() else None
-    except OSError as exc:
-        if exc.errno in _OUTPUT_FULL:
-            raise
-        _failed(result, exc, log)
+        whole = deadline is not None and time.monotonic() >= deadline - 1
+        result.error = (
+            i18n.t("batch.agency_timeout", task.lang, timeout=task.agency_timeout)
+            if whole and (not task.timeout or task.agency_timeout < task.timeout)
+            else i18n.t("batch.timeout", task.lang, timeout=task.timeout)
+        )
     except Exception as exc:  # kernel died, export error: record, never stop the batch
-        _failed(result, exc, log)
-    if html is not None:
-        _write_atomic(Path(task.html), html)  # OSError here stops the batch
-        if not task.keep_notebook:
-            log.unlink(missing_ok=True)
-        else:
-            result.notebook = str(log)
-    return result
+        engine.replace_kernel()
+        _failed(result, exc)
+    return output
 
 
-def _failed(result: AgencyResult, exc: BaseException, log: Path) -> None:
+def _failed(result: AgencyResult, exc: BaseException) -> None:
     result.status = "failed"
     result.ename, result.evalue = type(exc).__name__, str(exc)
     result.error = f"{type(exc).__name__}: {exc}"
     result.warnings.append(traceback.format_exc(limit=5))
-    result.notebook = str(log) if log.exists() else None
 
 
 def _stderr(nb: Any) -> list[str]:
@@ -422,6 +468,10 @@ def run_reports(
     notebook: str | Path | None = None,
     skip_invalid: bool = False,
     notify: Callable[[tuple[str, str]], None] | None = None,
+    force: bool = False,
+    only_failed: bool = False,
+    agency_timeout: int | None = None,
+    scheduler: Any = None,
     pdf: bool = False,
     actions: Any = None,
     previous: Any = None,
@@ -461,7 +511,7 @@ def run_reports(
         Default: the latest round in the answers.
     timeout : int
         Seconds a notebook cell may run; a cell that runs longer fails its agency
-        and is not retried.
+        and is not retried (its kernel, still busy, is replaced).
     keep_notebooks : bool
         Keep every executed notebook in ``out/_notebooks`` (a notebook whose cell
         failed is always kept; a timed-out or dead kernel leaves none).
@@ -480,6 +530,25 @@ def run_reports(
     notify : callable, optional
         Called with each note (a (zh-TW, English) pair) as soon as it is known;
         every note is also in :attr:`BatchResult.notes`.
+    force : bool
+        Rebuild every report asked for, even those whose inputs have not changed.
+        By default a finished report is kept when nothing it is made from has
+        changed (its key, :mod:`guidekit.report.incremental`) and its file is
+        guidekit's own, unchanged since; an agency that failed with the same
+        inputs is not retried either (see ``only_failed``).
+    only_failed : bool
+        Retry only the agencies the folder's manifest lists as failed (with
+        ``agencies``: only those of them); the other reports stay.
+    agency_timeout : int, optional
+        Seconds the whole notebook of one agency may run (default: no limit but
+        ``timeout`` per cell); a report past it fails and is not retried.
+    scheduler : str, optional
+        Run on a Dask distributed cluster: ``"tcp://HOST:PORT"`` of a running
+        scheduler, or ``"local"`` to start a ``distributed.LocalCluster`` of
+        ``workers`` processes here (its dashboard address is told through
+        ``notify``); a ``distributed.Client`` or cluster object works too.  Workers
+        need guidekit (with the same version) installed; the reports come back to
+        this process, which writes them as a local run does.
     pdf : bool
         Also print each report to a text-based PDF beside it (same name, ``.pdf``),
         in the workers (:mod:`guidekit.report.pdf`); the index links both.
@@ -510,8 +579,6 @@ def run_reports(
     started = time.perf_counter()
     lang = i18n.normalise_lang(lang)
     today = today or i18n.today()
-    if pdf:
-        require_engine()
     notes: list[tuple[str, str]] = []
 
     def tell(pair: tuple[str, str]) -> None:
@@ -529,7 +596,9 @@ def run_reports(
     if skip_invalid and not isinstance(responses, Responses):
         split = _valid_part(responses, framework)
         source = split.responses
-    data = load_round(source, framework, round, actions=actions, previous=previous)
+    if pdf:
+        require_engine()
+    data = incremental.cached_round(source, framework, round, actions=actions, previous=previous)
     # absolute: papermill changes the working directory while a notebook runs
     out = Path(out if out is not None else default_out(lang, responses)).resolve()
     if out.exists() and not out.is_dir():
@@ -557,9 +626,6 @@ def run_reports(
         raise GuidekitError(
             f"report notebook not found: {notebook_path}", zh=f"找不到報告筆記本：{notebook_path}"
         )
-    to_run = [a for a in wanted if a not in invalid]
-    if to_run:
-        check_kernel_python(notebook_path.parent)
     workers = worker_count(workers, note)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -593,12 +659,16 @@ def run_reports(
                 workers=workers,
                 timeout=timeout,
                 keep_notebooks=keep_notebooks,
-                pdf=pdf,
                 progress=progress,
                 round_given=round is not None,
                 started=started,
                 notes=notes,
                 tell=tell,
+                agency_timeout=agency_timeout,
+                force=force,
+                only_failed=only_failed,
+                scheduler=scheduler,
+                pdf=pdf,
             )
         finally:
             lock.release()
@@ -622,30 +692,53 @@ def _run_locked(
     workers: int | None,
     timeout: int,
     keep_notebooks: bool,
-    pdf: bool,
     progress: bool | None,
     round_given: bool,
     started: float,
     notes: list[tuple[str, str]],
     tell: Callable[[tuple[str, str]], None],
+    agency_timeout: int | None = None,
+    force: bool = False,
+    only_failed: bool = False,
+    scheduler: Any = None,
+    pdf: bool = False,
 ) -> BatchResult:
     """The batch, once the folder's lock is held: plan, record, run, record."""
-    carried, stale_files, removed = _previous_results(out, key, set(wanted))
+    notebook_dir = out / "_notebooks"
+    fw_names = data.scores.framework.names(lang)
+    options = {}
+    for agency_id in names:
+        task = _task(agency_id, names, files, data, lang, today, "", out, notebook_path, fw_names)
+        options[agency_id] = incremental.task_options(dataclasses.replace(task, pdf=pdf))
+    shared = incremental.shared_digests(data, notebook_path)
+    keys = incremental.agency_keys(data, shared, options)
+    if only_failed:
+        failed_before = _failed_before(out)
+        wanted = [a for a in wanted if a in failed_before]
+        if not wanted:
+            tell(
+                (
+                    i18n.t("batch.only_failed.none", "zh-TW", out=out),
+                    i18n.t("batch.only_failed.none", "en", out=out),
+                )
+            )
+        force = True
+    carried, stale_files, removed = _previous_results(out, keys, set(wanted), force)
+    kept = {r.agency_id for r in carried}
     # every file this run replaces or removes must be guidekit's own, unchanged since it
     # was written (guidekit.files): a report or index someone edited is never lost
-    replaced = [*OWN_OUTPUTS, *stale_files, *(files[a] for a in wanted)]
+    replaced = [*OWN_OUTPUTS, *stale_files, *(files[a] for a in wanted if a not in kept)]
     replaced += [pdf_name(name) for name in replaced if name.endswith(".html")]
     check_targets([out / name for name in replaced if os.path.lexists(out / name)])
     unread = [p.format(lang) for p in split.unplaced] if split else []
     everyone = [*every, *wanted]
     order = {a: n for n, a in reversed(list(enumerate(everyone)))}
-    ledger = _Ledger(out, data, lang, today, key, unread, run_info, order)
+    ledger = _Ledger(out, data, lang, today, key, unread, run_info, order, shared)
     for result in carried:
         ledger.add(result)
-    fw_names = data.scores.framework.names(lang)
     with tempfile.TemporaryDirectory(prefix="guidekit-") as tmp:
-        cache = data.save(Path(tmp) / "round.pkl")
         tasks: list[ReportTask] = []
+        cache = None
         for agency_id in wanted:
             if agency_id in invalid:
                 problems = invalid[agency_id]
@@ -665,46 +758,61 @@ def _run_locked(
                     )
                 )
                 continue
-            title = i18n.t("report.title", lang, **fw_names, agency=names[agency_id])
-            ledger.add(AgencyResult(agency_id, names[agency_id], files[agency_id], "pending"))
-            tasks.append(
-                ReportTask(
-                    agency_id=agency_id,
-                    agency_name=names[agency_id],
-                    notebook=str(notebook_path),
-                    parameters={
-                        k: _json_value(v)
-                        for k, v in {
-                            "agency_id": agency_id,
-                            "round_id": data.round,
-                            "lang": lang,
-                            "cache": str(cache),
-                            "today": today.isoformat(),
-                        }.items()
-                    },
-                    html=str(out / files[agency_id]),
-                    log=str(out / "_notebooks" / Path(files[agency_id]).with_suffix(".ipynb")),
-                    lang=lang,
-                    title=title,
-                    timeout=timeout,
-                    keep_notebook=keep_notebooks,
-                    cwd=str(notebook_path.parent),
-                    pdf=pdf,
+            if agency_id in kept:
+                continue  # nothing it is made from has changed: its report stays
+            if cache is None:
+                cache = data.save(Path(tmp) / "round.pkl")
+            task = _task(
+                agency_id, names, files, data, lang, today, str(cache), out, notebook_path, fw_names
+            )
+            task = dataclasses.replace(
+                task,
+                timeout=timeout,
+                agency_timeout=agency_timeout,
+                keep_notebook=keep_notebooks,
+                kernel_log=None if scheduler is not None else str(notebook_dir / "kernels.log"),
+                pdf=pdf,
+            )
+            ledger.add(
+                AgencyResult(
+                    agency_id, names[agency_id], files[agency_id], "pending", key=keys[agency_id]
                 )
             )
+            tasks.append(task)
         executed: list[AgencyResult] = []
-        runs = _execute(tasks, workers, progress)
+        if tasks and scheduler is None:
+            check_kernel_python(notebook_path.parent)  # only when a report is to be made
+            notebook_dir.mkdir(exist_ok=True)
+        runs = _execute(tasks, workers, progress, scheduler, tell)
         try:
             # the record says "running" before any earlier report goes or a new one comes
             ledger.write(round_s(time.perf_counter() - started))
             _remove(out, stale_files)
             if not pdf:  # a report redone without --pdf keeps no PDF of its old version
-                for agency_id in wanted:
-                    remove_output(out / pdf_name(files[agency_id]))
-            for result in runs:
+                for task in tasks:
+                    remove_output(Path(task.html).with_name(pdf_name(Path(task.html).name)))
+            last, pause = time.monotonic(), LEDGER_INTERVAL
+            for output in runs:
+                result = output.result
+                result.key = keys.get(result.agency_id)
+                if output.notebook is not None:
+                    log = notebook_dir / Path(result.file).with_suffix(".ipynb")
+                    notebook_dir.mkdir(exist_ok=True)
+                    _write_atomic(log, output.notebook)
+                    result.notebook = str(log)
+                if output.html is not None:
+                    _write_report(ledger, out / result.file, output.html, output.pdf)
                 executed.append(result)
                 ledger.add(result)
-                ledger.write(round_s(time.perf_counter() - started))
+                # the record is rewritten as reports come in, but spending at most ~5 % of
+                # the time on it (300 agencies: ~0.2 s to rewrite the index, summary and
+                # manifest; this process shares the cores with the workers), and always
+                # at the end
+                if time.monotonic() - last >= pause:
+                    began = time.monotonic()
+                    ledger.write(round_s(time.perf_counter() - started))
+                    last = time.monotonic()
+                    pause = max(LEDGER_INTERVAL, 20 * (last - began))
         except BaseException as exc:
             runs.close()  # ends the workers and kernels before anything else
             # an earlier run's reports (and a report written but not yet recorded) never
@@ -785,6 +893,72 @@ def _run_locked(
     )
 
 
+#: Least seconds between two rewrites of the run's record while reports come in.
+LEDGER_INTERVAL = 1.0
+
+
+def _task(
+    agency_id: str,
+    names: dict[str, str],
+    files: dict[str, str],
+    data: RoundData,
+    lang: str,
+    today: dt.date,
+    cache: str,
+    out: Path,
+    notebook_path: Path,
+    fw_names: dict[str, str],
+) -> ReportTask:
+    """The task of one agency (its time limits and logging are set by the run)."""
+    return ReportTask(
+        agency_id=agency_id,
+        agency_name=names[agency_id],
+        notebook=str(notebook_path),
+        parameters={
+            k: _json_value(v)
+            for k, v in {
+                "agency_id": agency_id,
+                "round_id": data.round,
+                "lang": lang,
+                "cache": cache,
+                "today": today.isoformat(),
+            }.items()
+        },
+        html=str(out / files[agency_id]),
+        log=str(out / "_notebooks" / Path(files[agency_id]).with_suffix(".ipynb")),
+        lang=lang,
+        title=i18n.t("report.title", lang, **fw_names, agency=names[agency_id]),
+        timeout=DEFAULT_TIMEOUT,
+        keep_notebook=False,
+        cwd=str(notebook_path.parent),
+    )
+
+
+def _write_report(ledger: _Ledger, path: Path, html: str, pdf: bytes | None = None) -> None:
+    """Write one agency's report (and its PDF) and record them as guidekit's own at once
+    (a run killed before its next record rewrite leaves no report guidekit would not
+    replace)."""
+    written = [path]
+    _write_atomic(path, html)  # OSError here stops the batch
+    if pdf is not None:
+        written.append(write_atomic(path.with_name(pdf_name(path.name)), pdf))
+    remember(written)
+    ledger.recorded.update(p.name for p in written)
+
+
+def _failed_before(out: Path) -> set[str]:
+    """Agencies the folder's manifest lists as failed (``--only-failed``)."""
+    try:
+        entries = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["agencies"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {
+        str(e.get("agency_id"))
+        for e in entries
+        if isinstance(e, dict) and e.get("status") == "failed"
+    }
+
+
 def _interruption(exc: BaseException, lang: str) -> tuple[str, int | None]:
     """Why the run stopped, in ``lang``, and the exit code (None: not an interruption
     the user can act on by running again, e.g. a bug: the exception goes on as it is)."""
@@ -820,9 +994,11 @@ class _Ledger:
         unread: list[str],
         run_info: dict[str, Any],
         order: dict[str, int],
+        digests: dict[str, str] | None = None,
     ) -> None:
         self.out, self.data, self.lang, self.today, self.key = out, data, lang, today, key
         self.unread, self.run_info, self.order = unread, run_info, order
+        self.digests = digests or {}
         self.entries: dict[str, AgencyResult] = {}
         self.state = "running"
         self.interrupted: dict[str, str] | None = None
@@ -854,7 +1030,7 @@ class _Ledger:
             for r in results
             if r.status == "ok" and r.file not in self.recorded and (self.out / r.file).is_file()
         ]
-        written = new + [pdf_name(n) for n in new if (self.out / pdf_name(n)).is_file()]
+        written = list(new)
         try:
             # the manifest first: it is what the next run reads
             _write_manifest(
@@ -867,6 +1043,7 @@ class _Ledger:
                 self.key,
                 self.unread,
                 status,
+                self.digests,
             )
             written.append("manifest.json")
             _write_summary(self.out, self.data, results, self.lang)
@@ -1193,18 +1370,19 @@ def _is_guidekit_manifest(path: Path) -> bool:
 
 
 def _previous_results(
-    out: Path, key: dict[str, Any], wanted: set[str]
+    out: Path, keys: dict[str, str], wanted: set[str], force: bool = False
 ) -> tuple[list[AgencyResult], list[str], list[str]]:
-    """Reports of an earlier run in ``out``: the ones this run keeps, and the ones it
-    removes before it starts.
+    """What an earlier run in ``out`` left: the results this run keeps, and the report
+    files it removes before it starts.
 
-    Kept: reports of the same run key (round, language, framework version,
-    answers) that were finished (``status: ok``) and are not redone now; they
-    are listed again in the index (a rerun of one agency does not drop the
-    others).  Removed: every other report file the earlier manifest lists —
-    another key's (stale), an agency redone now, or one an interrupted run
-    left unfinished — so the folder never mixes runs.  Returns (kept, files to
-    remove, the stale ones among them).
+    Kept (``reused``): a finished report (``status: ok``) whose key — what it is made
+    from, :mod:`guidekit.report.incremental` — equals the agency's key now and whose
+    file is guidekit's own, unchanged since (:func:`guidekit.files.is_own`); and an
+    agency whose notebook cell failed with the same key (it would fail again;
+    ``only_failed`` retries it; a timeout or a dead kernel is retried anyway).  With ``force``, nothing asked for now is kept.  Removed: every
+    other report file the earlier manifest lists — another key's (stale), an agency
+    redone now, one an interrupted run left unfinished — so the folder never mixes
+    runs.  Returns (kept, files to remove, the stale ones among them: not redone now).
     """
     path = out / "manifest.json"
     if not path.is_file():
@@ -1214,7 +1392,6 @@ def _previous_results(
         entries = previous["agencies"]
     except (ValueError, KeyError, TypeError):
         return [], [], []
-    same = previous.get("run_key") == key
     fields = {f.name for f in dataclasses.fields(AgencyResult)}
     carried: list[AgencyResult] = []
     remove: list[str] = []
@@ -1222,17 +1399,29 @@ def _previous_results(
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict):
             continue
+        agency_id = entry.get("agency_id")
+        key = entry.get("key")
+        current = (
+            isinstance(key, str)
+            and key == keys.get(str(agency_id))
+            and not (force and agency_id in wanted)
+        )
         name = str(entry.get("file") or "")
         if not (name.endswith(".html") and "/" not in name and "\\" not in name):
             continue
+        if entry.get("status") == "failed" and current and entry.get("cell") is not None:
+            # a cell's own error with the same inputs: it would fail again
+            carried.append(AgencyResult(**{k: v for k, v in entry.items() if k in fields}))
+            carried[-1].reused = True
+            continue
         if not (out / name).is_file():
             continue
-        if same and entry.get("status") == "ok" and entry.get("agency_id") not in wanted:
+        if entry.get("status") == "ok" and current and is_own(out / name):
             carried.append(AgencyResult(**{k: v for k, v in entry.items() if k in fields}))
             carried[-1].reused = True
             continue
         remove.append(name)
-        if not same and entry.get("agency_id") not in wanted:
+        if agency_id not in wanted:
             stale.append(name)
     return carried, remove, stale
 
@@ -1258,22 +1447,27 @@ def round_s(seconds: float) -> float:
 
 
 def _execute(
-    tasks: list[ReportTask], workers: int | None, progress: bool | None
-) -> Iterator[AgencyResult]:
-    """Run the tasks; yield each agency's result as it finishes.
+    tasks: list[ReportTask],
+    workers: int | None,
+    progress: bool | None,
+    scheduler: str | None = None,
+    tell: Callable[[tuple[str, str]], None] | None = None,
+) -> Iterator[ReportOutput]:
+    """Run the tasks; yield each agency's output as it finishes.
 
-    ``workers`` processes (spawned, a fresh kernel per report).  When the run
-    stops early — Ctrl+C, SIGTERM, an error, or the caller closing this
-    generator — the workers and their kernels are ended before the exception
-    goes on, so nothing keeps running (or holding memory) after the batch.  A
-    worker process that dies breaks the pool: the agencies it left unfinished
-    get one more try in a fresh pool, then are listed as failed.
+    ``workers`` processes (spawned), each with one warm kernel reused across its
+    agencies (:mod:`guidekit.report.engine`); or, with ``scheduler``, the tasks of a
+    Dask cluster (:func:`_execute_dask`).  When the run stops early — Ctrl+C, SIGTERM,
+    an error, or the caller closing this generator — the workers and their kernels
+    are ended before the exception goes on, so nothing keeps running (or holding
+    memory) after the batch.  A worker process that dies breaks the pool: the
+    agencies it left unfinished get one more try in a fresh pool, then are listed as
+    failed.
     """
     from tqdm.auto import tqdm
 
     if not tasks:
         return
-    workers = max(1, min(workers or 1, len(tasks)))
     bar = tqdm(
         total=len(tasks),
         unit="report",
@@ -1281,53 +1475,77 @@ def _execute(
         disable=None if progress is None else not progress,
     )
     try:
-        if workers == 1:
-            _warm_up(worker=False)
-            before = _descendants()
-            try:
-                for task in tasks:
-                    result = run_one(task)
-                    bar.update()
-                    yield result
-            except BaseException:
-                _stop_processes(before)
-                raise
+        if scheduler is not None:
+            for output in _execute_dask(tasks, scheduler, workers, tell):
+                bar.update()
+                yield output
             return
-        context = multiprocessing.get_context("spawn")
-        queue = list(tasks)
-        again: dict[str, str] = {}  # agency → why it is run a second time
-        for attempt in (1, 2):
-            broken: list[tuple[dict[str, Any], BaseException]] = []
-            before = _descendants()
-            pool = cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
-            finished = False
-            try:
-                futures = {pool.submit(run_one, task): task for task in queue}
-                for future in cf.as_completed(futures):
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool as exc:  # a worker process itself died
-                        broken.append((futures[future], exc))
-                        continue
-                    if result.agency_id in again:
-                        result.warnings.insert(0, f"retried after: {again[result.agency_id]}")
-                    bar.update()
-                    yield result
-                finished = True
-            finally:
-                if finished and not broken:
-                    pool.shutdown(wait=True)
-                else:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    _stop_processes(before)
-            if not broken:
-                return
-            queue = [task for task, _ in broken]
-            again = {t.agency_id: f"worker failed: {type(e).__name__}: {e}" for t, e in broken}
-            if attempt == 2:
-                for task, exc in broken:
-                    bar.update()
-                    yield AgencyResult(
+        workers = max(1, min(workers or 1, len(tasks)))
+        if workers == 1:
+            yield from _execute_here(tasks, bar)
+            return
+        yield from _execute_pool(tasks, workers, bar)
+    finally:
+        bar.close()
+
+
+def _execute_here(tasks: list[ReportTask], bar: Any) -> Iterator[ReportOutput]:
+    """One worker: this process and one warm kernel, shut down at the end."""
+    from guidekit.report import engine  # heavy: papermill, nbclient
+
+    _warm_up(worker=False)
+    before = _descendants()
+    try:
+        for task in tasks:
+            output = run_one(task)
+            bar.update()
+            yield output
+    except BaseException:
+        _stop_processes(before)
+        raise
+    finally:
+        engine.shutdown_kernel()
+
+
+def _execute_pool(tasks: list[ReportTask], workers: int, bar: Any) -> Iterator[ReportOutput]:
+    context = multiprocessing.get_context("spawn")
+    queue = list(tasks)
+    again: dict[str, str] = {}  # agency → why it is run a second time
+    for attempt in (1, 2):
+        broken: list[tuple[ReportTask, BaseException]] = []
+        before = _descendants()
+        pool = cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
+        finished = False
+        try:
+            futures = {pool.submit(run_one, task): task for task in queue}
+            for future in cf.as_completed(futures):
+                try:
+                    output = future.result()
+                except BrokenProcessPool as exc:  # a worker process itself died
+                    broken.append((futures[future], exc))
+                    continue
+                if output.result.agency_id in again:
+                    output.result.warnings.insert(
+                        0, f"retried after: {again[output.result.agency_id]}"
+                    )
+                bar.update()
+                yield output
+            finished = True
+        finally:
+            if finished and not broken:
+                pool.shutdown(wait=True)
+            else:
+                pool.shutdown(wait=False, cancel_futures=True)
+                _stop_processes(before)
+        if not broken:
+            return
+        queue = [task for task, _ in broken]
+        again = {t.agency_id: f"worker failed: {type(e).__name__}: {e}" for t, e in broken}
+        if attempt == 2:
+            for task, exc in broken:
+                bar.update()
+                yield ReportOutput(
+                    AgencyResult(
                         task.agency_id,
                         task.agency_name,
                         Path(task.html).name,
@@ -1335,8 +1553,120 @@ def _execute(
                         error=f"worker failed: {type(exc).__name__}: {exc}",
                         finished_at=_now(),
                     )
+                )
+
+
+# -- Dask: the same tasks on a cluster -------------------------------------------------
+
+
+def run_one_remote(task: ReportTask, round_pickle: bytes, notebook_json: str) -> ReportOutput:
+    """:func:`run_one` on a Dask worker, which may be another machine: the round cache
+    and the notebook come with the task (the client's paths mean nothing there) and are
+    kept in the worker's temporary folder, once per content; the report comes back to
+    the client, which writes it."""
+    folder = Path(tempfile.gettempdir()) / "guidekit-dask"
+    folder.mkdir(exist_ok=True)
+    cache = _local_copy(folder, round_pickle, ".pkl")
+    notebook = _local_copy(folder, notebook_json.encode("utf-8"), ".ipynb")
+    here = dataclasses.replace(
+        task,
+        notebook=str(notebook),
+        cwd=str(folder),
+        kernel_log=None,
+        parameters={**task.parameters, "cache": str(cache)},
+    )
+    return run_one(here)
+
+
+def _local_copy(folder: Path, content: bytes, suffix: str) -> Path:
+    path = folder / f"{hashlib.sha256(content).hexdigest()[:32]}{suffix}"
+    if not path.is_file():
+        write_atomic(path, content)
+    return path
+
+
+def _execute_dask(
+    tasks: list[ReportTask],
+    scheduler: str,
+    workers: int | None,
+    tell: Callable[[tuple[str, str]], None] | None,
+) -> Iterator[ReportOutput]:
+    """The tasks on a Dask distributed cluster: ``scheduler`` is ``tcp://HOST:PORT`` of
+    a running scheduler, or ``local`` for a :class:`distributed.LocalCluster` of
+    ``workers`` processes started here (its dashboard address is told).  Each worker
+    thread keeps one warm kernel; reports come back to this process (it writes them).
+    Stopping the run cancels what is still queued and closes what was started here."""
+    try:
+        import distributed
+    except ImportError:
+        raise GuidekitError(
+            i18n.t("batch.dask.missing", "en"), zh=i18n.t("batch.dask.missing", "zh-TW")
+        ) from None
+    cluster = None
+    try:
+        if scheduler == "local":
+            cluster = distributed.LocalCluster(
+                n_workers=max(1, workers or 1),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+            )
+            client = distributed.Client(cluster)
+            if tell is not None:
+                values = {"url": client.dashboard_link}
+                tell(
+                    (
+                        i18n.t("batch.dask.dashboard", "zh-TW", **values),
+                        i18n.t("batch.dask.dashboard", "en", **values),
+                    )
+                )
+        elif isinstance(scheduler, str):
+            client = distributed.Client(scheduler, timeout="30s")
+        else:  # a Client or a cluster object given by the caller (tests, notebooks)
+            client = distributed.Client(scheduler)
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        values = {"scheduler": scheduler, "reason": f"{type(exc).__name__}: {exc}"}
+        raise GuidekitError(
+            i18n.t("batch.dask.connect", "en", **values),
+            zh=i18n.t("batch.dask.connect", "zh-TW", **values),
+        ) from None
+    futures: list[Any] = []
+    try:
+        round_pickle = Path(tasks[0].parameters["cache"]).read_bytes()
+        notebook_json = Path(tasks[0].notebook).read_text(encoding="utf-8")
+        shared = client.scatter(round_pickle, broadcast=True, hash=True)
+        futures = client.map(
+            run_one_remote,
+            tasks,
+            round_pickle=shared,
+            notebook_json=notebook_json,
+            pure=False,
+            key=[f"guidekit-report-{uuid.uuid4().hex}" for _ in tasks],
+        )
+        for future in distributed.as_completed(futures):
+            try:
+                output = future.result()
+            except Exception as exc:  # the worker itself failed (died twice, lost)
+                task = tasks[futures.index(future)]
+                output = ReportOutput(
+                    AgencyResult(
+                        task.agency_id,
+                        task.agency_name,
+                        Path(task.html).name,
+                        status="failed",
+                        error=f"worker failed: {type(exc).__name__}: {exc}",
+                        finished_at=_now(),
+                    )
+                )
+            yield output
     finally:
-        bar.close()
+        if futures:
+            client.cancel(futures)
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _summary_frame(
@@ -1424,9 +1754,12 @@ def _write_manifest(
     key: dict[str, Any],
     unread: list[str] | None = None,
     status: dict[str, Any] | None = None,
+    digests: dict[str, str] | None = None,
 ) -> Path:
     """``manifest.json``: what the run is (inputs, key, state) and each agency's
-    result as it finished (``status`` ok / failed / pending, file, time)."""
+    result as it finished (``status`` ok / failed / pending, file, time, ``key``:
+    what its report is made from, :mod:`guidekit.report.incremental`); ``digests``
+    the inputs every report shares (framework, notebook, guidekit)."""
     fw = data.scores.framework
     status = status or {"state": "complete", "run": None, "interrupted": None}
     manifest = {
@@ -1442,6 +1775,7 @@ def _write_manifest(
         "round": data.round,
         "lang": lang,
         "run_key": key,
+        "digests": digests or {},
         "synthetic": data.responses.synthetic,
         "inputs": [
             {"file": s.file, "encoding": s.encoding, "rows": s.rows} for s in data.responses.sources

@@ -102,8 +102,32 @@ def html_to_pdf(
     OSError
         If the PDF cannot be written.
     """
+    source = Path(html).resolve()
+    return write_atomic(Path(pdf), _print(source, source.name, engine, timeout))
+
+
+def pdf_bytes(
+    html: str, name: str = "report.html", engine: str | None = None, timeout: float = TIMEOUT
+) -> bytes:
+    """The PDF of a self-contained report page given as text (what a batch worker has),
+    printed as :func:`html_to_pdf` prints a file; ``name`` is the page's file name for
+    messages.
+
+    Raises
+    ------
+    PdfEngineMissing, GuidekitError
+        As :func:`html_to_pdf`.
+    """
+    with tempfile.TemporaryDirectory(prefix="guidekit-page-") as folder:
+        page = Path(folder) / "report.html"
+        page.write_text(html, encoding="utf-8")
+        return _print(page, name, engine, timeout)
+
+
+def _print(source: Path, name: str, engine: str | None, timeout: float) -> bytes:
+    """Print the page ``source`` (called ``name`` in messages) with headless Chromium; the
+    searchable PDF's bytes."""
     browser = engine or require_engine()
-    source, target = Path(html).resolve(), Path(pdf)
     with tempfile.TemporaryDirectory(prefix="guidekit-pdf-") as profile:
         out = Path(profile) / "report.pdf"
         command = [
@@ -131,17 +155,17 @@ def html_to_pdf(
             )
         except subprocess.TimeoutExpired as exc:
             raise GuidekitError(
-                i18n.t("pdf.timeout", "en", file=source.name, seconds=f"{timeout:g}"),
-                zh=i18n.t("pdf.timeout", "zh-TW", file=source.name, seconds=f"{timeout:g}"),
+                i18n.t("pdf.timeout", "en", file=name, seconds=f"{timeout:g}"),
+                zh=i18n.t("pdf.timeout", "zh-TW", file=name, seconds=f"{timeout:g}"),
             ) from exc
         if not out.is_file() or out.stat().st_size == 0:
             said = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
             detail = " / ".join(said) or f"exit {done.returncode}"
             raise GuidekitError(
-                i18n.t("pdf.failed", "en", file=source.name, detail=detail),
-                zh=i18n.t("pdf.failed", "zh-TW", file=source.name, detail=detail),
+                i18n.t("pdf.failed", "en", file=name, detail=detail),
+                zh=i18n.t("pdf.failed", "zh-TW", file=name, detail=detail),
             )
-        return write_atomic(target, searchable(out.read_bytes()))
+        return searchable(out.read_bytes())
 
 
 # -- searchable Chinese: ideographs, not radicals, behind each glyph ------------------------
