@@ -569,11 +569,33 @@ class ResponseStore(abc.ABC):
         action_id)'s current record and append a row when it differs
         (:meth:`_apply_actions`); commit.  Any error rolls back all."""
 
-    @abc.abstractmethod
+    #: This backend's ``SELECT … FROM action_log`` (the columns of
+    #: :data:`ACTION_LOG_COLUMNS`, decoded as the backend stores them).
+    _action_log_select: str = ""
+
     def _select_actions(self, filters: dict[str, str], log: bool) -> list[tuple[Any, ...]]:
         """Action-log rows (tuples in :data:`ACTION_LOG_COLUMNS` order) matching ``filters``:
         every row (``log``) or each (round, action_id)'s newest, by id.  A store written
         before actions existed (schema 1, read-only) has none: ``[]``."""
+        if not self._has_action_log():
+            return []  # a store written before actions existed (read-only: not migrated)
+        where, params = self._where(filters)
+        if log:
+            return self._read(f"{self._action_log_select}{where} ORDER BY id", params)
+        return self._read(CURRENT_ACTIONS_SELECT.format(where=where), params)
+
+    @abc.abstractmethod
+    def _has_action_log(self) -> bool:
+        """Whether the store has its action log (a schema-1 store opened read-only has not)."""
+
+    @abc.abstractmethod
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Rows of one query with its parameters, in this backend's placeholder style."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def _where(filters: dict[str, str]) -> tuple[str, list[str]]:
+        """`` WHERE col = ? AND …`` (or nothing) and its parameters, for ``filters``."""
 
     @abc.abstractmethod
     def _load_action_log(self, rows: Sequence[tuple[Any, ...]]) -> int:

@@ -57,7 +57,6 @@ from psycopg_pool import ConnectionPool
 from guidekit.answers import ACTION_COLUMNS, Action
 from guidekit.framework import Framework
 from guidekit.store.base import (
-    CURRENT_ACTIONS_SELECT,
     CURRENT_SELECT,
     CURRENT_VIEW,
     SCHEMA_VERSION,
@@ -248,6 +247,8 @@ class PostgresStore(ResponseStore):
     #: A transaction left open this long by a vanished client is ended by the server,
     #: releasing its locks (``idle_in_transaction_session_timeout``).
     IDLE_IN_TRANSACTION_S = 60
+
+    _action_log_select = _ACTION_LOG_SELECT
 
     def __init__(
         self,
@@ -467,13 +468,8 @@ class PostgresStore(ResponseStore):
         except psycopg.Error as exc:
             raise self._error("write", "could not save to", exc) from None
 
-    def _select_actions(self, filters: dict[str, str], log: bool) -> list[tuple[Any, ...]]:
-        if not self._read("SELECT to_regclass('action_log') IS NOT NULL", ())[0][0]:
-            return []  # a store written before actions existed (read-only: not migrated)
-        where, params = self._where(filters)
-        if log:
-            return self._read(f"{_ACTION_LOG_SELECT}{where} ORDER BY id", params)
-        return self._read(CURRENT_ACTIONS_SELECT.format(where=where), params)
+    def _has_action_log(self) -> bool:
+        return bool(self._read("SELECT to_regclass('action_log') IS NOT NULL", ())[0][0])
 
     def _load_action_log(self, rows: Sequence[tuple[Any, ...]]) -> int:
         try:

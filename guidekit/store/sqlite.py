@@ -22,7 +22,6 @@ from guidekit.answers import ACTION_COLUMNS, Action
 from guidekit.files import SQLITE_SIBLINGS, check_target, install_output
 from guidekit.framework import Framework
 from guidekit.store.base import (
-    CURRENT_ACTIONS_SELECT,
     CURRENT_SELECT,
     CURRENT_VIEW,
     SCHEMA_VERSION,
@@ -194,6 +193,8 @@ class SQLiteStore(ResponseStore):
     kind = "sqlite"
     #: Seconds a writer waits for another writer's transaction before giving up.
     BUSY_TIMEOUT_S = 30.0
+
+    _action_log_select = _ACTION_LOG_SELECT
 
     def _error(self, code: str, message: str, **params: Any) -> StoreError:
         """A :class:`StoreError` about this store's file (``path`` is filled in)."""
@@ -385,43 +386,31 @@ class SQLiteStore(ResponseStore):
 
                 return self._apply_actions(actions, utc_now(), current, insert, who, session)
         except sqlite3.OperationalError as exc:
-            raise StoreError(
-                "write",
-                f"could not save to {self.path}: {exc}",
-                path=str(self.path),
-                detail=str(exc),
+            raise self._error(
+                "write", f"could not save to {self.path}: {exc}", detail=str(exc)
             ) from exc
 
-    def _select_actions(self, filters: dict[str, str], log: bool) -> list[tuple[Any, ...]]:
+    def _has_action_log(self) -> bool:
         present = self._read(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'action_log'", []
         )
-        if not present[0][0]:
-            return []  # a store written before actions existed (read-only: not migrated)
-        where, params = self._where(filters)
-        if log:
-            return self._read(f"{_ACTION_LOG_SELECT}{where} ORDER BY id", params)
-        return self._read(CURRENT_ACTIONS_SELECT.format(where=where), params)
+        return bool(present[0][0])
 
     def _load_action_log(self, rows: Sequence[tuple[Any, ...]]) -> int:
         try:
             with self._transaction() as db:
                 present = db.execute("SELECT count(*) FROM action_log").fetchone()[0]
                 if present:
-                    raise StoreError(
+                    raise self._error(
                         "not-empty",
                         f"{self.path} already holds {present} action-log rows",
-                        path=str(self.path),
                         rows=int(present),
                     )
                 db.executemany(_ACTION_INSERT_WITH_ID, rows)
                 return int(db.execute("SELECT count(*) FROM action_log").fetchone()[0])
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                "write",
-                f"could not copy into {self.path}: {exc}",
-                path=str(self.path),
-                detail=str(exc),
+            raise self._error(
+                "write", f"could not copy into {self.path}: {exc}", detail=str(exc)
             ) from exc
 
     @staticmethod
