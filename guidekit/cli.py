@@ -62,6 +62,15 @@ class StoreOrPath(click.ParamType):
 
 STORE_OR_PATH = StoreOrPath()
 
+ACTIONS_OPTION = click.option(
+    "--actions",
+    "actions",
+    multiple=True,
+    type=STORE_OR_PATH,
+    help="改善行動檔案、資料夾或答案儲存檔（可重複；內附範例自帶）/ Improvement-action files, "
+    "folders or stores (repeatable; the bundled example has its own).",
+)
+
 #: A path argument or option, given to the command as a Path.
 PATH = click.Path(path_type=Path)
 
@@ -637,14 +646,7 @@ def _check_score_output(output: Path, fmt: str, paths: tuple[Path, ...]) -> None
     help="另將每份報告轉成可搜尋文字的 A4 PDF（需要 Chromium）/ Also write each report as a "
     "text-based A4 PDF (needs Chromium).",
 )
-@click.option(
-    "--actions",
-    "actions",
-    multiple=True,
-    type=STORE_OR_PATH,
-    help="改善行動檔案、資料夾或答案儲存檔（可重複；內附範例自帶）/ Improvement-action files, "
-    "folders or stores (repeatable; the bundled example has its own).",
-)
+@ACTIONS_OPTION
 @click.option(
     "--previous",
     "previous",
@@ -851,14 +853,7 @@ def framework_cmd(folder: Path | None, lang: str | None) -> None:
     help="公開項目層級資料（個別答案、各項目結果）所需的最少填答人數 / Smallest respondent group "
     "published at item level.",
 )
-@click.option(
-    "--actions",
-    "actions",
-    multiple=True,
-    type=STORE_OR_PATH,
-    help="改善行動檔案、資料夾或答案儲存檔（可重複；內附範例自帶）/ Improvement-action files, "
-    "folders or stores (repeatable; the bundled example has its own).",
-)
+@ACTIONS_OPTION
 @LANG_OPTION
 @_handle_errors
 def export_cmd(

@@ -9,6 +9,7 @@ the Gregorian date, as Taiwanese government documents do.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import errno
 import functools
 import math
@@ -113,6 +114,23 @@ def t(key: str, lang: str = DEFAULT_LANG, /, **values: Any) -> str:
     lang = normalise_lang(lang)
     text = messages()[key][lang]
     return text.format(**{**DEFAULT_NAMES[lang], **values})
+
+
+class LabelledEnum(enum.StrEnum):
+    """A code whose words live in the messages, under ``<MESSAGES>.<value>``."""
+
+    @classmethod
+    def messages_key(cls) -> str:
+        """The messages' key prefix of this code's words (e.g. ``"action.status"``)."""
+        raise NotImplementedError
+
+    def label(self, lang: str = DEFAULT_LANG) -> str:
+        """The code in words, in ``lang``."""
+        return t(f"{self.messages_key()}.{self.value}", lang)
+
+    def labels(self) -> tuple[str, str]:
+        """The code in words, as a (zh-TW, English) pair."""
+        return pair(f"{self.messages_key()}.{self.value}")
 
 
 def pair(key: str, /, **values: Any) -> tuple[str, str]:

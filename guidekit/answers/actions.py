@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import enum
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -57,18 +56,18 @@ from guidekit.problems import Problem, Severity
 from guidekit.text import CONTROL, clean, clean_key
 
 
-class ActionStatus(enum.StrEnum):
-    """Where an action stands.  ``dropped`` needs a reason."""
+class ActionStatus(i18n.LabelledEnum):
+    """Where an action stands (words: 規劃中 / 進行中 / 已完成 / 已取消, ``action.status.*``
+    in the messages).  ``dropped`` needs a reason."""
 
     PLANNED = "planned"
     IN_PROGRESS = "in_progress"
     DONE = "done"
     DROPPED = "dropped"
 
-    def label(self, lang: str = "zh-TW") -> str:
-        """The status in words (規劃中 / 進行中 / 已完成 / 已取消)."""
-        zh, en = STATUS_LABELS[self]
-        return zh if i18n.normalise_lang(lang) == "zh-TW" else en
+    @classmethod
+    def messages_key(cls) -> str:
+        return "action.status"
 
     @property
     def is_open(self) -> bool:
@@ -77,12 +76,7 @@ class ActionStatus(enum.StrEnum):
 
 
 #: (zh-TW, English) words of each status: the form's drop-down and every view.
-STATUS_LABELS: dict[ActionStatus, tuple[str, str]] = {
-    ActionStatus.PLANNED: ("規劃中", "planned"),
-    ActionStatus.IN_PROGRESS: ("進行中", "in progress"),
-    ActionStatus.DONE: ("已完成", "done"),
-    ActionStatus.DROPPED: ("已取消", "dropped"),
-}
+STATUS_LABELS: dict[ActionStatus, tuple[str, str]] = {s: s.labels() for s in ActionStatus}
 
 #: Other spellings accepted in files (matched after NFKC, trimming and case folding).
 STATUS_ALIASES: dict[ActionStatus, tuple[str, ...]] = {

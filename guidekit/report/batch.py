@@ -1544,19 +1544,24 @@ def _execute_pool(tasks: list[ReportTask], workers: int, bar: Any) -> Iterator[R
         if attempt == 2:
             for task, exc in broken:
                 bar.update()
-                yield ReportOutput(
-                    AgencyResult(
-                        task.agency_id,
-                        task.agency_name,
-                        Path(task.html).name,
-                        status="failed",
-                        error=f"worker failed: {type(exc).__name__}: {exc}",
-                        finished_at=_now(),
-                    )
-                )
+                yield _worker_failed(task, exc)
 
 
 # -- Dask: the same tasks on a cluster -------------------------------------------------
+
+
+def _worker_failed(task: ReportTask, exc: BaseException) -> ReportOutput:
+    """The result of an agency whose worker itself failed (died twice, was lost)."""
+    return ReportOutput(
+        AgencyResult(
+            task.agency_id,
+            task.agency_name,
+            Path(task.html).name,
+            status="failed",
+            error=f"worker failed: {type(exc).__name__}: {exc}",
+            finished_at=_now(),
+        )
+    )
 
 
 def run_one_remote(task: ReportTask, round_pickle: bytes, notebook_json: str) -> ReportOutput:
@@ -1650,16 +1655,7 @@ def _execute_dask(
                 output = future.result()
             except Exception as exc:  # the worker itself failed (died twice, lost)
                 task = tasks[futures.index(future)]
-                output = ReportOutput(
-                    AgencyResult(
-                        task.agency_id,
-                        task.agency_name,
-                        Path(task.html).name,
-                        status="failed",
-                        error=f"worker failed: {type(exc).__name__}: {exc}",
-                        finished_at=_now(),
-                    )
-                )
+                output = _worker_failed(task, exc)
             yield output
     finally:
         if futures:

@@ -17,7 +17,6 @@ that an action caused a change.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import math
 from collections.abc import Iterable
 
@@ -36,17 +35,18 @@ from guidekit.answers import (
 from guidekit.scoring.rules import KEY, Scores
 
 
-class Outcome(enum.StrEnum):
-    """What became of one of last round's actions (see the module docstring)."""
+class Outcome(i18n.LabelledEnum):
+    """What became of one of last round's actions (see the module docstring); words in
+    the messages (``action.outcome.<value>``)."""
 
     DONE_IMPROVED = "done_improved"
     DONE_NO_CHANGE = "done_no_change"
     NOT_DONE = "not_done"
     DROPPED = "dropped"
 
-    def label(self, lang: str = "zh-TW") -> str:
-        """The outcome in words, from ``messages.yaml`` (``action.outcome.<value>``)."""
-        return i18n.t(f"action.outcome.{self.value}", lang)
+    @classmethod
+    def messages_key(cls) -> str:
+        return "action.outcome"
 
 
 #: Columns of :func:`classify_outcomes`, in order.
