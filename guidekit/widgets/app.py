@@ -42,7 +42,7 @@ from guidekit.store import (
     text_problem,
 )
 from guidekit.text import clean
-from guidekit.widgets import server, wire
+from guidekit.widgets import controls, server, wire
 from guidekit.widgets.errors import ErrorPanel, guarded, setup_logging
 from guidekit.widgets.facilitator import FacilitatorView
 from guidekit.widgets.model import Facilitator, Questionnaire, new_session
@@ -88,6 +88,10 @@ def query_choices(query: str | None = None) -> dict[str, str]:
     parsed = urllib.parse.parse_qs(query.lstrip("?"), keep_blank_values=True)
     names = ("round", "agency", "name", "service", "form", "respondent", "view", "lang", "key")
     return {k: parsed[k][-1] for k in names if k in parsed}
+
+
+#: Width of the sign-in screen's fields (narrower than a questionnaire's notes).
+SIGN_IN = "min(560px, 98%)"
 
 
 class Workshop:
@@ -188,14 +192,8 @@ class Workshop:
         except GuidekitError as exc:  # the page still works, without suggestions: said, logged
             self.agencies = {}
             self.errors.exception(exc, "agency register")
-        label = {"style": {"description_width": "initial"}}
-        # Text fields send every change as it is typed: a field whose value only travels when
-        # it is left shows the kernel's value again whenever the kernel changes anything
-        # else about it (e.g. the list of suggested names), which wiped half-typed names.
-        typed = {**label, "continuous_update": True}
         #: The agency name this form filled in itself (it follows the code until edited).
         self._auto_name = ""
-        wide = w.Layout(width="min(560px, 98%)")
 
         self.intro = w.HTML(
             value=render(
@@ -205,51 +203,45 @@ class Workshop:
                 intro=self.t("workshop.intro"),
             )
         )
-        self.lang_pick = w.Dropdown(
+        self.lang_pick = controls.field(
+            "Dropdown",
+            "語言 Language",
+            None,
             options=[("中文（臺灣）", "zh-TW"), ("English", "en")],
             value=self.lang,
-            description="語言 Language",
-            **label,
         )
-        self.round = w.Combobox(
-            value=choices.get("round", default_round),
-            options=rounds,
-            ensure_option=False,
-            description=self.t("report.meta.round"),
-            placeholder="2026",
-            layout=wide,
-            **typed,
-        )
-        self.agency_pick = w.Dropdown(
+
+        def typed(kind: str, key: str, value: str, **options: Any) -> Any:
+            # Text fields send every change as it is typed: a field whose value only travels
+            # when it is left shows the kernel's value again whenever the kernel changes
+            # anything else about it (e.g. the suggested names), which wiped half-typed names.
+            return controls.field(
+                kind, self.t(key), SIGN_IN, value=value, continuous_update=True, **options
+            )
+
+        def suggest(key: str, value: str, options: list[str]) -> Any:
+            return typed("Combobox", key, value, options=options, ensure_option=False)
+
+        self.round = suggest("report.meta.round", choices.get("round", default_round), rounds)
+        self.round.placeholder = "2026"
+        self.agency_pick = controls.field(
+            "Dropdown",
+            self.t("workshop.field.agency_list"),
+            SIGN_IN,
             options=[(self.t("workshop.field.agency_own"), None)]
             + [(f"{name}（{code}）", code) for code, name in sorted(self.agencies.items())],
             value=None,
-            description=self.t("workshop.field.agency_list"),
-            layout=wide,
-            **label,
         )
-        self.agency_id = w.Text(
-            value=choices.get("agency", ""),
-            description=self.t("report.meta.agency_id"),
-            layout=wide,
-            **typed,
-        )
-        self.agency_name = w.Text(
-            value=choices.get("name", self.agencies.get(choices.get("agency", ""), "")),
-            description=self.t("workshop.field.agency_name"),
-            layout=wide,
-            **typed,
-        )
-        self.service = w.Combobox(
-            value=choices.get("service", ""),
-            options=[],
-            ensure_option=False,
-            description=self.t("workshop.field.service"),
-            layout=wide,
-            **typed,
-        )
+        agency = choices.get("agency", "")
+        self.agency_id = typed("Text", "report.meta.agency_id", agency)
+        name = choices.get("name", self.agencies.get(agency, ""))
+        self.agency_name = typed("Text", "workshop.field.agency_name", name)
+        self.service = suggest("workshop.field.service", choices.get("service", ""), [])
         form = choices.get("form")
-        self.instrument = w.Dropdown(
+        self.instrument = controls.field(
+            "Dropdown",
+            self.t("report.meta.instrument"),
+            SIGN_IN,
             options=[
                 (
                     f"{i.text('title', self.lang)}（{i.annex}）"
@@ -260,33 +252,15 @@ class Workshop:
                 for i in fw.instruments
             ],
             value=form if form and fw.has_instrument(form) else None,
-            description=self.t("report.meta.instrument"),
-            layout=wide,
-            **label,
         )
-        self.respondent = w.Combobox(
-            value=choices.get("respondent", ""),
-            options=[],
-            ensure_option=False,
-            description=self.t("workshop.field.respondent_hint"),
-            layout=wide,
-            **typed,
+        self.respondent = suggest(
+            "workshop.field.respondent_hint", choices.get("respondent", ""), []
         )
-        self.key = w.Password(
-            value=choices.get("key", ""),
-            description=self.t("workshop.field.key"),
-            layout=wide if self.facilitator_key else w.Layout(display="none"),
-            **typed,
-        )
-        self.start_button = w.Button(
-            description=self.t("workshop.start"),
-            button_style="primary",
-            icon="pencil",
-            layout=w.Layout(width="auto"),
-        )
-        self.team_button = w.Button(
-            description=self.t("workshop.team.open"), icon="users", layout=w.Layout(width="auto")
-        )
+        self.key = typed("Password", "workshop.field.key", choices.get("key", ""))
+        if not self.facilitator_key:
+            self.key.layout = w.Layout(display="none")
+        self.start_button = controls.button(self.t("workshop.start"), "pencil", True)
+        self.team_button = controls.button(self.t("workshop.team.open"), "users")
         self.message = w.HTML()
 
         self.lang_pick.observe(guarded(self.errors, "language")(self._on_lang), names="value")

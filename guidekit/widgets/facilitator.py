@@ -23,6 +23,7 @@ from guidekit import i18n
 from guidekit.answers import ActionStatus
 from guidekit.render.html import render
 from guidekit.store import KEEP
+from guidekit.widgets import controls
 from guidekit.widgets.errors import ErrorPanel, guarded
 from guidekit.widgets.model import Facilitator, Outcome, principle_label, shell_command
 from guidekit.widgets.questionnaire import SETTLE_S, running_loop
@@ -60,44 +61,27 @@ class ActionEditor:
 
         self.view = view
         t = view.t
-        wide = w.Layout(width="min(760px, 98%)")
-        style = {"description_width": "initial"}
-        self.gap = w.Dropdown(
-            options=[], value=None, description=t("workshop.actions.gap"), style=style, layout=wide
-        )
-        self.which = w.Dropdown(
-            options=[],
-            value=None,
-            description=t("workshop.actions.which"),
-            style=style,
-            layout=wide,
-        )
-        self.text = w.Textarea(
-            description=t("workshop.actions.text"), rows=2, style=style, layout=wide
-        )
-        self.owner = w.Text(description=t("workshop.actions.owner"), style=style)
-        self.due = w.Text(description=t("workshop.actions.due"), style=style)
-        self.status = w.Dropdown(
+        self.gap = controls.field("Dropdown", t("workshop.actions.gap"), options=[], value=None)
+        self.which = controls.field("Dropdown", t("workshop.actions.which"), options=[], value=None)
+        self.text = controls.field("Textarea", t("workshop.actions.text"), rows=2)
+        self.owner = controls.field("Text", t("workshop.actions.owner"), width=None)
+        self.due = controls.field("Text", t("workshop.actions.due"), width=None)
+        self.status = controls.field(
+            "Dropdown",
+            t("workshop.actions.status"),
+            width=None,
             options=[(s.label(view.lang), s.value) for s in ActionStatus],
             value=ActionStatus.PLANNED.value,
-            description=t("workshop.actions.status"),
-            style=style,
         )
-        self.completed = w.Text(description=t("workshop.actions.completed"), style=style)
-        self.reason = w.Text(description=t("workshop.actions.reason"), style=style, layout=wide)
-        self.measure = w.Dropdown(
-            options=[],
-            value=None,
-            description=t("workshop.actions.measure"),
-            style=style,
-            layout=wide,
+        self.completed = controls.field("Text", t("workshop.actions.completed"), width=None)
+        self.reason = controls.field("Text", t("workshop.actions.reason"))
+        self.measure = controls.field(
+            "Dropdown", t("workshop.actions.measure"), options=[], value=None
         )
-        self.target = w.Dropdown(
-            options=[], value=None, description=t("workshop.actions.target"), style=style
+        self.target = controls.field(
+            "Dropdown", t("workshop.actions.target"), width=None, options=[], value=None
         )
-        self.save = w.Button(
-            description=t("workshop.actions.save"), icon="save", layout=w.Layout(width="auto")
-        )
+        self.save = controls.button(t("workshop.actions.save"), "save")
         self.message = w.HTML()
         self.gap.observe(guarded(view.errors, "action gap")(self._on_gap), names="value")
         self.which.observe(guarded(view.errors, "action pick")(self._on_which), names="value")
@@ -256,22 +240,9 @@ class FacilitatorView:
             style={"description_width": "initial"},
             layout=w.Layout(width="min(640px, 98%)"),
         )
-        self.refresh_button = w.Button(
-            description=self.t("workshop.team.refresh"),
-            icon="refresh",
-            layout=w.Layout(width="auto"),
-        )
-        self.report_button = w.Button(
-            description=self.t("workshop.team.report"),
-            icon="file-text",
-            button_style="primary",
-            layout=w.Layout(width="auto"),
-        )
-        self.export_button = w.Button(
-            description=self.t("workshop.team.export"),
-            icon="download",
-            layout=w.Layout(width="auto"),
-        )
+        self.refresh_button = controls.button(self.t("workshop.team.refresh"), "refresh")
+        self.report_button = controls.button(self.t("workshop.team.report"), "file-text", True)
+        self.export_button = controls.button(self.t("workshop.team.export"), "download")
         self.working = w.HTML()
         self.files = w.HTML()
         self.summary = w.HTML()
@@ -554,22 +525,15 @@ class FacilitatorView:
             )
         )
         scale = fw.scale(m.instrument or "")
-        answer = w.RadioButtons(
-            options=[(o.text("label", self.lang), o.code) for o in scale.options],
-            value=row.agreed,
-            description=self.t("workshop.team.agreed_for", id=item.id),
-            orientation="horizontal",
-            style={"description_width": "initial"},
-            layout=w.Layout(width="auto"),
+        answer = controls.answer_choice(
+            [(o.text("label", self.lang), o.code) for o in scale.options],
+            row.agreed,
+            self.t("workshop.team.agreed_for", id=item.id),
         )
-        note = w.Textarea(
-            value=row.agreed_note,
-            description=self.t("workshop.team.agreed_note"),
-            placeholder=self.t("workshop.team.agreed_note_placeholder"),
-            continuous_update=False,
-            rows=2,
-            style={"description_width": "initial"},
-            layout=w.Layout(width="min(760px, 98%)"),
+        note = controls.note_box(
+            row.agreed_note,
+            self.t("workshop.team.agreed_note"),
+            self.t("workshop.team.agreed_note_placeholder"),
         )
         clear = w.Button(
             description=self.t("workshop.team.clear"),

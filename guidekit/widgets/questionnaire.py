@@ -32,6 +32,7 @@ import pandas as pd
 
 from guidekit import i18n
 from guidekit.render.html import render
+from guidekit.widgets import controls
 from guidekit.widgets.errors import ErrorPanel, guarded
 from guidekit.widgets.model import Outcome, Questionnaire, local_time
 
@@ -247,22 +248,11 @@ class QuestionnaireView:
             )
         )
         # value=None: nothing is chosen until the respondent chooses (or the store says so).
-        answer = w.RadioButtons(
-            options=m.options(),
-            value=state.answer,
-            description=self.t("workshop.item.answer", id=item.id),
-            orientation="horizontal",
-            style={"description_width": "initial"},
-            layout=w.Layout(width="auto"),
+        answer = controls.answer_choice(
+            m.options(), state.answer, self.t("workshop.item.answer", id=item.id)
         )
-        note = w.Textarea(
-            value=state.note,
-            description=self.t("workshop.item.note"),
-            placeholder=self.t("workshop.item.note_placeholder"),
-            continuous_update=False,  # sent when the box loses focus: saved on blur
-            rows=2,
-            style={"description_width": "initial"},
-            layout=w.Layout(width="min(760px, 98%)"),
+        note = controls.note_box(
+            state.note, self.t("workshop.item.note"), self.t("workshop.item.note_placeholder")
         )
         status = w.HTML(value=self._status_html(state.item.id, None))
         answer.observe(
@@ -312,26 +302,25 @@ class QuestionnaireView:
         for item_id in list(self.waiting):
             guarded(self.errors, f"answer {item_id}")(self._save_waiting)(item_id)
 
-    def _save_answer(self, item_id: str, code: str | None) -> None:
+    def _saving(self, item_id: str, save: Callable[[], Outcome]) -> Outcome:
+        """Run one save of an item; if it raises, the item says "not saved" (the error
+        panel tells why)."""
         self.errors.clear()
         try:
-            outcome = self.model.choose(item_id, code)
+            return save()
         except Exception:
             self._status(item_id, "failed", self.t("workshop.not_saved"))
             raise
-        self._after(outcome)
+
+    def _save_answer(self, item_id: str, code: str | None) -> None:
+        self._after(self._saving(item_id, lambda: self.model.choose(item_id, code)))
 
     def _on_note(self, item_id: str, text: str) -> None:
         if self._syncing:
             return
         if item_id in self.waiting:  # the answer chosen just before comes first
             guarded(self.errors, f"answer {item_id}")(self._save_waiting)(item_id)
-        self.errors.clear()
-        try:
-            outcome = self.model.write_note(item_id, text)
-        except Exception:
-            self._status(item_id, "failed", self.t("workshop.not_saved"))
-            raise
+        outcome = self._saving(item_id, lambda: self.model.write_note(item_id, text))
         if outcome.status == "refused":
             self._set(self.rows[item_id].note, self.model.state[item_id].note)
         self._after(outcome)
