@@ -25,6 +25,12 @@ from guidekit.render.html import render
 AGENCY_COLOUR = "#1d4f91"
 MEDIAN_COLOUR = "#8a4600"
 GRID_COLOUR = "#6b6b6b"
+#: The colours as the chart templates name them.
+COLOURS = {
+    "agency_colour": AGENCY_COLOUR,
+    "median_colour": MEDIAN_COLOUR,
+    "grid_colour": GRID_COLOUR,
+}
 
 
 @dataclasses.dataclass
@@ -178,9 +184,7 @@ def radar(
         agency=series(values),
         median=series(median) if median is not None else None,
         legend=legend,
-        agency_colour=AGENCY_COLOUR,
-        median_colour=MEDIAN_COLOUR,
-        grid_colour=GRID_COLOUR,
+        **COLOURS,
     )
     data = {columns[0]: list(labels), columns[1]: [_num(v) for v in values]}
     if median is not None:
@@ -235,9 +239,7 @@ def bars(
         reference=reference is not None,
         reference_label=reference_label,
         legend_agency=legend_agency,
-        agency_colour=AGENCY_COLOUR,
-        median_colour=MEDIAN_COLOUR,
-        grid_colour=GRID_COLOUR,
+        **COLOURS,
         bottom=28 + len(rows) * row_h,
     )
     data = {columns[0]: list(labels), columns[1]: [_num(v) for v in values]}

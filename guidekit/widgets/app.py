@@ -269,7 +269,7 @@ class Workshop:
             field.observe(
                 guarded(self.errors, "suggestions")(lambda _c: self._suggest()), names="value"
             )
-        for field in (
+        fields = (
             self.round,
             self.agency_pick,
             self.agency_id,
@@ -278,7 +278,8 @@ class Workshop:
             self.instrument,
             self.respondent,
             self.key,
-        ):
+        )
+        for field in fields:
             field.observe(self._typed, names="value")
         self.start_button.on_click(lambda _b: self._after_typing(self.open_questionnaire, "start"))
         self.team_button.on_click(
@@ -290,14 +291,7 @@ class Workshop:
                 self.intro,
                 self.lang_pick,
                 self.errors.widget,
-                self.round,
-                self.agency_pick,
-                self.agency_id,
-                self.agency_name,
-                self.service,
-                self.instrument,
-                self.respondent,
-                self.key,
+                *fields,
                 w.HBox(
                     [self.start_button, self.team_button], layout=w.Layout(flex_flow="row wrap")
                 ),

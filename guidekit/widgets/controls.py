@@ -9,7 +9,7 @@ without a display)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 #: Width of text boxes and wide choices: the page's, at most 760 px.
@@ -65,3 +65,14 @@ def field(kind: str, description: str, width: str | None = WIDE, **options: Any)
     if width is not None:
         options.setdefault("layout", w.Layout(width=width))
     return getattr(w, kind)(description=description, style=STYLE, **options)
+
+
+def item_context(item: Any, t: Callable[..., str], lang: str) -> dict[str, Any]:
+    """What an item's heading shows in every view: its id, whether it is a major item
+    (大項) and its text, in ``lang`` (``t`` gives the view's messages)."""
+    return {
+        "item_id": item.id,
+        "major": item.major,
+        "major_label": t("col.major"),
+        "text": item.text("text", lang),
+    }

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -503,10 +504,7 @@ class FacilitatorView:
         html = w.HTML(
             value=render(
                 "workshop/team_item.html.j2",
-                item_id=item.id,
-                major=item.major,
-                major_label=self.t("col.major"),
-                text=item.text("text", self.lang),
+                **controls.item_context(item, self.t, self.lang),
                 principle=principle_label(fw, item.principle, self.lang),
                 caption=self.t("workshop.team.answers_of", id=item.id),
                 col_respondent=self.t("workshop.field.respondent"),
@@ -710,12 +708,7 @@ class FacilitatorView:
         }
 
     def _on_export(self, _button: Any = None) -> None:
-        self.errors.clear()
-        self._busy(self.t("workshop.team.exporting"))
-        try:
-            exported = self.model.export()
-        finally:
-            self._busy("")
+        exported = self._working(self.t("workshop.team.exporting"), self.model.export)
         self.last_export = exported
         self.files.value = render(
             "workshop/files.html.j2",
@@ -733,6 +726,15 @@ class FacilitatorView:
             ),
         )
 
+    def _working(self, message: str, work: Callable[[], Any]) -> Any:
+        """Run ``work`` while the view says ``message`` (it may take seconds)."""
+        self.errors.clear()
+        self._busy(message)
+        try:
+            return work()
+        finally:
+            self._busy("")
+
     def _command(self, command: str | None, label: str, note: str) -> dict[str, Any]:
         """The "same as running" line, or a word on why there is none (a folder name a
         Windows shell would read; see :func:`~guidekit.widgets.model.shell_command`)."""
@@ -746,12 +748,7 @@ class FacilitatorView:
         return note
 
     def _on_report(self, _button: Any = None) -> None:
-        self.errors.clear()
-        self._busy(self.t("workshop.team.reporting"))
-        try:
-            reported = self.model.report()
-        finally:
-            self._busy("")
+        reported = self._working(self.t("workshop.team.reporting"), self.model.report)
         self.last_report = reported
         files = []
         if reported.html is not None:

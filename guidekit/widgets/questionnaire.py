@@ -239,10 +239,7 @@ class QuestionnaireView:
         text = w.HTML(
             value=render(
                 "workshop/item.html.j2",
-                item_id=item.id,
-                major=item.major,
-                major_label=self.t("col.major"),
-                text=item.text("text", self.lang),
+                **controls.item_context(item, self.t, self.lang),
                 help=item.text("help", self.lang),
                 help_label=self.t("workshop.item.help"),
             )
