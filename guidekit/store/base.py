@@ -1109,13 +1109,7 @@ class ResponseStore(abc.ABC):
 
     # -- export ----------------------------------------------------------------------
     def export(
-        self,
-        path: str | Path,
-        framework: Framework | str | Path | None = None,
-        *,
-        headers: Literal["zh-TW", "canonical"] = "zh-TW",
-        agreed: Agreed = "team",
-        **filters: str | None,
+        self, path: str | Path, framework: Framework | str | Path | None = None, **options: Any
     ) -> Path:
         """Write the current answers as an answer file ``guidekit validate`` reads.
 
@@ -1158,7 +1152,7 @@ class ResponseStore(abc.ABC):
         the .xlsx; spreadsheet programs may treat it as a formula when *opening
         the CSV*, so open the .xlsx in Excel.
         """
-        return self.export_file(path, framework, headers=headers, agreed=agreed, **filters).path
+        return self.export_file(path, framework, **options).path
 
     def export_file(
         self,

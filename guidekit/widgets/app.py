@@ -498,13 +498,19 @@ class Workshop:
         )
 
     # -- opening a page ---------------------------------------------------------------------
-    def open_questionnaire(self) -> QuestionnaireView | None:
-        """Open the respondent's sheet (resuming what the store holds)."""
-        problems = self.problems(team=False) or self._tidy(team=False)
+    def _checked(self, team: bool) -> dict[str, Any] | None:
+        """The sign-in values, tidied, or None when they are refused (the page says why)."""
+        problems = self.problems(team=team) or self._tidy(team=team)
         if problems:
             self._refuse(problems)
             return None
-        v = self._values()
+        return self._values()
+
+    def open_questionnaire(self) -> QuestionnaireView | None:
+        """Open the respondent's sheet (resuming what the store holds)."""
+        v = self._checked(team=False)
+        if v is None:
+            return None
         sheet = Sheet(
             v["round"],
             v["agency_id"],
@@ -521,11 +527,9 @@ class Workshop:
 
     def open_facilitator(self) -> FacilitatorView | None:
         """Open the facilitator view of the chosen agency and round."""
-        problems = self.problems(team=True) or self._tidy(team=True)
-        if problems:
-            self._refuse(problems)
+        v = self._checked(team=True)
+        if v is None:
             return None
-        v = self._values()
         model = Facilitator(
             self.store, v["round"], v["agency_id"], lang=self.lang, session=self.session
         )

@@ -234,12 +234,8 @@ class FacilitatorView:
         else:
             self.back.layout.display = "none"
         self.header = w.HTML()
-        self.assessment = w.Dropdown(
-            options=[],
-            value=None,
-            description=self.t("workshop.team.assessment"),
-            style={"description_width": "initial"},
-            layout=w.Layout(width="min(640px, 98%)"),
+        self.assessment = controls.field(
+            "Dropdown", self.t("workshop.team.assessment"), options=[], value=None
         )
         self.refresh_button = controls.button(self.t("workshop.team.refresh"), "refresh")
         self.report_button = controls.button(self.t("workshop.team.report"), "file-text", True)
@@ -248,12 +244,8 @@ class FacilitatorView:
         self.files = w.HTML()
         self.summary = w.HTML()
         self.disagreements = w.VBox()
-        self.picker = w.Dropdown(
-            options=[],
-            value=None,
-            description=self.t("workshop.team.pick"),
-            style={"description_width": "initial"},
-            layout=w.Layout(width="min(760px, 98%)"),
+        self.picker = controls.field(
+            "Dropdown", self.t("workshop.team.pick"), options=[], value=None
         )
         self.picked = w.VBox()
         self.table = w.HTML()
