@@ -931,13 +931,7 @@ class ResponseStore(abc.ABC):
         return out
 
     def _action_filters(self, values: dict[str, str | None]) -> dict[str, str]:
-        out = {}
-        for key, value in values.items():
-            if key not in ACTION_FILTERS:
-                raise TypeError(f"unknown filter {key!r}")
-            if value is not None:
-                out[key] = str(value)
-        return out
+        return _checked_filters(values, ACTION_FILTERS)
 
     def actions(self, **filters: str | None) -> list[Action]:
         """The current actions (each (round, action_id)'s newest record), in log order.
@@ -955,14 +949,7 @@ class ResponseStore(abc.ABC):
     # -- reading ---------------------------------------------------------------------
     @staticmethod
     def _filters(values: dict[str, str | None]) -> dict[str, str]:
-        allowed = set(SLOT)
-        out = {}
-        for key, value in values.items():
-            if key not in allowed:
-                raise TypeError(f"unknown filter {key!r}")
-            if value is not None:
-                out[key] = str(value)
-        return out
+        return _checked_filters(values, SLOT)
 
     def log(self, **filters: str | None) -> pd.DataFrame:
         """Every change, oldest first.
@@ -1190,6 +1177,25 @@ class ResponseStore(abc.ABC):
         if suffix == ".csv" and len(actions):
             check_target(actions_csv_path(path))
         return answer_file(path, responses, headers, actions)
+
+
+def _checked_filters(values: dict[str, str | None], allowed: Iterable[str]) -> dict[str, str]:
+    """Filters given as keywords, as text; None leaves a column unfiltered.  Only the
+    ``allowed`` column names pass (they become SQL column names).
+
+    Raises
+    ------
+    TypeError
+        For a key that is not an allowed column.
+    """
+    allowed = set(allowed)
+    out = {}
+    for key, value in values.items():
+        if key not in allowed:
+            raise TypeError(f"unknown filter {key!r}")
+        if value is not None:
+            out[key] = str(value)
+    return out
 
 
 def _frame(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from guidekit.render.html import render
+
 #: Width of text boxes and wide choices: the page's, at most 760 px.
 WIDE = "min(760px, 98%)"
 #: Labels are shown in full, never cut to ipywidgets' default width.
@@ -76,3 +78,10 @@ def item_context(item: Any, t: Callable[..., str], lang: str) -> dict[str, Any]:
         "major_label": t("col.major"),
         "text": item.text("text", lang),
     }
+
+
+def heading(text: str, level: int = 3) -> Any:
+    """A heading inside a view (``<h3>`` by default: the page and the view have theirs)."""
+    import ipywidgets as w
+
+    return w.HTML(value=render("workshop/heading.html.j2", level=level, text=text))

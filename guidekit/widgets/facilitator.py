@@ -277,29 +277,13 @@ class FacilitatorView:
                 self.working,
                 self.files,
                 self.summary,
-                w.HTML(
-                    value=render(
-                        "workshop/heading.html.j2",
-                        level=3,
-                        text=self.t("workshop.team.disagreements"),
-                    )
-                ),
+                controls.heading(self.t("workshop.team.disagreements")),
                 self.disagreements,
-                w.HTML(
-                    value=render(
-                        "workshop/heading.html.j2", level=3, text=self.t("workshop.team.other")
-                    )
-                ),
+                controls.heading(self.t("workshop.team.other")),
                 self.picker,
                 self.picked,
                 self.table,
-                w.HTML(
-                    value=render(
-                        "workshop/heading.html.j2",
-                        level=3,
-                        text=self.t("workshop.actions.heading"),
-                    )
-                ),
+                controls.heading(self.t("workshop.actions.heading")),
                 self.action_editor.box,
                 self.actions_table,
             ]
