@@ -26,6 +26,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from guidekit import i18n
 from guidekit.framework.model import (
     ENCODING,
     Framework,
@@ -41,16 +42,6 @@ from guidekit.problems import FrameworkError, Problem, Severity
 from guidekit.text import clean, clean_key, flag_spellings
 
 RecordT = TypeVar("RecordT", bound=Record)
-
-#: What a framework reference names, in zh-TW and English (for "unknown-ref" problems).
-REF_NAMES: dict[str, tuple[str, str]] = {
-    "scale": ("答案量表", "scale"),
-    "dimension": ("構面", "dimension"),
-    "instrument": ("自評表", "instrument"),
-    "principle": ("原則", "principle"),
-    "stage": ("階段", "stage"),
-    "item": ("檢核項目", "item"),
-}
 
 _WHAT_ZH = "含 framework.yaml 的框架資料夾及其檔案"
 _WHAT_EN = "a framework folder with framework.yaml and its files"
@@ -144,10 +135,11 @@ class FrameworkLoader:
         what: str | tuple[str, str],
         allowed: str | Iterable[str],
     ) -> None:
-        """``value`` names a ``what`` (a key of :data:`REF_NAMES`, or a (zh-TW, English) pair)
-        that the framework does not have; ``allowed`` lists what it has (ids are sorted and
-        joined)."""
-        what_zh, what_en = REF_NAMES[what] if isinstance(what, str) else what
+        """``value`` names a ``what`` (``scale``, ``dimension``, ``instrument``, ``principle``,
+        ``stage``, ``item``: named by the messages ``framework.ref.<what>``; or a (zh-TW,
+        English) pair) that the framework does not have; ``allowed`` lists what it has (ids
+        are sorted and joined)."""
+        what_zh, what_en = i18n.pair(f"framework.ref.{what}") if isinstance(what, str) else what
         if not isinstance(allowed, str):
             allowed = ", ".join(sorted(allowed))
         self.problem(

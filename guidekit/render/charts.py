@@ -16,6 +16,7 @@ import math
 import textwrap
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -170,12 +171,11 @@ def radar(
     for ring in rings:
         pts = [point(i, float(ring["label"])) for i in range(n)]
         ring_polys.append(" ".join(f"{x},{y}" for x, y in pts))
-    chart_id = _chart_id("radar", title, description, labels, values, median)
-    svg = render(
-        "chart_radar.svg.j2",
-        id=chart_id,
-        title=title,
-        description=description,
+    svg = _svg(
+        "radar",
+        title,
+        description,
+        (labels, values, median),
         cx=cx,
         cy=cy,
         axes=axes,
@@ -184,7 +184,6 @@ def radar(
         agency=series(values),
         median=series(median) if median is not None else None,
         legend=legend,
-        **COLOURS,
     )
     data = {columns[0]: list(labels), columns[1]: [_num(v) for v in values]}
     if median is not None:
@@ -225,12 +224,11 @@ def bars(
         )
     height = 28 + len(rows) * row_h + (40 if reference is not None else 20)
     ticks = [{"x": round(left + width * k / 5, 1), "label": str(k * 20)} for k in range(6)]
-    chart_id = _chart_id("bars", title, description, labels, values, reference)
-    svg = render(
-        "chart_bars.svg.j2",
-        id=chart_id,
-        title=title,
-        description=description,
+    svg = _svg(
+        "bars",
+        title,
+        description,
+        (labels, values, reference),
         rows=rows,
         left=left,
         width=width,
@@ -239,7 +237,6 @@ def bars(
         reference=reference is not None,
         reference_label=reference_label,
         legend_agency=legend_agency,
-        **COLOURS,
         bottom=28 + len(rows) * row_h,
     )
     data = {columns[0]: list(labels), columns[1]: [_num(v) for v in values]}
@@ -252,6 +249,17 @@ def _num(value: float | None) -> float:
     return float(value) if _finite(value) else math.nan  # type: ignore[arg-type]
 
 
-def _chart_id(*parts: object) -> str:
-    """A stable element id from the chart's content (same input, same HTML)."""
-    return "gk-" + hashlib.sha1(repr(parts).encode("utf-8")).hexdigest()[:10]
+def _svg(
+    kind: str, title: str, description: str, content: tuple[object, ...], **context: Any
+) -> str:
+    """Render the template ``chart_<kind>.svg.j2`` with its title, description, colours
+    and an element id that is stable for the chart's content (same input, same HTML)."""
+    digest = hashlib.sha1(repr((kind, title, description, *content)).encode("utf-8"))
+    return render(
+        f"chart_{kind}.svg.j2",
+        id="gk-" + digest.hexdigest()[:10],
+        title=title,
+        description=description,
+        **COLOURS,
+        **context,
+    )
