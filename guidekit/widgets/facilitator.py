@@ -395,10 +395,7 @@ class FacilitatorView:
         self.picked.children = ()
         self.table.value = render(
             "workshop/team_table.html.j2",
-            caption=self.t("workshop.team.table"),
-            col_item=self.t("col.item"),
-            col_agreed=self.t("workshop.team.agreed"),
-            disagree_label=self.t("workshop.team.disagree_tag"),
+            t=self.t,
             respondents=respondents,
             rows=[
                 {

@@ -417,10 +417,7 @@ class QuestionnaireView:
         self.overall.description = self.t("workshop.progress.overall_count", done=done, total=total)
         self.progress.value = render(
             "workshop/progress.html.j2",
-            caption=self.t("workshop.progress.caption"),
-            col_principle=self.t("col.principle"),
-            col_done=self.t("workshop.progress.done"),
-            col_score=self.t("workshop.progress.score"),
+            t=self.t,
             rows=[
                 {
                     "label": r.label,
