@@ -152,3 +152,25 @@ def test_an_agency_s_changed_action_changes_only_its_report_key(tmp_path):
     earlier = dataclasses.replace(data.previous, items=items)
     moved = incremental.agency_keys(dataclasses.replace(data, previous=earlier), shared, options)
     assert {a for a in before if before[a] != moved[a]} == {AGENCY}
+
+
+def test_a_report_key_changes_when_one_of_its_actions_falls_overdue():
+    # a kept report must not go on showing an action as on time after its due date
+    from guidekit.report import incremental
+
+    _, data = _report(example_actions())
+    open_action = next(a for a in data.actions if a.status.is_open)
+    agency = open_action.agency_id
+    options = {a: {"lang": "zh-TW"} for a in data.scores.overall["agency_id"].unique()}
+    shared = {"framework": "x"}
+    day_before = open_action.due - dt.timedelta(days=1)
+    day_after = open_action.due + dt.timedelta(days=1)
+    before = incremental.agency_keys(data, shared, options, day_before)
+    same_day = incremental.agency_keys(data, shared, options, day_before)
+    after = incremental.agency_keys(data, shared, options, day_after)
+    assert before == same_day
+    changed = {a for a in before if before[a] != after[a]}
+    assert agency in changed
+    # only agencies with an open action due on that day change
+    due_then = {a.agency_id for a in data.actions if a.status.is_open and a.due == open_action.due}
+    assert changed == due_then

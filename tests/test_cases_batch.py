@@ -731,3 +731,37 @@ def test_a_round_is_read_once_until_its_files_change(tmp_path, monkeypatch):
     assert len(reads) == 2 and set(changed.scores.overall["agency_name"]) != set(
         first.scores.overall["agency_name"]
     )
+
+
+@pytest.mark.parametrize("value", ["garbage", "tcp://127.0.0.1", "http://x:1", "tcp://[::1"])
+def test_a_scheduler_that_is_not_an_address_is_refused_before_anything_is_written(tmp_path, value):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["reports", "--responses", str(REFUSED), "--out", str(out), "--scheduler", value]
+    )
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "tcp://" in result.output and value in result.output
+    assert not out.exists()
+    batch.check_scheduler("tcp://10.0.0.5:8786")  # addresses and local pass
+    batch.check_scheduler("tcp://[::1]:8786")
+    batch.check_scheduler("local")
+
+
+def test_a_report_kept_with_pdf_needs_its_pdf(tmp_path):
+    # a rerun with --pdf makes again a report whose PDF was deleted since
+    from guidekit.files import remember
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "A.html").write_text("<p>A</p>", encoding="utf-8")
+    remember([out / "A.html"])
+    entry = {"agency_id": "A", "agency_name": "甲", "file": "A.html", "status": "ok", "key": "k"}
+    (out / "manifest.json").write_text(json.dumps({"agencies": [entry]}), encoding="utf-8")
+    kept, _, _ = batch._previous_results(out, {"A": "k"}, {"A"}, pdf=False)
+    assert [r.agency_id for r in kept] == ["A"]
+    kept, removed, _ = batch._previous_results(out, {"A": "k"}, {"A"}, pdf=True)
+    assert kept == [] and removed == ["A.html"]
+    (out / "A.pdf").write_bytes(b"%PDF-1.7")
+    remember([out / "A.pdf"])
+    kept, _, _ = batch._previous_results(out, {"A": "k"}, {"A"}, pdf=True)
+    assert [r.agency_id for r in kept] == ["A"]

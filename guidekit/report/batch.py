@@ -598,6 +598,7 @@ def run_reports(
         source = split.responses
     if pdf:
         require_engine()
+    check_scheduler(scheduler)
     data = incremental.cached_round(source, framework, round, actions=actions, previous=previous)
     # absolute: papermill changes the working directory while a notebook runs
     out = Path(out if out is not None else default_out(lang, responses)).resolve()
@@ -711,7 +712,7 @@ def _run_locked(
         task = _task(agency_id, names, files, data, lang, today, "", out, notebook_path, fw_names)
         options[agency_id] = incremental.task_options(dataclasses.replace(task, pdf=pdf))
     shared = incremental.shared_digests(data, notebook_path)
-    keys = incremental.agency_keys(data, shared, options)
+    keys = incremental.agency_keys(data, shared, options, today)
     if only_failed:
         failed_before = _failed_before(out)
         wanted = [a for a in wanted if a in failed_before]
@@ -723,7 +724,7 @@ def _run_locked(
                 )
             )
         force = True
-    carried, stale_files, removed = _previous_results(out, keys, set(wanted), force)
+    carried, stale_files, removed = _previous_results(out, keys, set(wanted), force, pdf)
     kept = {r.agency_id for r in carried}
     # every file this run replaces or removes must be guidekit's own, unchanged since it
     # was written (guidekit.files): a report or index someone edited is never lost
@@ -1370,7 +1371,7 @@ def _is_guidekit_manifest(path: Path) -> bool:
 
 
 def _previous_results(
-    out: Path, keys: dict[str, str], wanted: set[str], force: bool = False
+    out: Path, keys: dict[str, str], wanted: set[str], force: bool = False, pdf: bool = False
 ) -> tuple[list[AgencyResult], list[str], list[str]]:
     """What an earlier run in ``out`` left: the results this run keeps, and the report
     files it removes before it starts.
@@ -1379,7 +1380,9 @@ def _previous_results(
     from, :mod:`guidekit.report.incremental` — equals the agency's key now and whose
     file is guidekit's own, unchanged since (:func:`guidekit.files.is_own`); and an
     agency whose notebook cell failed with the same key (it would fail again;
-    ``only_failed`` retries it; a timeout or a dead kernel is retried anyway).  With ``force``, nothing asked for now is kept.  Removed: every
+    ``only_failed`` retries it; a timeout or a dead kernel is retried anyway).  With ``pdf``
+    a report is kept only with its PDF (guidekit's own, unchanged).  With ``force``,
+    nothing asked for now is kept.  Removed: every
     other report file the earlier manifest lists — another key's (stale), an agency
     redone now, one an interrupted run left unfinished — so the folder never mixes
     runs.  Returns (kept, files to remove, the stale ones among them: not redone now).
@@ -1416,7 +1419,8 @@ def _previous_results(
             continue
         if not (out / name).is_file():
             continue
-        if entry.get("status") == "ok" and current and is_own(out / name):
+        pdf_ok = not pdf or is_own(out / pdf_name(name))  # a PDF deleted since is made again
+        if entry.get("status") == "ok" and current and is_own(out / name) and pdf_ok:
             carried.append(AgencyResult(**{k: v for k, v in entry.items() if k in fields}))
             carried[-1].reused = True
             continue
@@ -1550,6 +1554,26 @@ def _execute_pool(tasks: list[ReportTask], workers: int, bar: Any) -> Iterator[R
 # -- Dask: the same tasks on a cluster -------------------------------------------------
 
 
+#: A Dask scheduler address: tcp:// (or tls://, ucx://), a host name, IPv4 or [IPv6], a port.
+_SCHEDULER = re.compile(r"^(tcp|tls|ucx)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
+
+
+def check_scheduler(scheduler: Any) -> None:
+    """Refuse a ``--scheduler`` that is neither ``local`` nor an address before anything is
+    written (a Client or cluster object given by a caller passes).
+
+    Raises
+    ------
+    GuidekitError
+        With the value and the forms accepted.
+    """
+    if isinstance(scheduler, str) and scheduler != "local" and not _SCHEDULER.match(scheduler):
+        raise GuidekitError(
+            i18n.t("batch.dask.address", "en", scheduler=scheduler),
+            zh=i18n.t("batch.dask.address", "zh-TW", scheduler=scheduler),
+        )
+
+
 def _worker_failed(task: ReportTask, exc: BaseException) -> ReportOutput:
     """The result of an agency whose worker itself failed (died twice, was lost)."""
     return ReportOutput(
@@ -1629,7 +1653,7 @@ def _execute_dask(
             client = distributed.Client(scheduler, timeout="30s")
         else:  # a Client or a cluster object given by the caller (tests, notebooks)
             client = distributed.Client(scheduler)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         if cluster is not None:
             cluster.close()
         values = {"scheduler": scheduler, "reason": f"{type(exc).__name__}: {exc}"}

@@ -28,6 +28,7 @@ quartile).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -39,7 +40,8 @@ from typing import Any
 import pandas as pd
 import platformdirs
 
-from guidekit.answers import Responses
+from guidekit import i18n
+from guidekit.answers import Responses, is_overdue
 from guidekit.framework import Framework, load_framework
 from guidekit.intake.responses import expand_paths
 from guidekit.paths import examples_dir, package_dir
@@ -143,10 +145,15 @@ def task_options(task: Any) -> dict[str, Any]:
 
 
 def agency_keys(
-    data: RoundData, shared: dict[str, str], options: dict[str, dict[str, Any]]
+    data: RoundData,
+    shared: dict[str, str],
+    options: dict[str, dict[str, Any]],
+    today: dt.date | None = None,
 ) -> dict[str, str]:
     """One SHA-256 per agency of ``options`` (agency id → :func:`task_options`): its
-    answers, its score rows, its forms' peer figures, the shared digests and its options.
+    answers, its score rows, its forms' peer figures, the shared digests and its options,
+    its improvement actions and which of them are overdue on ``today`` (default: today in
+    Taipei; a report kept from an earlier day still marks the right ones overdue).
 
     Returns
     -------
@@ -155,8 +162,12 @@ def agency_keys(
     """
     answers = _row_hashes(data.responses.frame.drop(columns=_WHERE, errors="ignore"), "agency_id")
     scores = data.scores
+    today = today or i18n.today()
     acted: dict[str, list[str]] = {}
+    overdue: dict[str, list[str]] = {}
     for action in data.actions:
+        if is_overdue(action, today):
+            overdue.setdefault(action.agency_id, []).append(action.action_id)
         acted.setdefault(action.agency_id, []).append(
             json.dumps(dataclasses.asdict(action), sort_keys=True, default=str)
         )
@@ -182,6 +193,7 @@ def agency_keys(
             "shared": shared_text,
             "options": _options_digest(opts),
             "actions": sorted(acted.get(agency_id, [])),
+            "overdue": sorted(overdue.get(agency_id, [])),
             "previous": before.get(agency_id, ""),
         }
         out[agency_id] = hashlib.sha256(
