@@ -258,9 +258,10 @@ def test_outcomes_of_last_rounds_actions(two_rounds):
     assert s1["recorded_round"] == "2025" and s1["round"] == "2026"
 
 
-def test_done_but_unanswered_this_round_is_no_change(two_rounds):
+def test_done_but_unanswered_this_round_cannot_be_compared(two_rounds):
+    # never counted as "no change": the answers say nothing either way
     out = classify_outcomes([_action("S5", "done")], two_rounds, "2026", on=TODAY)
-    assert out["outcome"].tolist() == ["done_no_change"]
+    assert out["outcome"].tolist() == ["done_unknown"]
     assert pd.isna(out["value_after"].iloc[0])
 
 

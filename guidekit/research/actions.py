@@ -27,7 +27,7 @@ from guidekit.answers import (
 from guidekit.framework import Framework
 from guidekit.intake import read_actions
 from guidekit.paths import example_actions
-from guidekit.scoring import Scores, classify_outcomes, is_gap
+from guidekit.scoring import Outcome, Scores, classify_outcomes, is_gap
 
 #: Extra columns :func:`load_actions` adds to the action table.
 EXTRA_COLUMNS = ("principle_id", "overdue", "on_time")
@@ -241,7 +241,7 @@ def followed_by(
     -------
     DataFrame
         ``round`` (the round judged), ``principle_id`` (string), ``done_improved,
-        done_no_change, not_done, dropped`` (int); rounds without an earlier round are left
+        done_no_change, done_unknown, not_done, dropped`` (int); rounds without an earlier round are left
         out.
     """
     listed = list(actions)
@@ -249,7 +249,7 @@ def followed_by(
         classify_outcomes(listed, scores, r, on=on)
         for r in sorted_rounds([*scores.items["round"], *(a.round for a in listed)])[1:]
     ]
-    columns = ["round", "principle_id", "done_improved", "done_no_change", "not_done", "dropped"]
+    columns = ["round", "principle_id", *(o.value for o in Outcome)]
     frames = [o for o in outcomes if not o.empty]
     if not frames:
         return pd.DataFrame(

@@ -6,8 +6,10 @@ Last round's actions are judged against this round's answers:
 * ``not_done``        — still planned or in progress;
 * ``done_improved``   — done, and the item's combined answer (:class:`~guidekit.scoring.Scores`
   ``items.value``, the respondents' median on the scale) is higher this round than last;
-* ``done_no_change``  — done, but the item's answer is not higher (the same, lower, or
-  not comparable because the item was unanswered or not applicable in either round).
+* ``done_no_change``  — done, but the item's answer is not higher (the same or lower);
+* ``done_unknown``    — done, but the answers cannot be compared: the item has no
+  combined answer in one of the rounds (unanswered, not applicable, or that round's
+  answers were not read) — never counted as "no change".
 
 ``overdue``: the action is still open and its due date is before the reference date
 (:func:`guidekit.answers.is_overdue`).  Counts describe what happened; they do not say
@@ -41,6 +43,7 @@ class Outcome(i18n.LabelledEnum):
 
     DONE_IMPROVED = "done_improved"
     DONE_NO_CHANGE = "done_no_change"
+    DONE_UNKNOWN = "done_unknown"
     NOT_DONE = "not_done"
     DROPPED = "dropped"
 
@@ -186,9 +189,9 @@ def _outcome(status: ActionStatus, before: float, after: float) -> Outcome:
         return Outcome.DROPPED
     if status is not ActionStatus.DONE:
         return Outcome.NOT_DONE
-    if not math.isnan(before) and not math.isnan(after) and after > before:
-        return Outcome.DONE_IMPROVED
-    return Outcome.DONE_NO_CHANGE
+    if math.isnan(before) or math.isnan(after):
+        return Outcome.DONE_UNKNOWN
+    return Outcome.DONE_IMPROVED if after > before else Outcome.DONE_NO_CHANGE
 
 
 def _target_reached(fw: object, action: Action, value: float) -> bool | None:
