@@ -174,3 +174,30 @@ def test_a_report_key_changes_when_one_of_its_actions_falls_overdue():
     # only agencies with an open action due on that day change
     due_then = {a.agency_id for a in data.actions if a.status.is_open and a.due == open_action.due}
     assert changed == due_then
+
+
+def test_actions_that_match_no_assessment_are_named(tmp_path):
+    # a blank service, 計劃 for 計畫, an agency not in the answers: no report can show
+    # them, so the batch says which (they used to vanish without a word)
+    from guidekit.report import batch
+    from guidekit.scoring import unmatched_actions
+
+    _, data = _report([])
+    row = next(_gaps(data).itertuples())
+    good = _action(row, "2026", ActionStatus.PLANNED, dt.date(2027, 1, 1), "對得到", "M-1")
+    blank = dataclasses.replace(good, action_id="M-2", service="")
+    variant = dataclasses.replace(
+        good, action_id="M-3", service=good.service.replace("計畫", "計劃") + "x"
+    )
+    stranger = dataclasses.replace(good, action_id="M-4", agency_id="999999999Z")
+    data = dataclasses.replace(data, actions=[good, blank, variant, stranger])
+    assert [a.action_id for a in unmatched_actions(data.actions, data.scores)] == [
+        "M-2",
+        "M-3",
+        "M-4",
+    ]
+    notes = []
+    batch._tell_unmatched(data, lambda key, **kw: notes.append((key, kw)))
+    assert notes[0][0] == "batch.actions.unmatched" and notes[0][1]["n"] == 2
+    assert "M-2" in notes[0][1]["actions"] and "M-3" in notes[0][1]["actions"]
+    assert notes[1] == ("batch.actions.elsewhere", {"n": 1})

@@ -88,6 +88,7 @@ from guidekit.report.context import default_responses
 from guidekit.report.export import exporter, notebook_to_html
 from guidekit.report.kernels import KERNEL_NAME, check_kernel_python
 from guidekit.report.pdf import pdf_bytes, pdf_name, require_engine
+from guidekit.scoring import unmatched_actions
 from guidekit.store import is_store_url
 from guidekit.text import clean, natural_key
 from guidekit.version import __version__
@@ -607,6 +608,7 @@ def run_reports(
             f"--out {out} is a file, not a folder", zh=f"--out {out} 是檔案，不是資料夾"
         )
     _check_out(out, data.responses)
+    _tell_unmatched(data, note)
     names = (
         data.scores.overall.drop_duplicates("agency_id")
         .set_index("agency_id")["agency_name"]
@@ -1572,6 +1574,27 @@ def check_scheduler(scheduler: Any) -> None:
             i18n.t("batch.dask.address", "en", scheduler=scheduler),
             zh=i18n.t("batch.dask.address", "zh-TW", scheduler=scheduler),
         )
+
+
+def _tell_unmatched(data: RoundData, note: Callable[..., None]) -> None:
+    """Say which improvement actions no report will show (:func:`unmatched_actions`): those
+    of agencies in this round by action id (a service or form that does not match), the
+    others (agencies not in these answers) as a count."""
+    unmatched = unmatched_actions(data.actions, data.scores, data.previous)
+    in_round = set(data.scores.overall["agency_id"])
+    named = [a for a in unmatched if a.agency_id in in_round]
+    if named:
+        shown = "; ".join(
+            f"{a.action_id} {a.agency_id}「{a.service}」{a.instrument} {a.item_id}"
+            for a in named[:8]
+        )
+        note(
+            "batch.actions.unmatched",
+            n=len(named),
+            actions=shown + (" …" if len(named) > 8 else ""),
+        )
+    if len(unmatched) > len(named):
+        note("batch.actions.elsewhere", n=len(unmatched) - len(named))
 
 
 def _worker_failed(task: ReportTask, exc: BaseException) -> ReportOutput:

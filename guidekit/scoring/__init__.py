@@ -15,6 +15,7 @@ from guidekit.scoring.actions import (
     is_gap,
     item_statuses,
     outcome_counts,
+    unmatched_actions,
 )
 from guidekit.scoring.recommend import (
     Priority,
@@ -56,6 +57,7 @@ __all__ = [
     "recommend",
     "respondent_scores",
     "score",
+    "unmatched_actions",
     "weighted_mean",
     "weighted_means",
 ]

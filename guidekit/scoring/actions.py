@@ -219,3 +219,16 @@ def outcome_counts(outcomes: pd.DataFrame) -> pd.DataFrame:
             {"outcome": outcome.value, "n": len(part), "n_overdue": int(part["overdue"].sum())}
         )
     return pd.DataFrame(rows, columns=["outcome", "n", "n_overdue"])
+
+
+def unmatched_actions(actions: Iterable[Action], *scores: Scores | None) -> list[Action]:
+    """Actions that belong to no assessment of ``scores`` (their agency, service and
+    instrument): a service spelt another way or left blank, an agency not in the answers.
+    No report shows them, so the batch names them."""
+    known = {
+        (r.agency_id, r.service, r.instrument)
+        for s in scores
+        if s is not None
+        for r in s.overall.itertuples()
+    }
+    return [a for a in actions if (a.agency_id, a.service, a.instrument) not in known]
