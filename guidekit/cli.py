@@ -36,7 +36,7 @@ from guidekit.files import check_target, table_csv, write_output
 from guidekit.forms import FORMATS, prefill_rows, write_form, write_forms
 from guidekit.framework import check_weight, load_framework
 from guidekit.intake import agencies as agency_register
-from guidekit.intake import file_status, read_actions
+from guidekit.intake import file_status, read_actions, with_actions
 from guidekit.intake.responses import read_responses, validate_responses
 from guidekit.problems import DataError, GuidekitError
 from guidekit.render.fonts import has_cjk_font
@@ -413,7 +413,7 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
     """
 
     lang = _lang(click.get_current_context(), lang)
-    report = validate_responses(list(paths), framework)
+    report = with_actions(validate_responses(list(paths), framework), framework)
     if fmt == "json":
         click.echo(
             console_json(
@@ -438,7 +438,7 @@ def validate(paths: tuple[Path, ...], framework: Path | None, fmt: str, lang: st
         for problem in report.problems:
             _echo(problem.format(lang))
         n_err, n_warn = len(report.errors), len(report.problems) - len(report.errors)
-        if report.responses is not None:
+        if report.responses is not None and report.ok:
             frame = report.responses.frame
             _say(
                 lang,
@@ -1235,7 +1235,7 @@ def intake_cmd(
     forms and answer files; exit 1 when any file is refused."""
     lang = _lang(click.get_current_context(), lang)
     expect = {"round": round_, "instrument": instrument}
-    report = validate_responses(list(paths), framework, expect=expect)
+    report = with_actions(validate_responses(list(paths), framework, expect=expect), framework)
     statuses = file_status(list(paths), report)
     placed = {s.file for s in statuses}
     stray = [p for p in report.errors if p.file not in placed]

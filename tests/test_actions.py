@@ -281,3 +281,30 @@ def test_item_statuses_feed_the_gap_rule(two_rounds):
     assert status[("2026", "A1", "", "service", "S1")] == "met"
     assert status[("2026", "A1", "", "service", "S2")] == "partial"
     assert status[("2026", "A1", "", "service", "S5")] == "unanswered"
+
+
+def test_validate_checks_the_actions_that_come_with_answers(tmp_path):
+    # an actions table beside the answers (or alone) is checked, not passed over: its
+    # errors are listed with file, row and column, and the command fails
+    from click.testing import CliRunner
+
+    from guidekit.cli import main
+
+    (tmp_path / "act.csv").write_text(
+        "評估回合,機關代碼,機關名稱,服務名稱,自評表,題號,改善行動,負責單位,預定完成日,辦理情形\n"
+        "2026,301000000A,內政部,數位服務精進計畫,plan,PL-P99-01,做事,,115/2/30,亂寫\n",
+        encoding="utf-8-sig",
+    )
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "act.csv")])
+    assert result.exit_code == 1, result.output
+    for column in ("[負責單位]", "[題號]", "[預定完成日]", "[辦理情形]"):
+        assert f"act.csv:2 {column}" in result.output
+    assert result.output.splitlines()[-1].startswith("未通過")
+    # a workshop export folder (answers.csv + answers-actions.csv) reads as actions:
+    # the answers file in it is passed over with a warning, not an error
+    from guidekit.intake import read_actions
+
+    (tmp_path / "answers.csv").write_text("評估回合,機關代碼\n2026,301000000A\n", encoding="utf-8")
+    read = read_actions(tmp_path, strict=False)
+    assert [p.code for p in read.problems if p.file.endswith("answers.csv")] == ["not-actions-file"]
+    assert not any(p.is_error for p in read.problems if p.file.endswith("answers.csv"))

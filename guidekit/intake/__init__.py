@@ -6,7 +6,13 @@ with a warning.  Boundary: produces :class:`~guidekit.answers.Responses`; scores
 
 from __future__ import annotations
 
-from guidekit.intake.actions import ActionsError, ActionsRead, read_actions
+from guidekit.intake.actions import (
+    ActionsError,
+    ActionsRead,
+    actions_beside,
+    read_actions,
+    with_actions,
+)
 from guidekit.intake.register import AGENCY_COLUMNS, agencies
 from guidekit.intake.responses import (
     AgencySplit,
@@ -30,6 +36,7 @@ __all__ = [
     "FileStatus",
     "Table",
     "ValidationReport",
+    "actions_beside",
     "agencies",
     "expand_paths",
     "file_status",
@@ -38,4 +45,5 @@ __all__ = [
     "read_table",
     "split_by_agency",
     "validate_responses",
+    "with_actions",
 ]

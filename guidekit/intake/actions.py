@@ -30,7 +30,7 @@ from guidekit.answers import (
 )
 from guidekit.framework import Framework, load_framework
 from guidekit.intake.forms import META_SHEET, is_form, read_form_meta
-from guidekit.intake.responses import STORE_SUFFIXES
+from guidekit.intake.responses import STORE_SUFFIXES, ValidationReport
 from guidekit.intake.tabular import Table, read_sheets, read_table
 from guidekit.problems import DataError, Problem, Severity
 from guidekit.store import is_store_url, open_store
@@ -157,7 +157,11 @@ def read_actions(
         With every problem of every file (``strict`` only).
     """
     fw = framework if isinstance(framework, Framework) else load_framework(framework)
+    if not isinstance(paths, str | Path):
+        paths = list(paths)
     files = _files(paths)
+    named = {Path(p) for p in ([paths] if isinstance(paths, str | Path) else paths)}
+    listed = {p for p in files if isinstance(p, Path) and p not in named}  # found in folders
     rows: list[ActionRow] = []
     problems: list[Problem] = []
     stored: list[Action] = []
@@ -173,7 +177,7 @@ def read_actions(
                 Problem.about_file(str(path), "missing-file", {"what": "", "what_en": ""})
             )
             continue
-        found, found_problems = file_rows(path)
+        found, found_problems = file_rows(path, in_folder=path in listed)
         rows += found
         problems += found_problems
     actions, checked = check_actions(rows, fw, today=today, item_status=item_status)
@@ -187,8 +191,36 @@ def read_actions(
     return read
 
 
-def file_rows(path: Path) -> tuple[list[ActionRow], list[Problem]]:
-    """The action rows of one file (a form's actions sheet, or a table) and its problems."""
+def actions_beside(
+    report: ValidationReport, framework: Framework | str | Path | None = None
+) -> ActionsRead | None:
+    """The improvement actions that came with answers being validated — the action tables
+    the answer reader passed over (``actions-file``) and the actions sheets of guidekit
+    forms — read and checked (:func:`read_actions`, not strict); None when there are none.
+    What ``guidekit validate`` and ``guidekit intake`` check beside the answers."""
+    tables = [p.file for p in report.problems if p.code == "actions-file"]
+    forms = [s.file for s in report.sources if s.sheet and is_form(Path(s.file))]
+    files = list(dict.fromkeys([*tables, *forms]))
+    return read_actions(files, framework, strict=False) if files else None
+
+
+def with_actions(
+    report: ValidationReport, framework: Framework | str | Path | None = None
+) -> ValidationReport:
+    """``report`` with the problems of the actions that came with the answers
+    (:func:`actions_beside`) added, so a file is refused for a bad action as for a bad
+    answer."""
+    read = actions_beside(report, framework)
+    if read is None:
+        return report
+    return dataclasses.replace(report, problems=[*report.problems, *read.problems])
+
+
+def file_rows(path: Path, in_folder: bool = False) -> tuple[list[ActionRow], list[Problem]]:
+    """The action rows of one file (a form's actions sheet, or a table) and its problems.
+    A table without the action columns is an error when the file was named, and skipped
+    with a warning when it was found in a folder (``in_folder``: e.g. the answers file of a
+    workshop export)."""
     if is_form(path):
         meta = read_form_meta(path)
         defaults = {k: meta.get(k, "") for k in FORM_DEFAULTS}
@@ -204,6 +236,9 @@ def file_rows(path: Path) -> tuple[list[ActionRow], list[Problem]]:
     table = read_table(path, is_action_header)
     problems = [p for p in table.problems if p.code != "answers-sheet"]
     if table.encoding == "unknown" or not table.header:
+        return [], problems
+    if not is_action_header(table.header) and in_folder:
+        problems.append(Problem.about_file(str(path), "not-actions-file", {}, Severity.WARNING))
         return [], problems
     if not is_action_header(table.header):
         problems.append(
