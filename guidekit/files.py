@@ -604,3 +604,23 @@ def ods_table_bytes(
 
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+#: The most characters an Excel cell holds (openpyxl would cut a longer text silently).
+XLSX_CELL_LIMIT = 32_767
+
+
+def xlsx_text(text: str, where: str) -> str:
+    """The text an .xlsx cell is written with: control characters, which the format cannot
+    hold, as visible escapes (:func:`guidekit.text.visible_escape`).  One rule for every
+    .xlsx guidekit writes.
+
+    Raises
+    ------
+    GuidekitError
+        If the text is longer than :data:`XLSX_CELL_LIMIT` (it would be cut short; .ods and
+        CSV keep it whole); ``where`` names the sheet and cell.
+    """
+    if len(text) > XLSX_CELL_LIMIT:
+        raise i18n.error("files.xlsx_too_long", where=where, n=len(text), limit=XLSX_CELL_LIMIT)
+    return _XML_ILLEGAL.sub(visible_escape, text)

@@ -308,3 +308,25 @@ def test_validate_checks_the_actions_that_come_with_answers(tmp_path):
     read = read_actions(tmp_path, strict=False)
     assert [p.code for p in read.problems if p.file.endswith("answers.csv")] == ["not-actions-file"]
     assert not any(p.is_error for p in read.problems if p.file.endswith("answers.csv"))
+
+
+def test_text_longer_than_an_excel_cell_is_refused_not_cut(tmp_path):
+    # openpyxl would keep the first 32,767 characters and drop the rest without a word
+    from guidekit.files import XLSX_CELL_LIMIT, xlsx_text
+    from guidekit.problems import GuidekitError
+    from guidekit.store import open_store
+
+    assert xlsx_text("a\x0bb", "answers!B2") == "a\\x0bb"
+    with pytest.raises(GuidekitError) as caught:
+        xlsx_text("長" * (XLSX_CELL_LIMIT + 1), "answers!K2")
+    assert "answers!K2" in caught.value.text("zh-TW") and ".ods" in caught.value.text("en")
+    long_note = "說明" * 20_000
+    from guidekit.store import Change, Sheet
+
+    with open_store(tmp_path / "w.sqlite") as store:
+        sheet = Sheet("2026", "301000000A", "內政部", "", "service", "R1")
+        store.record(Change(sheet, "SV-P01-01", "Y", long_note))
+        with pytest.raises(GuidekitError):
+            store.export_file(tmp_path / "out.xlsx")
+        assert not (tmp_path / "out.xlsx").exists()
+        store.export_file(tmp_path / "out.ods")  # .ods keeps it whole

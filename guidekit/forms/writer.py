@@ -16,9 +16,9 @@ import io
 
 from openpyxl.utils.cell import get_column_letter as _letter
 
+from guidekit.files import xlsx_text
 from guidekit.forms.model import MARKER_COLUMN, WIDTHS, Form, FormSheet
 from guidekit.intake.forms import FORM_COLUMNS, HEADER_ROW
-from guidekit.text import visible_escape
 
 FORMATS = ("ods", "xlsx")
 
@@ -276,7 +276,7 @@ def _q(name: str) -> str:
 
 def _xlsx(form: Form) -> bytes:
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, TYPE_STRING
+    from openpyxl.cell.cell import TYPE_STRING
     from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Protection, Side
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -334,7 +334,7 @@ def _xlsx(form: Form) -> bytes:
                 if fc.style == "check" and fc.formula:
                     cell.value = "=" + _check_formula(form, number, *fc.formula, ",")
                 elif fc.text:
-                    cell.value = ILLEGAL_CHARACTERS_RE.sub(visible_escape, fc.text)
+                    cell.value = xlsx_text(fc.text, f"{sheet.name}!{cell.coordinate}")
                     cell.data_type = TYPE_STRING  # text, never a formula
                 cell.style = f"guidekit-{fc.style}"
                 if fc.style == "answer" and validation is not None:

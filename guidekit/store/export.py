@@ -24,8 +24,7 @@ from guidekit.answers import (
     ActionStatus,
     Responses,
 )
-from guidekit.files import ods_table_bytes, table_csv, write_output
-from guidekit.text import visible_escape
+from guidekit.files import ods_table_bytes, table_csv, write_output, xlsx_text
 
 #: Header of exported files: canonical names, or the zh-TW names people use (first zh alias).
 EXPORT_COLUMNS = COLUMNS[:11]
@@ -147,7 +146,7 @@ def _xlsx_bytes(
     answer cells whose control characters (which the file format cannot hold) were written
     as visible escapes."""
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, TYPE_STRING
+    from openpyxl.cell.cell import TYPE_STRING
 
     replaced: list[tuple[int, str]] = []
 
@@ -162,11 +161,10 @@ def _xlsx_bytes(
         for r, values in enumerate(frame.itertuples(index=False, name=None), start=2):
             for c, value in enumerate(values, start=1):
                 cell = sheet.cell(row=r, column=c)
-                if ILLEGAL_CHARACTERS_RE.search(value):
-                    value = ILLEGAL_CHARACTERS_RE.sub(visible_escape, value)
-                    if n == 0:
-                        replaced.append((r, str(frame.columns[c - 1])))
-                cell.value = value
+                text = xlsx_text(value, f"{title}!{cell.coordinate}")
+                if text != value and n == 0:
+                    replaced.append((r, str(frame.columns[c - 1])))
+                cell.value = text
                 # Text, always: a note starting with "=" must not become a formula, and
                 # codes such as 0012 must keep their zeros when someone edits the file.
                 cell.data_type = TYPE_STRING
