@@ -1152,6 +1152,21 @@ def form_cmd(
                 ),
                 err=True,
             )
+    if actions and not service:
+        # the open actions name their service: a form without one would list none of them
+        services = sorted(
+            {
+                a.service
+                for a in actions
+                if a.agency_id == agency_id and a.instrument == instrument and a.status.is_open
+            }
+        )
+        if len(services) == 1:
+            service = services[0]
+            _echo(i18n.t("form.actions_service", lang, service=service), err=True)
+        elif len(services) > 1:
+            shown = "、".join(f"「{s}」" for s in services)
+            _echo(i18n.t("form.actions_services", lang, services=shown), err=True)
     fmt = fmt or (
         out.suffix.lower().lstrip(".") if out.suffix.lower() in (".ods", ".xlsx") else "ods"
     )

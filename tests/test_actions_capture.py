@@ -189,3 +189,30 @@ def test_guidekit_form_lists_open_actions_from_an_actions_file(tmp_path, fw):
     listed = read_actions(out, fw, today=dt.date(2027, 1, 1), strict=False).actions
     assert {a.action_id for a in listed} == mine
     assert {a.round for a in listed} == {"2027"}
+
+
+def test_a_form_without_service_lists_the_open_actions_of_the_agency_s_one_service(tmp_path):
+    # the actions name their service; a form written without --service used to list none
+    from click.testing import CliRunner
+
+    from guidekit.cli import main
+    from guidekit.intake import read_actions
+    from guidekit.paths import example_actions
+
+    out = tmp_path / "f.ods"
+    result = CliRunner().invoke(
+        main,
+        [
+            *("form", "--agency", "301000000A", "--round", "2027", "--instrument", "plan"),
+            *("--actions", str(example_actions()), "--out", str(out)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "數位服務精進計畫" in result.output
+    listed = read_actions(out, strict=False).actions
+    # what a form given --service 數位服務精進計畫 lists (last round's still-open actions)
+    from guidekit.forms.write import form_actions
+
+    every = read_actions(example_actions()).actions
+    expected = form_actions(every, "301000000A", "2027", "plan", "數位服務精進計畫")
+    assert expected and {a.action_id for a in listed} == {a.action_id for a in expected}
