@@ -201,3 +201,14 @@ def test_actions_that_match_no_assessment_are_named(tmp_path):
     assert notes[0][0] == "batch.actions.unmatched" and notes[0][1]["n"] == 2
     assert "M-2" in notes[0][1]["actions"] and "M-3" in notes[0][1]["actions"]
     assert notes[1] == ("batch.actions.elsewhere", {"n": 1})
+
+
+def test_a_dropped_action_shows_its_reason():
+    rounds = examples_dir() / "rounds"
+    data = load_round(rounds / "2026", actions=example_actions(), previous=rounds / "2025")
+    dropped = next(
+        a for a in data.actions if a.status is ActionStatus.DROPPED and a.round == "2026"
+    )
+    assert dropped.reason
+    html = str(AgencyReport(data, dropped.agency_id, "zh-TW", TODAY).actions())
+    assert f"取消理由：{dropped.reason}" in html

@@ -1038,6 +1038,7 @@ class AgencyReport:
                             "status_label": ActionStatus(r.status).label(self.lang),
                             "outcome": r.outcome,
                             "outcome_label": Outcome(r.outcome).label(self.lang),
+                            "reason": r.reason if r.status == ActionStatus.DROPPED else "",
                             "overdue": bool(r.overdue),
                             "round": r.recorded_round,
                         }
