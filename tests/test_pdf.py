@@ -84,12 +84,19 @@ def test_pdf_name_sits_beside_the_report():
 
 
 def test_missing_engine_says_what_to_install(monkeypatch, tmp_path):
-    monkeypatch.setenv(ENGINE_VARIABLE, str(tmp_path / "no-such-browser"))
+    monkeypatch.delenv(ENGINE_VARIABLE, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium anywhere
     with pytest.raises(PdfEngineMissing) as caught:
         require_engine()
     assert "apt-get install chromium" in caught.value.text("zh-TW")
     assert "不加 --pdf 仍可產製 HTML 報告" in caught.value.text("zh-TW")
     assert "Install it" in caught.value.text("en")
+    # a browser named by the variable that is not there: the message names it
+    monkeypatch.setenv(ENGINE_VARIABLE, str(tmp_path / "no-such-browser"))
+    with pytest.raises(PdfEngineMissing) as caught:
+        require_engine()
+    assert str(tmp_path / "no-such-browser") in caught.value.text("zh-TW")
+    assert ENGINE_VARIABLE in caught.value.text("en")
 
 
 def test_reports_pdf_without_engine_stops_before_writing(tmp_path):

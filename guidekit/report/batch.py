@@ -346,9 +346,8 @@ def run_one(task: ReportTask) -> ReportOutput:
     if task.pdf and output.html is not None:
         try:
             output.pdf = pdf_bytes(output.html, Path(task.html).name)
-        except GuidekitError as exc:
+        except GuidekitError as exc:  # the page itself is fine: it is kept, the agency retried
             output.result.status, output.result.error = "failed", exc.text(task.lang)
-            output.html = None
     output.result.duration_s = round(time.perf_counter() - started, 3)
     output.result.finished_at = _now()
     return output

@@ -63,6 +63,12 @@ def require_engine() -> str:
         With what to install (zh-TW and English), when there is none.
     """
     engine = find_engine()
+    named = os.environ.get(ENGINE_VARIABLE, "").strip()
+    if engine is None and named:
+        raise PdfEngineMissing(
+            i18n.t("pdf.named_missing", "en", variable=ENGINE_VARIABLE, path=named),
+            zh=i18n.t("pdf.named_missing", "zh-TW", variable=ENGINE_VARIABLE, path=named),
+        )
     if engine is None:
         raise PdfEngineMissing(
             i18n.t("pdf.missing", "en", variable=ENGINE_VARIABLE),
