@@ -761,7 +761,30 @@ def test_a_report_kept_with_pdf_needs_its_pdf(tmp_path):
     assert [r.agency_id for r in kept] == ["A"]
     kept, removed, _ = batch._previous_results(out, {"A": "k"}, {"A"}, pdf=True)
     assert kept == [] and removed == ["A.html"]
+    # an agency not asked for this run stays, PDF or not
+    kept, removed, _ = batch._previous_results(out, {"A": "k"}, {"B"}, pdf=True)
+    assert [r.agency_id for r in kept] == ["A"] and removed == []
     (out / "A.pdf").write_bytes(b"%PDF-1.7")
     remember([out / "A.pdf"])
     kept, _, _ = batch._previous_results(out, {"A": "k"}, {"A"}, pdf=True)
     assert [r.agency_id for r in kept] == ["A"]
+
+
+def test_pdf_for_one_agency_keeps_the_other_reports(tmp_path, monkeypatch):
+    # asking for a PDF of one agency used to make every other report "stale" and remove it
+    out = tmp_path / "out"
+    first = run_reports(REFUSED, out, workers=1, progress=False)
+    assert first.ok
+    before = _mtimes(out)
+    made = []
+    monkeypatch.setattr(batch, "pdf_bytes", lambda html, name="": made.append(name) or b"%PDF")
+    monkeypatch.setattr(batch, "require_engine", lambda: "chromium")
+    one = run_reports(REFUSED, out, agencies=["0012"], workers=1, progress=False, pdf=True)
+    assert one.ok and made == ["0012.html"]
+    after = _mtimes(out)
+    assert set(after) == set(before)  # no report removed
+    assert {n for n in before if before[n] != after[n]} == {"0012.html"}  # nor made again
+    assert (out / "0012.pdf").is_file()
+    # a rerun without --pdf keeps the kept reports' PDFs and makes nothing again
+    again = run_reports(REFUSED, out, workers=1, progress=False)
+    assert all(r.reused for r in again.results) and (out / "0012.pdf").is_file()

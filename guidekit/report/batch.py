@@ -711,7 +711,7 @@ def _run_locked(
     options = {}
     for agency_id in names:
         task = _task(agency_id, names, files, data, lang, today, "", out, notebook_path, fw_names)
-        options[agency_id] = incremental.task_options(dataclasses.replace(task, pdf=pdf))
+        options[agency_id] = incremental.task_options(task)
     shared = incremental.shared_digests(data, notebook_path)
     keys = incremental.agency_keys(data, shared, options, today)
     if only_failed:
@@ -1420,7 +1420,9 @@ def _previous_results(
             continue
         if not (out / name).is_file():
             continue
-        pdf_ok = not pdf or is_own(out / pdf_name(name))  # a PDF deleted since is made again
+        # with --pdf an agency asked for is made again when its PDF is missing (deleted
+        # since, or never made); the others stay as they are
+        pdf_ok = not pdf or agency_id not in wanted or is_own(out / pdf_name(name))
         if entry.get("status") == "ok" and current and is_own(out / name) and pdf_ok:
             carried.append(AgencyResult(**{k: v for k, v in entry.items() if k in fields}))
             carried[-1].reused = True

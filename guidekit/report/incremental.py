@@ -14,7 +14,8 @@ Each agency's report is a function of
   whether the answers are marked synthetic;
 * **the report options** — every field of the batch's task except those that only
   say *how* it runs (:data:`EXECUTION_ONLY`: time limits, paths, the cache file),
-  so an option added later (a PDF copy, say) is part of the key without a change here.
+  so an option added later is part of the key without a change here (the PDF copy is
+  not: it prints the same page, and a report kept with ``--pdf`` needs its PDF).
 
 :func:`agency_keys` hashes these into one SHA-256 per agency; the manifest records it
 beside each agency's result, and a rerun keeps a finished report whose key is
@@ -50,7 +51,19 @@ from guidekit.version import __version__
 
 #: Task fields that say how a report runs, not what it shows: left out of the key.
 EXECUTION_ONLY = frozenset(
-    {"timeout", "agency_timeout", "keep_notebook", "cwd", "html", "log", "notebook", "kernel_log"}
+    {
+        "timeout",
+        "agency_timeout",
+        "keep_notebook",
+        "cwd",
+        "html",
+        "log",
+        "notebook",
+        "kernel_log",
+        # a PDF is a print of the same page: asking for one keeps the page (the batch
+        # keeps a report with --pdf only when its PDF is there too)
+        "pdf",
+    }
 )
 #: Notebook parameters that are not content: the cache file (a new temporary path each
 #: run) and the report date.
