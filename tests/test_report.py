@@ -432,3 +432,25 @@ def test_control_and_direction_characters_in_notes_are_shown_not_obeyed(tmp_path
     html = html_of(build(load_round(read_responses(path, fw)), "0001"))
     assert "付款\\u202e帳號\\x00尾" in html
     assert "\u202e" not in html and "\x00" not in html
+
+
+def test_a_measure_for_a_major_item_not_met_comes_before_heavier_others(mini):
+    # MA answers two ordinary items not met (2 + 2 = 4), MB one major item not met (3):
+    # the major item is the guideline's must-have, so MB is named first
+    import pandas as pd
+
+    items, _ = _mini_assessment({"S1": "not_met", "S2": "not_met", "S3": "not_met"}, {"P01": 0.0})
+    chosen = pd.DataFrame(
+        {
+            "measure_id": ["MA", "MB"],
+            "reasons": [
+                [
+                    {"kind": "item", "item_id": "S2", "status": "not_met"},
+                    {"kind": "item", "item_id": "S3", "status": "not_met"},
+                ],
+                [{"kind": "item", "item_id": "S1", "status": "not_met"}],
+            ],
+        }
+    )
+    assert ranked(chosen, items) == ["MB", "MA"]
+    assert ranked(chosen, items, "P01") == ["MB", "MA"]

@@ -134,9 +134,11 @@ def _weight(reason: dict, majors: set[str], principle_of: dict[str, str], within
 def ranked(chosen: pd.DataFrame, items: pd.DataFrame, principle_id: str | None = None) -> list[str]:
     """Recommended measures (rows of :func:`recommend`) most relevant first.
 
-    Relevance adds up the measure's reasons (:data:`RELEVANCE`); with ``principle_id``
-    only the reasons about that principle count, and measures without one are left out.
-    Ties keep framework order.
+    A measure that answers major items (大項) not met comes before one that answers none
+    (the more such items, the earlier): the guideline's must-haves first.  Then relevance
+    adds up the measure's reasons (:data:`RELEVANCE`).  With ``principle_id`` only the
+    reasons about that principle count, and measures without one are left out.  Ties
+    keep framework order.
 
     Parameters
     ----------
@@ -157,8 +159,15 @@ def ranked(chosen: pd.DataFrame, items: pd.DataFrame, principle_id: str | None =
     scored = []
     for order, row in enumerate(chosen.itertuples(index=False)):
         weight = sum(_weight(r, majors, principle_of, principle_id) for r in row.reasons)
+        answered = {
+            r["item_id"]
+            for r in row.reasons
+            if r["kind"] == "item"
+            and r["item_id"] in majors
+            and principle_id in (None, principle_of.get(r["item_id"]))
+        }
         if weight > 0:
-            scored.append((-weight, order, row.measure_id))
+            scored.append((-len(answered), -weight, order, row.measure_id))
     return [measure for *_, measure in sorted(scored)]
 
 
