@@ -1557,8 +1557,11 @@ def _execute_pool(tasks: list[ReportTask], workers: int, bar: Any) -> Iterator[R
 # -- Dask: the same tasks on a cluster -------------------------------------------------
 
 
-#: A Dask scheduler address: tcp:// (or tls://, ucx://), a host name, IPv4 or [IPv6], a port.
-_SCHEDULER = re.compile(r"^(tcp|tls|ucx)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
+#: A Dask scheduler address: tcp:// (or tls://, ucx://), a host name, IPv4 or [IPv6], a port;
+#: or an in-process scheduler's inproc:// address (a cluster started in this process).
+_SCHEDULER = re.compile(
+    r"^(tcp|tls|ucx)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$|^inproc://\S+$"
+)
 
 
 def check_scheduler(scheduler: Any) -> None:
