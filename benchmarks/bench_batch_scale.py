@@ -45,7 +45,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from guidekit.paths import notebooks_dir  # noqa: E402
+from naive_chain import naive_commands  # noqa: E402
 
 FLOOR = r"""
 import json, sys, time
@@ -116,36 +116,11 @@ def run(args: list[str]) -> tuple[float, int, str]:
 def naive(agencies: list[str], responses: Path, out: Path) -> tuple[list[float], int]:
     times, peak = [], 0
     for agency_id in agencies:
-        executed = out / f"{agency_id}.ipynb"
         started = time.perf_counter()
-        _, mem1, _ = run(
-            [
-                "papermill",
-                str(notebooks_dir() / "report.ipynb"),
-                str(executed),
-                "-r",
-                "agency_id",
-                agency_id,
-                "-r",
-                "responses",
-                str(responses),
-                "--no-progress-bar",
-            ]
-        )
-        _, mem2, _ = run(
-            [
-                "jupyter",
-                "nbconvert",
-                "--to",
-                "html",
-                "--no-input",
-                str(executed),
-                "--output-dir",
-                str(out),
-            ]
-        )
+        for command in naive_commands(agency_id, responses, out):
+            _, mem, _ = run(command)
+            peak = max(peak, mem)
         times.append(time.perf_counter() - started)
-        peak = max(peak, mem1, mem2)
     return times, peak
 
 

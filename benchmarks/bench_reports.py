@@ -33,7 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from guidekit.paths import examples_dir, notebooks_dir  # noqa: E402
+from naive_chain import naive_commands  # noqa: E402
+
+from guidekit.paths import examples_dir  # noqa: E402
 from guidekit.report import load_round  # noqa: E402
 from guidekit.report.context import default_responses  # noqa: E402
 
@@ -50,37 +52,8 @@ def peak_rss() -> int:
 def naive(agencies: list[str], responses: Path, out: Path) -> float:
     started = time.perf_counter()
     for agency_id in agencies:
-        executed = out / f"{agency_id}.ipynb"
-        subprocess.run(
-            [
-                "papermill",
-                str(notebooks_dir() / "report.ipynb"),
-                str(executed),
-                "-r",
-                "agency_id",
-                agency_id,
-                "-r",
-                "responses",
-                str(responses),
-                "--no-progress-bar",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [
-                "jupyter",
-                "nbconvert",
-                "--to",
-                "html",
-                "--no-input",
-                str(executed),
-                "--output-dir",
-                str(out),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        for command in naive_commands(agency_id, responses, out):
+            subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - started
 
 
