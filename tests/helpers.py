@@ -52,3 +52,20 @@ def write_round(
     path = folder / "answers.csv"
     path.write_bytes(buffer.getvalue().encode(encoding))
     return path
+
+
+def probe_notebook(path: Path, body: str) -> Path:
+    """A report-like notebook at ``path``: a tagged parameters cell (the batch's
+    parameters, blank) and one code cell ``body``; returns ``path``."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(
+        'agency_id = ""\nround_id = ""\nlang = "zh-TW"\ncache = ""\ntoday = ""'
+    )
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path

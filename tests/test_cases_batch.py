@@ -21,7 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import psutil
 import pytest
 from click.testing import CliRunner
@@ -39,6 +38,7 @@ from guidekit.report.batch import (
 from guidekit.report.kernels import check_kernel_python
 
 from .conftest import FIXTURES, ROOT
+from .helpers import probe_notebook
 
 CASES = FIXTURES / "cases"
 #: Four agencies, one file each: codes 0012, 012, 12 and 1E3 (names 測試機關00–03).
@@ -535,16 +535,7 @@ def test_the_running_python_runs_the_kernel_whatever_kernelspecs_say(tmp_path):
 
 
 def _notebook(tmp_path: Path, body: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell(
-        'agency_id = ""\nround_id = ""\nlang = "zh-TW"\ncache = ""\ntoday = ""'
-    )
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
-    path = tmp_path / "probe.ipynb"
-    nbformat.write(nb, path)
-    return path
+    return probe_notebook(tmp_path / "probe.ipynb", body)
 
 
 @pytest.mark.slow

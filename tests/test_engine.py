@@ -14,11 +14,12 @@ import json
 import os
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from guidekit.report import batch, engine
 from guidekit.report.batch import ReportTask, run_one
+
+from .helpers import probe_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -55,18 +56,7 @@ else:
 
 
 def _probe(tmp_path: Path) -> Path:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell(
-        'agency_id = ""\nround_id = ""\nlang = "zh-TW"\ncache = ""\ntoday = ""'
-    )
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(LEAVE)]
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
-    folder = tmp_path / "notebook"
-    folder.mkdir()
-    path = folder / "probe.ipynb"
-    nbformat.write(nb, path)
-    return path
+    return probe_notebook(tmp_path / "notebook" / "probe.ipynb", LEAVE)
 
 
 def _task(notebook: Path, agency_id: str, out: Path) -> ReportTask:
@@ -161,22 +151,14 @@ def test_the_probe_finds_every_leak_when_the_reset_is_off(tmp_path, monkeypatch)
 
 
 def test_a_timed_out_kernel_is_replaced_and_the_next_agency_runs(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('agency_id = ""\nround_id = ""\nlang = ""\ncache = ""')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        params,
-        nbformat.v4.new_code_cell('import time\nif agency_id == "slow":\n    time.sleep(60)'),
-    ]
-    folder = tmp_path / "nb"
-    folder.mkdir()
-    nbformat.write(nb, folder / "slow.ipynb")
-    slow = _task(folder / "slow.ipynb", "slow", tmp_path)
+    body = 'import time\nif agency_id == "slow":\n    time.sleep(60)'
+    notebook = probe_notebook(tmp_path / "nb" / "slow.ipynb", body)
+    slow = _task(notebook, "slow", tmp_path)
     slow = batch.dataclasses.replace(slow, agency_timeout=3)
     engine.shutdown_kernel()
     try:
         timed_out = run_one(slow)
-        after = run_one(_task(folder / "slow.ipynb", "quick", tmp_path))
+        after = run_one(_task(notebook, "quick", tmp_path))
     finally:
         engine.shutdown_kernel()
     assert timed_out.result.status == "failed" and timed_out.result.timed_out
