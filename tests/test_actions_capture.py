@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 import openpyxl
-import pytest
 from click.testing import CliRunner
 
 from guidekit.answers import Action, ActionStatus, carried_forward
@@ -14,21 +13,21 @@ from guidekit.cli import main
 from guidekit.forms import write_form
 from guidekit.intake import read_actions, read_responses
 from guidekit.paths import example_actions
-from guidekit.store import open_store
 from guidekit.widgets import Workshop
 
+from . import test_widgets
 from .test_widgets import AGENCY, NAME, query, sheet_view
 
+# the workshop tests' fixtures: the workshop's log kept in tmp_path (autouse), a store
+_log = test_widgets._log
+store = test_widgets.store
 
-@pytest.fixture(autouse=True)
-def _log(tmp_path, monkeypatch):
-    monkeypatch.setenv("GUIDEKIT_WORKSHOP_LOG", str(tmp_path / "workshop.log"))
 
-
-@pytest.fixture
-def store(tmp_path, fw):
-    with open_store(tmp_path / "store.sqlite", fw) as s:
-        yield s
+def _agency_form(path, fw, **options):
+    """The 2026 service form of the test agency (線上申辦)."""
+    common = {"agency_id": AGENCY, "agency_name": NAME, "round": "2026"}
+    write_form(path, fw, **common, instrument="service", service="線上申辦", **options)
+    return path
 
 
 def _gapped(store, fw) -> list[str]:
@@ -74,16 +73,7 @@ def test_the_same_action_from_a_form_and_from_the_workshop_is_the_same_record(st
     assert outcome.status == "saved", outcome.message
     (from_workshop,) = store.actions()
 
-    path = tmp_path / "form.xlsx"
-    write_form(
-        path,
-        fw,
-        agency_id=AGENCY,
-        agency_name=NAME,
-        round="2026",
-        instrument="service",
-        service="線上申辦",
-    )
+    path = _agency_form(tmp_path / "form.xlsx", fw)
     _fill_form(path, bank[0], {**TYPED, "target": "符合"})
     (from_form,) = read_actions(path, fw, today=dt.date(2026, 1, 1)).actions
     assert from_form == from_workshop
@@ -138,17 +128,7 @@ def test_next_rounds_form_lists_last_rounds_open_actions(store, fw, tmp_path):
         action_id="A-open", text="開放原始碼", status=ActionStatus.IN_PROGRESS, **base
     )
     closed = Action(action_id="A-done", text="已做完", status=ActionStatus.DONE, **base)
-    path = tmp_path / "form2026.ods"
-    write_form(
-        path,
-        fw,
-        agency_id=AGENCY,
-        agency_name=NAME,
-        round="2026",
-        instrument="service",
-        service="線上申辦",
-        actions=[open_one, closed],
-    )
+    path = _agency_form(tmp_path / "form2026.ods", fw, actions=[open_one, closed])
     (listed,) = read_actions(path, fw, today=dt.date(2026, 1, 1)).actions
     # the same action, as a record of the new round, for the agency to update
     assert listed.action_id == "A-open" and listed.round == "2026"
