@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import math
 import pickle
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,18 @@ def load_round(
     )
 
 
+def actions_of(actions: Iterable[Action], key: Mapping[str, str]) -> list[Action]:
+    """The actions (any round) of one assessment's agency, service and instrument
+    (``key``: ``agency_id, service, instrument``)."""
+    return [
+        a
+        for a in actions
+        if a.agency_id == key["agency_id"]
+        and a.service == key["service"]
+        and a.instrument == key["instrument"]
+    ]
+
+
 def actions_for_item(
     actions: list[Action],
     key: dict[str, str],
@@ -234,14 +247,7 @@ def actions_for_item(
     the actions are this round's and earlier rounds' still-open ones
     (:func:`guidekit.answers.carried_forward`).  Empty list: a gap with no action."""
     today = today or i18n.today()
-    mine = [
-        a
-        for a in actions
-        if a.agency_id == key["agency_id"]
-        and a.service == key["service"]
-        and a.instrument == key["instrument"]
-        and a.item_id == item_id
-    ]
+    mine = [a for a in actions_of(actions, key) if a.item_id == item_id]
     listed = [a for a in mine if a.round == key["round"]] + carried_forward(mine, key["round"])
     return [
         {
@@ -1020,13 +1026,7 @@ class AgencyReport:
                     self.data.scores,
                     items=pd.concat([self.data.previous.items, self.data.scores.items]),
                 )
-                mine = [
-                    x
-                    for x in self.data.actions
-                    if x.agency_id == self.agency_id
-                    and x.service == a.key["service"]
-                    and x.instrument == a.key["instrument"]
-                ]
+                mine = actions_of(self.data.actions, a.key)
                 frame = classify_outcomes(mine, both, self.round, on=self.today)
                 for r in frame.itertuples():
                     outcomes.append(
